@@ -1,0 +1,141 @@
+// switchboard — one binary between applications and language models.
+
+#include <cstdio>
+#include <exception>
+#include <string>
+#include <vector>
+
+#include "app/cli.hpp"
+#include "app/serve.hpp"
+#include "core/config.hpp"
+#include "core/version.hpp"
+
+namespace {
+
+constexpr const char* kUsage = R"(switchboard — an LLM gateway, job queue and knowledge base in one binary
+
+Usage: switchboard [COMMAND] [FLAGS]
+
+Commands:
+  serve      Run the HTTP server (the default command)
+  config     Print the example config or the configuration reference
+  version    Print the version
+
+Run 'switchboard <command> --help' for the flags of a command.
+)";
+
+constexpr const char* kServeUsage = R"(Usage: switchboard serve [FLAGS]
+
+Runs the HTTP server until SIGTERM or SIGINT, then drains in-flight requests.
+
+Flags:
+  --config FILE       TOML config file (also $SWITCHBOARD_CONFIG)
+  --listen HOST:PORT  Overrides server.listen (default 127.0.0.1:8080; port 0 = any free port)
+  --data-dir DIR      Overrides storage.data_dir (default ./switchboard-data)
+  --log-level LEVEL   Overrides log.level (trace, debug, info, warn, error, off)
+
+Every config key can also be set by an environment variable SWITCHBOARD_<SECTION>_<KEY>,
+e.g. SWITCHBOARD_SERVER_LISTEN; see 'switchboard config reference'.
+)";
+
+constexpr const char* kConfigUsage = R"(Usage: switchboard config SUBCOMMAND [FLAGS]
+
+Subcommands:
+  example     Print a commented switchboard.toml with every key at its default
+  reference   Print the configuration reference as a Markdown table
+  check       Load the config (--config, environment, flags) and report the first error
+
+Flags (for check): --config FILE, --listen HOST:PORT, --data-dir DIR, --log-level LEVEL
+)";
+
+constexpr const char* kVersionUsage = "Usage: switchboard version\n\nPrints the version.\n";
+
+sb::core::Config load(const sb::app::CommandLine& cl) {
+  sb::core::ConfigSources src;
+  src.env = sb::core::process_env();
+  if (auto it = cl.flags.find("--config"); it != cl.flags.end()) {
+    src.file = it->second;
+  } else if (auto env = src.env.find("SWITCHBOARD_CONFIG"); env != src.env.end()) {
+    src.file = env->second;
+  }
+  if (auto it = cl.flags.find("--listen"); it != cl.flags.end()) {
+    src.overrides["server.listen"] = it->second;
+  }
+  if (auto it = cl.flags.find("--data-dir"); it != cl.flags.end()) {
+    src.overrides["storage.data_dir"] = it->second;
+  }
+  if (auto it = cl.flags.find("--log-level"); it != cl.flags.end()) {
+    src.overrides["log.level"] = it->second;
+  }
+  return sb::core::load_config(src);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  sb::app::CommandLine cl;
+  try {
+    cl = sb::app::parse_command_line(args);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "switchboard: %s\n\n%s", e.what(), kUsage);
+    return 2;
+  }
+  const std::string& cmd = cl.command;
+  if (cmd == "help") {
+    std::fputs(kUsage, stdout);
+    return 0;
+  }
+  if (cmd == "version") {
+    if (cl.help) {
+      std::fputs(kVersionUsage, stdout);
+      return 0;
+    }
+    std::printf("switchboard %s (commit %s)\n", std::string(sb::core::version()).c_str(),
+                std::string(sb::core::git_commit()).c_str());
+    return 0;
+  }
+  if (cmd == "serve") {
+    if (cl.help) {
+      // Plain `switchboard --help` shows the overview; `switchboard serve --help` the flags.
+      std::fputs(args.empty() || args[0] != "serve" ? kUsage : kServeUsage, stdout);
+      return 0;
+    }
+    try {
+      return sb::app::serve(load(cl));
+    } catch (const sb::core::ConfigError& e) {
+      std::fprintf(stderr, "switchboard: config error: %s\n", e.what());
+      return 2;
+    }
+  }
+  if (cmd == "config") {
+    std::string sub = cl.args.empty() ? "" : cl.args[0];
+    if (cl.help || sub.empty()) {
+      std::fputs(kConfigUsage, cl.help ? stdout : stderr);
+      return cl.help ? 0 : 2;
+    }
+    if (sub == "example") {
+      std::fputs(sb::core::config_example().c_str(), stdout);
+      return 0;
+    }
+    if (sub == "reference") {
+      std::fputs(sb::core::config_reference_markdown().c_str(), stdout);
+      return 0;
+    }
+    if (sub == "check") {
+      try {
+        load(cl);
+      } catch (const sb::core::ConfigError& e) {
+        std::fprintf(stderr, "switchboard: config error: %s\n", e.what());
+        return 2;
+      }
+      std::puts("config ok");
+      return 0;
+    }
+    std::fprintf(stderr, "switchboard: unknown config subcommand '%s'\n\n%s", sub.c_str(),
+                 kConfigUsage);
+    return 2;
+  }
+  std::fprintf(stderr, "switchboard: unknown command '%s'\n\n%s", cmd.c_str(), kUsage);
+  return 2;
+}

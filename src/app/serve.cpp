@@ -1,0 +1,111 @@
+#include "app/serve.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+
+#include <csignal>
+#include <cstdio>
+#include <thread>
+#include <unistd.h>
+
+#include "api/routes.hpp"
+#include "core/log.hpp"
+#include "core/process.hpp"
+#include "core/version.hpp"
+#include "http/auth.hpp"
+#include "http/cors.hpp"
+#include "http/router.hpp"
+#include "http/server.hpp"
+#include "storage/database.hpp"
+#include "storage/system_repository.hpp"
+
+namespace sb::app {
+
+namespace asio = boost::asio;
+namespace log = core::log;
+
+int serve(const core::Config& config) {
+  std::signal(SIGPIPE, SIG_IGN);
+  log::init(*log::parse_level(config.log.level));
+
+  auto db = storage::Database::open(config.storage);
+  if (!db) {
+    log::error("storage failed to open", {{"error", db.error().message}});
+    log::shutdown();
+    std::fprintf(stderr, "switchboard: %s\n", db.error().message.c_str());
+    return 1;
+  }
+  storage::Database& database = **db;
+  storage::SystemRepository system(database);
+  auto boot = system.record_boot(core::version());
+  if (!boot) {
+    log::error("storage is not writable", {{"error", boot.error().message}});
+    log::shutdown();
+    std::fprintf(stderr, "switchboard: %s\n", boot.error().message.c_str());
+    return 1;
+  }
+
+  core::metrics::Registry registry;
+  core::register_process_metrics(registry);
+  auto& pool_pending = registry.gauge("switchboard_blocking_pool_pending",
+                                      "Blocking tasks (database, parsing) queued or running.")
+                           .with({});
+  registry.on_collect([&] { pool_pending.set(static_cast<double>(database.pool().pending())); });
+
+  http::Router router;
+  api::Deps deps;
+  deps.storage_status = [&system] { return system.status(); };
+  deps.metrics = &registry;
+  api::register_routes(router, deps);
+
+  http::BearerAuth auth(config.auth);
+  http::CorsPolicy cors(config.cors);
+  unsigned threads = config.server.io_threads > 0
+                         ? static_cast<unsigned>(config.server.io_threads)
+                         : std::max(1u, std::thread::hardware_concurrency());
+  asio::io_context ioc(static_cast<int>(threads));
+  http::Server server(ioc, config, router, auth, cors, registry);
+  auto bound = server.bind();
+  if (!bound) {
+    log::error("cannot listen", {{"error", bound.error().message}});
+    log::shutdown();
+    std::fprintf(stderr, "switchboard: %s\n", bound.error().message.c_str());
+    return 1;
+  }
+  log::info("listening", {{"address", *bound},
+                          {"version", core::version()},
+                          {"pid", static_cast<long long>(getpid())},
+                          {"io_threads", threads},
+                          {"auth", auth.enabled()}});
+  const auto& mig = database.migration_report();
+  log::info("storage ready", {{"path", database.path()},
+                              {"schema_version", mig.to_version},
+                              {"migrations_applied", mig.applied},
+                              {"boot", *boot}});
+  server.start();
+
+  asio::signal_set signals(ioc, SIGINT, SIGTERM);
+  const std::chrono::milliseconds grace(config.server.shutdown_grace_ms);
+  signals.async_wait([&](const boost::system::error_code& ec, int sig) {
+    if (ec) return;
+    log::info("signal received", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+    server.shutdown(grace, [&ioc] { ioc.stop(); });
+    signals.async_wait([&ioc](const boost::system::error_code& ec2, int) {
+      if (ec2) return;
+      log::warn("second signal: stopping now");
+      ioc.stop();
+    });
+  });
+
+  std::vector<std::thread> workers;
+  for (unsigned i = 1; i < threads; ++i) workers.emplace_back([&ioc] { ioc.run(); });
+  ioc.run();
+  for (auto& t : workers) t.join();
+
+  database.close();
+  log::info("stopped", {{"open_connections", static_cast<long long>(server.open_connections())}});
+  log::shutdown();
+  return 0;
+}
+
+}  // namespace sb::app

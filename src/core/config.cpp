@@ -1,0 +1,382 @@
+#include "core/config.hpp"
+
+#include <toml++/toml.h>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <functional>
+#include <sstream>
+
+extern char** environ;
+
+namespace sb::core {
+namespace {
+
+// A value from any source: TOML gives typed nodes, env and flags give strings.
+struct Input {
+  const toml::node* node = nullptr;
+  const std::string* text = nullptr;
+};
+
+using Setter = std::function<void(Config&, const Input&)>;  // throws std::string on bad input
+using Shower = std::function<std::string(const Config&)>;   // default as TOML literal
+
+struct KeyDef {
+  std::string section, key, type, help;
+  Setter set;
+  Shower show;
+};
+
+std::string toml_string(const std::string& s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') out.push_back('\\');
+    out.push_back(c);
+  }
+  return out + "\"";
+}
+
+std::int64_t read_int(const Input& in, std::int64_t lo, std::int64_t hi) {
+  std::int64_t v = 0;
+  if (in.node) {
+    auto iv = in.node->value_exact<std::int64_t>();
+    if (!iv) throw std::string("expected an integer");
+    v = *iv;
+  } else {
+    const std::string& s = *in.text;
+    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (ec != std::errc() || p != s.data() + s.size()) {
+      throw std::string("expected an integer, got \"" + s + "\"");
+    }
+  }
+  if (v < lo || v > hi) {
+    throw std::string("must be between " + std::to_string(lo) + " and " + std::to_string(hi) +
+                      ", got " + std::to_string(v));
+  }
+  return v;
+}
+
+bool read_bool(const Input& in) {
+  if (in.node) {
+    auto b = in.node->value_exact<bool>();
+    if (!b) throw std::string("expected true or false");
+    return *b;
+  }
+  std::string s = *in.text;
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+  if (s == "true" || s == "1" || s == "yes" || s == "on") return true;
+  if (s == "false" || s == "0" || s == "no" || s == "off") return false;
+  throw std::string("expected true or false, got \"" + *in.text + "\"");
+}
+
+std::string read_string(const Input& in, const std::vector<std::string>& choices) {
+  std::string v;
+  if (in.node) {
+    auto s = in.node->value_exact<std::string>();
+    if (!s) throw std::string("expected a string");
+    v = *s;
+  } else {
+    v = *in.text;
+  }
+  if (!choices.empty() && std::find(choices.begin(), choices.end(), v) == choices.end()) {
+    std::string list;
+    for (const auto& c : choices) list += (list.empty() ? "" : ", ") + c;
+    throw std::string("must be one of " + list + ", got \"" + v + "\"");
+  }
+  return v;
+}
+
+std::vector<std::string> read_list(const Input& in) {
+  std::vector<std::string> out;
+  if (in.node) {
+    const toml::array* arr = in.node->as_array();
+    if (!arr) throw std::string("expected an array of strings");
+    for (const auto& el : *arr) {
+      auto s = el.value_exact<std::string>();
+      if (!s) throw std::string("expected an array of strings");
+      out.push_back(*s);
+    }
+    return out;
+  }
+  // From env/flags: comma-separated.
+  std::stringstream ss(*in.text);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    auto b = item.find_first_not_of(" \t");
+    auto e = item.find_last_not_of(" \t");
+    if (b != std::string::npos) out.push_back(item.substr(b, e - b + 1));
+  }
+  return out;
+}
+
+template <class S>
+using Section = S Config::*;
+
+template <class S, class T>
+KeyDef int_key(std::string section, std::string key, Section<S> sec, T S::*mem, std::int64_t lo,
+               std::int64_t hi, std::string help) {
+  return {std::move(section), std::move(key), "integer", std::move(help),
+          [=](Config& c, const Input& in) { (c.*sec).*mem = static_cast<T>(read_int(in, lo, hi)); },
+          [=](const Config& c) { return std::to_string((c.*sec).*mem); }};
+}
+
+template <class S>
+KeyDef bool_key(std::string section, std::string key, Section<S> sec, bool S::*mem,
+                std::string help) {
+  return {std::move(section), std::move(key), "boolean", std::move(help),
+          [=](Config& c, const Input& in) { (c.*sec).*mem = read_bool(in); },
+          [=](const Config& c) { return std::string((c.*sec).*mem ? "true" : "false"); }};
+}
+
+template <class S>
+KeyDef string_key(std::string section, std::string key, Section<S> sec, std::string S::*mem,
+                  std::vector<std::string> choices, std::string help) {
+  return {std::move(section), std::move(key), "string", std::move(help),
+          [=](Config& c, const Input& in) { (c.*sec).*mem = read_string(in, choices); },
+          [=](const Config& c) { return toml_string((c.*sec).*mem); }};
+}
+
+template <class S>
+KeyDef list_key(std::string section, std::string key, Section<S> sec,
+                std::vector<std::string> S::*mem, std::string help) {
+  return {std::move(section), std::move(key), "list of strings", std::move(help),
+          [=](Config& c, const Input& in) { (c.*sec).*mem = read_list(in); },
+          [=](const Config& c) {
+            std::string out = "[";
+            for (const auto& s : (c.*sec).*mem) out += (out.size() > 1 ? ", " : "") + toml_string(s);
+            return out + "]";
+          }};
+}
+
+constexpr std::int64_t kMaxMs = 24LL * 3600 * 1000;
+
+const std::vector<KeyDef>& schema() {
+  static const std::vector<KeyDef> kSchema = {
+      string_key("server", "listen", &Config::server, &ServerConfig::listen, {},
+                 "Address to listen on, HOST:PORT. Port 0 picks a free port (printed on the "
+                 "first log line)."),
+      int_key("server", "io_threads", &Config::server, &ServerConfig::io_threads, 0, 256,
+              "I/O threads running the event loop; 0 = one per CPU core."),
+      int_key("server", "max_connections", &Config::server, &ServerConfig::max_connections, 1,
+              1000000, "Concurrent connections; beyond it new connections get 503 and are closed."),
+      int_key("server", "max_header_bytes", &Config::server, &ServerConfig::max_header_bytes, 1024,
+              1 << 20, "Largest request line + header block; larger gets 431."),
+      int_key("server", "max_body_bytes", &Config::server, &ServerConfig::max_body_bytes, 0,
+              1LL << 34, "Largest request body; larger gets 413 (checked before reading)."),
+      int_key("server", "header_timeout_ms", &Config::server, &ServerConfig::header_timeout_ms,
+              100, kMaxMs, "A client must send its whole header block within this time."),
+      int_key("server", "body_timeout_ms", &Config::server, &ServerConfig::body_timeout_ms, 100,
+              kMaxMs, "A client must send its whole body within this time; else 408."),
+      int_key("server", "idle_timeout_ms", &Config::server, &ServerConfig::idle_timeout_ms, 100,
+              kMaxMs, "An idle keep-alive connection is closed after this time."),
+      int_key("server", "write_timeout_ms", &Config::server, &ServerConfig::write_timeout_ms, 100,
+              kMaxMs, "A client that does not read a response within this time is dropped."),
+      int_key("server", "shutdown_grace_ms", &Config::server, &ServerConfig::shutdown_grace_ms, 0,
+              kMaxMs, "On SIGTERM/SIGINT, in-flight requests and streams get this long to finish."),
+
+      string_key("storage", "data_dir", &Config::storage, &StorageConfig::data_dir, {},
+                 "Directory for the SQLite database and other state; created if missing."),
+      string_key("storage", "synchronous", &Config::storage, &StorageConfig::synchronous,
+                 {"normal", "full"},
+                 "SQLite durability: normal (WAL, survives process crashes) or full (also "
+                 "survives power loss, slower)."),
+      int_key("storage", "blocking_threads", &Config::storage, &StorageConfig::blocking_threads, 1,
+              256, "Threads for blocking work (database, parsing) so I/O threads never wait."),
+      int_key("storage", "blocking_queue", &Config::storage, &StorageConfig::blocking_queue, 1,
+              1000000, "Most blocking tasks waiting at once; beyond it requests get 503."),
+      int_key("storage", "busy_timeout_ms", &Config::storage, &StorageConfig::busy_timeout_ms, 0,
+              kMaxMs, "How long a database call waits for a lock held by another."),
+
+      string_key("log", "level", &Config::log, &LogConfig::level,
+                 {"trace", "debug", "info", "warn", "error", "off"}, "Least severe level written."),
+      bool_key("log", "access_log", &Config::log, &LogConfig::access_log,
+               "One line per request at level info."),
+
+      list_key("auth", "api_keys", &Config::auth, &AuthConfig::api_keys,
+               "Bearer tokens accepted on /v1/* and /api/*; empty = no authentication. "
+               "SWITCHBOARD_API_KEY adds one more."),
+      bool_key("auth", "protect_health", &Config::auth, &AuthConfig::protect_health,
+               "Also require a key on /health, /ready, /live and /version."),
+      bool_key("auth", "protect_metrics", &Config::auth, &AuthConfig::protect_metrics,
+               "Also require a key on /metrics."),
+
+      list_key("cors", "allowed_origins", &Config::cors, &CorsConfig::allowed_origins,
+               "Origins allowed to call the API from a browser; \"*\" allows any. Empty = CORS off."),
+      list_key("cors", "allowed_headers", &Config::cors, &CorsConfig::allowed_headers,
+               "Request headers a browser may send (answered to preflights)."),
+      int_key("cors", "max_age_s", &Config::cors, &CorsConfig::max_age_s, 0, 86400,
+              "How long a browser may cache a preflight answer."),
+  };
+  return kSchema;
+}
+
+std::string env_name(const KeyDef& k) {
+  std::string out = "SWITCHBOARD_";
+  for (char c : k.section + "_" + k.key) out.push_back(static_cast<char>(std::toupper(c)));
+  return out;
+}
+
+const KeyDef* find_key(const std::string& section, const std::string& key) {
+  for (const auto& k : schema()) {
+    if (k.section == section && k.key == key) return &k;
+  }
+  return nullptr;
+}
+
+void apply(Config& c, const KeyDef& k, const Input& in, const std::string& origin) {
+  try {
+    k.set(c, in);
+  } catch (const std::string& what) {
+    throw ConfigError(k.section + "." + k.key + ": " + what + origin);
+  }
+}
+
+void validate(const Config& c) {
+  if (!parse_listen(c.server.listen)) {
+    throw ConfigError("server.listen: expected HOST:PORT (port 0-65535), got \"" +
+                      c.server.listen + "\"");
+  }
+  if (c.storage.data_dir.empty()) throw ConfigError("storage.data_dir: must not be empty");
+  for (const auto& key : c.auth.api_keys) {
+    if (key.empty()) throw ConfigError("auth.api_keys: keys must not be empty");
+  }
+}
+
+}  // namespace
+
+std::optional<ListenAddress> parse_listen(const std::string& s) {
+  ListenAddress out;
+  std::string port;
+  if (!s.empty() && s.front() == '[') {
+    auto close = s.find(']');
+    if (close == std::string::npos || close + 1 >= s.size() || s[close + 1] != ':') {
+      return std::nullopt;
+    }
+    out.host = s.substr(1, close - 1);
+    port = s.substr(close + 2);
+  } else {
+    auto colon = s.rfind(':');
+    if (colon == std::string::npos) return std::nullopt;
+    out.host = s.substr(0, colon);
+    port = s.substr(colon + 1);
+    if (out.host.find(':') != std::string::npos) return std::nullopt;
+  }
+  if (out.host.empty() || port.empty()) return std::nullopt;
+  unsigned value = 0;
+  auto [p, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
+  if (ec != std::errc() || p != port.data() + port.size() || value > 65535) return std::nullopt;
+  out.port = static_cast<std::uint16_t>(value);
+  return out;
+}
+
+Config load_config(const ConfigSources& sources) {
+  Config c;
+  if (sources.file) {
+    toml::table tbl;
+    try {
+      tbl = toml::parse_file(*sources.file);
+    } catch (const toml::parse_error& e) {
+      std::ostringstream msg;
+      msg << *sources.file << ":" << e.source().begin.line << ":" << e.source().begin.column
+          << ": " << e.description();
+      throw ConfigError(msg.str());
+    } catch (const std::exception& e) {
+      throw ConfigError(*sources.file + ": " + e.what());
+    }
+    for (const auto& [section_key, section_node] : tbl) {
+      std::string section(section_key.str());
+      const toml::table* sec = section_node.as_table();
+      bool known_section = std::any_of(schema().begin(), schema().end(),
+                                       [&](const KeyDef& k) { return k.section == section; });
+      if (!known_section) throw ConfigError(section + ": unknown section");
+      if (!sec) throw ConfigError(section + ": expected a table [" + section + "]");
+      for (const auto& [key_name, node] : *sec) {
+        std::string key(key_name.str());
+        const KeyDef* def = find_key(section, key);
+        if (!def) throw ConfigError(section + "." + key + ": unknown key");
+        apply(c, *def, Input{&node, nullptr}, "");
+      }
+    }
+  }
+  for (const auto& def : schema()) {
+    auto it = sources.env.find(env_name(def));
+    if (it != sources.env.end()) {
+      apply(c, def, Input{nullptr, &it->second}, " (from " + env_name(def) + ")");
+    }
+  }
+  if (auto it = sources.env.find("SWITCHBOARD_API_KEY"); it != sources.env.end() &&
+                                                        !it->second.empty()) {
+    c.auth.api_keys.push_back(it->second);
+  }
+  for (const auto& [name, value] : sources.overrides) {
+    auto dot = name.find('.');
+    const KeyDef* def = dot == std::string::npos ? nullptr
+                                                 : find_key(name.substr(0, dot), name.substr(dot + 1));
+    if (!def) throw ConfigError(name + ": unknown key");
+    apply(c, *def, Input{nullptr, &value}, " (from the command line)");
+  }
+  validate(c);
+  return c;
+}
+
+std::map<std::string, std::string> process_env() {
+  std::map<std::string, std::string> out;
+  for (char** e = environ; e && *e; ++e) {
+    std::string_view kv(*e);
+    if (kv.rfind("SWITCHBOARD_", 0) != 0) continue;
+    auto eq = kv.find('=');
+    if (eq == std::string_view::npos) continue;
+    out.emplace(std::string(kv.substr(0, eq)), std::string(kv.substr(eq + 1)));
+  }
+  return out;
+}
+
+std::vector<KeyDoc> config_reference() {
+  Config defaults;
+  std::vector<KeyDoc> out;
+  for (const auto& k : schema()) {
+    out.push_back({k.section, k.key, k.type, k.show(defaults), env_name(k), k.help});
+  }
+  return out;
+}
+
+std::string config_example() {
+  std::string out =
+      "# switchboard.toml — every key with its default.\n"
+      "# Each key can be overridden by the environment variable named next to it, and\n"
+      "# server.listen / storage.data_dir by --listen / --data-dir.\n";
+  std::string section;
+  for (const auto& k : config_reference()) {
+    if (k.section != section) {
+      section = k.section;
+      out += "\n[" + section + "]\n";
+    }
+    out += "# " + k.help + " (" + k.env + ")\n";
+    out += k.key + " = " + k.default_value + "\n";
+  }
+  return out;
+}
+
+std::string config_reference_markdown() {
+  std::string out =
+      "| key | type | default | environment variable | description |\n"
+      "|---|---|---|---|---|\n";
+  for (const auto& k : config_reference()) {
+    std::string help = k.help;
+    std::string dflt = k.default_value;
+    for (auto* s : {&help, &dflt}) {
+      std::string esc;
+      for (char ch : *s) {
+        if (ch == '|') esc += "\\";
+        esc.push_back(ch);
+      }
+      *s = esc;
+    }
+    out += "| `" + k.section + "." + k.key + "` | " + k.type + " | `" + dflt + "` | `" + k.env +
+           "` | " + help + " |\n";
+  }
+  return out;
+}
+
+}  // namespace sb::core

@@ -1,0 +1,97 @@
+#pragma once
+// Configuration: defaults <- TOML file <- SWITCHBOARD_<SECTION>_<KEY> environment <- flags.
+// Every key is declared once in config.cpp's schema; the loader, the env overrides, the example
+// file (`switchboard config example`) and the reference table (`switchboard config reference`)
+// all come from that schema. Invalid input throws ConfigError naming the key.
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace sb::core {
+
+struct ServerConfig {
+  std::string listen = "127.0.0.1:8080";
+  int io_threads = 0;  // 0 = number of cores
+  int max_connections = 10000;
+  std::int64_t max_header_bytes = 16 * 1024;
+  std::int64_t max_body_bytes = 10 * 1024 * 1024;
+  int header_timeout_ms = 10000;
+  int body_timeout_ms = 30000;
+  int idle_timeout_ms = 60000;
+  int write_timeout_ms = 30000;
+  int shutdown_grace_ms = 30000;
+};
+
+struct StorageConfig {
+  std::string data_dir = "./switchboard-data";
+  std::string synchronous = "normal";  // normal | full
+  int blocking_threads = 4;
+  int blocking_queue = 4096;
+  int busy_timeout_ms = 5000;
+};
+
+struct LogConfig {
+  std::string level = "info";
+  bool access_log = true;
+};
+
+struct AuthConfig {
+  std::vector<std::string> api_keys;
+  bool protect_health = false;
+  bool protect_metrics = false;
+};
+
+struct CorsConfig {
+  std::vector<std::string> allowed_origins;
+  std::vector<std::string> allowed_headers = {"authorization", "content-type", "x-request-id",
+                                              "x-switchboard-processing-mode"};
+  int max_age_s = 600;
+};
+
+struct Config {
+  ServerConfig server;
+  StorageConfig storage;
+  LogConfig log;
+  AuthConfig auth;
+  CorsConfig cors;
+};
+
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct ConfigSources {
+  std::optional<std::string> file;                 // --config
+  std::map<std::string, std::string> env;          // the process environment (or a test's)
+  std::map<std::string, std::string> overrides;    // "section.key" -> value, from flags
+};
+
+// Loads and validates. Throws ConfigError("<section>.<key>: <what is wrong>").
+Config load_config(const ConfigSources& sources);
+
+// The environment of this process as a map (only SWITCHBOARD_* variables).
+std::map<std::string, std::string> process_env();
+
+struct KeyDoc {
+  std::string section, key, type, default_value, env, help;
+};
+// Every key, in declaration order.
+std::vector<KeyDoc> config_reference();
+// A commented TOML file with every key at its default.
+std::string config_example();
+// A Markdown table: key | type | default | env | description.
+std::string config_reference_markdown();
+
+struct ListenAddress {
+  std::string host;
+  std::uint16_t port = 0;
+};
+// Parses "HOST:PORT" or "[v6]:PORT". Returns nullopt when malformed.
+std::optional<ListenAddress> parse_listen(const std::string& s);
+
+}  // namespace sb::core

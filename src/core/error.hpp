@@ -1,0 +1,103 @@
+#pragma once
+// Error values and Result<T>: expected failures travel as values, never as exceptions.
+// One table (error.cpp) maps each ErrorKind to one HTTP status, one OpenAI error `type` and a
+// stable `code` string that clients can rely on.
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+
+namespace sb::core {
+
+enum class ErrorKind {
+  bad_request,            // malformed HTTP
+  invalid_json,           // body is not valid JSON
+  invalid_field,          // a JSON field has the wrong type or value (param names it)
+  unauthorized,           // missing or wrong credentials
+  forbidden,              // e.g. CORS origin not allowed
+  not_found,              // unknown route or resource
+  method_not_allowed,     // route exists, method does not
+  request_timeout,        // client too slow
+  conflict,
+  payload_too_large,      // body over the limit
+  unsupported_media_type,
+  unprocessable,
+  headers_too_large,      // header block over the limit
+  rate_limited,
+  too_many_connections,   // connection cap reached
+  busy,                   // a bounded queue is full
+  unavailable,            // a dependency (storage, upstream) is not usable
+  upstream_error,
+  upstream_timeout,
+  internal,
+};
+
+struct ErrorInfo {
+  int status;
+  std::string_view type;  // OpenAI error `type`
+  std::string_view code;  // stable machine-readable code
+};
+
+// The single mapping from kind to wire representation.
+const ErrorInfo& error_info(ErrorKind kind);
+
+struct Error {
+  ErrorKind kind = ErrorKind::internal;
+  std::string message;
+  std::string param;  // offending field, when there is one
+  std::string where;  // module that produced it, for logs
+
+  Error() = default;
+  Error(ErrorKind k, std::string msg, std::string prm = {}, std::string wh = {})
+      : kind(k), message(std::move(msg)), param(std::move(prm)), where(std::move(wh)) {}
+
+  int status() const { return error_info(kind).status; }
+};
+
+// Result<T>: either a T or an Error.
+template <class T>
+class [[nodiscard]] Result {
+ public:
+  Result(T value) : v_(std::in_place_index<0>, std::move(value)) {}  // NOLINT: implicit by design
+  Result(Error error) : v_(std::in_place_index<1>, std::move(error)) {}  // NOLINT
+
+  bool ok() const { return v_.index() == 0; }
+  explicit operator bool() const { return ok(); }
+
+  // REQUIRES: ok()
+  T& value() & { return std::get<0>(v_); }
+  const T& value() const& { return std::get<0>(v_); }
+  T&& value() && { return std::get<0>(std::move(v_)); }
+  T& operator*() & { return value(); }
+  const T& operator*() const& { return value(); }
+  T* operator->() { return &value(); }
+  const T* operator->() const { return &value(); }
+
+  // REQUIRES: !ok()
+  const Error& error() const& { return std::get<1>(v_); }
+  Error&& error() && { return std::get<1>(std::move(v_)); }
+
+ private:
+  std::variant<T, Error> v_;
+};
+
+template <>
+class [[nodiscard]] Result<void> {
+ public:
+  Result() = default;
+  Result(Error error) : e_(std::move(error)) {}  // NOLINT
+
+  bool ok() const { return !e_.has_value(); }
+  explicit operator bool() const { return ok(); }
+  const Error& error() const& { return *e_; }
+  Error&& error() && { return std::move(*e_); }
+
+ private:
+  std::optional<Error> e_;
+};
+
+using Status = Result<void>;
+
+}  // namespace sb::core

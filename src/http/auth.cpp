@@ -1,0 +1,50 @@
+#include "http/auth.hpp"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <strings.h>
+
+namespace sb::http {
+
+BearerAuth::BearerAuth(const core::AuthConfig& config)
+    : protect_health_(config.protect_health), protect_metrics_(config.protect_metrics) {
+  for (const auto& key : config.api_keys) digests_.push_back(digest(key));
+}
+
+BearerAuth::Digest BearerAuth::digest(std::string_view key) {
+  Digest d{};
+  unsigned int len = 0;
+  EVP_Digest(key.data(), key.size(), d.data(), &len, EVP_sha256(), nullptr);
+  return d;
+}
+
+bool BearerAuth::required_for(std::string_view path) const {
+  if (!enabled()) return false;
+  if (path.rfind("/v1/", 0) == 0 || path == "/v1" || path.rfind("/api/", 0) == 0) return true;
+  if (path == "/metrics") return protect_metrics_;
+  if (path == "/health" || path == "/ready" || path == "/live" || path == "/version") {
+    return protect_health_;
+  }
+  return false;
+}
+
+BearerAuth::Outcome BearerAuth::check(std::string_view authorization) const {
+  constexpr std::string_view kScheme = "bearer";
+  if (authorization.size() <= kScheme.size() ||
+      strncasecmp(authorization.data(), kScheme.data(), kScheme.size()) != 0 ||
+      authorization[kScheme.size()] != ' ') {
+    return Outcome::missing;
+  }
+  std::string_view token = authorization.substr(kScheme.size());
+  while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
+  while (!token.empty() && token.back() == ' ') token.remove_suffix(1);
+  if (token.empty()) return Outcome::missing;
+  Digest d = digest(token);
+  // Compare against every key, without early exit, so timing reveals neither the key nor which
+  // key matched.
+  int matched = 0;
+  for (const auto& k : digests_) matched |= CRYPTO_memcmp(d.data(), k.data(), d.size()) == 0;
+  return matched ? Outcome::ok : Outcome::invalid;
+}
+
+}  // namespace sb::http

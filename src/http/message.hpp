@@ -1,0 +1,79 @@
+#pragma once
+// Request and Response as handlers see them: plain types, no Beast.
+
+#include <boost/asio/awaitable.hpp>
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "core/error.hpp"
+
+namespace sb::http {
+
+struct Header {
+  std::string_view name;
+  std::string_view value;
+};
+
+// A parsed request. The views point into the connection's buffers and stay valid until the
+// handler's response has been written.
+struct Request {
+  std::string_view method;  // as sent, e.g. "GET"
+  std::string_view target;  // path + query, as sent
+  std::string_view path;    // before '?', not decoded
+  std::string_view query_string;
+  std::vector<Header> headers;
+  std::string body;
+  std::string request_id;
+  std::vector<std::pair<std::string_view, std::string_view>> params;  // from {name} segments
+
+  // Case-insensitive; empty when absent.
+  std::string_view header(std::string_view name) const;
+  std::string_view param(std::string_view name) const;
+  // Percent-decoded value of a query parameter, if present.
+  std::optional<std::string> query(std::string_view name) const;
+};
+
+// Writes the chunks of a streamed response.
+class StreamWriter {
+ public:
+  virtual ~StreamWriter() = default;
+  // Sends data to the client now. Returns false when the client is gone or too slow; the
+  // producer should stop then.
+  virtual boost::asio::awaitable<bool> write(std::string_view data) = 0;
+};
+
+using StreamProducer = std::function<boost::asio::awaitable<void>(StreamWriter&)>;
+
+struct Response {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+  // When set, the body is ignored: headers are sent at once, then whatever the producer writes,
+  // with chunked transfer encoding.
+  StreamProducer stream;
+  // Close the connection after this response.
+  bool close = false;
+
+  static Response json(int status, std::string body);
+  static Response error(const core::Error& e);
+  Response& header(std::string name, std::string value) {
+    headers.emplace_back(std::move(name), std::move(value));
+    return *this;
+  }
+};
+
+// {"error":{"message","type","param","code"}} for e.
+std::string error_body(const core::Error& e);
+
+using Handler = std::function<boost::asio::awaitable<Response>(Request&)>;
+
+// Decodes %XX and '+' (as space). Invalid escapes are kept verbatim.
+std::string percent_decode(std::string_view s);
+
+}  // namespace sb::http

@@ -1,0 +1,42 @@
+#pragma once
+// Maps (method, path) to a handler. Patterns are literal segments and {name} captures:
+//   router.add("GET", "/api/v1/jobs/{id}", handler);
+// HEAD is served by the GET handler. The matched pattern (never the raw path) labels metrics.
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "http/message.hpp"
+
+namespace sb::http {
+
+struct Route {
+  std::string method;
+  std::string pattern;
+  std::vector<std::string> segments;  // "{name}" for a capture
+  Handler handler;
+};
+
+struct Match {
+  enum class Kind { found, method_not_allowed, not_found };
+  Kind kind = Kind::not_found;
+  const Route* route = nullptr;    // when found
+  std::string_view pattern;        // the matched path pattern, when the path exists
+  std::vector<std::pair<std::string_view, std::string_view>> params;
+  std::string allow;  // "GET, HEAD, POST" for the path, when it exists
+};
+
+class Router {
+ public:
+  // REQUIRES: pattern starts with '/'; no two routes with the same method and pattern.
+  void add(std::string method, std::string pattern, Handler handler);
+  // params in the result view into `path`.
+  Match match(std::string_view method, std::string_view path) const;
+  const std::vector<Route>& routes() const { return routes_; }
+
+ private:
+  std::vector<Route> routes_;
+};
+
+}  // namespace sb::http

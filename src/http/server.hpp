@@ -1,0 +1,52 @@
+#pragma once
+// The HTTP/1.1 server: an acceptor and one coroutine per connection, each on its own strand.
+// It enforces the limits (header size 431, body size 413, malformed 400, timeouts, connection
+// cap), answers CORS preflights, checks bearer auth, routes, and writes one access-log line and
+// the request metrics per request. Beast stays inside server.cpp.
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "core/config.hpp"
+#include "core/error.hpp"
+#include "core/metrics.hpp"
+#include "http/auth.hpp"
+#include "http/cors.hpp"
+#include "http/router.hpp"
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace sb::http {
+
+class Server {
+ public:
+  // The router, auth, cors and registry must outlive the server.
+  Server(boost::asio::io_context& ioc, const core::Config& config, const Router& router,
+         const BearerAuth& auth, const CorsPolicy& cors, core::metrics::Registry& registry);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds and listens on config.server.listen. Returns the bound "host:port" (the real port
+  // when 0 was asked for).
+  core::Result<std::string> bind();
+  // Starts accepting. REQUIRES: bind() succeeded.
+  void start();
+  // Graceful stop: stop accepting, close idle connections, let in-flight requests and streams
+  // finish for up to `grace`, then close the rest. Calls on_done (on an I/O thread) when every
+  // connection is gone. Safe to call from any thread; later calls are ignored.
+  void shutdown(std::chrono::milliseconds grace, std::function<void()> on_done);
+
+  std::int64_t open_connections() const;
+
+ private:
+  struct Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace sb::http

@@ -1,0 +1,78 @@
+#include "storage/migrations.hpp"
+
+namespace sb::storage {
+
+const std::vector<Migration>& migrations() {
+  static const std::vector<Migration> kMigrations = {
+      {1, "meta and boots",
+       R"sql(
+CREATE TABLE meta (
+  key   TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+);
+INSERT INTO meta(key, value) VALUES
+  ('instance_id', lower(hex(randomblob(16)))),
+  ('created_at', strftime('%Y-%m-%dT%H:%M:%fZ', 'now'));
+CREATE TABLE boots (
+  id         INTEGER PRIMARY KEY,
+  started_at TEXT NOT NULL,
+  version    TEXT NOT NULL
+);
+)sql"},
+  };
+  return kMigrations;
+}
+
+Result<int> schema_version(Connection& conn) {
+  auto st = conn.exec(
+      "CREATE TABLE IF NOT EXISTS schema_migrations ("
+      " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)");
+  if (!st) return std::move(st).error();
+  auto v = conn.query_text("SELECT coalesce(max(version), 0) FROM schema_migrations");
+  if (!v) return std::move(v).error();
+  return *v ? std::stoi(**v) : 0;
+}
+
+Result<MigrationReport> migrate(Connection& conn, const std::vector<Migration>& list) {
+  auto current = schema_version(conn);
+  if (!current) return std::move(current).error();
+  MigrationReport report;
+  report.from_version = report.to_version = *current;
+  int newest = list.empty() ? 0 : list.back().version;
+  if (*current > newest) {
+    return Error(core::ErrorKind::unavailable,
+                 "database schema version " + std::to_string(*current) +
+                     " is newer than this build knows (" + std::to_string(newest) +
+                     "); use a newer switchboard",
+                 {}, "storage");
+  }
+  for (const Migration& m : list) {
+    if (m.version <= report.to_version) continue;
+    std::string label = "migration " + std::to_string(m.version) + " (" + m.name + ")";
+    if (auto st = conn.exec("BEGIN IMMEDIATE"); !st) {
+      return Error(st.error().kind, label + ": " + st.error().message, {}, "storage");
+    }
+    auto st = conn.exec(m.sql);
+    if (st) {
+      auto ins = conn.prepare(
+          "INSERT INTO schema_migrations(version, name, applied_at)"
+          " VALUES (?, ?, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))");
+      if (!ins) {
+        st = std::move(ins).error();
+      } else {
+        ins->bind(1, static_cast<std::int64_t>(m.version)).bind(2, m.name);
+        st = ins->run();
+      }
+    }
+    if (st) st = conn.exec("COMMIT");
+    if (!st) {
+      (void)conn.exec("ROLLBACK");
+      return Error(st.error().kind, label + " failed: " + st.error().message, {}, "storage");
+    }
+    report.to_version = m.version;
+    ++report.applied;
+  }
+  return report;
+}
+
+}  // namespace sb::storage

@@ -1,0 +1,128 @@
+#include "storage/sqlite.hpp"
+
+#include <sqlite3.h>
+
+namespace sb::storage {
+
+Error sqlite_error(sqlite3* db, std::string_view what) {
+  int code = db ? sqlite3_extended_errcode(db) : SQLITE_ERROR;
+  auto kind = (code & 0xff) == SQLITE_BUSY || (code & 0xff) == SQLITE_LOCKED
+                  ? core::ErrorKind::busy
+                  : core::ErrorKind::unavailable;
+  std::string msg(what);
+  msg += ": ";
+  msg += db ? sqlite3_errmsg(db) : "out of memory";
+  return Error(kind, std::move(msg), {}, "storage");
+}
+
+Statement::~Statement() {
+  if (stmt_) sqlite3_finalize(stmt_);
+}
+
+Statement& Statement::bind(int index, std::int64_t v) {
+  sqlite3_bind_int64(stmt_, index, v);
+  return *this;
+}
+
+Statement& Statement::bind(int index, std::string_view v) {
+  sqlite3_bind_text(stmt_, index, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+  return *this;
+}
+
+Statement& Statement::bind_null(int index) {
+  sqlite3_bind_null(stmt_, index);
+  return *this;
+}
+
+Result<bool> Statement::step() {
+  int rc = sqlite3_step(stmt_);
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  return sqlite_error(db_, "step");
+}
+
+Status Statement::run() {
+  for (;;) {
+    auto r = step();
+    if (!r) return std::move(r).error();
+    if (!*r) return {};
+  }
+}
+
+void Statement::reset() {
+  sqlite3_reset(stmt_);
+  sqlite3_clear_bindings(stmt_);
+}
+
+std::int64_t Statement::column_int64(int col) const { return sqlite3_column_int64(stmt_, col); }
+
+std::string Statement::column_text(int col) const {
+  const auto* p = sqlite3_column_text(stmt_, col);
+  int n = sqlite3_column_bytes(stmt_, col);
+  return p ? std::string(reinterpret_cast<const char*>(p), static_cast<std::size_t>(n))
+           : std::string();
+}
+
+bool Statement::column_is_null(int col) const {
+  return sqlite3_column_type(stmt_, col) == SQLITE_NULL;
+}
+
+Result<std::unique_ptr<Connection>> Connection::open(const std::string& path,
+                                                     const Options& options) {
+  sqlite3* db = nullptr;
+  int rc = sqlite3_open_v2(path.c_str(), &db,
+                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                           nullptr);
+  if (rc != SQLITE_OK) {
+    Error e = sqlite_error(db, "open " + path);
+    sqlite3_close(db);
+    return e;
+  }
+  std::unique_ptr<Connection> conn(new Connection(db));
+  sqlite3_busy_timeout(db, options.busy_timeout_ms);
+  sqlite3_extended_result_codes(db, 1);
+  auto mode = conn->query_text("PRAGMA journal_mode=WAL");
+  if (!mode) return std::move(mode).error();
+  if (!*mode || **mode != "wal") {
+    return Error(core::ErrorKind::unavailable,
+                 "open " + path + ": could not enable WAL journal mode", {}, "storage");
+  }
+  std::string pragmas = options.synchronous_full ? "PRAGMA synchronous=FULL;"
+                                                 : "PRAGMA synchronous=NORMAL;";
+  pragmas += "PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY;";
+  if (auto st = conn->exec(pragmas); !st) return std::move(st).error();
+  return conn;
+}
+
+Connection::~Connection() { sqlite3_close_v2(db_); }
+
+Status Connection::exec(std::string_view sql) {
+  std::string s(sql);
+  char* err = nullptr;
+  int rc = sqlite3_exec(db_, s.c_str(), nullptr, nullptr, &err);
+  if (rc != SQLITE_OK) {
+    std::string msg = err ? err : sqlite3_errmsg(db_);
+    sqlite3_free(err);
+    auto kind = (rc & 0xff) == SQLITE_BUSY ? core::ErrorKind::busy : core::ErrorKind::unavailable;
+    return Error(kind, "exec: " + msg, {}, "storage");
+  }
+  return {};
+}
+
+Result<Statement> Connection::prepare(std::string_view sql) {
+  sqlite3_stmt* stmt = nullptr;
+  int rc = sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()), &stmt, nullptr);
+  if (rc != SQLITE_OK) return sqlite_error(db_, "prepare");
+  return Statement(db_, stmt);
+}
+
+Result<std::optional<std::string>> Connection::query_text(std::string_view sql) {
+  auto stmt = prepare(sql);
+  if (!stmt) return std::move(stmt).error();
+  auto row = stmt->step();
+  if (!row) return std::move(row).error();
+  if (!*row) return std::optional<std::string>();
+  return std::optional<std::string>(stmt->column_text(0));
+}
+
+}  // namespace sb::storage

@@ -1,0 +1,78 @@
+#pragma once
+// Thin RAII wrapper over sqlite3 used only inside src/storage/. Errors are values.
+// A Connection is used by one thread at a time (opened with SQLITE_OPEN_NOMUTEX).
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "core/error.hpp"
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace sb::storage {
+
+using core::Error;
+using core::Result;
+using core::Status;
+
+class Statement {
+ public:
+  Statement(sqlite3* db, sqlite3_stmt* stmt) : db_(db), stmt_(stmt) {}
+  Statement(Statement&& o) noexcept : db_(o.db_), stmt_(o.stmt_) { o.stmt_ = nullptr; }
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+  ~Statement();
+
+  // Parameters are 1-based, as in SQLite.
+  Statement& bind(int index, std::int64_t v);
+  Statement& bind(int index, std::string_view v);
+  Statement& bind(int index, const char* v) { return bind(index, std::string_view(v)); }
+  Statement& bind_null(int index);
+
+  // true = a row is available; false = done.
+  Result<bool> step();
+  // Runs to completion, ignoring rows.
+  Status run();
+  void reset();
+
+  std::int64_t column_int64(int col) const;
+  std::string column_text(int col) const;
+  bool column_is_null(int col) const;
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* stmt_;
+};
+
+class Connection {
+ public:
+  struct Options {
+    bool synchronous_full = false;
+    int busy_timeout_ms = 5000;
+  };
+  // Opens (creating if needed) and sets WAL mode and the pragmas from options.
+  static Result<std::unique_ptr<Connection>> open(const std::string& path, const Options& options);
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+  ~Connection();
+
+  Status exec(std::string_view sql);
+  Result<Statement> prepare(std::string_view sql);
+  // Convenience: first column of the first row as text, if any.
+  Result<std::optional<std::string>> query_text(std::string_view sql);
+
+  sqlite3* handle() { return db_; }
+
+ private:
+  explicit Connection(sqlite3* db) : db_(db) {}
+  sqlite3* db_;
+};
+
+// An Error of kind `unavailable` carrying sqlite's message (never any bound values).
+Error sqlite_error(sqlite3* db, std::string_view what);
+
+}  // namespace sb::storage
