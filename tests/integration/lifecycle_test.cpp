@@ -1,0 +1,192 @@
+// Process lifecycle: startup output, bad config, graceful shutdown with in-flight requests and
+// streams, the grace period, and kill -9 then restart on the same data dir.
+
+#include <boost/json/parse.hpp>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <atomic>
+#include <cstdio>
+#include <thread>
+
+#include "harness.hpp"
+
+namespace sbtest {
+namespace {
+
+namespace json = boost::json;
+
+struct Run {
+  int code;
+  std::string out;
+};
+
+// Runs the binary to completion with the given arguments.
+Run run(const std::string& args) {
+  std::string cmd = std::string(SB_BINARY) + " " + args + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  Run r{-1, ""};
+  char buf[4096];
+  std::size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
+  int status = pclose(p);
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+TEST(Cli, VersionAndHelp) {
+  auto v = run("version");
+  EXPECT_EQ(v.code, 0);
+  EXPECT_EQ(v.out.rfind("switchboard 0.", 0), 0u) << v.out;
+  auto help = run("--help");
+  EXPECT_EQ(help.code, 0);
+  EXPECT_NE(help.out.find("Commands:"), std::string::npos);
+  auto serve_help = run("serve --help");
+  EXPECT_EQ(serve_help.code, 0);
+  EXPECT_NE(serve_help.out.find("--data-dir"), std::string::npos);
+  auto config_help = run("config --help");
+  EXPECT_EQ(config_help.code, 0);
+  auto bad = run("frobnicate");
+  EXPECT_EQ(bad.code, 2);
+  EXPECT_NE(bad.out.find("unknown command 'frobnicate'"), std::string::npos);
+  auto bad_flag = run("serve --no-such-flag");
+  EXPECT_EQ(bad_flag.code, 2);
+}
+
+TEST(Cli, ExampleConfigInTheRepositoryIsValid) {
+  auto r = run("config check --config " + std::string(SB_SOURCE_DIR) + "/switchboard.example.toml");
+  EXPECT_EQ(r.code, 0) << r.out;
+}
+
+TEST(Startup, FirstLogLineAnnouncesTheBoundAddress) {
+  Server s;
+  auto lines = s.stdout_lines();
+  ASSERT_FALSE(lines.empty());
+  auto first = json::parse(lines.front()).as_object();
+  EXPECT_EQ(first["msg"], "listening");
+  EXPECT_NE(first["address"].as_string(), "127.0.0.1:0");
+  EXPECT_GT(s.port(), 0);
+}
+
+TEST(Startup, InvalidConfigFailsNamingTheKey) {
+  Server bad_file({.config_toml = "[server]\nmax_body_bytes = \"big\"\n", .expect_start = false});
+  EXPECT_EQ(bad_file.wait_exit(10s), 2);
+  EXPECT_NE(bad_file.stderr_text().find("server.max_body_bytes"), std::string::npos)
+      << bad_file.stderr_text();
+
+  Server unknown({.config_toml = "[server]\nlisten_port = 1\n", .expect_start = false});
+  EXPECT_EQ(unknown.wait_exit(10s), 2);
+  EXPECT_NE(unknown.stderr_text().find("server.listen_port: unknown key"), std::string::npos);
+
+  Server bad_env({.env = {{"SWITCHBOARD_SERVER_IDLE_TIMEOUT_MS", "-5"}}, .expect_start = false});
+  EXPECT_EQ(bad_env.wait_exit(10s), 2);
+  EXPECT_NE(bad_env.stderr_text().find("SWITCHBOARD_SERVER_IDLE_TIMEOUT_MS"), std::string::npos);
+}
+
+TEST(Startup, UnusableDataDirFailsClearly) {
+  TempDir dir;
+  std::string file = dir.path() + "/not-a-dir";
+  FILE* f = std::fopen(file.c_str(), "w");
+  std::fclose(f);
+  Server s({.data_dir = file + "/data", .expect_start = false});
+  EXPECT_EQ(s.wait_exit(10s), 1);
+  EXPECT_NE(s.stderr_text().find("cannot create data dir"), std::string::npos) << s.stderr_text();
+}
+
+TEST(Shutdown, IdleServerExitsZeroOnSigterm) {
+  Server s;
+  Client idle(s.port());
+  ASSERT_TRUE(idle.request("GET", "/health"));
+  auto t0 = std::chrono::steady_clock::now();
+  EXPECT_EQ(s.stop(SIGTERM), 0);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 3s) << "idle keep-alive must not delay exit";
+  EXPECT_TRUE(idle.wait_closed(1s));
+  auto lines = s.stdout_lines();
+  ASSERT_FALSE(lines.empty());
+  EXPECT_NE(lines.back().find("\"stopped\""), std::string::npos) << lines.back();
+}
+
+TEST(Shutdown, SigintAlsoStopsGracefully) {
+  Server s;
+  EXPECT_EQ(s.stop(SIGINT), 0);
+}
+
+TEST(Shutdown, InFlightRequestFinishesAndNewConnectionsAreRefused) {
+  Server s;
+  Client c(s.port());
+  ASSERT_TRUE(c.send(raw_request("POST", "/api/v1/echo", R"({"delay_ms":800,"v":7})")));
+  std::this_thread::sleep_for(200ms);
+  kill(s.pid(), SIGTERM);
+  ASSERT_TRUE(s.wait_for_log("shutting down"));
+  Client late(s.port());
+  EXPECT_FALSE(late.connected() && late.request("GET", "/health")) << "accepted after SIGTERM";
+  auto r = c.read_response(5s);
+  ASSERT_TRUE(r) << "in-flight request was cut off";
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(json::parse(r->body).at("v"), 7);
+  EXPECT_EQ(r->header("connection"), "close");
+  EXPECT_EQ(s.wait_exit(5s), 0);
+}
+
+TEST(Shutdown, OpenStreamFinishes) {
+  Server s;
+  Client c(s.port());
+  ASSERT_TRUE(c.send(raw_request("POST", "/api/v1/echo", R"({"events":5,"delay_ms":150})")));
+  std::this_thread::sleep_for(250ms);
+  kill(s.pid(), SIGTERM);
+  auto r = c.read_response(5s);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_NE(r->body.find("data: [DONE]"), std::string::npos) << r->body;
+  EXPECT_EQ(s.wait_exit(5s), 0);
+}
+
+TEST(Shutdown, GracePeriodBoundsTheWait) {
+  Server s({.env = {{"SWITCHBOARD_SERVER_SHUTDOWN_GRACE_MS", "300"}}});
+  Client c(s.port());
+  ASSERT_TRUE(c.send(raw_request("POST", "/api/v1/echo", R"({"delay_ms":20000})")));
+  std::this_thread::sleep_for(100ms);
+  auto t0 = std::chrono::steady_clock::now();
+  EXPECT_EQ(s.stop(SIGTERM, 10s), 0);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 4s);
+  EXPECT_TRUE(c.wait_closed(1s));
+  EXPECT_TRUE(s.wait_for_log("grace period over", 1s));
+}
+
+TEST(Crash, Kill9ThenRestartOnTheSameDataDir) {
+  TempDir dir;
+  std::string data = dir.path() + "/data";
+  std::string instance;
+  for (int round = 1; round <= 3; ++round) {
+    Server s({.data_dir = data});
+    // Load while it dies.
+    std::atomic<bool> stop{false};
+    std::thread load([&] {
+      while (!stop) {
+        Client c(s.port());
+        if (!c.connected()) break;
+        for (int i = 0; i < 20 && !stop; ++i) {
+          if (!c.request("GET", i % 2 ? "/ready" : "/health")) break;
+        }
+      }
+    });
+    std::this_thread::sleep_for(150ms);
+    s.kill9();
+    stop = true;
+    load.join();
+
+    Server again({.data_dir = data});
+    auto r = http(again.port(), "GET", "/ready");
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 200) << r->body;
+    auto storage = json::parse(r->body).at("checks").at("storage").as_object();
+    if (instance.empty()) instance = std::string(storage["instance_id"].as_string());
+    EXPECT_EQ(storage["instance_id"], instance.c_str()) << "same database after the crash";
+    EXPECT_EQ(storage["boots"], 2 * round);
+    again.kill9();
+  }
+}
+
+}  // namespace
+}  // namespace sbtest
