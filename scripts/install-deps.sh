@@ -8,7 +8,6 @@ PACKAGES=(
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libssl-dev ca-certificates
   libsqlite3-dev sqlite3
-  libspdlog-dev libfmt-dev
   libtomlplusplus-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   wrk curl procps

@@ -1,26 +1,75 @@
 #include "core/log.hpp"
 
-#include <spdlog/async.h>
-#include <spdlog/async_logger.h>
-#include <spdlog/sinks/stdout_sinks.h>
-#include <spdlog/spdlog.h>
-
 #include <array>
 #include <atomic>
-#include <cctype>
+#include <charconv>
+#include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <ctime>
 #include <memory>
+#include <condition_variable>
 #include <mutex>
+#include <thread>
+#include <unistd.h>
 
 namespace sb::core::log {
 namespace {
 
 std::atomic<Level> g_level{Level::info};
-std::mutex g_mutex;  // guards init/shutdown (g_owner)
-std::shared_ptr<spdlog::logger> g_owner;
+
+// Batching writer: lines are appended to `pending` under a short lock; a background thread
+// writes them out every kFlushInterval, or sooner when kWakeBytes are waiting. I/O threads never
+// wait on stdout. Past kMaxPendingBytes new lines are dropped and counted, never queued.
+constexpr std::size_t kWakeBytes = 64 * 1024;
+constexpr std::size_t kMaxPendingBytes = 8 * 1024 * 1024;
+constexpr auto kFlushInterval = std::chrono::milliseconds(50);
+
+struct Writer {
+  std::mutex mu;  // guards pending, stop, flush_seq, written_seq
+  std::condition_variable wake;
+  std::condition_variable flushed;
+  std::string pending;
+  bool stop = false;
+  std::uint64_t flush_seq = 0;    // flush requests made
+  std::uint64_t written_seq = 0;  // flush requests satisfied
+  std::atomic<std::uint64_t> dropped{0};
+  std::thread thread;
+
+  void run() {
+    std::string batch;
+    std::unique_lock lock(mu);
+    for (;;) {
+      wake.wait_for(lock, kFlushInterval,
+                    [&] { return stop || flush_seq != written_seq || pending.size() >= kWakeBytes; });
+      batch.swap(pending);
+      std::uint64_t seq = flush_seq;
+      bool stopping = stop;
+      lock.unlock();
+      write_all(batch);
+      batch.clear();
+      lock.lock();
+      written_seq = seq;
+      flushed.notify_all();
+      if (stopping && pending.empty()) return;
+    }
+  }
+
+  static void write_all(const std::string& data) {
+    std::size_t off = 0;
+    while (off < data.size()) {
+      ssize_t n = ::write(STDOUT_FILENO, data.data() + off, data.size() - off);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return;  // stdout is gone; nothing better to do
+      off += static_cast<std::size_t>(n);
+    }
+  }
+};
+
+std::mutex g_mutex;  // guards g_writer creation and destruction
+std::unique_ptr<Writer> g_owner;
 // Read on every line without a lock; set once by init, cleared by shutdown.
-std::atomic<spdlog::logger*> g_logger{nullptr};
+std::atomic<Writer*> g_writer{nullptr};
 
 constexpr std::array<std::string_view, 11> kSecretParts = {
     "key",    "token",  "secret", "password",      "passwd", "authorization",
@@ -34,15 +83,27 @@ bool is_secret_part(std::string_view part) {
 }
 
 void append_time(std::string& out) {
+  // The date and time to the second are formatted once per second per thread.
+  thread_local std::time_t cached_sec = -1;
+  thread_local char cached[24];
   timespec ts{};
   clock_gettime(CLOCK_REALTIME, &ts);
-  std::tm tm{};
-  gmtime_r(&ts.tv_sec, &tm);
-  char buf[40];
-  int n = std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ", tm.tm_year + 1900,
-                        tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                        ts.tv_nsec / 1000);
-  out.append(buf, static_cast<std::size_t>(n));
+  if (ts.tv_sec != cached_sec) {
+    std::tm tm{};
+    gmtime_r(&ts.tv_sec, &tm);
+    std::snprintf(cached, sizeof cached, "%04d-%02d-%02dT%02d:%02d:%02d.", tm.tm_year + 1900,
+                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    cached_sec = ts.tv_sec;
+  }
+  out.append(cached, 20);
+  char micros[7];
+  long us = ts.tv_nsec / 1000;
+  for (int i = 5; i >= 0; --i) {
+    micros[i] = static_cast<char>('0' + us % 10);
+    us /= 10;
+  }
+  out.append(micros, 6);
+  out.push_back('Z');
 }
 
 void append_value(std::string& out, const Field& f) {
@@ -58,11 +119,13 @@ void append_value(std::string& out, const Field& f) {
         } else if constexpr (std::is_same_v<V, bool>) {
           out += v ? "true" : "false";
         } else if constexpr (std::is_same_v<V, long long>) {
-          out += std::to_string(v);
+          char buf[24];
+          auto res = std::to_chars(buf, buf + sizeof buf, v);
+          out.append(buf, res.ptr);
         } else if constexpr (std::is_same_v<V, double>) {
           char buf[32];
-          int n = std::snprintf(buf, sizeof buf, "%.6g", v);
-          out.append(buf, static_cast<std::size_t>(n));
+          auto res = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::general, 6);
+          out.append(buf, res.ptr);
         } else {
           out += v.json;
         }
@@ -95,20 +158,26 @@ std::string_view level_name(Level level) {
 }
 
 bool is_secret_name(std::string_view name) {
-  std::string lower;
-  lower.reserve(name.size());
-  for (char c : name) lower.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
-  if (lower.find("apikey") != std::string::npos || lower.find("api-key") != std::string::npos ||
-      lower.find("api_key") != std::string::npos) {
+  char stack[64];
+  std::string heap;
+  char* lower = stack;
+  if (name.size() > sizeof stack) {
+    heap.resize(name.size());
+    lower = heap.data();
+  }
+  for (std::size_t i = 0; i < name.size(); ++i) {
+    char c = name[i];
+    lower[i] = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+  }
+  std::string_view l(lower, name.size());
+  if (l.find("apikey") != std::string_view::npos || l.find("api-key") != std::string_view::npos ||
+      l.find("api_key") != std::string_view::npos) {
     return true;
   }
   std::size_t start = 0;
-  for (std::size_t i = 0; i <= lower.size(); ++i) {
-    if (i == lower.size() || lower[i] == '-' || lower[i] == '_' || lower[i] == '.' ||
-        lower[i] == ' ') {
-      if (i > start && is_secret_part(std::string_view(lower).substr(start, i - start))) {
-        return true;
-      }
+  for (std::size_t i = 0; i <= l.size(); ++i) {
+    if (i == l.size() || l[i] == '-' || l[i] == '_' || l[i] == '.' || l[i] == ' ') {
+      if (i > start && is_secret_part(l.substr(start, i - start))) return true;
       start = i + 1;
     }
   }
@@ -161,17 +230,10 @@ void init(Level level) {
   g_level.store(level);
   std::lock_guard lock(g_mutex);
   if (g_owner) return;
-  spdlog::init_thread_pool(8192, 1);  // ~300 bytes per slot, preallocated
-  auto sink = std::make_shared<spdlog::sinks::stdout_sink_mt>();
-  auto logger = std::make_shared<spdlog::async_logger>(
-      "switchboard", std::move(sink), spdlog::thread_pool(),
-      spdlog::async_overflow_policy::overrun_oldest);
-  logger->set_pattern("%v");
-  logger->set_level(spdlog::level::trace);
-  logger->flush_on(spdlog::level::warn);
-  spdlog::flush_every(std::chrono::seconds(1));
-  g_owner = std::move(logger);
-  g_logger.store(g_owner.get());
+  std::fflush(stdout);
+  g_owner = std::make_unique<Writer>();
+  g_owner->thread = std::thread([w = g_owner.get()] { w->run(); });
+  g_writer.store(g_owner.get(), std::memory_order_release);
 }
 
 void set_level(Level level) { g_level.store(level); }
@@ -180,40 +242,52 @@ Level level() { return g_level.load(std::memory_order_relaxed); }
 void write(Level level, std::string_view msg, Fields fields) {
   if (!enabled(level)) return;
   std::string line = format_line(level, msg, fields);
-  spdlog::logger* logger = g_logger.load(std::memory_order_acquire);
-  if (logger) {
-    logger->log(level >= Level::warn ? spdlog::level::warn : spdlog::level::info, line);
-  } else {
-    line.push_back('\n');
-    std::fwrite(line.data(), 1, line.size(), stdout);
-    std::fflush(stdout);
+  line.push_back('\n');
+  Writer* w = g_writer.load(std::memory_order_acquire);
+  if (!w) {
+    Writer::write_all(line);
+    return;
   }
+  bool wake = false;
+  {
+    std::lock_guard lock(w->mu);
+    if (w->pending.size() + line.size() > kMaxPendingBytes) {
+      w->dropped.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    w->pending += line;
+    wake = level >= Level::warn || w->pending.size() >= kWakeBytes;
+    if (level >= Level::warn) ++w->flush_seq;
+  }
+  if (wake) w->wake.notify_one();
 }
 
 std::uint64_t dropped() {
-  std::lock_guard lock(g_mutex);
-  return g_owner ? spdlog::thread_pool()->overrun_counter() : 0;
+  Writer* w = g_writer.load(std::memory_order_acquire);
+  return w ? w->dropped.load(std::memory_order_relaxed) : 0;
 }
 
 void flush() {
-  {
-    std::lock_guard lock(g_mutex);
-    if (g_owner) g_owner->flush();
-  }
-  std::fflush(stdout);
+  Writer* w = g_writer.load(std::memory_order_acquire);
+  if (!w) return;
+  std::unique_lock lock(w->mu);
+  std::uint64_t seq = ++w->flush_seq;
+  w->wake.notify_one();
+  w->flushed.wait(lock, [&] { return w->written_seq >= seq; });
 }
 
 // REQUIRES: no other thread logs concurrently (called after the I/O threads stopped).
 void shutdown() {
+  std::lock_guard lock(g_mutex);
+  if (!g_owner) return;
+  g_writer.store(nullptr, std::memory_order_release);
   {
-    std::lock_guard lock(g_mutex);
-    if (!g_owner) return;
-    g_logger.store(nullptr);
-    g_owner->flush();
-    g_owner.reset();
+    std::lock_guard wl(g_owner->mu);
+    g_owner->stop = true;
   }
-  spdlog::shutdown();
-  std::fflush(stdout);
+  g_owner->wake.notify_one();
+  g_owner->thread.join();
+  g_owner.reset();
 }
 
 }  // namespace sb::core::log

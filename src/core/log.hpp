@@ -1,6 +1,8 @@
 #pragma once
-// Structured JSON logging: one JSON object per line on stdout, written by a background thread
-// so an I/O thread never waits on the terminal or a pipe.
+// Structured JSON logging: one JSON object per line on stdout. Lines are batched and written by
+// a background thread (every 50 ms, or at once for warn and error), so an I/O thread never waits
+// on the terminal or a pipe. The batch is bounded: when stdout cannot keep up, lines are dropped
+// and counted (dropped()), never queued without limit.
 //
 //   log::info("request", {{"request_id", id}, {"status", 200}});
 //
@@ -55,7 +57,8 @@ void append_json_string(std::string& out, std::string_view s);
 // Formats one log line (without the trailing newline). Exposed for tests.
 std::string format_line(Level level, std::string_view msg, Fields fields);
 
-// Starts the background writer. Until init is called, lines go synchronously to stdout.
+// Starts the background writer. Until init is called (and after shutdown), lines go
+// synchronously to stdout.
 void init(Level level);
 void set_level(Level level);
 Level level();
@@ -67,10 +70,10 @@ inline void info(std::string_view msg, Fields f = {}) { if (enabled(Level::info)
 inline void warn(std::string_view msg, Fields f = {}) { if (enabled(Level::warn)) write(Level::warn, msg, f); }
 inline void error(std::string_view msg, Fields f = {}) { if (enabled(Level::error)) write(Level::error, msg, f); }
 
-// Lines dropped because the writer queue overflowed (the queue is bounded).
+// Lines dropped because the pending batch was full (8 MiB).
 std::uint64_t dropped();
 
-// Writes out everything queued so far.
+// Returns once everything logged before the call has been written.
 void flush();
 // Flushes and stops the background writer; later lines are written synchronously.
 void shutdown();

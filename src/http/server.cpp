@@ -10,10 +10,14 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
-#include <boost/beast/core.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/string.hpp>
 #include <boost/beast/http.hpp>
 
+#include <algorithm>
+#include <array>
 #include <atomic>
+#include <cstdio>
 #include <ctime>
 #include <mutex>
 #include <optional>
@@ -94,11 +98,59 @@ struct ServerMetrics {
                                .with({})) {}
 };
 
+// One client connection. Timeouts use a single watchdog per connection: each phase stores a
+// deadline (no timer operation per read or write) and the watchdog, ticking on the connection's
+// strand, closes the socket once a deadline has passed. A deadline fires between its time and
+// one tick later.
 struct Conn {
-  explicit Conn(tcp::socket s) : stream(std::move(s)) {}
-  beast::tcp_stream stream;
-  bool busy = false;  // a request is being read, handled or written. Strand-only.
+  explicit Conn(tcp::socket s) : socket(std::move(s)), timer(socket.get_executor()) {}
+  tcp::socket socket;
+  asio::steady_timer timer;
+  std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
+  bool busy = false;       // a request is being read, handled or written. Strand-only.
+  bool timed_out = false;  // the watchdog closed the socket
+  bool closed = false;     // the session is over
+
+  void expires_after(milliseconds d) { deadline = std::chrono::steady_clock::now() + d; }
+  void expires_never() { deadline = std::chrono::steady_clock::time_point::max(); }
+  void close() {
+    boost::system::error_code ec;
+    socket.close(ec);
+  }
 };
+
+awaitable<void> watchdog(std::shared_ptr<Conn> c, milliseconds tick) {
+  while (!c->closed) {
+    const auto now = std::chrono::steady_clock::now();
+    if (c->deadline <= now) {
+      c->timed_out = true;
+      c->close();
+      co_return;
+    }
+    c->timer.expires_at(std::min(c->deadline, now + tick));
+    co_await c->timer.async_wait(kTuple);
+  }
+}
+
+void append_status_line(std::string& out, int status) {
+  out += "HTTP/1.1 ";
+  out += std::to_string(status);
+  out.push_back(' ');
+  out += sv(bhttp::obsolete_reason(static_cast<bhttp::status>(status)));
+  out += "\r\n";
+}
+
+bool header_safe(std::string_view s) {
+  return s.find_first_of("\r\n") == std::string_view::npos;
+}
+
+void append_header(std::string& out, std::string_view name, std::string_view value) {
+  if (!header_safe(name) || !header_safe(value)) return;  // never let a value split the head
+  out += name;
+  out += ": ";
+  out += value;
+  out += "\r\n";
+}
 
 class ConnWriter final : public StreamWriter {
  public:
@@ -107,14 +159,18 @@ class ConnWriter final : public StreamWriter {
 
   awaitable<bool> write(std::string_view data) override {
     if (!ok_ || data.empty()) co_return ok_;
-    c_.stream.expires_after(timeout_);
+    c_.expires_after(timeout_);
     boost::system::error_code ec;
     if (chunked_) {
-      std::tie(ec, std::ignore) = co_await asio::async_write(
-          c_.stream, bhttp::make_chunk(asio::const_buffer(data.data(), data.size())), kTuple);
+      char size[20];
+      int n = std::snprintf(size, sizeof size, "%zx\r\n", data.size());
+      std::array<asio::const_buffer, 3> bufs{asio::buffer(size, static_cast<std::size_t>(n)),
+                                             asio::buffer(data.data(), data.size()),
+                                             asio::buffer("\r\n", 2)};
+      std::tie(ec, std::ignore) = co_await asio::async_write(c_.socket, bufs, kTuple);
     } else {
-      std::tie(ec, std::ignore) = co_await asio::async_write(
-          c_.stream, asio::const_buffer(data.data(), data.size()), kTuple);
+      std::tie(ec, std::ignore) =
+          co_await asio::async_write(c_.socket, asio::buffer(data.data(), data.size()), kTuple);
     }
     ok_ = !ec;
     if (ok_) bytes_ += data.size();
@@ -123,8 +179,8 @@ class ConnWriter final : public StreamWriter {
 
   awaitable<bool> finish() {
     if (!ok_ || !chunked_) co_return ok_;
-    c_.stream.expires_after(timeout_);
-    auto [ec, n] = co_await asio::async_write(c_.stream, bhttp::make_chunk_last(), kTuple);
+    c_.expires_after(timeout_);
+    auto [ec, n] = co_await asio::async_write(c_.socket, asio::buffer("0\r\n\r\n", 5), kTuple);
     ok_ = !ec;
     co_return ok_;
   }
@@ -169,7 +225,7 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
   std::unordered_map<Conn*, std::weak_ptr<Conn>> conns;
 
   awaitable<void> accept_loop();
-  awaitable<void> reject(tcp::socket socket);
+  awaitable<void> reject(std::shared_ptr<Conn> c);
   awaitable<void> session(std::shared_ptr<Conn> c);
   awaitable<bool> serve_one(Conn& c, beast::flat_buffer& buf);
   awaitable<bool> fail_request(Conn& c, const boost::system::error_code& ec, const char* phase,
@@ -246,6 +302,10 @@ std::vector<std::shared_ptr<Conn>> Server::Impl::snapshot() {
 
 awaitable<void> Server::Impl::accept_loop() {
   auto self = shared_from_this();
+  // The watchdog tick bounds how late a timeout fires: half the shortest timeout, 50 ms..1 s.
+  const int shortest = std::min({cfg.header_timeout_ms, cfg.body_timeout_ms, cfg.idle_timeout_ms,
+                                 cfg.write_timeout_ms});
+  const milliseconds tick(std::clamp(shortest / 2, 50, 1000));
   for (;;) {
     auto [ec, socket] = co_await acceptor.async_accept(asio::make_strand(ioc), kTuple);
     if (ec) {
@@ -260,8 +320,10 @@ awaitable<void> Server::Impl::accept_loop() {
     m.accepted.inc();
     if (open.load() >= cfg.max_connections) {
       m.rejected.inc();
-      auto ex = socket.get_executor();
-      asio::co_spawn(ex, reject(std::move(socket)), [self](std::exception_ptr) {});
+      auto conn = std::make_shared<Conn>(std::move(socket));
+      auto ex = conn->socket.get_executor();
+      asio::co_spawn(ex, watchdog(conn, tick), asio::detached);
+      asio::co_spawn(ex, reject(conn), [self](std::exception_ptr) {});
       continue;
     }
     auto conn = std::make_shared<Conn>(std::move(socket));
@@ -271,7 +333,8 @@ awaitable<void> Server::Impl::accept_loop() {
       std::lock_guard lock(mu);
       conns.emplace(conn.get(), conn);
     }
-    auto ex = conn->stream.get_executor();
+    auto ex = conn->socket.get_executor();
+    asio::co_spawn(ex, watchdog(conn, tick), asio::detached);
     asio::co_spawn(ex, session(conn), [self, raw = conn.get()](std::exception_ptr e) {
       self->on_session_end(raw, e);
     });
@@ -296,8 +359,8 @@ void Server::Impl::on_session_end(Conn* c, std::exception_ptr e) {
   }
 }
 
-awaitable<void> Server::Impl::reject(tcp::socket socket) {
-  Conn c(std::move(socket));
+awaitable<void> Server::Impl::reject(std::shared_ptr<Conn> conn) {
+  Conn& c = *conn;
   std::string id = core::new_request_id();
   std::string body = error_body(Error(ErrorKind::too_many_connections,
                                       "too many connections; retry shortly"));
@@ -305,10 +368,13 @@ awaitable<void> Server::Impl::reject(tcp::socket socket) {
                      "Content-Type: application/json\r\nRetry-After: 1\r\nConnection: close\r\n"
                      "X-Request-Id: " + id + "\r\nContent-Length: " + std::to_string(body.size()) +
                      "\r\n\r\n";
-  c.stream.expires_after(milliseconds(2000));
+  c.expires_after(milliseconds(2000));
   std::array<asio::const_buffer, 2> bufs{asio::buffer(head), asio::buffer(body)};
-  auto [ec, n] = co_await asio::async_write(c.stream, bufs, kTuple);
+  auto [ec, n] = co_await asio::async_write(c.socket, bufs, kTuple);
   if (!ec) co_await linger_close(c);
+  c.close();
+  c.closed = true;
+  c.timer.cancel();
 }
 
 awaitable<void> Server::Impl::session(std::shared_ptr<Conn> c) {
@@ -319,8 +385,8 @@ awaitable<void> Server::Impl::session(std::shared_ptr<Conn> c) {
       // Between requests: wait for the first byte of the next one.
       c->busy = false;
       if (draining.load()) break;
-      c->stream.expires_after(milliseconds(first ? cfg.header_timeout_ms : cfg.idle_timeout_ms));
-      auto [ec, n] = co_await c->stream.async_read_some(buf.prepare(8192), kTuple);
+      c->expires_after(milliseconds(first ? cfg.header_timeout_ms : cfg.idle_timeout_ms));
+      auto [ec, n] = co_await c->socket.async_read_some(buf.prepare(8192), kTuple);
       if (ec) break;
       buf.commit(n);
     }
@@ -329,24 +395,26 @@ awaitable<void> Server::Impl::session(std::shared_ptr<Conn> c) {
     if (!co_await serve_one(*c, buf)) break;
   }
   boost::system::error_code ec;
-  c->stream.socket().shutdown(tcp::socket::shutdown_send, ec);
-  c->stream.close();
+  c->socket.shutdown(tcp::socket::shutdown_send, ec);
+  c->close();
+  c->closed = true;
+  c->timer.cancel();
 }
 
 awaitable<void> Server::Impl::linger_close(Conn& c) {
   // Stop sending, then drain what the client still sends (bounded) before closing, so the
   // kernel does not answer unread data with a reset that would destroy our error response.
   boost::system::error_code ec;
-  c.stream.socket().shutdown(tcp::socket::shutdown_send, ec);
-  c.stream.expires_after(milliseconds(1000));
+  c.socket.shutdown(tcp::socket::shutdown_send, ec);
+  c.expires_after(milliseconds(1000));
   std::array<char, 16384> scratch{};
   std::size_t drained = 0;
   while (drained < (4u << 20)) {
-    auto [rec, n] = co_await c.stream.async_read_some(asio::buffer(scratch), kTuple);
+    auto [rec, n] = co_await c.socket.async_read_some(asio::buffer(scratch), kTuple);
     if (rec) break;
     drained += n;
   }
-  c.stream.close();
+  c.close();
 }
 
 awaitable<bool> Server::Impl::fail_request(Conn& c, const boost::system::error_code& ec,
@@ -360,7 +428,7 @@ awaitable<bool> Server::Impl::fail_request(Conn& c, const boost::system::error_c
   } else if (ec == bhttp::error::body_limit) {
     err = Error(ErrorKind::payload_too_large,
                 "request body exceeds " + std::to_string(cfg.max_body_bytes) + " bytes");
-  } else if (ec == beast::error::timeout) {
+  } else if (c.timed_out) {
     // Beast has closed the socket already: nothing can be answered.
     log::info("connection closed", {{"reason", std::string("timed out reading the request ") +
                                                    phase}});
@@ -386,24 +454,24 @@ awaitable<bool> Server::Impl::serve_one(Conn& c, beast::flat_buffer& buf) {
   bhttp::request_parser<bhttp::string_body> parser;
   parser.header_limit(static_cast<std::uint32_t>(cfg.max_header_bytes));
   parser.body_limit(static_cast<std::uint64_t>(cfg.max_body_bytes));
-  c.stream.expires_after(milliseconds(cfg.header_timeout_ms));
+  c.expires_after(milliseconds(cfg.header_timeout_ms));
   {
-    auto [ec, n] = co_await bhttp::async_read_header(c.stream, buf, parser, kTuple);
+    auto [ec, n] = co_await bhttp::async_read_header(c.socket, buf, parser, kTuple);
     if (ec) co_return co_await fail_request(c, ec, "headers", t0);
   }
   auto& msg = parser.get();
   if (!parser.is_done()) {
     if (beast::iequals(msg[bhttp::field::expect], "100-continue")) {
-      bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, msg.version()};
-      c.stream.expires_after(milliseconds(cfg.write_timeout_ms));
-      auto [ec, n] = co_await bhttp::async_write(c.stream, cont, kTuple);
+      c.expires_after(milliseconds(cfg.write_timeout_ms));
+      auto [ec, n] = co_await asio::async_write(
+          c.socket, asio::buffer("HTTP/1.1 100 Continue\r\n\r\n", 25), kTuple);
       if (ec) co_return false;
     }
-    c.stream.expires_after(milliseconds(cfg.body_timeout_ms));
-    auto [ec, n] = co_await bhttp::async_read(c.stream, buf, parser, kTuple);
+    c.expires_after(milliseconds(cfg.body_timeout_ms));
+    auto [ec, n] = co_await bhttp::async_read(c.socket, buf, parser, kTuple);
     if (ec) co_return co_await fail_request(c, ec, "body", t0);
   }
-  c.stream.expires_never();
+  c.expires_never();
 
   Request req;
   req.method = sv(msg.method_string());
@@ -507,55 +575,55 @@ awaitable<Response> Server::Impl::dispatch(Request& req, std::string_view& route
 awaitable<std::pair<bool, std::size_t>> Server::Impl::write_response(Conn& c, const Request& req,
                                                                      unsigned version, bool head,
                                                                      Response& res, bool keep) {
-  const auto status = static_cast<bhttp::status>(res.status);
-  const milliseconds timeout(cfg.write_timeout_ms);
-  if (res.stream && !head) {
-    bhttp::response<bhttp::empty_body> out{status, version};
-    out.set(bhttp::field::server, "switchboard");
-    out.set(bhttp::field::date, http_date());
-    if (!res.content_type.empty()) out.set(bhttp::field::content_type, res.content_type);
-    out.set("X-Request-Id", req.request_id);
-    for (const auto& [k, v] : res.headers) out.insert(k, v);
-    const bool chunked = version >= 11;
-    if (chunked) {
-      out.chunked(true);
-    } else {
-      keep = false;
-    }
-    out.keep_alive(keep);
-    bhttp::response_serializer<bhttp::empty_body> sr{out};
-    c.stream.expires_after(timeout);
-    auto [ec, n] = co_await bhttp::async_write_header(c.stream, sr, kTuple);
-    if (ec) co_return std::pair{false, n};
-    ConnWriter writer(c, chunked, timeout);
-    std::string what;
-    try {
-      co_await res.stream(writer);
-    } catch (const std::exception& e) {
-      what = e.what();
-    }
-    if (!what.empty()) {
-      m.handler_exceptions.inc();
-      log::error("stream producer threw", {{"request_id", req.request_id}, {"error", what}});
-      co_return std::pair{false, n + writer.bytes()};
-    }
-    bool ok = co_await writer.finish();
-    co_return std::pair{ok && keep, n + writer.bytes()};
+  // The head is serialised by hand into one buffer and written together with the body (writev).
+  const bool streaming = res.stream && !head;
+  const bool chunked = streaming && version >= 11;
+  if (streaming && !chunked) keep = false;  // HTTP/1.0: the body ends when the connection does
+  std::string out;
+  out.reserve(256);
+  append_status_line(out, res.status);
+  out += "Server: switchboard\r\nDate: ";
+  out += http_date();
+  out += "\r\n";
+  if (!res.content_type.empty()) append_header(out, "Content-Type", res.content_type);
+  append_header(out, "X-Request-Id", req.request_id);
+  for (const auto& [k, v] : res.headers) append_header(out, k, v);
+  const bool no_body_status = res.status == 204 || res.status == 304 || res.status < 200;
+  if (chunked) {
+    out += "Transfer-Encoding: chunked\r\n";
+  } else if (!streaming && !no_body_status) {
+    out += "Content-Length: ";
+    out += std::to_string(res.body.size());
+    out += "\r\n";
   }
+  if (!keep) {
+    out += "Connection: close\r\n";
+  } else if (version < 11) {
+    out += "Connection: keep-alive\r\n";
+  }
+  out += "\r\n";
+  const milliseconds timeout(cfg.write_timeout_ms);
+  c.expires_after(timeout);
+  const bool send_body = !head && !streaming && !no_body_status && !res.body.empty();
+  std::array<asio::const_buffer, 2> bufs{asio::buffer(out),
+                                         asio::buffer(res.body.data(), send_body ? res.body.size() : 0)};
+  auto [ec, n] = co_await asio::async_write(c.socket, bufs, kTuple);
+  if (ec || !streaming) co_return std::pair{!ec, n};
 
-  bhttp::response<bhttp::string_body> out{status, version};
-  out.set(bhttp::field::server, "switchboard");
-  out.set(bhttp::field::date, http_date());
-  if (!res.content_type.empty()) out.set(bhttp::field::content_type, res.content_type);
-  out.set("X-Request-Id", req.request_id);
-  for (const auto& [k, v] : res.headers) out.insert(k, v);
-  out.keep_alive(keep);
-  out.body() = std::move(res.body);
-  out.prepare_payload();
-  if (head) out.body().clear();
-  c.stream.expires_after(timeout);
-  auto [ec, n] = co_await bhttp::async_write(c.stream, out, kTuple);
-  co_return std::pair{!ec, n};
+  ConnWriter writer(c, chunked, timeout);
+  std::string what;
+  try {
+    co_await res.stream(writer);
+  } catch (const std::exception& e) {
+    what = e.what();
+  }
+  if (!what.empty()) {
+    m.handler_exceptions.inc();
+    log::error("stream producer threw", {{"request_id", req.request_id}, {"error", what}});
+    co_return std::pair{false, n + writer.bytes()};
+  }
+  bool ok = co_await writer.finish();
+  co_return std::pair{ok && keep, n + writer.bytes()};
 }
 
 void Server::Impl::record(std::string_view method, std::string_view route, int status,
@@ -564,9 +632,38 @@ void Server::Impl::record(std::string_view method, std::string_view route, int s
                           std::string_view path) {
   const double secs =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  std::string route_s(route);
-  m.requests.with({route_s, std::string(method), std::to_string(status)}).inc();
-  m.duration.with({route_s}).observe(secs);
+  // Children never move, so each thread keeps pointers to the ones it used, keyed without
+  // allocating; the family lookup (labels vector, shared lock) happens once per key per thread.
+  struct Cache {
+    const Impl* owner = nullptr;
+    std::string key;
+    std::unordered_map<std::string, metrics::Counter*> counters;
+    std::unordered_map<std::string, metrics::Histogram*> histograms;
+  };
+  thread_local Cache cache;
+  if (cache.owner != this) {
+    cache = Cache{};
+    cache.owner = this;
+  }
+  char status_text[8];
+  int status_len = std::snprintf(status_text, sizeof status_text, "%d", status);
+  std::string_view status_sv(status_text, static_cast<std::size_t>(status_len));
+  cache.key.assign(route);
+  auto hit = cache.histograms.find(cache.key);
+  if (hit == cache.histograms.end()) {
+    hit = cache.histograms.emplace(cache.key, &m.duration.with({cache.key})).first;
+  }
+  hit->second->observe(secs);
+  cache.key.push_back('\x1f');
+  cache.key.append(method);
+  cache.key.push_back('\x1f');
+  cache.key.append(status_sv);
+  auto cit = cache.counters.find(cache.key);
+  if (cit == cache.counters.end()) {
+    auto& child = m.requests.with({std::string(route), std::string(method), std::string(status_sv)});
+    cit = cache.counters.emplace(cache.key, &child).first;
+  }
+  cit->second->inc();
   if (access_log && log::enabled(log::Level::info)) {
     log::info("request", {{"request_id", request_id},
                           {"method", method},
@@ -587,8 +684,11 @@ awaitable<void> Server::Impl::drain(milliseconds grace, std::function<void()> on
   log::info("shutting down", {{"open_connections", static_cast<long long>(conns_now.size())},
                               {"grace_ms", static_cast<long long>(grace.count())}});
   for (auto& c : conns_now) {
-    asio::post(c->stream.get_executor(), [c] {
-      if (!c->busy) c->stream.cancel();
+    asio::post(c->socket.get_executor(), [c] {
+      if (!c->busy) {
+        boost::system::error_code ignored;
+        c->socket.cancel(ignored);
+      }
     });
   }
   conns_now.clear();
@@ -602,7 +702,7 @@ awaitable<void> Server::Impl::drain(milliseconds grace, std::function<void()> on
     log::warn("shutdown grace period over; closing connections",
               {{"open_connections", static_cast<long long>(open.load())}});
     for (auto& c : snapshot()) {
-      asio::post(c->stream.get_executor(), [c] { c->stream.close(); });
+      asio::post(c->socket.get_executor(), [c] { c->close(); });
     }
     const auto hard = std::chrono::steady_clock::now() + milliseconds(1000);
     while (open.load() > 0 && std::chrono::steady_clock::now() < hard) {
