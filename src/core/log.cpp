@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <memory>
 #include <condition_variable>
@@ -106,8 +107,31 @@ void append_time(std::string& out) {
   out.push_back('Z');
 }
 
+// is_secret_name, memoised per thread. The memo compares the key's bytes, not its address, so a
+// reused buffer can never inherit another key's answer.
+bool is_secret_key(std::string_view key) {
+  struct Slot {
+    std::array<char, 32> bytes{};
+    std::size_t size = 0;  // 0 = empty
+    bool secret = false;
+  };
+  if (key.empty() || key.size() > 32) return is_secret_name(key);
+  thread_local std::array<Slot, 64> memo{};
+  std::size_t h = key.size();
+  for (char c : key) h = h * 31 + static_cast<unsigned char>(c);
+  Slot& slot = memo[h % memo.size()];
+  if (slot.size == key.size() && std::memcmp(slot.bytes.data(), key.data(), key.size()) == 0) {
+    return slot.secret;
+  }
+  bool secret = is_secret_name(key);
+  std::memcpy(slot.bytes.data(), key.data(), key.size());
+  slot.size = key.size();
+  slot.secret = secret;
+  return secret;
+}
+
 void append_value(std::string& out, const Field& f) {
-  if (is_secret_name(f.key)) {
+  if (is_secret_key(f.key)) {
     out += "\"***\"";
     return;
   }
@@ -187,7 +211,12 @@ bool is_secret_name(std::string_view name) {
 void append_json_string(std::string& out, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
   out.push_back('"');
-  for (unsigned char c : s) {
+  std::size_t run = 0;  // start of the pending run of characters that need no escape
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    out.append(s.data() + run, i - run);
+    run = i + 1;
     switch (c) {
       case '"': out += "\\\""; break;
       case '\\': out += "\\\\"; break;
@@ -195,15 +224,12 @@ void append_json_string(std::string& out, std::string_view s) {
       case '\r': out += "\\r"; break;
       case '\t': out += "\\t"; break;
       default:
-        if (c < 0x20) {
-          out += "\\u00";
-          out.push_back(kHex[c >> 4]);
-          out.push_back(kHex[c & 0xf]);
-        } else {
-          out.push_back(static_cast<char>(c));
-        }
+        out += "\\u00";
+        out.push_back(kHex[c >> 4]);
+        out.push_back(kHex[c & 0xf]);
     }
   }
+  out.append(s.data() + run, s.size() - run);
   out.push_back('"');
 }
 

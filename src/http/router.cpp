@@ -1,26 +1,46 @@
 #include "http/router.hpp"
 
 #include <algorithm>
+#include <array>
 #include <stdexcept>
 
 namespace sb::http {
 namespace {
 
-std::vector<std::string_view> split_path(std::string_view path) {
-  std::vector<std::string_view> out;
-  // "/a/b" -> {"a","b"}; "/" -> {""}; "/a/" -> {"a",""}
+// Splits "/a/b" into {"a","b"} ("/" -> {""}, "/a/" -> {"a",""}) into `out`; false when there
+// are more than kMaxSegments segments.
+constexpr std::size_t kMaxSegments = 16;
+struct Segments {
+  std::array<std::string_view, kMaxSegments> items;
+  std::size_t size = 0;
+};
+
+bool split_path(std::string_view path, Segments& out) {
   std::size_t start = 1;
   for (std::size_t i = 1; i <= path.size(); ++i) {
     if (i == path.size() || path[i] == '/') {
-      out.push_back(path.substr(start, i - start));
+      if (out.size == kMaxSegments) return false;
+      out.items[out.size++] = path.substr(start, i - start);
       start = i + 1;
     }
   }
-  return out;
+  return true;
 }
 
 bool is_capture(const std::string& seg) {
   return seg.size() >= 2 && seg.front() == '{' && seg.back() == '}';
+}
+
+bool path_matches(const Route& r, const Segments& segs) {
+  if (r.segments.size() != segs.size) return false;
+  for (std::size_t i = 0; i < segs.size; ++i) {
+    if (is_capture(r.segments[i])) {
+      if (segs.items[i].empty()) return false;
+    } else if (r.segments[i] != segs.items[i]) {
+      return false;
+    }
+  }
+  return true;
 }
 
 }  // namespace
@@ -36,7 +56,9 @@ void Router::add(std::string method, std::string pattern, Handler handler) {
   }
   Route r;
   r.method = std::move(method);
-  for (auto seg : split_path(pattern)) r.segments.emplace_back(seg);
+  Segments segs;
+  if (!split_path(pattern, segs)) throw std::invalid_argument("route pattern too deep: " + pattern);
+  for (std::size_t i = 0; i < segs.size; ++i) r.segments.emplace_back(segs.items[i]);
   r.pattern = std::move(pattern);
   r.handler = std::move(handler);
   routes_.push_back(std::move(r));
@@ -45,35 +67,34 @@ void Router::add(std::string method, std::string pattern, Handler handler) {
 Match Router::match(std::string_view method, std::string_view path) const {
   Match out;
   if (path.empty() || path.front() != '/') return out;
-  auto segs = split_path(path);
+  Segments segs;
+  if (!split_path(path, segs)) return out;
   std::string_view want = method == "HEAD" ? std::string_view("GET") : method;
-  std::vector<std::string_view> allowed;
+  // First pass: find the route; the Allow list is built only when it is needed.
+  bool path_exists = false;
   for (const auto& r : routes_) {
-    if (r.segments.size() != segs.size()) continue;
-    bool ok = true;
-    for (std::size_t i = 0; i < segs.size() && ok; ++i) {
-      if (is_capture(r.segments[i])) {
-        ok = !segs[i].empty();
-      } else {
-        ok = r.segments[i] == segs[i];
-      }
-    }
-    if (!ok) continue;
+    if (!path_matches(r, segs)) continue;
+    path_exists = true;
     if (out.pattern.empty()) out.pattern = r.pattern;
-    allowed.push_back(r.method);
-    if (r.method == want && out.kind != Match::Kind::found) {
+    if (r.method == want) {
       out.kind = Match::Kind::found;
       out.route = &r;
       out.pattern = r.pattern;
-      for (std::size_t i = 0; i < segs.size(); ++i) {
+      for (std::size_t i = 0; i < segs.size; ++i) {
         if (is_capture(r.segments[i])) {
           std::string_view name(r.segments[i]);
-          out.params.emplace_back(name.substr(1, name.size() - 2), segs[i]);
+          out.params.emplace_back(name.substr(1, name.size() - 2), segs.items[i]);
         }
       }
+      break;
     }
   }
-  if (allowed.empty()) return out;
+  if (!path_exists) return out;
+  if (out.kind == Match::Kind::found && method != "OPTIONS") return out;
+  std::vector<std::string_view> allowed;
+  for (const auto& r : routes_) {
+    if (path_matches(r, segs)) allowed.push_back(r.method);
+  }
   if (std::find(allowed.begin(), allowed.end(), "GET") != allowed.end()) allowed.push_back("HEAD");
   allowed.push_back("OPTIONS");
   std::sort(allowed.begin(), allowed.end());

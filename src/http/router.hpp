@@ -24,7 +24,8 @@ struct Match {
   const Route* route = nullptr;    // when found
   std::string_view pattern;        // the matched path pattern, when the path exists
   std::vector<std::pair<std::string_view, std::string_view>> params;
-  std::string allow;  // "GET, HEAD, POST" for the path, when it exists
+  // "GET, HEAD, POST": set when the method is not allowed, or for OPTIONS.
+  std::string allow;
 };
 
 class Router {

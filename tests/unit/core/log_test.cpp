@@ -65,3 +65,19 @@ TEST(Log, Levels) {
 
 }  // namespace
 }  // namespace sb::core::log
+
+namespace sb::core::log {
+namespace {
+
+TEST(Log, MaskingDoesNotDependOnWhereTheKeyLives) {
+  // The same buffer holds a harmless key, then a secret one: the second must still be masked.
+  std::string key = "x-req-idd";
+  EXPECT_NE(format_line(Level::info, "m", {{std::string_view(key), "visible"}}).find("visible"),
+            std::string::npos);
+  key = "x-api-key";
+  EXPECT_EQ(format_line(Level::info, "m", {{std::string_view(key), "sk-hidden"}}).find("sk-hidden"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace sb::core::log
