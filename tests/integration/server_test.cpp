@@ -142,6 +142,30 @@ TEST_F(ServerTest, KeepAliveReusesTheConnection) {
   EXPECT_EQ(r->body, R"({"i":1})");
 }
 
+TEST_F(ServerTest, Http10ClientsGetAnAnswerAndAClose) {
+  Client c(port());
+  ASSERT_TRUE(c.send("GET /health HTTP/1.0\r\n\r\n"));
+  auto r = c.read_response();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, R"({"status":"ok"})");
+  EXPECT_TRUE(c.wait_closed(2s));
+
+  Client keep(port());
+  ASSERT_TRUE(keep.send("GET /health HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"));
+  auto k = keep.read_response();
+  ASSERT_TRUE(k);
+  EXPECT_EQ(k->header("connection"), "keep-alive");
+  EXPECT_TRUE(keep.request("GET", "/live"));
+
+  Client stream(port());  // a stream to an HTTP/1.0 client is delimited by the close
+  ASSERT_TRUE(stream.send("POST /api/v1/echo HTTP/1.0\r\nContent-Length: 12\r\n\r\n{\"events\":2}"));
+  auto sr = stream.read_response();
+  ASSERT_TRUE(sr);
+  EXPECT_EQ(sr->header("transfer-encoding"), "");
+  EXPECT_NE(sr->body.find("data: [DONE]"), std::string::npos);
+}
+
 TEST_F(ServerTest, PipelinedRequestsAreAnsweredInOrder) {
   Client c(port());
   std::string batch = raw_request("POST", "/api/v1/echo", R"({"n":1})") +
