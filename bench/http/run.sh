@@ -5,10 +5,14 @@
 # is installed, a bare Node.js http server with the same two routes as a same-run reference.
 # Drives GET /health and POST /api/v1/echo with wrk at concurrency 1, 16 and 256.
 #
-# Usage: bench/http/run.sh            (DURATION=10s by default; RESULTS=path to write Markdown)
+# Usage: bench/http/run.sh
+#   DURATION=10s  length of each measured wrk run (after a 2 s warm-up)
+#   REPEAT=1      how many times to measure the whole matrix (one table per repetition)
+#   RESULTS=bench/http/RESULTS.md   where to write the Markdown report
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 DURATION=${DURATION:-10s}
+REPEAT=${REPEAT:-1}
 OUT=${RESULTS:-bench/http/RESULTS.md}
 BIN=build/switchboard
 [ -x "$BIN" ] || { echo "build first: make build" >&2; exit 1; }
@@ -19,6 +23,11 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
 trap cleanup EXIT
 
+wait_up() {
+  for _ in $(seq 50); do curl -sf "$1" >/dev/null && return 0; sleep 0.1; done
+  echo "did not start: $1" >&2
+  exit 1
+}
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 hwm_kb() { awk '/^VmHWM/ {print $2}' "/proc/$1/status"; }
 
@@ -42,7 +51,7 @@ echo "starting switchboard" >&2
 "$BIN" serve --listen 127.0.0.1:18080 --data-dir "$work/data" >/dev/null 2>"$work/sb.err" &
 sb_pid=$!
 pids+=("$sb_pid")
-for _ in $(seq 50); do curl -sf http://127.0.0.1:18080/health >/dev/null && break; sleep 0.1; done
+wait_up http://127.0.0.1:18080/health
 sleep 1
 sb_idle=$(rss_kb "$sb_pid")
 
@@ -51,13 +60,15 @@ if command -v node >/dev/null; then
   node bench/http/peer_node.js 18081 &
   node_pid=$!
   pids+=("$node_pid")
-  for _ in $(seq 50); do curl -sf http://127.0.0.1:18081/health >/dev/null && break; sleep 0.1; done
+  wait_up http://127.0.0.1:18081/health
   sleep 1
   node_idle=$(rss_kb "$node_pid")
   have_node=1
 fi
 
 rows=()
+for rep in $(seq "$REPEAT"); do
+  [ "$REPEAT" -gt 1 ] && rows+=("" "Run $rep of $REPEAT:" "" "| route | concurrency | switchboard req/s | p50 | p99 | node req/s | p50 | p99 | switchboard / node |" "|---|---|---|---|---|---|---|---|---|")
 for route in health echo; do
   for c in 1 16 256; do
     if [ "$route" = health ]; then path=/health; script=""; else path=/api/v1/echo; script=bench/http/post.lua; fi
@@ -75,20 +86,23 @@ for route in health echo; do
     rows+=("| \`$route\` | $c | $sb_rps | $sb_p50 | $sb_p99 | $nd_rps | $nd_p50 | $nd_p99 | $ratio |")
   done
 done
+done
 sb_peak=$(hwm_kb "$sb_pid")
 [ $have_node = 1 ] && node_peak=$(hwm_kb "$node_pid")
 
 {
   echo "# bench/http — results"
   echo
-  echo "Command: \`bench/http/run.sh\` (DURATION=$DURATION per measured run, after a 2 s warm-up)."
+  echo "Command: \`REPEAT=$REPEAT DURATION=$DURATION bench/http/run.sh\` (each measured run after a 2 s warm-up; switchboard and node alternate within one run)."
   echo "Date: $(date -u +%Y-%m-%dT%H:%MZ). Machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(. /etc/os-release; echo "$PRETTY_NAME")."
   echo "Load generator: wrk $(wrk -v 2>&1 | head -1 | awk '{print $2}') on the same machine (1 thread at c=1, 2 threads otherwise)."
   echo "Switchboard $("$BIN" version | awk '{print $2}'): Release build, embedded defaults (2 I/O threads, access log on, logs to /dev/null)."
   [ $have_node = 1 ] && echo "Peer: Node.js $(node --version) bare \`http\` server (\`bench/http/peer_node.js\`, same routes, no logging), measured in the same run."
   echo
-  echo "| route | concurrency | switchboard req/s | p50 | p99 | node req/s | p50 | p99 | switchboard / node |"
-  echo "|---|---|---|---|---|---|---|---|---|"
+  if [ "$REPEAT" -eq 1 ]; then
+    echo "| route | concurrency | switchboard req/s | p50 | p99 | node req/s | p50 | p99 | switchboard / node |"
+    echo "|---|---|---|---|---|---|---|---|---|"
+  fi
   printf '%s\n' "${rows[@]}"
   echo
   echo "| memory | switchboard | node |"
