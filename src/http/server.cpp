@@ -117,6 +117,12 @@ struct Conn {
     boost::system::error_code ec;
     socket.close(ec);
   }
+  // Ends the connection and wakes the watchdog so it exits too.
+  void finish() {
+    close();
+    closed = true;
+    timer.cancel();
+  }
 };
 
 awaitable<void> watchdog(std::shared_ptr<Conn> c, milliseconds tick) {
@@ -372,9 +378,7 @@ awaitable<void> Server::Impl::reject(std::shared_ptr<Conn> conn) {
   std::array<asio::const_buffer, 2> bufs{asio::buffer(head), asio::buffer(body)};
   auto [ec, n] = co_await asio::async_write(c.socket, bufs, kTuple);
   if (!ec) co_await linger_close(c);
-  c.close();
-  c.closed = true;
-  c.timer.cancel();
+  c.finish();
 }
 
 awaitable<void> Server::Impl::session(std::shared_ptr<Conn> c) {
@@ -396,9 +400,7 @@ awaitable<void> Server::Impl::session(std::shared_ptr<Conn> c) {
   }
   boost::system::error_code ec;
   c->socket.shutdown(tcp::socket::shutdown_send, ec);
-  c->close();
-  c->closed = true;
-  c->timer.cancel();
+  c->finish();
 }
 
 awaitable<void> Server::Impl::linger_close(Conn& c) {
