@@ -1,0 +1,355 @@
+#include "http/client.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/url/parse.hpp>
+#include <strings.h>
+
+#include <array>
+#include <mutex>
+#include <stdexcept>
+#include <unordered_map>
+
+namespace sb::http {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = beast::http;
+using tcp = asio::ip::tcp;
+using asio::awaitable;
+using core::Error;
+using core::ErrorKind;
+using core::Result;
+using std::chrono::milliseconds;
+
+namespace {
+
+constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+using TlsStream = asio::ssl::stream<tcp::socket>;
+
+struct Connection {
+  std::string key;
+  std::unique_ptr<tcp::socket> plain;
+  std::unique_ptr<TlsStream> tls;
+  beast::flat_buffer buf;
+  std::chrono::steady_clock::time_point idle_since;
+  tcp::socket& socket() { return plain ? *plain : tls->next_layer(); }
+};
+
+// Cancels the socket's pending operations if they outlast `d`. The timer runs on the caller's
+// executor, so it is serialised with the operation it guards whichever executor created the
+// (pooled) socket.
+class Deadline {
+ public:
+  Deadline(const asio::any_io_executor& ex, tcp::socket& socket, milliseconds d)
+      : state_(std::make_shared<State>()), timer_(ex, d) {
+    state_->socket = &socket;
+    timer_.async_wait([st = state_](const boost::system::error_code& ec) {
+      if (!ec && st->socket) {
+        st->fired = true;
+        boost::system::error_code ignored;
+        st->socket->cancel(ignored);
+      }
+    });
+  }
+  ~Deadline() {
+    state_->socket = nullptr;
+    timer_.cancel();
+  }
+  bool fired() const { return state_->fired; }
+
+ private:
+  struct State {
+    tcp::socket* socket = nullptr;
+    bool fired = false;
+  };
+  std::shared_ptr<State> state_;
+  asio::steady_timer timer_;
+};
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
+}
+
+std::string where(const Url& u) { return u.host + ":" + std::to_string(u.port); }
+
+}  // namespace
+
+Result<Url> parse_url(std::string_view text) {
+  auto r = boost::urls::parse_uri(text);
+  if (!r) return Error(ErrorKind::invalid_field, "invalid URL: " + r.error().message(), "url");
+  Url u;
+  u.scheme = std::string(r->scheme());
+  for (auto& c : u.scheme) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (u.scheme != "http" && u.scheme != "https") {
+    return Error(ErrorKind::invalid_field, "URL scheme must be http or https", "url");
+  }
+  u.host = std::string(r->encoded_host());
+  if (u.host.size() >= 2 && u.host.front() == '[') u.host = u.host.substr(1, u.host.size() - 2);
+  if (u.host.empty()) return Error(ErrorKind::invalid_field, "URL has no host", "url");
+  if (r->has_port()) {
+    if (r->port_number() == 0) return Error(ErrorKind::invalid_field, "invalid URL port", "url");
+    u.port = r->port_number();
+  } else {
+    u.port = u.scheme == "https" ? 443 : 80;
+  }
+  u.target = std::string(r->encoded_path());
+  if (u.target.empty()) u.target = "/";
+  if (r->has_query()) u.target += "?" + std::string(r->encoded_query());
+  return u;
+}
+
+std::string_view ClientResponse::header(std::string_view name) const {
+  for (const auto& [k, v] : headers) {
+    if (iequals(k, name)) return v;
+  }
+  return {};
+}
+
+struct Client::Impl {
+  explicit Impl(ClientOptions o) : options(std::move(o)), tls_ctx(asio::ssl::context::tls_client) {
+    tls_ctx.set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                        asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                        asio::ssl::context::no_tlsv1_1);
+    tls_ctx.set_default_verify_paths();
+    if (!options.ca_file.empty()) tls_ctx.load_verify_file(options.ca_file);
+    tls_ctx.set_verify_mode(asio::ssl::verify_peer);
+  }
+
+  ClientOptions options;
+  asio::ssl::context tls_ctx;
+  mutable std::mutex mu;  // guards idle
+  std::unordered_map<std::string, std::vector<std::unique_ptr<Connection>>> idle;
+
+  std::unique_ptr<Connection> take(const std::string& key) {
+    std::lock_guard lock(mu);
+    auto it = idle.find(key);
+    if (it == idle.end()) return nullptr;
+    auto& list = it->second;
+    const auto now = std::chrono::steady_clock::now();
+    while (!list.empty()) {
+      auto c = std::move(list.back());
+      list.pop_back();
+      if (now - c->idle_since < options.pool_idle_timeout) return c;
+    }
+    return nullptr;
+  }
+
+  void give_back(std::unique_ptr<Connection> c) {
+    c->idle_since = std::chrono::steady_clock::now();
+    std::lock_guard lock(mu);
+    auto& list = idle[c->key];
+    if (list.size() < options.max_idle_per_host) list.push_back(std::move(c));
+  }
+
+  awaitable<Result<std::unique_ptr<Connection>>> connect(const Url& url, const std::string& key,
+                                                          const ClientTimeouts& t) {
+    auto ex = co_await asio::this_coro::executor;
+    auto c = std::make_unique<Connection>();
+    c->key = key;
+    auto socket = std::make_unique<tcp::socket>(ex);
+    tcp::resolver resolver(ex);
+    auto [rec, results] = co_await resolver.async_resolve(url.host, std::to_string(url.port), kTuple);
+    if (rec) {
+      co_return Error(ErrorKind::upstream_error, "cannot resolve " + url.host + ": " + rec.message(),
+                      {}, "http_client");
+    }
+    {
+      Deadline d(ex, *socket, t.connect);
+      auto [cec, ep] = co_await asio::async_connect(*socket, results, kTuple);
+      if (d.fired()) {
+        co_return Error(ErrorKind::upstream_timeout,
+                        "connect to " + where(url) + " timed out after " +
+                            std::to_string(t.connect.count()) + " ms",
+                        {}, "http_client");
+      }
+      if (cec) {
+        co_return Error(ErrorKind::upstream_error,
+                        "connect to " + where(url) + " failed: " + cec.message(), {}, "http_client");
+      }
+    }
+    boost::system::error_code ignored;
+    socket->set_option(tcp::no_delay(true), ignored);
+    if (url.scheme == "https") {
+      auto tls = std::make_unique<TlsStream>(std::move(*socket), tls_ctx);
+      SSL_set_tlsext_host_name(tls->native_handle(), url.host.c_str());
+      tls->set_verify_callback(asio::ssl::host_name_verification(url.host));
+      Deadline d(ex, tls->next_layer(), t.connect);
+      auto [hec] = co_await tls->async_handshake(asio::ssl::stream_base::client, kTuple);
+      if (d.fired()) {
+        co_return Error(ErrorKind::upstream_timeout, "TLS handshake with " + where(url) + " timed out",
+                        {}, "http_client");
+      }
+      if (hec) {
+        co_return Error(ErrorKind::upstream_error,
+                        "TLS handshake with " + where(url) + " failed: " + hec.message(), {},
+                        "http_client");
+      }
+      c->tls = std::move(tls);
+    } else {
+      c->plain = std::move(socket);
+    }
+    co_return c;
+  }
+
+  struct Outcome {
+    bool reusable = false;
+    bool stale = false;  // failed before any response byte: safe to retry on a new connection
+  };
+
+  template <class Stream>
+  awaitable<Result<ClientResponse>> run(Stream& s, Connection& c, bhttp::request<bhttp::string_body>& req,
+                                        const Url& url, const ClientTimeouts& t, const HeadSink& on_head,
+                                        const DataSink& on_data, Outcome& out) {
+    auto ex = co_await asio::this_coro::executor;
+    const bool head_request = req.method() == bhttp::verb::head;
+    bhttp::response_parser<bhttp::buffer_body> p;
+    p.header_limit(64 * 1024);
+    p.body_limit(boost::none);  // bounded below, as it arrives
+    if (head_request) p.skip(true);
+    {
+      Deadline d(ex, c.socket(), t.first_byte);
+      auto [wec, wn] = co_await bhttp::async_write(s, req, kTuple);
+      if (wec) {
+        out.stale = !d.fired();
+        co_return Error(d.fired() ? ErrorKind::upstream_timeout : ErrorKind::upstream_error,
+                        "sending the request to " + where(url) + " failed: " + wec.message(), {},
+                        "http_client");
+      }
+      auto [hec, hn] = co_await bhttp::async_read_header(s, c.buf, p, kTuple);
+      if (d.fired()) {
+        co_return Error(ErrorKind::upstream_timeout,
+                        "no response from " + where(url) + " within " +
+                            std::to_string(t.first_byte.count()) + " ms",
+                        {}, "http_client");
+      }
+      if (hec) {
+        out.stale = hec == bhttp::error::end_of_stream || hec == asio::error::connection_reset;
+        co_return Error(ErrorKind::upstream_error,
+                        "reading the response from " + where(url) + " failed: " + hec.message(), {},
+                        "http_client");
+      }
+    }
+    ClientResponse resp;
+    resp.status = static_cast<int>(p.get().result_int());
+    for (const auto& f : p.get()) {
+      resp.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
+    }
+    if (on_head) on_head(resp);
+    std::array<char, 16384> chunk;
+    std::size_t total = 0;
+    while (!p.is_done()) {
+      p.get().body().data = chunk.data();
+      p.get().body().size = chunk.size();
+      Deadline d(ex, c.socket(), t.idle);
+      auto [rec, rn] = co_await bhttp::async_read_some(s, c.buf, p, kTuple);
+      if (rec == bhttp::error::need_buffer) rec = {};
+      if (d.fired()) {
+        co_return Error(ErrorKind::upstream_timeout,
+                        "the response from " + where(url) + " stalled for " +
+                            std::to_string(t.idle.count()) + " ms",
+                        {}, "http_client");
+      }
+      if (rec) {
+        co_return Error(ErrorKind::upstream_error,
+                        "reading the response body from " + where(url) + " failed: " +
+                            rec.message(),
+                        {}, "http_client");
+      }
+      std::size_t got = chunk.size() - p.get().body().size;
+      total += got;
+      if (total > options.max_response_bytes) {
+        co_return Error(ErrorKind::upstream_error,
+                        "the response from " + where(url) + " exceeds " +
+                            std::to_string(options.max_response_bytes) + " bytes",
+                        {}, "http_client");
+      }
+      if (got > 0 && on_data && !on_data(std::string_view(chunk.data(), got))) co_return resp;
+    }
+    out.reusable = p.get().keep_alive();
+    co_return resp;
+  }
+
+  awaitable<Result<ClientResponse>> exchange(ClientRequest r, HeadSink on_head, DataSink on_data,
+                                             bool buffer) {
+    auto url = parse_url(r.url);
+    if (!url) co_return std::move(url).error();
+    bhttp::verb verb = bhttp::string_to_verb(r.method);
+    if (verb == bhttp::verb::unknown) {
+      co_return Error(ErrorKind::invalid_field, "unsupported HTTP method " + r.method, "method");
+    }
+    bhttp::request<bhttp::string_body> req{verb, url->target, 11};
+    bool default_port = (url->scheme == "http" && url->port == 80) ||
+                        (url->scheme == "https" && url->port == 443);
+    std::string host = url->host.find(':') != std::string::npos ? "[" + url->host + "]" : url->host;
+    req.set(bhttp::field::host, default_port ? host : host + ":" + std::to_string(url->port));
+    req.set(bhttp::field::user_agent, options.user_agent);
+    for (const auto& [k, v] : r.headers) req.set(k, v);
+    req.body() = std::move(r.body);
+    req.keep_alive(true);
+    req.prepare_payload();
+    const std::string key = url->scheme + "://" + url->host + ":" + std::to_string(url->port);
+
+    std::string body;
+    DataSink sink = on_data;
+    if (buffer) {
+      sink = [&body](std::string_view d) {
+        body.append(d);
+        return true;
+      };
+    }
+    for (int attempt = 0;; ++attempt) {
+      auto conn = take(key);
+      const bool reused = conn != nullptr;
+      if (!conn) {
+        auto fresh = co_await connect(*url, key, r.timeouts);
+        if (!fresh) co_return std::move(fresh).error();
+        conn = std::move(*fresh);
+      }
+      Outcome out;
+      // (No co_await inside ?: — GCC 12 miscompiles it.)
+      Result<ClientResponse> res = Error(ErrorKind::internal, "unreachable");
+      if (conn->tls) {
+        res = co_await run(*conn->tls, *conn, req, *url, r.timeouts, on_head, sink, out);
+      } else {
+        res = co_await run(*conn->plain, *conn, req, *url, r.timeouts, on_head, sink, out);
+      }
+      // A pooled connection the server had already closed: retry once on a new connection.
+      if (!res && out.stale && reused && attempt == 0) continue;
+      if (res && out.reusable) give_back(std::move(conn));
+      if (res && buffer) res->body = std::move(body);
+      co_return res;
+    }
+  }
+};
+
+Client::Client(ClientOptions options) : impl_(std::make_shared<Impl>(std::move(options))) {}
+Client::~Client() = default;
+
+awaitable<Result<ClientResponse>> Client::fetch(ClientRequest request) {
+  auto impl = impl_;
+  co_return co_await impl->exchange(std::move(request), nullptr, nullptr, true);
+}
+
+awaitable<Result<ClientResponse>> Client::stream(ClientRequest request, HeadSink on_head,
+                                                 DataSink on_data) {
+  auto impl = impl_;
+  co_return co_await impl->exchange(std::move(request), std::move(on_head), std::move(on_data),
+                                    false);
+}
+
+std::size_t Client::idle_connections() const {
+  std::lock_guard lock(impl_->mu);
+  std::size_t n = 0;
+  for (const auto& [k, list] : impl_->idle) n += list.size();
+  return n;
+}
+
+}  // namespace sb::http

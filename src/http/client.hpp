@@ -1,0 +1,91 @@
+#pragma once
+// Outbound HTTP/1.1 client for providers, webhooks and URL ingestion: async on the caller's
+// io_context, TLS with certificate and host-name verification (system CA store, or an extra CA
+// file), a keep-alive pool per scheme/host/port, connect / first-byte / idle timeouts, responses
+// bounded in size, and bodies that can be consumed as they arrive (for SSE).
+// Beast and OpenSSL stay inside client.cpp.
+
+#include <boost/asio/awaitable.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "core/error.hpp"
+
+namespace sb::http {
+
+struct Url {
+  std::string scheme;  // "http" | "https"
+  std::string host;
+  std::uint16_t port = 0;
+  std::string target;  // path and query, at least "/"
+};
+// Accepts http:// and https:// URLs with an optional port; anything else is invalid_field.
+core::Result<Url> parse_url(std::string_view url);
+
+struct ClientTimeouts {
+  std::chrono::milliseconds connect{10000};     // DNS + TCP + TLS handshake
+  std::chrono::milliseconds first_byte{60000};  // request sent -> response headers
+  std::chrono::milliseconds idle{60000};        // longest silence while reading the body
+};
+
+struct ClientRequest {
+  std::string method = "GET";
+  std::string url;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+  ClientTimeouts timeouts;
+};
+
+struct ClientResponse {
+  int status = 0;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;  // empty when the body was streamed to a sink
+  // Case-insensitive; empty when absent.
+  std::string_view header(std::string_view name) const;
+};
+
+struct ClientOptions {
+  std::size_t max_response_bytes = 64 * 1024 * 1024;
+  std::size_t max_idle_per_host = 32;
+  std::chrono::milliseconds pool_idle_timeout{30000};  // pooled connections older are dropped
+  std::string ca_file;  // extra trusted CAs (PEM); the system store is always used
+  std::string user_agent = "switchboard";
+};
+
+class Client {
+ public:
+  explicit Client(ClientOptions options = {});
+  ~Client();
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  // Sends the request and reads the whole response (bounded by max_response_bytes).
+  // Errors: upstream_error (connect, TLS, reset, malformed, too large), upstream_timeout.
+  // An HTTP error status is not an error here: it is returned as a response.
+  boost::asio::awaitable<core::Result<ClientResponse>> fetch(ClientRequest request);
+
+  // Like fetch, but hands the body over as it arrives: on_head once with status and headers,
+  // then on_data per piece. on_data returning false stops reading and drops the connection
+  // (e.g. because our own client went away).
+  using HeadSink = std::function<void(const ClientResponse&)>;
+  using DataSink = std::function<bool(std::string_view)>;
+  boost::asio::awaitable<core::Result<ClientResponse>> stream(ClientRequest request,
+                                                              HeadSink on_head,
+                                                              DataSink on_data);
+
+  // Idle pooled connections now (for tests and metrics).
+  std::size_t idle_connections() const;
+
+ private:
+  struct Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace sb::http

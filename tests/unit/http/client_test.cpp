@@ -1,0 +1,268 @@
+#include "http/client.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <gtest/gtest.h>
+
+#include <chrono>
+
+#include "fake_upstream.hpp"
+
+namespace sb::http {
+namespace {
+
+using namespace std::chrono_literals;
+using sbtest::Behavior;
+using sbtest::FakeUpstream;
+
+// One io_context for the whole file, as in the server: pooled sockets belong to it.
+boost::asio::io_context& test_ioc() {
+  static boost::asio::io_context ioc;
+  return ioc;
+}
+
+template <class F>
+auto run(F f) {
+  auto& ioc = test_ioc();
+  ioc.restart();
+  using R = typename std::invoke_result_t<F>::value_type;
+  std::optional<R> out;
+  boost::asio::co_spawn(
+      ioc, [&]() -> boost::asio::awaitable<void> { out.emplace(co_await f()); },
+      boost::asio::detached);
+  ioc.run();
+  return std::move(*out);
+}
+
+core::Result<ClientResponse> fetch(Client& c, ClientRequest r) {
+  return run([&] { return c.fetch(r); });
+}
+
+ClientRequest get(const std::string& url) {
+  ClientRequest r;
+  r.url = url;
+  return r;
+}
+
+TEST(Url, Parses) {
+  auto u = parse_url("https://api.openai.com/v1/chat/completions?x=1");
+  ASSERT_TRUE(u);
+  EXPECT_EQ(u->scheme, "https");
+  EXPECT_EQ(u->host, "api.openai.com");
+  EXPECT_EQ(u->port, 443);
+  EXPECT_EQ(u->target, "/v1/chat/completions?x=1");
+  EXPECT_EQ(parse_url("http://127.0.0.1:11434")->target, "/");
+  EXPECT_EQ(parse_url("http://[::1]:8080/x")->host, "::1");
+  EXPECT_FALSE(parse_url("ftp://example.com/"));
+  EXPECT_FALSE(parse_url("not a url"));
+  EXPECT_FALSE(parse_url("http:///path"));
+}
+
+TEST(Client, SendsTheRequestAndReadsTheResponse) {
+  FakeUpstream up;
+  Behavior b;
+  b.status = 201;
+  b.body = R"({"id":"x"})";
+  b.headers.emplace_back("X-Upstream", "yes");
+  up.push(b);
+  Client c;
+  ClientRequest r;
+  r.method = "POST";
+  r.url = up.url() + "/v1/chat/completions";
+  r.headers = {{"Authorization", "Bearer sk-test"}, {"Content-Type", "application/json"}};
+  r.body = R"({"model":"m"})";
+  auto res = fetch(c, r);
+  ASSERT_TRUE(res) << res.error().message;
+  EXPECT_EQ(res->status, 201);
+  EXPECT_EQ(res->body, R"({"id":"x"})");
+  EXPECT_EQ(res->header("x-upstream"), "yes");
+  auto got = up.received();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].method, "POST");
+  EXPECT_EQ(got[0].target, "/v1/chat/completions");
+  EXPECT_EQ(got[0].headers["authorization"], "Bearer sk-test");
+  EXPECT_EQ(got[0].headers["host"], "127.0.0.1:" + std::to_string(up.port()));
+  EXPECT_EQ(got[0].body, R"({"model":"m"})");
+}
+
+TEST(Client, ErrorStatusIsAResponseNotAnError) {
+  FakeUpstream up;
+  Behavior b;
+  b.status = 429;
+  b.headers.emplace_back("Retry-After", "3");
+  b.body = R"({"error":{"message":"slow down"}})";
+  up.push(b);
+  Client c;
+  auto res = fetch(c, get(up.url() + "/x"));
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 429);
+  EXPECT_EQ(res->header("retry-after"), "3");
+}
+
+TEST(Client, ReusesKeepAliveConnections) {
+  FakeUpstream up;
+  Client c;
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(fetch(c, get(up.url() + "/x")));
+  EXPECT_EQ(up.connections(), 1);
+  EXPECT_EQ(c.idle_connections(), 1u);
+}
+
+TEST(Client, RetriesOnceWhenAPooledConnectionWasClosed) {
+  FakeUpstream up;
+  Behavior drop;
+  drop.drop_after = true;
+  up.push(drop);
+  Client c;
+  ASSERT_TRUE(fetch(c, get(up.url() + "/a")));
+  std::this_thread::sleep_for(50ms);
+  auto res = fetch(c, get(up.url() + "/b"));
+  ASSERT_TRUE(res) << res.error().message;
+  EXPECT_EQ(res->status, 200);
+  EXPECT_EQ(up.connections(), 2);
+}
+
+TEST(Client, ConnectionRefusedIsAnUpstreamError) {
+  int port;
+  {
+    FakeUpstream gone;
+    port = gone.port();
+  }
+  Client c;
+  auto res = fetch(c, get("http://127.0.0.1:" + std::to_string(port) + "/"));
+  ASSERT_FALSE(res);
+  EXPECT_EQ(res.error().kind, core::ErrorKind::upstream_error);
+}
+
+TEST(Client, SlowFirstByteTimesOut) {
+  FakeUpstream up;
+  Behavior slow;
+  slow.delay_before_headers = 3s;
+  up.push(slow);
+  Client c;
+  auto r = get(up.url() + "/");
+  r.timeouts.first_byte = 200ms;
+  auto t0 = std::chrono::steady_clock::now();
+  auto res = fetch(c, r);
+  ASSERT_FALSE(res);
+  EXPECT_EQ(res.error().kind, core::ErrorKind::upstream_timeout);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 1500ms);
+}
+
+TEST(Client, ClosedBeforeHeadersIsAnError) {
+  FakeUpstream up;
+  Behavior close;
+  close.fault = Behavior::Fault::close_before_headers;
+  up.push(close);
+  Client c;
+  auto res = fetch(c, get(up.url() + "/"));
+  ASSERT_FALSE(res);
+  EXPECT_EQ(res.error().kind, core::ErrorKind::upstream_error);
+  EXPECT_EQ(up.received().size(), 1u);  // a fresh connection is not retried
+}
+
+TEST(Client, ResponsesAreBounded) {
+  FakeUpstream up;
+  Behavior huge;
+  huge.body = std::string(100000, 'x');
+  up.push(huge);
+  ClientOptions o;
+  o.max_response_bytes = 1000;
+  Client c(o);
+  auto res = fetch(c, get(up.url() + "/"));
+  ASSERT_FALSE(res);
+  EXPECT_NE(res.error().message.find("exceeds 1000 bytes"), std::string::npos);
+}
+
+TEST(Client, StreamsTheBodyAsItArrives) {
+  FakeUpstream up;
+  Behavior sse;
+  sse.headers = {{"Content-Type", "text/event-stream"}};
+  sse.chunks = {"data: 1\n\n", "data: 2\n\n", "data: [DONE]\n\n"};
+  sse.delay_between_chunks = 150ms;
+  up.push(sse);
+  Client c;
+  std::vector<std::pair<std::chrono::steady_clock::duration, std::string>> pieces;
+  int head_status = 0;
+  auto t0 = std::chrono::steady_clock::now();
+  auto res = run([&] {
+    return c.stream(
+        get(up.url() + "/"), [&](const ClientResponse& h) { head_status = h.status; },
+        [&](std::string_view d) {
+          pieces.emplace_back(std::chrono::steady_clock::now() - t0, std::string(d));
+          return true;
+        });
+  });
+  ASSERT_TRUE(res) << res.error().message;
+  EXPECT_EQ(head_status, 200);
+  ASSERT_EQ(pieces.size(), 3u);
+  EXPECT_EQ(pieces[0].second, "data: 1\n\n");
+  EXPECT_LT(pieces[0].first, 120ms) << "the first chunk must not wait for the rest";
+  EXPECT_GE(pieces[2].first, 250ms);
+  EXPECT_TRUE(res->body.empty());
+}
+
+TEST(Client, ResetMidStreamIsAnError) {
+  FakeUpstream up;
+  Behavior reset;
+  reset.chunks = {"data: 1\n\n", "data: 2\n\n"};
+  reset.fault = Behavior::Fault::reset_mid_body;
+  reset.fault_after_chunks = 1;
+  up.push(reset);
+  Client c;
+  std::string seen;
+  auto res = run([&] {
+    return c.stream(get(up.url() + "/"), nullptr, [&](std::string_view d) {
+      seen += d;
+      return true;
+    });
+  });
+  ASSERT_FALSE(res);
+  EXPECT_EQ(res.error().kind, core::ErrorKind::upstream_error);
+  EXPECT_EQ(seen, "data: 1\n\n");
+}
+
+TEST(Client, StalledStreamTimesOut) {
+  FakeUpstream up;
+  Behavior hang;
+  hang.chunks = {"data: 1\n\n", "data: 2\n\n"};
+  hang.fault = Behavior::Fault::hang_mid_body;
+  hang.fault_after_chunks = 1;
+  up.push(hang);
+  Client c;
+  auto r = get(up.url() + "/");
+  r.timeouts.idle = 200ms;
+  auto res = run([&] { return c.stream(r, nullptr, [](std::string_view) { return true; }); });
+  ASSERT_FALSE(res);
+  EXPECT_EQ(res.error().kind, core::ErrorKind::upstream_timeout);
+}
+
+TEST(Client, ConsumerCanStopAStream) {
+  FakeUpstream up;
+  Behavior sse;
+  sse.chunks = {"a", "b", "c", "d"};
+  sse.delay_between_chunks = 100ms;
+  up.push(sse);
+  Client c;
+  int calls = 0;
+  auto res = run([&] {
+    return c.stream(get(up.url() + "/"), nullptr, [&](std::string_view) { return ++calls < 2; });
+  });
+  ASSERT_TRUE(res);
+  EXPECT_EQ(calls, 2);
+  EXPECT_EQ(c.idle_connections(), 0u);  // a half-read connection is never pooled
+}
+
+TEST(Client, TlsToAPlainServerFailsCleanly) {
+  FakeUpstream up;
+  Client c;
+  auto r = get("https://127.0.0.1:" + std::to_string(up.port()) + "/");
+  r.timeouts.connect = 300ms;
+  auto res = fetch(c, r);
+  ASSERT_FALSE(res);
+  EXPECT_TRUE(res.error().kind == core::ErrorKind::upstream_timeout ||
+              res.error().kind == core::ErrorKind::upstream_error);
+}
+
+}  // namespace
+}  // namespace sb::http
