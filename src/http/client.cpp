@@ -204,10 +204,11 @@ struct Client::Impl {
     bool stale = false;  // failed before any response byte: safe to retry on a new connection
   };
 
+  // Reads into *buffer_ when it is set (fetch), else hands pieces to on_data (stream).
   template <class Stream>
   awaitable<Result<ClientResponse>> run(Stream& s, Connection& c, bhttp::request<bhttp::string_body>& req,
                                         const Url& url, const ClientTimeouts& t, const HeadSink& on_head,
-                                        const DataSink& on_data, Outcome& out) {
+                                        const DataSink& on_data, std::string* buffer_, Outcome& out) {
     auto ex = co_await asio::this_coro::executor;
     const bool head_request = req.method() == bhttp::verb::head;
     bhttp::response_parser<bhttp::buffer_body> p;
@@ -271,7 +272,13 @@ struct Client::Impl {
                             std::to_string(options.max_response_bytes) + " bytes",
                         {}, "http_client");
       }
-      if (got > 0 && on_data && !on_data(std::string_view(chunk.data(), got))) co_return resp;
+      if (got > 0) {
+        if (buffer_) {
+          buffer_->append(chunk.data(), got);
+        } else if (on_data && !co_await on_data(std::string_view(chunk.data(), got))) {
+          co_return resp;
+        }
+      }
     }
     out.reusable = p.get().keep_alive();
     co_return resp;
@@ -298,13 +305,6 @@ struct Client::Impl {
     const std::string key = url->scheme + "://" + url->host + ":" + std::to_string(url->port);
 
     std::string body;
-    DataSink sink = on_data;
-    if (buffer) {
-      sink = [&body](std::string_view d) {
-        body.append(d);
-        return true;
-      };
-    }
     for (int attempt = 0;; ++attempt) {
       auto conn = take(key);
       const bool reused = conn != nullptr;
@@ -317,9 +317,11 @@ struct Client::Impl {
       // (No co_await inside ?: — GCC 12 miscompiles it.)
       Result<ClientResponse> res = Error(ErrorKind::internal, "unreachable");
       if (conn->tls) {
-        res = co_await run(*conn->tls, *conn, req, *url, r.timeouts, on_head, sink, out);
+        res = co_await run(*conn->tls, *conn, req, *url, r.timeouts, on_head, on_data,
+                           buffer ? &body : nullptr, out);
       } else {
-        res = co_await run(*conn->plain, *conn, req, *url, r.timeouts, on_head, sink, out);
+        res = co_await run(*conn->plain, *conn, req, *url, r.timeouts, on_head, on_data,
+                           buffer ? &body : nullptr, out);
       }
       // A pooled connection the server had already closed: retry once on a new connection.
       if (!res && out.stale && reused && attempt == 0) continue;

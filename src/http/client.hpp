@@ -72,10 +72,10 @@ class Client {
   boost::asio::awaitable<core::Result<ClientResponse>> fetch(ClientRequest request);
 
   // Like fetch, but hands the body over as it arrives: on_head once with status and headers,
-  // then on_data per piece. on_data returning false stops reading and drops the connection
-  // (e.g. because our own client went away).
+  // then on_data per piece, awaited before reading more (backpressure). on_data returning false
+  // stops reading and drops the connection (e.g. because our own client went away).
   using HeadSink = std::function<void(const ClientResponse&)>;
-  using DataSink = std::function<bool(std::string_view)>;
+  using DataSink = std::function<boost::asio::awaitable<bool>(std::string_view)>;
   boost::asio::awaitable<core::Result<ClientResponse>> stream(ClientRequest request,
                                                               HeadSink on_head,
                                                               DataSink on_data);

@@ -188,9 +188,9 @@ TEST(Client, StreamsTheBodyAsItArrives) {
   auto res = run([&] {
     return c.stream(
         get(up.url() + "/"), [&](const ClientResponse& h) { head_status = h.status; },
-        [&](std::string_view d) {
+        [&](std::string_view d) -> boost::asio::awaitable<bool> {
           pieces.emplace_back(std::chrono::steady_clock::now() - t0, std::string(d));
-          return true;
+          co_return true;
         });
   });
   ASSERT_TRUE(res) << res.error().message;
@@ -212,10 +212,11 @@ TEST(Client, ResetMidStreamIsAnError) {
   Client c;
   std::string seen;
   auto res = run([&] {
-    return c.stream(get(up.url() + "/"), nullptr, [&](std::string_view d) {
-      seen += d;
-      return true;
-    });
+    return c.stream(get(up.url() + "/"), nullptr,
+                    [&](std::string_view d) -> boost::asio::awaitable<bool> {
+                      seen += d;
+                      co_return true;
+                    });
   });
   ASSERT_FALSE(res);
   EXPECT_EQ(res.error().kind, core::ErrorKind::upstream_error);
@@ -232,7 +233,10 @@ TEST(Client, StalledStreamTimesOut) {
   Client c;
   auto r = get(up.url() + "/");
   r.timeouts.idle = 200ms;
-  auto res = run([&] { return c.stream(r, nullptr, [](std::string_view) { return true; }); });
+  auto res = run([&] {
+    return c.stream(r, nullptr,
+                    [](std::string_view) -> boost::asio::awaitable<bool> { co_return true; });
+  });
   ASSERT_FALSE(res);
   EXPECT_EQ(res.error().kind, core::ErrorKind::upstream_timeout);
 }
@@ -246,7 +250,8 @@ TEST(Client, ConsumerCanStopAStream) {
   Client c;
   int calls = 0;
   auto res = run([&] {
-    return c.stream(get(up.url() + "/"), nullptr, [&](std::string_view) { return ++calls < 2; });
+    return c.stream(get(up.url() + "/"), nullptr,
+                    [&](std::string_view) -> boost::asio::awaitable<bool> { co_return ++calls < 2; });
   });
   ASSERT_TRUE(res);
   EXPECT_EQ(calls, 2);
