@@ -2,6 +2,8 @@
 
 #include <toml++/toml.h>
 
+#include "core/config_gateway.hpp"
+
 #include <algorithm>
 #include <cctype>
 #include <charconv>
@@ -286,6 +288,7 @@ Config load_config(const ConfigSources& sources) {
     }
     for (const auto& [section_key, section_node] : tbl) {
       std::string section(section_key.str());
+      if (section == "providers" || section == "routes") continue;  // config_gateway.cpp
       const toml::table* sec = section_node.as_table();
       bool known_section = std::any_of(schema().begin(), schema().end(),
                                        [&](const KeyDef& k) { return k.section == section; });
@@ -298,9 +301,11 @@ Config load_config(const ConfigSources& sources) {
         apply(c, *def, Input{&node, nullptr}, "");
       }
     }
+    load_gateway_tables(tbl, c, sources.env);
   }
   for (const auto& def : schema()) {
     auto it = sources.env.find(env_name(def));
+
     if (it != sources.env.end()) {
       apply(c, def, Input{nullptr, &it->second}, " (from " + env_name(def) + ")");
     }
@@ -317,6 +322,7 @@ Config load_config(const ConfigSources& sources) {
     apply(c, *def, Input{nullptr, &value}, " (from the command line)");
   }
   validate(c);
+  validate_gateway(c);
   return c;
 }
 

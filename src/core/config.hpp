@@ -52,12 +52,43 @@ struct CorsConfig {
   int max_age_s = 600;
 };
 
+// [[providers]]: an upstream the gateway can call.
+struct ProviderConfig {
+  std::string name;         // used in "name/model" and in metrics; [a-z0-9_.-]+
+  std::string type;         // openai | mock
+  std::string base_url;     // default per type (openai: https://api.openai.com/v1)
+  std::string api_key_env;  // environment variable holding the key ("" = no key)
+  std::string api_key;      // read from api_key_env at load; never printed
+  int timeout_ms = 60000;   // connect + first byte
+  std::vector<std::pair<std::string, std::string>> headers;  // extra headers on every call
+  std::vector<std::string> models;  // allow-list; empty = any model
+  // mock only
+  int latency_ms = 0;
+  double fail_rate = 0;
+  int fail_status = 500;
+};
+
+struct RouteTarget {
+  std::string provider;
+  std::string model;
+  int weight = 1;
+};
+
+// [[routes]]: a model alias clients can name, served by targets in order.
+struct RouteConfig {
+  std::string name;
+  std::string strategy = "priority";
+  std::vector<RouteTarget> targets;
+};
+
 struct Config {
   ServerConfig server;
   StorageConfig storage;
   LogConfig log;
   AuthConfig auth;
   CorsConfig cors;
+  std::vector<ProviderConfig> providers;
+  std::vector<RouteConfig> routes;
 };
 
 class ConfigError : public std::runtime_error {

@@ -38,13 +38,24 @@ struct Request {
   std::optional<std::string> query(std::string_view name) const;
 };
 
-// Writes the chunks of a streamed response.
+struct Response;
+
+// Writes the chunks of a streamed response. The response head is held back until the first
+// write, so until then the producer may still add headers, or replace the whole answer (e.g.
+// with an error status when no upstream could start the stream).
 class StreamWriter {
  public:
   virtual ~StreamWriter() = default;
-  // Sends data to the client now. Returns false when the client is gone or too slow; the
-  // producer should stop then.
+  // Sends data to the client now (the head first, if not sent yet). Returns false when the
+  // client is gone or too slow; the producer should stop then.
   virtual boost::asio::awaitable<bool> write(std::string_view data) = 0;
+  // True once anything has been sent.
+  virtual bool started() const = 0;
+  // Before the first write: adds a response header.
+  virtual void add_header(std::string name, std::string value) = 0;
+  // Before the first write: answer with `replacement` (a complete, non-streamed response)
+  // instead of the stream. Ignored once started.
+  virtual void replace(Response replacement) = 0;
 };
 
 using StreamProducer = std::function<boost::asio::awaitable<void>(StreamWriter&)>;

@@ -160,46 +160,83 @@ void append_header(std::string& out, std::string_view name, std::string_view val
 
 class ConnWriter final : public StreamWriter {
  public:
-  ConnWriter(Conn& c, bool chunked, milliseconds timeout)
-      : c_(c), chunked_(chunked), timeout_(timeout) {}
+  ConnWriter(Conn& c, std::string head, bool chunked, milliseconds timeout)
+      : c_(c), head_(std::move(head)), chunked_(chunked), timeout_(timeout) {}
 
   awaitable<bool> write(std::string_view data) override {
-    if (!ok_ || data.empty()) co_return ok_;
+    if (!ok_ || data.empty() || replacement_) co_return ok_;
+    seal_head();
     c_.expires_after(timeout_);
     boost::system::error_code ec;
+    std::size_t n = 0;
     if (chunked_) {
       char size[20];
-      int n = std::snprintf(size, sizeof size, "%zx\r\n", data.size());
-      std::array<asio::const_buffer, 3> bufs{asio::buffer(size, static_cast<std::size_t>(n)),
+      int len = std::snprintf(size, sizeof size, "%zx\r\n", data.size());
+      std::array<asio::const_buffer, 4> bufs{asio::buffer(pending_head_),
+                                             asio::buffer(size, static_cast<std::size_t>(len)),
                                              asio::buffer(data.data(), data.size()),
                                              asio::buffer("\r\n", 2)};
-      std::tie(ec, std::ignore) = co_await asio::async_write(c_.socket, bufs, kTuple);
+      std::tie(ec, n) = co_await asio::async_write(c_.socket, bufs, kTuple);
     } else {
-      std::tie(ec, std::ignore) =
-          co_await asio::async_write(c_.socket, asio::buffer(data.data(), data.size()), kTuple);
+      std::array<asio::const_buffer, 2> bufs{asio::buffer(pending_head_),
+                                             asio::buffer(data.data(), data.size())};
+      std::tie(ec, n) = co_await asio::async_write(c_.socket, bufs, kTuple);
     }
+    pending_head_.clear();
     ok_ = !ec;
-    if (ok_) bytes_ += data.size();
+    bytes_ += n;
     co_return ok_;
   }
 
+  bool started() const override { return sealed_; }
+
+  void add_header(std::string name, std::string value) override {
+    if (!sealed_) extra_.emplace_back(std::move(name), std::move(value));
+  }
+
+  void replace(Response replacement) override {
+    if (!sealed_) replacement_ = std::move(replacement);
+  }
+
+  // Sends the head if nothing was written, then the end of the chunked body.
   awaitable<bool> finish() {
-    if (!ok_ || !chunked_) co_return ok_;
+    if (!ok_) co_return false;
+    seal_head();
     c_.expires_after(timeout_);
-    auto [ec, n] = co_await asio::async_write(c_.socket, asio::buffer("0\r\n\r\n", 5), kTuple);
+    std::string tail = std::move(pending_head_);
+    if (chunked_) tail += "0\r\n\r\n";
+    if (tail.empty()) co_return true;
+    auto [ec, n] = co_await asio::async_write(c_.socket, asio::buffer(tail), kTuple);
     ok_ = !ec;
+    bytes_ += n;
     co_return ok_;
   }
 
+  std::optional<Response>& replacement() { return replacement_; }
   bool ok() const { return ok_; }
   std::size_t bytes() const { return bytes_; }
 
  private:
+  void seal_head() {
+    if (sealed_) return;
+    sealed_ = true;
+    // head_ ends with the blank line; extra headers go before it.
+    std::string extra;
+    for (const auto& [k, v] : extra_) append_header(extra, k, v);
+    head_.insert(head_.size() - 2, extra);
+    pending_head_ = std::move(head_);
+  }
+
   Conn& c_;
+  std::string head_;
+  std::string pending_head_;  // sealed head not yet on the wire
   bool chunked_;
   milliseconds timeout_;
+  bool sealed_ = false;
   bool ok_ = true;
   std::size_t bytes_ = 0;
+  std::vector<std::pair<std::string, std::string>> extra_;
+  std::optional<Response> replacement_;
 };
 
 }  // namespace
@@ -605,27 +642,34 @@ awaitable<std::pair<bool, std::size_t>> Server::Impl::write_response(Conn& c, co
   }
   out += "\r\n";
   const milliseconds timeout(cfg.write_timeout_ms);
+  if (streaming) {
+    ConnWriter writer(c, std::move(out), chunked, timeout);
+    std::string what;
+    try {
+      co_await res.stream(writer);
+    } catch (const std::exception& e) {
+      what = e.what();
+    }
+    if (!what.empty()) {
+      m.handler_exceptions.inc();
+      log::error("stream producer threw", {{"request_id", req.request_id}, {"error", what}});
+      if (!writer.started()) writer.replace(Response::error(Error(ErrorKind::internal, "internal error")));
+      else co_return std::pair{false, writer.bytes()};
+    }
+    if (writer.replacement()) {
+      Response replacement = std::move(*writer.replacement());
+      res.status = replacement.status;  // what the access log and metrics report
+      co_return co_await write_response(c, req, version, head, replacement, keep);
+    }
+    bool ok = co_await writer.finish();
+    co_return std::pair{ok && keep, writer.bytes()};
+  }
   c.expires_after(timeout);
-  const bool send_body = !head && !streaming && !no_body_status && !res.body.empty();
+  const bool send_body = !head && !no_body_status && !res.body.empty();
   std::array<asio::const_buffer, 2> bufs{asio::buffer(out),
                                          asio::buffer(res.body.data(), send_body ? res.body.size() : 0)};
   auto [ec, n] = co_await asio::async_write(c.socket, bufs, kTuple);
-  if (ec || !streaming) co_return std::pair{!ec, n};
-
-  ConnWriter writer(c, chunked, timeout);
-  std::string what;
-  try {
-    co_await res.stream(writer);
-  } catch (const std::exception& e) {
-    what = e.what();
-  }
-  if (!what.empty()) {
-    m.handler_exceptions.inc();
-    log::error("stream producer threw", {{"request_id", req.request_id}, {"error", what}});
-    co_return std::pair{false, n + writer.bytes()};
-  }
-  bool ok = co_await writer.finish();
-  co_return std::pair{ok && keep, n + writer.bytes()};
+  co_return std::pair{!ec, n};
 }
 
 void Server::Impl::record(std::string_view method, std::string_view route, int status,

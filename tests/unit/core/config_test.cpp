@@ -156,3 +156,81 @@ TEST(Config, ReadmeDocumentsEveryKey) {
 
 }  // namespace
 }  // namespace sb::core
+
+namespace sb::core {
+namespace {
+
+TEST(GatewayConfig, ReadsProvidersAndRoutes) {
+  ConfigSources src;
+  src.env["TEST_OPENAI_KEY"] = "sk-from-env";
+  src.file = write_temp(R"(
+[[providers]]
+name = "openai"
+type = "openai"
+api_key_env = "TEST_OPENAI_KEY"
+headers = { "HTTP-Referer" = "https://app.example" }
+models = ["gpt-4o-mini"]
+
+[[providers]]
+name = "local"
+type = "openai"
+base_url = "http://127.0.0.1:11434/v1/"
+timeout_ms = 5000
+
+[[providers]]
+name = "mock"
+type = "mock"
+latency_ms = 5
+
+[[routes]]
+name = "fast"
+targets = [{ provider = "openai", model = "gpt-4o-mini" }, { provider = "local", model = "llama3" }]
+)");
+  Config c = load_config(src);
+  ASSERT_EQ(c.providers.size(), 3u);
+  EXPECT_EQ(c.providers[0].base_url, "https://api.openai.com/v1");
+  EXPECT_EQ(c.providers[0].api_key, "sk-from-env");
+  EXPECT_EQ(c.providers[0].headers[0].first, "HTTP-Referer");
+  EXPECT_EQ(c.providers[1].base_url, "http://127.0.0.1:11434/v1");
+  EXPECT_EQ(c.providers[1].timeout_ms, 5000);
+  EXPECT_EQ(c.providers[2].latency_ms, 5);
+  ASSERT_EQ(c.routes.size(), 1u);
+  EXPECT_EQ(c.routes[0].strategy, "priority");
+  ASSERT_EQ(c.routes[0].targets.size(), 2u);
+  EXPECT_EQ(c.routes[0].targets[1].model, "llama3");
+}
+
+TEST(GatewayConfig, ErrorsNameTheEntry) {
+  auto err = [](const std::string& toml, std::map<std::string, std::string> env = {}) {
+    ConfigSources src;
+    src.env = std::move(env);
+    src.file = write_temp(toml);
+    return error_of(src);
+  };
+  EXPECT_NE(err("[[providers]]\nname = \"a\"\n").find("providers[0].type: is required"), std::string::npos);
+  EXPECT_NE(err("[[providers]]\nname = \"a\"\ntype = \"cohere\"\n").find("providers[0].type"), std::string::npos);
+  EXPECT_NE(err("[[providers]]\nname = \"a\"\ntype = \"anthropic\"\n").find("not implemented yet"), std::string::npos);
+  EXPECT_NE(err("[[providers]]\nname = \"A B\"\ntype = \"mock\"\n").find("providers[0].name"), std::string::npos);
+  EXPECT_NE(err("[[providers]]\nname = \"a\"\ntype = \"openai\"\napi_key_env = \"SB_NOT_SET_ANYWHERE\"\n")
+                .find("SB_NOT_SET_ANYWHERE is not set"),
+            std::string::npos);
+  EXPECT_NE(err("[[providers]]\nname = \"a\"\ntype = \"mock\"\nbogus = 1\n").find("providers[0].bogus: unknown key"),
+            std::string::npos);
+  EXPECT_NE(err("[[providers]]\nname = \"a\"\ntype = \"mock\"\n[[providers]]\nname = \"a\"\ntype = \"mock\"\n")
+                .find("duplicate provider"),
+            std::string::npos);
+  EXPECT_NE(err("[[routes]]\nname = \"r\"\ntargets = [{ provider = \"nope\", model = \"m\" }]\n")
+                .find("routes[0].targets[0].provider: unknown provider \"nope\""),
+            std::string::npos);
+  EXPECT_NE(err("[[providers]]\nname = \"a\"\ntype = \"mock\"\n[[routes]]\nname = \"r\"\ntargets = []\n")
+                .find("routes[0].targets"),
+            std::string::npos);
+  EXPECT_NE(err("[[providers]]\nname = \"a\"\ntype = \"mock\"\n[[routes]]\nname = \"r\"\nstrategy = \"weighted\"\n"
+                "targets = [{ provider = \"a\", model = \"m\" }]\n")
+                .find("not implemented yet"),
+            std::string::npos);
+  EXPECT_NE(err("[providers]\nname = \"a\"\n").find("[[providers]]"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace sb::core

@@ -1,0 +1,201 @@
+#include "core/config_gateway.hpp"
+
+#include <cstdlib>
+#include <set>
+
+namespace sb::core {
+namespace {
+
+bool valid_name(const std::string& s) {
+  if (s.empty() || s.size() > 64) return false;
+  for (char c : s) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+class Entry {
+ public:
+  Entry(const toml::table& t, std::string label) : t_(t), label_(std::move(label)) {}
+
+  [[noreturn]] void fail(const std::string& key, const std::string& what) const {
+    throw ConfigError(label_ + "." + key + ": " + what);
+  }
+  void check_keys(const std::set<std::string>& known) const {
+    for (const auto& [k, v] : t_) {
+      if (!known.count(std::string(k.str()))) fail(std::string(k.str()), "unknown key");
+    }
+  }
+  std::string str(const std::string& key, const std::string& dflt, bool required = false) const {
+    const toml::node* n = t_.get(key);
+    if (!n) {
+      if (required) fail(key, "is required");
+      return dflt;
+    }
+    auto v = n->value_exact<std::string>();
+    if (!v) fail(key, "expected a string");
+    return *v;
+  }
+  std::int64_t integer(const std::string& key, std::int64_t dflt, std::int64_t lo,
+                       std::int64_t hi) const {
+    const toml::node* n = t_.get(key);
+    if (!n) return dflt;
+    auto v = n->value_exact<std::int64_t>();
+    if (!v) fail(key, "expected an integer");
+    if (*v < lo || *v > hi) {
+      fail(key, "must be between " + std::to_string(lo) + " and " + std::to_string(hi));
+    }
+    return *v;
+  }
+  double number(const std::string& key, double dflt, double lo, double hi) const {
+    const toml::node* n = t_.get(key);
+    if (!n) return dflt;
+    auto v = n->value<double>();
+    if (!v) fail(key, "expected a number");
+    if (*v < lo || *v > hi) fail(key, "must be between " + std::to_string(lo) + " and " + std::to_string(hi));
+    return *v;
+  }
+  std::vector<std::string> strings(const std::string& key) const {
+    std::vector<std::string> out;
+    const toml::node* n = t_.get(key);
+    if (!n) return out;
+    const toml::array* a = n->as_array();
+    if (!a) fail(key, "expected an array of strings");
+    for (const auto& el : *a) {
+      auto s = el.value_exact<std::string>();
+      if (!s) fail(key, "expected an array of strings");
+      out.push_back(*s);
+    }
+    return out;
+  }
+  const toml::table& table() const { return t_; }
+  const std::string& label() const { return label_; }
+
+ private:
+  const toml::table& t_;
+  std::string label_;
+};
+
+const toml::array* array_of_tables(const toml::table& file, const std::string& name) {
+  const toml::node* n = file.get(name);
+  if (!n) return nullptr;
+  const toml::array* a = n->as_array();
+  if (!a) throw ConfigError(name + ": expected [[" + name + "]] entries");
+  for (const auto& el : *a) {
+    if (!el.is_table()) throw ConfigError(name + ": expected [[" + name + "]] entries");
+  }
+  return a;
+}
+
+}  // namespace
+
+void load_gateway_tables(const toml::table& file, Config& c,
+                         const std::map<std::string, std::string>& env) {
+  if (const toml::array* providers = array_of_tables(file, "providers")) {
+    for (std::size_t i = 0; i < providers->size(); ++i) {
+      Entry e(*providers->get(i)->as_table(), "providers[" + std::to_string(i) + "]");
+      e.check_keys({"name", "type", "base_url", "api_key_env", "timeout_ms", "headers", "models",
+                    "latency_ms", "fail_rate", "fail_status"});
+      ProviderConfig p;
+      p.name = e.str("name", "", true);
+      if (!valid_name(p.name)) e.fail("name", "use 1-64 characters from a-z 0-9 _ . -");
+      p.type = e.str("type", "", true);
+      if (p.type == "anthropic" || p.type == "gemini") {
+        e.fail("type", "\"" + p.type + "\" is not implemented yet; use openai or mock");
+      }
+      if (p.type != "openai" && p.type != "mock") e.fail("type", "must be one of openai, mock");
+      p.base_url = e.str("base_url", p.type == "openai" ? "https://api.openai.com/v1" : "");
+      while (!p.base_url.empty() && p.base_url.back() == '/') p.base_url.pop_back();
+      if (p.type == "openai" && p.base_url.rfind("http://", 0) != 0 &&
+          p.base_url.rfind("https://", 0) != 0) {
+        e.fail("base_url", "must start with http:// or https://");
+      }
+      p.api_key_env = e.str("api_key_env", "");
+      if (!p.api_key_env.empty()) {
+        auto it = env.find(p.api_key_env);
+        const char* from_process = std::getenv(p.api_key_env.c_str());
+        if (it != env.end()) {
+          p.api_key = it->second;
+        } else if (from_process) {
+          p.api_key = from_process;
+        }
+        if (p.api_key.empty()) {
+          e.fail("api_key_env", "environment variable " + p.api_key_env + " is not set");
+        }
+      }
+      p.timeout_ms = static_cast<int>(e.integer("timeout_ms", 60000, 100, 3600000));
+      if (const toml::node* h = e.table().get("headers")) {
+        const toml::table* ht = h->as_table();
+        if (!ht) e.fail("headers", "expected a table of strings");
+        for (const auto& [k, v] : *ht) {
+          auto s = v.value_exact<std::string>();
+          if (!s) e.fail("headers." + std::string(k.str()), "expected a string");
+          p.headers.emplace_back(std::string(k.str()), *s);
+        }
+      }
+      p.models = e.strings("models");
+      p.latency_ms = static_cast<int>(e.integer("latency_ms", 0, 0, 600000));
+      p.fail_rate = e.number("fail_rate", 0, 0, 1);
+      p.fail_status = static_cast<int>(e.integer("fail_status", 500, 400, 599));
+      c.providers.push_back(std::move(p));
+    }
+  }
+  if (const toml::array* routes = array_of_tables(file, "routes")) {
+    for (std::size_t i = 0; i < routes->size(); ++i) {
+      Entry e(*routes->get(i)->as_table(), "routes[" + std::to_string(i) + "]");
+      e.check_keys({"name", "strategy", "targets"});
+      RouteConfig r;
+      r.name = e.str("name", "", true);
+      if (r.name.empty() || r.name.find('/') != std::string::npos) {
+        e.fail("name", "must be non-empty and contain no '/'");
+      }
+      r.strategy = e.str("strategy", "priority");
+      if (r.strategy == "weighted" || r.strategy == "least_latency") {
+        e.fail("strategy", "\"" + r.strategy + "\" is not implemented yet; use priority");
+      }
+      if (r.strategy != "priority") e.fail("strategy", "must be priority");
+      const toml::node* tn = e.table().get("targets");
+      const toml::array* ta = tn ? tn->as_array() : nullptr;
+      if (!ta || ta->empty()) e.fail("targets", "expected a non-empty array of {provider, model}");
+      for (std::size_t j = 0; j < ta->size(); ++j) {
+        const toml::table* tt = ta->get(j)->as_table();
+        if (!tt) e.fail("targets[" + std::to_string(j) + "]", "expected {provider, model, weight}");
+        Entry te(*tt, e.label() + ".targets[" + std::to_string(j) + "]");
+        te.check_keys({"provider", "model", "weight"});
+        RouteTarget t;
+        t.provider = te.str("provider", "", true);
+        t.model = te.str("model", "", true);
+        t.weight = static_cast<int>(te.integer("weight", 1, 0, 1000000));
+        r.targets.push_back(std::move(t));
+      }
+      c.routes.push_back(std::move(r));
+    }
+  }
+}
+
+void validate_gateway(const Config& c) {
+  std::set<std::string> providers;
+  for (std::size_t i = 0; i < c.providers.size(); ++i) {
+    if (!providers.insert(c.providers[i].name).second) {
+      throw ConfigError("providers[" + std::to_string(i) + "].name: duplicate provider \"" +
+                        c.providers[i].name + "\"");
+    }
+  }
+  std::set<std::string> routes;
+  for (std::size_t i = 0; i < c.routes.size(); ++i) {
+    const auto& r = c.routes[i];
+    std::string label = "routes[" + std::to_string(i) + "]";
+    if (!routes.insert(r.name).second) {
+      throw ConfigError(label + ".name: duplicate route \"" + r.name + "\"");
+    }
+    for (std::size_t j = 0; j < r.targets.size(); ++j) {
+      if (!providers.count(r.targets[j].provider)) {
+        throw ConfigError(label + ".targets[" + std::to_string(j) + "].provider: unknown provider \"" +
+                          r.targets[j].provider + "\"");
+      }
+    }
+  }
+}
+
+}  // namespace sb::core
