@@ -12,7 +12,9 @@
 #include "core/log.hpp"
 #include "core/process.hpp"
 #include "core/version.hpp"
+#include "gateway/gateway.hpp"
 #include "http/auth.hpp"
+#include "http/client.hpp"
 #include "http/cors.hpp"
 #include "http/router.hpp"
 #include "http/server.hpp"
@@ -52,8 +54,22 @@ int serve(const core::Config& config) {
                            .with({});
   registry.on_collect([&] { pool_pending.set(static_cast<double>(database.pool().pending())); });
 
+  // The gateway. With no [[providers]] configured, a mock provider named "mock" is there, so
+  // the embedded default answers /v1/chat/completions out of the box ("mock/anything").
+  core::Config gateway_config = config;
+  if (gateway_config.providers.empty()) {
+    core::ProviderConfig mock;
+    mock.name = "mock";
+    mock.type = "mock";
+    mock.models = {"echo"};
+    gateway_config.providers.push_back(mock);
+  }
+  http::Client client;
+  gateway::Gateway gateway(gateway_config, client, registry);
+
   http::Router router;
   api::Deps deps;
+  deps.gateway = &gateway;
   deps.storage_status = [&system] { return system.status(); };
   deps.metrics = &registry;
   api::register_routes(router, deps);

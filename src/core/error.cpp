@@ -9,6 +9,7 @@ const ErrorInfo& error_info(ErrorKind kind) {
   static const ErrorInfo kUnauthorized{401, "authentication_error", "invalid_api_key"};
   static const ErrorInfo kForbidden{403, "permission_error", "forbidden"};
   static const ErrorInfo kNotFound{404, "invalid_request_error", "not_found"};
+  static const ErrorInfo kModel{404, "invalid_request_error", "model_not_found"};
   static const ErrorInfo kMethod{405, "invalid_request_error", "method_not_allowed"};
   static const ErrorInfo kTimeout{408, "invalid_request_error", "request_timeout"};
   static const ErrorInfo kConflict{409, "invalid_request_error", "conflict"};
@@ -30,6 +31,7 @@ const ErrorInfo& error_info(ErrorKind kind) {
     case ErrorKind::unauthorized: return kUnauthorized;
     case ErrorKind::forbidden: return kForbidden;
     case ErrorKind::not_found: return kNotFound;
+    case ErrorKind::model_not_found: return kModel;
     case ErrorKind::method_not_allowed: return kMethod;
     case ErrorKind::request_timeout: return kTimeout;
     case ErrorKind::conflict: return kConflict;

@@ -18,6 +18,7 @@ enum class ErrorKind {
   unauthorized,           // missing or wrong credentials
   forbidden,              // e.g. CORS origin not allowed
   not_found,              // unknown route or resource
+  model_not_found,        // the requested model is not routable
   method_not_allowed,     // route exists, method does not
   request_timeout,        // client too slow
   conflict,
@@ -48,12 +49,15 @@ struct Error {
   std::string message;
   std::string param;  // offending field, when there is one
   std::string where;  // module that produced it, for logs
+  int http_status = 0;      // overrides the kind's status (e.g. an upstream 422 kept as 422)
+  int retry_after_ms = -1;  // from an upstream Retry-After, when there was one
+  int upstream_status = 0;  // the upstream's HTTP status, when the error is its answer
 
   Error() = default;
   Error(ErrorKind k, std::string msg, std::string prm = {}, std::string wh = {})
       : kind(k), message(std::move(msg)), param(std::move(prm)), where(std::move(wh)) {}
 
-  int status() const { return error_info(kind).status; }
+  int status() const { return http_status ? http_status : error_info(kind).status; }
 };
 
 // Result<T>: either a T or an Error.

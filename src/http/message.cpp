@@ -96,8 +96,10 @@ Response Response::error(const core::Error& e) {
   Response r;
   r.status = e.status();
   r.body = error_body(e);
-  if (e.kind == core::ErrorKind::busy || e.kind == core::ErrorKind::too_many_connections ||
-      e.kind == core::ErrorKind::unavailable || e.kind == core::ErrorKind::rate_limited) {
+  if (e.retry_after_ms >= 0) {
+    r.headers.emplace_back("Retry-After", std::to_string((e.retry_after_ms + 999) / 1000));
+  } else if (e.kind == core::ErrorKind::busy || e.kind == core::ErrorKind::too_many_connections ||
+             e.kind == core::ErrorKind::unavailable || e.kind == core::ErrorKind::rate_limited) {
     r.headers.emplace_back("Retry-After", "1");
   }
   return r;

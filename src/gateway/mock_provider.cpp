@@ -1,0 +1,189 @@
+// type = "mock": deterministic replies for development and tests, with no network. The reply
+// echoes the last user message; token counts are word counts; latency_ms delays each answer (and
+// each streamed chunk); fail_rate of calls (a seeded, repeatable sequence) fail with fail_status.
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json/serialize.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <random>
+#include <sstream>
+
+#include "gateway/provider.hpp"
+
+namespace sb::gateway {
+namespace {
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+using asio::awaitable;
+
+std::string message_text(const json::value& content) {
+  if (content.is_string()) return std::string(content.get_string());
+  std::string out;
+  if (const auto* parts = content.if_array()) {
+    for (const auto& p : *parts) {
+      const auto* o = p.if_object();
+      if (!o) continue;
+      auto* type = o->if_contains("type");
+      auto* text = o->if_contains("text");
+      if (type && type->is_string() && type->get_string() == "text" && text && text->is_string()) {
+        if (!out.empty()) out += " ";
+        out += std::string(text->get_string());
+      }
+    }
+  }
+  return out;
+}
+
+int words(std::string_view s) {
+  int n = 0;
+  bool in = false;
+  for (char c : s) {
+    bool space = c == ' ' || c == '\n' || c == '\t';
+    if (!space && !in) ++n;
+    in = !space;
+  }
+  return n;
+}
+
+class MockProvider final : public Provider {
+ public:
+  explicit MockProvider(const core::ProviderConfig& config) : config_(config), rng_(42) {}
+
+  const core::ProviderConfig& config() const override { return config_; }
+
+  awaitable<core::Result<ChatResult>> chat(const ChatCall& call) override {
+    co_await sleep(config_.latency_ms);
+    if (should_fail()) co_return failure();
+    Reply r = reply(call);
+    json::object o;
+    o["id"] = r.id;
+    o["object"] = "chat.completion";
+    o["created"] = r.created;
+    o["model"] = call.model;
+    o["choices"] = json::array{json::object{
+        {"index", 0},
+        {"message", json::object{{"role", "assistant"}, {"content", r.text}}},
+        {"logprobs", nullptr},
+        {"finish_reason", "stop"}}};
+    o["usage"] = usage(r);
+    co_return ChatResult{json::serialize(o)};
+  }
+
+  awaitable<core::Status> chat_stream(const ChatCall& call, const ChunkSink& sink) override {
+    co_await sleep(config_.latency_ms);
+    if (should_fail()) co_return failure();
+    Reply r = reply(call);
+    auto chunk = [&](json::object delta, json::value finish) {
+      json::object o;
+      o["id"] = r.id;
+      o["object"] = "chat.completion.chunk";
+      o["created"] = r.created;
+      o["model"] = call.model;
+      o["choices"] = json::array{json::object{
+          {"index", 0}, {"delta", std::move(delta)}, {"logprobs", nullptr}, {"finish_reason", finish}}};
+      return o;
+    };
+    // (Chunks are built before each co_await: GCC 12 mishandles literal temporaries in them.)
+    std::vector<std::string> pieces;
+    pieces.push_back(json::serialize(chunk({{"role", "assistant"}, {"content", ""}}, nullptr)));
+    std::istringstream in(r.text);
+    std::string word;
+    while (in >> word) {
+      std::string piece = pieces.size() == 1 ? word : " " + word;
+      pieces.push_back(json::serialize(chunk({{"content", piece}}, nullptr)));
+    }
+    pieces.push_back(json::serialize(chunk({}, json::string("stop"))));
+    const json::value* opts = call.body.if_contains("stream_options");
+    const json::value* include =
+        opts && opts->is_object() ? opts->as_object().if_contains("include_usage") : nullptr;
+    if (include && include->is_bool() && include->get_bool()) {
+      json::object o = chunk({}, nullptr);
+      o["choices"] = json::array{};
+      o["usage"] = usage(r);
+      pieces.push_back(json::serialize(o));
+    }
+    for (std::size_t i = 0; i < pieces.size(); ++i) {
+      if (i > 1) co_await sleep(config_.latency_ms / 10);
+      if (!co_await sink(pieces[i])) break;
+    }
+    co_return core::Status{};
+  }
+
+ private:
+  struct Reply {
+    std::string id;
+    long long created;
+    std::string text;
+    int prompt_tokens;
+    int completion_tokens;
+  };
+
+  Reply reply(const ChatCall& call) {
+    Reply r;
+    r.id = "chatcmpl-mock-" + std::to_string(++counter_);
+    r.created = std::chrono::duration_cast<std::chrono::seconds>(
+                    std::chrono::system_clock::now().time_since_epoch())
+                    .count();
+    std::string last_user;
+    int prompt = 0;
+    if (const auto* msgs = call.body.if_contains("messages"); msgs && msgs->is_array()) {
+      for (const auto& m : msgs->get_array()) {
+        const auto* o = m.if_object();
+        if (!o) continue;
+        const auto* content = o->if_contains("content");
+        std::string text = content ? message_text(*content) : "";
+        prompt += words(text);
+        const auto* role = o->if_contains("role");
+        if (role && role->is_string() && role->get_string() == "user") last_user = text;
+      }
+    }
+    if (last_user.size() > 200) last_user.resize(200);
+    r.text = "Mock reply to: " + last_user;
+    r.prompt_tokens = prompt;
+    r.completion_tokens = words(r.text);
+    return r;
+  }
+
+  static json::object usage(const Reply& r) {
+    return {{"prompt_tokens", r.prompt_tokens},
+            {"completion_tokens", r.completion_tokens},
+            {"total_tokens", r.prompt_tokens + r.completion_tokens}};
+  }
+
+  bool should_fail() {
+    if (config_.fail_rate <= 0) return false;
+    std::lock_guard lock(mu_);
+    return std::uniform_real_distribution<double>(0, 1)(rng_) < config_.fail_rate;
+  }
+
+  core::Error failure() const {
+    std::string body = R"J({"error":{"message":"mock failure (fail_rate)"}})J";
+    return upstream_http_error(config_, config_.fail_status, body, "");
+  }
+
+  static awaitable<void> sleep(int ms) {
+    if (ms <= 0) co_return;
+    asio::steady_timer t(co_await asio::this_coro::executor, std::chrono::milliseconds(ms));
+    co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+  }
+
+  core::ProviderConfig config_;
+  std::atomic<long long> counter_{0};
+  std::mutex mu_;  // guards rng_
+  std::mt19937 rng_;
+};
+
+}  // namespace
+
+std::unique_ptr<Provider> make_mock_provider(const core::ProviderConfig& config) {
+  return std::make_unique<MockProvider>(config);
+}
+
+}  // namespace sb::gateway

@@ -1,0 +1,252 @@
+// The gateway through the real binary, against fake upstreams the test controls.
+
+#include <boost/json/parse.hpp>
+#include <gtest/gtest.h>
+
+#include "fake_upstream.hpp"
+#include "harness.hpp"
+
+namespace sbtest {
+namespace {
+
+namespace json = boost::json;
+
+const std::string kKey = "sk-upstream-secret-key-0123456789";
+const std::string kChat = R"({"model":"MODEL","messages":[{"role":"user","content":"hi"}],"temperature":0.2,"x_custom":{"a":1}})";
+
+std::string chat_body(const std::string& model, bool stream = false) {
+  std::string b = kChat;
+  b.replace(b.find("MODEL"), 5, model);
+  if (stream) b.insert(b.size() - 1, R"(,"stream":true)");
+  return b;
+}
+
+std::string config_for(FakeUpstream& a, FakeUpstream& b) {
+  return "[[providers]]\nname = \"a\"\ntype = \"openai\"\nbase_url = \"" + a.url() +
+         "/v1\"\napi_key_env = \"SB_TEST_KEY\"\ntimeout_ms = 2000\n"
+         "headers = { \"HTTP-Referer\" = \"https://app.example\" }\n"
+         "[[providers]]\nname = \"b\"\ntype = \"openai\"\nbase_url = \"" + b.url() + "/v1\"\n"
+         "[[routes]]\nname = \"smart\"\ntargets = [{ provider = \"a\", model = \"gpt-a\" }, "
+         "{ provider = \"b\", model = \"gpt-b\" }]\n";
+}
+
+Behavior completion(const std::string& content) {
+  Behavior b;
+  b.body = R"({"id":"chatcmpl-1","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,"message":{"role":"assistant","content":")" +
+           content + R"("},"finish_reason":"stop"}],"usage":{"prompt_tokens":1,"completion_tokens":1,"total_tokens":2}})";
+  return b;
+}
+
+Behavior failing(int status, const std::string& message = "upstream broke") {
+  Behavior b;
+  b.status = status;
+  b.body = R"({"error":{"message":")" + message + R"(","type":"server_error"}})";
+  return b;
+}
+
+Behavior sse(std::vector<std::string> datas) {
+  Behavior b;
+  b.headers = {{"Content-Type", "text/event-stream"}};
+  for (auto& d : datas) b.chunks.push_back("data: " + d + "\n\n");
+  return b;
+}
+
+class GatewayTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    server_ = std::make_unique<Server>(
+        ServerOptions{.env = {{"SB_TEST_KEY", kKey}}, .config_toml = config_for(a_, b_)});
+  }
+  int port() { return server_->port(); }
+  FakeUpstream a_, b_;
+  std::unique_ptr<Server> server_;
+};
+
+TEST_F(GatewayTest, ModelsListsRoutesAndAllowListedModels) {
+  auto r = http(port(), "GET", "/v1/models");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  auto v = json::parse(r->body);
+  EXPECT_EQ(v.at("object"), "list");
+  EXPECT_EQ(v.at("data").at(0).at("id"), "smart");
+}
+
+TEST_F(GatewayTest, ForwardsTheRequestAndReturnsTheUpstreamAnswer) {
+  a_.push(completion("hello"));
+  auto r = http(port(), "POST", "/v1/chat/completions", chat_body("a/gpt-4o"));
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(json::parse(r->body).at("choices").at(0).at("message").at("content"), "hello");
+  EXPECT_EQ(r->header("x-switchboard-provider"), "a");
+  EXPECT_EQ(r->header("x-switchboard-model"), "gpt-4o");
+  EXPECT_EQ(r->header("x-switchboard-attempts"), "1");
+  auto got = a_.received();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].method, "POST");
+  EXPECT_EQ(got[0].target, "/v1/chat/completions");
+  EXPECT_EQ(got[0].headers["authorization"], "Bearer " + kKey);
+  EXPECT_EQ(got[0].headers["http-referer"], "https://app.example");
+  auto sent = json::parse(got[0].body);
+  EXPECT_EQ(sent.at("model"), "gpt-4o");
+  EXPECT_EQ(sent.at("x_custom").at("a"), 1) << "unknown fields pass through";
+  EXPECT_DOUBLE_EQ(sent.at("temperature").as_double(), 0.2);
+}
+
+TEST_F(GatewayTest, FallsBackToTheNextTargetOnARetryableError) {
+  a_.push(failing(500));
+  b_.push(completion("from b"));
+  auto r = http(port(), "POST", "/v1/chat/completions", chat_body("smart"));
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(json::parse(r->body).at("choices").at(0).at("message").at("content"), "from b");
+  EXPECT_EQ(r->header("x-switchboard-provider"), "b");
+  EXPECT_EQ(r->header("x-switchboard-attempts"), "2");
+  EXPECT_EQ(json::parse(b_.received().at(0).body).at("model"), "gpt-b");
+  EXPECT_GE(metric(port(), R"(switchboard_gateway_fallbacks_total{provider="b"})"), 1);
+  EXPECT_GE(metric(port(), R"(switchboard_upstream_requests_total{provider="a",model="gpt-a",status="500"})"), 1);
+}
+
+TEST_F(GatewayTest, FallsBackWhenTheUpstreamIsSlowOrGone) {
+  Behavior slow;
+  slow.delay_before_headers = std::chrono::milliseconds(5000);  // provider a: timeout_ms = 2000
+  a_.push(slow);
+  b_.push(completion("b was fast"));
+  auto t0 = std::chrono::steady_clock::now();
+  auto r = http(port(), "POST", "/v1/chat/completions", chat_body("smart"));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200) << r->body;
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(4000));
+  EXPECT_GE(metric(port(), R"(switchboard_upstream_requests_total{provider="a",model="gpt-a",status="upstream_timeout"})"), 1);
+}
+
+TEST_F(GatewayTest, ClientErrorsAreNotRetriedAndKeepTheirStatus) {
+  a_.push(failing(422, "temperature must be <= 2"));
+  auto r = http(port(), "POST", "/v1/chat/completions", chat_body("smart"));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 422);
+  auto e = json::parse(r->body).at("error");
+  EXPECT_NE(std::string(e.at("message").as_string()).find("temperature must be <= 2"), std::string::npos);
+  EXPECT_TRUE(b_.received().empty()) << "a 4xx must not fall back";
+}
+
+TEST_F(GatewayTest, RateLimitKeepsStatusAndRetryAfterWhenEveryTargetFails) {
+  Behavior limited = failing(429, "slow down");
+  limited.headers.emplace_back("Retry-After", "7");
+  a_.push(failing(503));
+  b_.push(limited);
+  auto r = http(port(), "POST", "/v1/chat/completions", chat_body("smart"));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 429);
+  EXPECT_EQ(r->header("retry-after"), "7");
+  EXPECT_EQ(json::parse(r->body).at("error").at("type"), "rate_limit_error");
+}
+
+TEST_F(GatewayTest, UpstreamMessagesNeverCarryTheKey) {
+  a_.push(failing(401, "Incorrect API key provided: " + kKey));
+  auto r = http(port(), "POST", "/v1/chat/completions", chat_body("a/gpt-4o"));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 502);
+  EXPECT_EQ(r->body.find(kKey), std::string::npos) << r->body;
+  EXPECT_EQ(r->body.find("0123456789"), std::string::npos) << r->body;
+  server_->stop(SIGTERM);
+  for (const auto& line : server_->stdout_lines()) EXPECT_EQ(line.find(kKey), std::string::npos);
+}
+
+TEST_F(GatewayTest, UnknownModelAndBadBodies) {
+  auto r = http(port(), "POST", "/v1/chat/completions", chat_body("nope/x"));
+  EXPECT_EQ(r->status, 404);
+  EXPECT_EQ(json::parse(r->body).at("error").at("code"), "model_not_found");
+  r = http(port(), "POST", "/v1/chat/completions", R"({"messages":[{"role":"user","content":"x"}]})");
+  EXPECT_EQ(r->status, 400);
+  EXPECT_EQ(json::parse(r->body).at("error").at("param"), "model");
+  r = http(port(), "POST", "/v1/chat/completions", R"({"model":"smart","messages":"hi"})");
+  EXPECT_EQ(json::parse(r->body).at("error").at("param"), "messages");
+  r = http(port(), "POST", "/v1/chat/completions", R"({"model":"smart","messages":[{"content":"x"}]})");
+  EXPECT_EQ(json::parse(r->body).at("error").at("param"), "messages[0].role");
+  r = http(port(), "POST", "/v1/chat/completions", R"({"model":"smart","stream":"yes","messages":[{"role":"user"}]})");
+  EXPECT_EQ(json::parse(r->body).at("error").at("param"), "stream");
+  r = http(port(), "POST", "/v1/chat/completions", "{not json");
+  EXPECT_EQ(json::parse(r->body).at("error").at("code"), "invalid_json");
+  EXPECT_TRUE(a_.received().empty());
+}
+
+TEST_F(GatewayTest, StreamsChunksThrough) {
+  a_.push(sse({R"({"choices":[{"index":0,"delta":{"content":"Hel"}}]})",
+               R"({"choices":[{"index":0,"delta":{"content":"lo"}}]})", "[DONE]"}));
+  auto r = http(port(), "POST", "/v1/chat/completions", chat_body("a/gpt-4o", true));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->header("content-type"), "text/event-stream");
+  EXPECT_EQ(r->header("x-switchboard-provider"), "a");
+  EXPECT_EQ(r->body,
+            "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hel\"}}]}\n\n"
+            "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"lo\"}}]}\n\n"
+            "data: [DONE]\n\n");
+  EXPECT_EQ(json::parse(a_.received().at(0).body).at("stream"), true);
+}
+
+TEST_F(GatewayTest, StreamFallsBackBeforeTheFirstByte) {
+  a_.push(failing(503));
+  b_.push(sse({R"({"choices":[{"index":0,"delta":{"content":"b"}}]})", "[DONE]"}));
+  auto r = http(port(), "POST", "/v1/chat/completions", chat_body("smart", true));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->header("x-switchboard-provider"), "b");
+  EXPECT_EQ(r->header("x-switchboard-attempts"), "2");
+  EXPECT_NE(r->body.find("data: [DONE]"), std::string::npos);
+}
+
+TEST_F(GatewayTest, StreamWhoseTargetsAllFailAnswersAnErrorStatus) {
+  a_.push(failing(500));
+  b_.push(failing(502));
+  auto r = http(port(), "POST", "/v1/chat/completions", chat_body("smart", true));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 502);
+  EXPECT_EQ(r->header("content-type"), "application/json");
+  EXPECT_EQ(json::parse(r->body).at("error").at("code"), "upstream_error");
+}
+
+TEST_F(GatewayTest, StreamBrokenMidwayEndsWithAnErrorEventAndNoFallback) {
+  Behavior broken = sse({R"({"choices":[{"index":0,"delta":{"content":"par"}}]})", "x"});
+  broken.fault = Behavior::Fault::reset_mid_body;
+  broken.fault_after_chunks = 1;
+  a_.push(broken);
+  auto r = http(port(), "POST", "/v1/chat/completions", chat_body("smart", true));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_NE(r->body.find("\"par\""), std::string::npos);
+  EXPECT_NE(r->body.find("data: {\"error\":"), std::string::npos) << r->body;
+  EXPECT_EQ(r->body.find("[DONE]"), std::string::npos);
+  EXPECT_TRUE(b_.received().empty()) << "no fallback after the first byte";
+}
+
+TEST_F(GatewayTest, ClientDisconnectCancelsTheUpstreamStream) {
+  Behavior slow = sse({"{\"n\":1}", "{\"n\":2}", "{\"n\":3}", "{\"n\":4}", "[DONE]"});
+  slow.delay_between_chunks = std::chrono::milliseconds(300);
+  a_.push(slow);
+  {
+    Client c(port());
+    ASSERT_TRUE(c.send(raw_request("POST", "/v1/chat/completions", chat_body("a/m", true))));
+    std::this_thread::sleep_for(std::chrono::milliseconds(150));
+  }  // the client goes away after the first chunk
+  for (int i = 0; i < 40 && a_.abandoned() == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(a_.abandoned(), 1) << "the upstream connection must be dropped";
+}
+
+TEST(GatewayDefaults, EmbeddedMockAnswersWithoutConfiguration) {
+  Server s;
+  auto r = http(s.port(), "POST", "/v1/chat/completions",
+                R"({"model":"mock/echo","messages":[{"role":"user","content":"ping"}]})");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(json::parse(r->body).at("choices").at(0).at("message").at("content"), "Mock reply to: ping");
+  auto st = http(s.port(), "POST", "/v1/chat/completions",
+                 R"({"model":"mock/echo","stream":true,"messages":[{"role":"user","content":"a b"}]})");
+  EXPECT_NE(st->body.find("\" b\""), std::string::npos);
+  EXPECT_NE(st->body.find("data: [DONE]"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace sbtest
