@@ -361,6 +361,27 @@ std::string config_example() {
     out += "# " + k.help + " (" + k.env + ")\n";
     out += k.key + " = " + k.default_value + "\n";
   }
+  out += R"(
+# Providers and routes are read from this file only (no environment overrides). With no
+# [[providers]], a mock provider named "mock" serves the model "mock/echo".
+#
+# [[providers]]
+# name = "openai"                        # required; a-z 0-9 _ . - ; clients use "openai/<model>"
+# type = "openai"                        # required: openai (any OpenAI-compatible API) | mock
+# base_url = "https://api.openai.com/v1" # default for type openai; e.g. http://127.0.0.1:11434/v1
+# api_key_env = "OPENAI_API_KEY"         # environment variable with the key; must be set if given
+# timeout_ms = 60000                     # connect + first byte + longest silence in a stream
+# headers = { "HTTP-Referer" = "https://app.example" }  # extra headers on every call
+# models = ["gpt-4o-mini"]               # allow-list (also what GET /v1/models lists); [] = any
+# latency_ms = 0                         # mock only: delay per answer
+# fail_rate = 0.0                        # mock only: share of calls that fail (seeded, repeatable)
+# fail_status = 500                      # mock only: the status of those failures
+#
+# [[routes]]
+# name = "smart"                         # the model name clients send
+# strategy = "priority"                  # targets in order; the next on a retryable failure
+# targets = [{ provider = "openai", model = "gpt-4o-mini" }, { provider = "local", model = "llama3" }]
+)";
   return out;
 }
 
