@@ -105,15 +105,19 @@ void Gateway::record(const ChatCall& call, const Target& t, int attempt, const E
   }
 }
 
+void Gateway::begin_attempt(const Target& t, ChatCall& call, Outcome& outcome) {
+  if (outcome.attempts > 0) metrics_->fallbacks.with({t.provider->config().name}).inc();
+  outcome.provider = t.provider->config().name;
+  outcome.model = t.model;
+  ++outcome.attempts;
+  call.model = t.model;
+}
+
 awaitable<core::Result<ChatResult>> Gateway::chat(ChatCall call, std::vector<Target> targets,
                                                   Outcome& outcome) {
   std::optional<Error> last = Error(ErrorKind::model_not_found, "no targets", "model");
   for (const auto& t : targets) {
-    if (outcome.attempts > 0) metrics_->fallbacks.with({t.provider->config().name}).inc();
-    outcome.provider = t.provider->config().name;
-    outcome.model = t.model;
-    ++outcome.attempts;
-    call.model = t.model;
+    begin_attempt(t, call, outcome);
     const auto t0 = std::chrono::steady_clock::now();
     auto r = co_await t.provider->chat(call);
     record(call, t, outcome.attempts, r ? nullptr : &r.error(), t0);
@@ -133,11 +137,7 @@ awaitable<core::Status> Gateway::chat_stream(ChatCall call, std::vector<Target> 
     co_return co_await sink(chunk);
   };
   for (const auto& t : targets) {
-    if (outcome.attempts > 0) metrics_->fallbacks.with({t.provider->config().name}).inc();
-    outcome.provider = t.provider->config().name;
-    outcome.model = t.model;
-    ++outcome.attempts;
-    call.model = t.model;
+    begin_attempt(t, call, outcome);
     const auto t0 = std::chrono::steady_clock::now();
     auto st = co_await t.provider->chat_stream(call, counting);
     record(call, t, outcome.attempts, st ? nullptr : &st.error(), t0);

@@ -53,6 +53,8 @@ class Gateway {
 
  private:
   struct Metrics;
+  // Points call and outcome at the next target; counts a fallback after the first.
+  void begin_attempt(const Target& t, ChatCall& call, Outcome& outcome);
   void record(const ChatCall& call, const Target& t, int attempt, const core::Error* error,
               std::chrono::steady_clock::time_point t0);
 
