@@ -80,6 +80,10 @@ bool iequals(std::string_view a, std::string_view b) {
 
 std::string where(const Url& u) { return u.host + ":" + std::to_string(u.port); }
 
+Error client_error(ErrorKind kind, std::string message) {
+  return Error(kind, std::move(message), {}, "http_client");
+}
+
 }  // namespace
 
 Result<Url> parse_url(std::string_view text) {
@@ -158,21 +162,19 @@ struct Client::Impl {
     tcp::resolver resolver(ex);
     auto [rec, results] = co_await resolver.async_resolve(url.host, std::to_string(url.port), kTuple);
     if (rec) {
-      co_return Error(ErrorKind::upstream_error, "cannot resolve " + url.host + ": " + rec.message(),
-                      {}, "http_client");
+      co_return client_error(ErrorKind::upstream_error, "cannot resolve " + url.host + ": " + rec.message());
     }
     {
       Deadline d(ex, *socket, t.connect);
       auto [cec, ep] = co_await asio::async_connect(*socket, results, kTuple);
       if (d.fired()) {
-        co_return Error(ErrorKind::upstream_timeout,
+        co_return client_error(ErrorKind::upstream_timeout,
                         "connect to " + where(url) + " timed out after " +
-                            std::to_string(t.connect.count()) + " ms",
-                        {}, "http_client");
+                            std::to_string(t.connect.count()) + " ms");
       }
       if (cec) {
-        co_return Error(ErrorKind::upstream_error,
-                        "connect to " + where(url) + " failed: " + cec.message(), {}, "http_client");
+        co_return client_error(ErrorKind::upstream_error,
+                        "connect to " + where(url) + " failed: " + cec.message());
       }
     }
     boost::system::error_code ignored;
@@ -184,13 +186,11 @@ struct Client::Impl {
       Deadline d(ex, tls->next_layer(), t.connect);
       auto [hec] = co_await tls->async_handshake(asio::ssl::stream_base::client, kTuple);
       if (d.fired()) {
-        co_return Error(ErrorKind::upstream_timeout, "TLS handshake with " + where(url) + " timed out",
-                        {}, "http_client");
+        co_return client_error(ErrorKind::upstream_timeout, "TLS handshake with " + where(url) + " timed out");
       }
       if (hec) {
-        co_return Error(ErrorKind::upstream_error,
-                        "TLS handshake with " + where(url) + " failed: " + hec.message(), {},
-                        "http_client");
+        co_return client_error(ErrorKind::upstream_error,
+                        "TLS handshake with " + where(url) + " failed: " + hec.message());
       }
       c->tls = std::move(tls);
     } else {
@@ -226,16 +226,14 @@ struct Client::Impl {
       }
       auto [hec, hn] = co_await bhttp::async_read_header(s, c.buf, p, kTuple);
       if (d.fired()) {
-        co_return Error(ErrorKind::upstream_timeout,
+        co_return client_error(ErrorKind::upstream_timeout,
                         "no response from " + where(url) + " within " +
-                            std::to_string(t.first_byte.count()) + " ms",
-                        {}, "http_client");
+                            std::to_string(t.first_byte.count()) + " ms");
       }
       if (hec) {
         out.stale = hec == bhttp::error::end_of_stream || hec == asio::error::connection_reset;
-        co_return Error(ErrorKind::upstream_error,
-                        "reading the response from " + where(url) + " failed: " + hec.message(), {},
-                        "http_client");
+        co_return client_error(ErrorKind::upstream_error,
+                        "reading the response from " + where(url) + " failed: " + hec.message());
       }
     }
     ClientResponse resp;
@@ -253,24 +251,21 @@ struct Client::Impl {
       auto [rec, rn] = co_await bhttp::async_read_some(s, c.buf, p, kTuple);
       if (rec == bhttp::error::need_buffer) rec = {};
       if (d.fired()) {
-        co_return Error(ErrorKind::upstream_timeout,
+        co_return client_error(ErrorKind::upstream_timeout,
                         "the response from " + where(url) + " stalled for " +
-                            std::to_string(t.idle.count()) + " ms",
-                        {}, "http_client");
+                            std::to_string(t.idle.count()) + " ms");
       }
       if (rec) {
-        co_return Error(ErrorKind::upstream_error,
+        co_return client_error(ErrorKind::upstream_error,
                         "reading the response body from " + where(url) + " failed: " +
-                            rec.message(),
-                        {}, "http_client");
+                            rec.message());
       }
       std::size_t got = chunk.size() - p.get().body().size;
       total += got;
       if (total > options.max_response_bytes) {
-        co_return Error(ErrorKind::upstream_error,
+        co_return client_error(ErrorKind::upstream_error,
                         "the response from " + where(url) + " exceeds " +
-                            std::to_string(options.max_response_bytes) + " bytes",
-                        {}, "http_client");
+                            std::to_string(options.max_response_bytes) + " bytes");
       }
       if (got > 0) {
         if (buffer_) {

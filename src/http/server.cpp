@@ -213,7 +213,6 @@ class ConnWriter final : public StreamWriter {
   }
 
   std::optional<Response>& replacement() { return replacement_; }
-  bool ok() const { return ok_; }
   std::size_t bytes() const { return bytes_; }
 
  private:
@@ -403,19 +402,13 @@ void Server::Impl::on_session_end(Conn* c, std::exception_ptr e) {
 }
 
 awaitable<void> Server::Impl::reject(std::shared_ptr<Conn> conn) {
-  Conn& c = *conn;
-  std::string id = core::new_request_id();
-  std::string body = error_body(Error(ErrorKind::too_many_connections,
-                                      "too many connections; retry shortly"));
-  std::string head = "HTTP/1.1 503 Service Unavailable\r\nServer: switchboard\r\n"
-                     "Content-Type: application/json\r\nRetry-After: 1\r\nConnection: close\r\n"
-                     "X-Request-Id: " + id + "\r\nContent-Length: " + std::to_string(body.size()) +
-                     "\r\n\r\n";
-  c.expires_after(milliseconds(2000));
-  std::array<asio::const_buffer, 2> bufs{asio::buffer(head), asio::buffer(body)};
-  auto [ec, n] = co_await asio::async_write(c.socket, bufs, kTuple);
-  if (!ec) co_await linger_close(c);
-  c.finish();
+  Request req;
+  req.request_id = core::new_request_id();
+  Response res = Response::error(Error(ErrorKind::too_many_connections,
+                                       "too many connections; retry shortly"));
+  auto [ok, bytes] = co_await write_response(*conn, req, 11, false, res, false);
+  if (ok) co_await linger_close(*conn);
+  conn->finish();
 }
 
 awaitable<void> Server::Impl::session(std::shared_ptr<Conn> c) {
@@ -468,7 +461,7 @@ awaitable<bool> Server::Impl::fail_request(Conn& c, const boost::system::error_c
     err = Error(ErrorKind::payload_too_large,
                 "request body exceeds " + std::to_string(cfg.max_body_bytes) + " bytes");
   } else if (c.timed_out) {
-    // Beast has closed the socket already: nothing can be answered.
+    // The watchdog has closed the socket already: nothing can be answered.
     log::info("connection closed", {{"reason", std::string("timed out reading the request ") +
                                                    phase}});
   } else if (ec == bhttp::error::end_of_stream || ec == bhttp::error::partial_message ||
