@@ -220,9 +220,9 @@ struct Client::Impl {
       auto [wec, wn] = co_await bhttp::async_write(s, req, kTuple);
       if (wec) {
         out.stale = !d.fired();
-        co_return Error(d.fired() ? ErrorKind::upstream_timeout : ErrorKind::upstream_error,
-                        "sending the request to " + where(url) + " failed: " + wec.message(), {},
-                        "http_client");
+        ErrorKind kind = d.fired() ? ErrorKind::upstream_timeout : ErrorKind::upstream_error;
+        co_return client_error(kind, "sending the request to " + where(url) + " failed: " +
+                                         wec.message());
       }
       auto [hec, hn] = co_await bhttp::async_read_header(s, c.buf, p, kTuple);
       if (d.fired()) {
