@@ -80,6 +80,12 @@ class MockProvider final : public Provider {
     co_await sleep(config_.latency_ms);
     if (should_fail()) co_return failure();
     Reply r = reply(call);
+    // With stream_options.include_usage, every chunk carries "usage": null and one last chunk
+    // with empty choices carries the totals (OpenAI API reference, ChatCompletionStreamOptions).
+    const json::value* opts = call.body.if_contains("stream_options");
+    const json::value* include =
+        opts && opts->is_object() ? opts->as_object().if_contains("include_usage") : nullptr;
+    const bool include_usage = include && include->is_bool() && include->get_bool();
     auto chunk = [&](json::object delta, json::value finish) {
       json::object o;
       o["id"] = r.id;
@@ -88,6 +94,7 @@ class MockProvider final : public Provider {
       o["model"] = call.model;
       o["choices"] = json::array{json::object{
           {"index", 0}, {"delta", std::move(delta)}, {"logprobs", nullptr}, {"finish_reason", finish}}};
+      if (include_usage) o["usage"] = nullptr;
       return o;
     };
     // (Chunks are built before each co_await: GCC 12 mishandles literal temporaries in them.)
@@ -100,10 +107,7 @@ class MockProvider final : public Provider {
       pieces.push_back(json::serialize(chunk({{"content", piece}}, nullptr)));
     }
     pieces.push_back(json::serialize(chunk({}, json::string("stop"))));
-    const json::value* opts = call.body.if_contains("stream_options");
-    const json::value* include =
-        opts && opts->is_object() ? opts->as_object().if_contains("include_usage") : nullptr;
-    if (include && include->is_bool() && include->get_bool()) {
+    if (include_usage) {
       json::object o = chunk({}, nullptr);
       o["choices"] = json::array{};
       o["usage"] = usage(r);

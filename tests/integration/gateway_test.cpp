@@ -246,6 +246,26 @@ TEST(GatewayDefaults, EmbeddedMockAnswersWithoutConfiguration) {
                  R"({"model":"mock/echo","stream":true,"messages":[{"role":"user","content":"a b"}]})");
   EXPECT_NE(st->body.find("\" b\""), std::string::npos);
   EXPECT_NE(st->body.find("data: [DONE]"), std::string::npos);
+  EXPECT_EQ(st->body.find("\"usage\""), std::string::npos) << "no usage unless asked for";
+
+  // include_usage: "usage": null on every chunk, then one chunk with empty choices and totals.
+  auto u = http(s.port(), "POST", "/v1/chat/completions",
+                R"({"model":"mock/echo","stream":true,"stream_options":{"include_usage":true},)"
+                R"("messages":[{"role":"user","content":"a b"}]})");
+  std::vector<json::object> chunks;
+  std::size_t pos = 0;
+  while ((pos = u->body.find("data: {", pos)) != std::string::npos) {
+    std::size_t end = u->body.find("\n\n", pos);
+    chunks.push_back(json::parse(u->body.substr(pos + 6, end - pos - 6)).as_object());
+    pos = end;
+  }
+  ASSERT_GE(chunks.size(), 3u);
+  for (std::size_t i = 0; i + 1 < chunks.size(); ++i) {
+    ASSERT_TRUE(chunks[i].contains("usage")) << i;
+    EXPECT_TRUE(chunks[i]["usage"].is_null()) << i;
+  }
+  EXPECT_TRUE(chunks.back()["choices"].as_array().empty());
+  EXPECT_EQ(chunks.back()["usage"].at("completion_tokens"), 5);
 }
 
 }  // namespace
