@@ -119,6 +119,9 @@ void Server::reader(int fd, bool is_stdout) {
     cv_.notify_all();
   }
   close(fd);
+  std::lock_guard lock(mu_);
+  --open_pipes_;
+  cv_.notify_all();
 }
 
 std::optional<int> Server::wait_exit(std::chrono::milliseconds timeout) {
@@ -129,9 +132,12 @@ std::optional<int> Server::wait_exit(std::chrono::milliseconds timeout) {
     pid_t r = waitpid(pid_, &status, WNOHANG);
     if (r == pid_) {
       int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-      std::lock_guard lock(mu_);
+      std::unique_lock lock(mu_);
       exit_code_ = code;
       cv_.notify_all();
+      // The process is gone, but its last output may still sit in the pipes:
+      // wait for both readers to reach end of file before anyone reads it.
+      cv_.wait_for(lock, 2s, [&] { return open_pipes_ == 0; });
       return code;
     }
     if (std::chrono::steady_clock::now() > deadline) return std::nullopt;

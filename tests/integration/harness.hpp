@@ -79,6 +79,7 @@ class Server {
   std::condition_variable cv_;
   std::vector<std::string> out_lines_;
   std::string err_text_;
+  int open_pipes_ = 2;  // readers still before end of file
   std::thread out_thread_, err_thread_;
 };
 
