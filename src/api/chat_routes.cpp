@@ -1,7 +1,13 @@
-// The OpenAI-compatible surface: GET /v1/models and POST /v1/chat/completions (whole or streamed
-// as server-sent events ending with `data: [DONE]`).
+// The OpenAI-compatible surface: GET /v1/models, POST /v1/chat/completions (whole or streamed
+// as server-sent events ending with `data: [DONE]`), POST /v1/embeddings; and the providers'
+// status: GET /api/v1/providers, POST /api/v1/providers/{name}/test.
 
+#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
 
 #include "api/json.hpp"
 #include "api/routes.hpp"
@@ -18,10 +24,77 @@ using http::Response;
 
 namespace {
 
+using Clock = std::chrono::steady_clock;
+
+double ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
+
+std::string fixed(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.3f", v);
+  return buf;
+}
+
+// Server-Timing: the gateway's own time (total minus upstream calls and backoff) and the
+// upstream's; records the overhead histogram too.
+std::string server_timing(gateway::Gateway& gw, const gateway::Outcome& o, Clock::duration total,
+                          Clock::duration upstream) {
+  Clock::duration own = total - upstream - o.waited;
+  if (own < Clock::duration::zero()) own = Clock::duration::zero();
+  gw.observe_overhead(own);
+  return "gateway;dur=" + fixed(ms(own)) + ", upstream;dur=" + fixed(ms(upstream));
+}
+
 void add_outcome_headers(Response& r, const gateway::Outcome& o) {
   if (!o.provider.empty()) r.header("x-switchboard-provider", o.provider);
   if (!o.model.empty()) r.header("x-switchboard-model", o.model);
   r.header("x-switchboard-attempts", std::to_string(o.attempts));
+}
+
+core::Status validate_embeddings(const json::object& body) {
+  auto model = get_string(body, "model");
+  if (!model) return std::move(model).error();
+  if (!*model || (*model)->empty()) return Error(ErrorKind::invalid_field, "'model' is required", "model");
+  const json::value* input = body.if_contains("input");
+  auto bad_input = [] {
+    return Error(ErrorKind::invalid_field,
+                 "'input' must be a non-empty string, an array of strings, an array of token ids "
+                 "or an array of token-id arrays",
+                 "input");
+  };
+  if (!input) return bad_input();
+  auto token_ids = [](const json::array& a) {
+    return !a.empty() && std::all_of(a.begin(), a.end(), [](const json::value& v) { return v.is_int64() || v.is_uint64(); });
+  };
+  if (input->is_string()) {
+    if (input->get_string().empty()) return bad_input();
+  } else if (const auto* a = input->if_array()) {
+    if (a->empty() || a->size() > 2048) return bad_input();
+    bool strings = std::all_of(a->begin(), a->end(), [](const json::value& v) { return v.is_string() && !v.get_string().empty(); });
+    bool tokens = token_ids(*a);
+    bool token_lists = std::all_of(a->begin(), a->end(), [&](const json::value& v) { return v.is_array() && token_ids(v.get_array()); });
+    if (!strings && !tokens && !token_lists) return bad_input();
+  } else {
+    return bad_input();
+  }
+  auto dims = get_int(body, "dimensions", 1, 65536);
+  if (!dims) return std::move(dims).error();
+  auto fmt = get_string(body, "encoding_format");
+  if (!fmt) return std::move(fmt).error();
+  if (*fmt && **fmt != "float" && **fmt != "base64") {
+    return Error(ErrorKind::invalid_field, "'encoding_format' must be \"float\" or \"base64\"", "encoding_format");
+  }
+  return {};
+}
+
+json::object health_json(const gateway::TargetStatus& t) {
+  const auto& h = t.health;
+  return {{"model", t.model},
+          {"breaker", gateway::to_string(h.state)},
+          {"retry_in_ms", h.retry_in.count()},
+          {"calls", h.calls},
+          {"failures", h.failures},
+          {"error_rate", h.calls ? static_cast<double>(h.failures) / h.calls : 0.0},
+          {"latency_ms", h.latency_ms}};
 }
 
 // Checks what the gateway itself relies on; everything else is the upstream's to judge.
@@ -71,19 +144,21 @@ void register_chat_routes(http::Router& router, gateway::Gateway& gw) {
     if (!targets) co_return Response::error(targets.error());
     const json::value* stream = body->if_contains("stream");
     gateway::ChatCall call{std::move(*body), "", req.request_id};
+    const auto start = Clock::now();
 
     if (!stream || !stream->is_bool() || !stream->get_bool()) {
       gateway::Outcome outcome;
       auto r = co_await gw.chat(std::move(call), std::move(*targets), outcome);
       Response res = r ? Response::json(200, std::move(r->body)) : Response::error(r.error());
       add_outcome_headers(res, outcome);
+      res.header("Server-Timing", server_timing(gw, outcome, Clock::now() - start, outcome.upstream));
       co_return res;
     }
 
     Response res;
     res.content_type = "text/event-stream";
     res.header("Cache-Control", "no-cache");
-    res.stream = [&gw, call = std::move(call), targets = std::move(*targets)](
+    res.stream = [&gw, call = std::move(call), targets = std::move(*targets), start](
                      http::StreamWriter& w) mutable -> awaitable<void> {
       gateway::Outcome outcome;
       auto st = co_await gw.chat_stream(
@@ -93,6 +168,9 @@ void register_chat_routes(http::Router& router, gateway::Gateway& gw) {
               w.add_header("x-switchboard-provider", outcome.provider);
               w.add_header("x-switchboard-model", outcome.model);
               w.add_header("x-switchboard-attempts", std::to_string(outcome.attempts));
+              // Until the first chunk: upstream = earlier attempts + this one's time to it.
+              w.add_header("Server-Timing", server_timing(gw, outcome, Clock::now() - start,
+                                                          outcome.upstream + outcome.first_chunk));
             }
             std::string event = "data: ";
             event.append(chunk);
@@ -115,6 +193,78 @@ void register_chat_routes(http::Router& router, gateway::Gateway& gw) {
       co_await w.write("data: [DONE]\n\n");
     };
     co_return res;
+  });
+
+  router.add("POST", "/v1/embeddings", [&gw](Request& req) -> awaitable<Response> {
+    auto body = parse_json_object(req.body);
+    if (!body) co_return Response::error(body.error());
+    if (auto st = validate_embeddings(*body); !st) co_return Response::error(st.error());
+    std::string model(body->at("model").get_string());
+    auto targets = gw.resolve(model);
+    if (!targets) co_return Response::error(targets.error());
+    const auto start = Clock::now();
+    gateway::Outcome outcome;
+    gateway::EmbedCall call{std::move(*body), "", req.request_id};
+    auto r = co_await gw.embeddings(std::move(call), std::move(*targets), outcome);
+    Response res = r ? Response::json(200, std::move(r->body)) : Response::error(r.error());
+    add_outcome_headers(res, outcome);
+    res.header("Server-Timing", server_timing(gw, outcome, Clock::now() - start, outcome.upstream));
+    co_return res;
+  });
+
+  router.add("GET", "/api/v1/providers", [&gw](Request&) -> awaitable<Response> {
+    json::array data;
+    for (const auto& p : gw.providers()) {
+      json::array models, targets;
+      for (const auto& m : p.models) models.push_back(json::string(m));
+      for (const auto& t : p.targets) targets.push_back(health_json(t));
+      data.push_back(json::object{{"name", p.name},
+                                  {"type", p.type},
+                                  {"base_url", p.base_url},
+                                  {"models", std::move(models)},
+                                  {"targets", std::move(targets)}});
+    }
+    co_return Response::json(200, json::serialize(json::object{{"object", "list"}, {"data", std::move(data)}}));
+  });
+
+  // A live call to one provider, bypassing routes and breakers: a one-token chat completion.
+  router.add("POST", "/api/v1/providers/{name}/test", [&gw](Request& req) -> awaitable<Response> {
+    gateway::Provider* p = gw.find_provider(req.param("name"));
+    if (!p) {
+      co_return Response::error(Error(ErrorKind::not_found,
+                                      "no provider named '" + std::string(req.param("name")) + "'"));
+    }
+    std::string model = p->config().models.empty() ? "" : p->config().models.front();
+    if (!req.body.empty()) {
+      auto body = parse_json_object(req.body);
+      if (!body) co_return Response::error(body.error());
+      auto m = get_string(*body, "model");
+      if (!m) co_return Response::error(m.error());
+      if (*m) model = **m;
+    }
+    if (model.empty()) {
+      co_return Response::error(Error(ErrorKind::invalid_field,
+                                      "this provider has no models allow-list: name one with {\"model\": ...}",
+                                      "model"));
+    }
+    json::object chat{{"model", model},
+                      {"messages", json::array{json::object{{"role", "user"}, {"content", "ping"}}}},
+                      {"max_tokens", 1}};
+    gateway::ChatCall call{std::move(chat), model, req.request_id,
+                           Clock::now() + std::chrono::milliseconds(p->config().timeout_ms)};
+    const auto start = Clock::now();
+    auto r = co_await p->chat(call);
+    json::object out{{"provider", p->config().name},
+                      {"model", model},
+                      {"ok", r.ok()},
+                      {"latency_ms", ms(Clock::now() - start)}};
+    if (!r) {
+      out["status"] = r.error().upstream_status;
+      out["error"] = json::parse(http::error_body(r.error())).at("error");
+    } else {
+      out["status"] = 200;
+    }
+    co_return Response::json(200, json::serialize(out));
   });
 }
 

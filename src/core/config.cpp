@@ -209,6 +209,33 @@ const std::vector<KeyDef>& schema() {
                "Request headers a browser may send (answered to preflights)."),
       int_key("cors", "max_age_s", &Config::cors, &CorsConfig::max_age_s, 0, 86400,
               "How long a browser may cache a preflight answer."),
+
+      int_key("gateway", "request_timeout_ms", &Config::gateway, &GatewayConfig::request_timeout_ms,
+              100, kMaxMs,
+              "Deadline for one client request across all attempts, backoffs and fallbacks (for "
+              "a stream: until its first chunk)."),
+      int_key("gateway", "max_retries", &Config::gateway, &GatewayConfig::max_retries, 0, 10,
+              "Extra attempts on the same target after a retryable failure, before falling back "
+              "to the next target."),
+      int_key("gateway", "retry_backoff_ms", &Config::gateway, &GatewayConfig::retry_backoff_ms, 0,
+              kMaxMs, "First backoff before a retry; doubles each retry, with full jitter."),
+      int_key("gateway", "retry_backoff_max_ms", &Config::gateway,
+              &GatewayConfig::retry_backoff_max_ms, 0, kMaxMs,
+              "Longest backoff. An upstream Retry-After longer than this falls back to the next "
+              "target instead of waiting."),
+      bool_key("gateway", "retry_on_auth_errors", &Config::gateway,
+               &GatewayConfig::retry_on_auth_errors,
+               "Treat an upstream 401/403 as retryable (fall back to the next target)."),
+      int_key("gateway", "breaker_failure_percent", &Config::gateway,
+              &GatewayConfig::breaker_failure_percent, 1, 100,
+              "A target's circuit opens when at least this share of its recent calls failed..."),
+      int_key("gateway", "breaker_min_calls", &Config::gateway, &GatewayConfig::breaker_min_calls,
+              1, 1000000, "...out of at least this many calls..."),
+      int_key("gateway", "breaker_window_ms", &Config::gateway, &GatewayConfig::breaker_window_ms,
+              1000, kMaxMs, "...within this sliding window."),
+      int_key("gateway", "breaker_open_ms", &Config::gateway, &GatewayConfig::breaker_open_ms, 100,
+              kMaxMs,
+              "An open circuit skips its target for this long, then admits one probe call."),
   };
   return kSchema;
 }

@@ -52,6 +52,19 @@ struct CorsConfig {
   int max_age_s = 600;
 };
 
+// [gateway]: retries, deadlines and circuit breakers, for every route.
+struct GatewayConfig {
+  int request_timeout_ms = 300000;   // one client request, all attempts included
+  int max_retries = 2;               // extra attempts on the same target before falling back
+  int retry_backoff_ms = 200;        // first backoff; doubles per retry, full jitter
+  int retry_backoff_max_ms = 5000;   // longest wait (a longer Retry-After falls back instead)
+  bool retry_on_auth_errors = false; // also fall back on upstream 401/403
+  int breaker_failure_percent = 50;
+  int breaker_min_calls = 5;
+  int breaker_window_ms = 60000;
+  int breaker_open_ms = 30000;
+};
+
 // [[providers]]: an upstream the gateway can call.
 struct ProviderConfig {
   std::string name;         // used in "name/model" and in metrics; [a-z0-9_.-]+
@@ -87,6 +100,7 @@ struct Config {
   LogConfig log;
   AuthConfig auth;
   CorsConfig cors;
+  GatewayConfig gateway;
   std::vector<ProviderConfig> providers;
   std::vector<RouteConfig> routes;
 };

@@ -151,10 +151,9 @@ void load_gateway_tables(const toml::table& file, Config& c,
         e.fail("name", "must be non-empty and contain no '/'");
       }
       r.strategy = e.str("strategy", "priority");
-      if (r.strategy == "weighted" || r.strategy == "least_latency") {
-        e.fail("strategy", "\"" + r.strategy + "\" is not implemented yet; use priority");
+      if (r.strategy != "priority" && r.strategy != "weighted" && r.strategy != "least_latency") {
+        e.fail("strategy", "must be one of priority, weighted, least_latency");
       }
-      if (r.strategy != "priority") e.fail("strategy", "must be priority");
       const toml::node* tn = e.table().get("targets");
       const toml::array* ta = tn ? tn->as_array() : nullptr;
       if (!ta || ta->empty()) e.fail("targets", "expected a non-empty array of {provider, model}");

@@ -1,14 +1,60 @@
 #include "gateway/gateway.hpp"
 
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json/parser.hpp>
+
+#include <algorithm>
+
 #include "core/log.hpp"
 
 namespace sb::gateway {
 
-using boost::asio::awaitable;
+namespace asio = boost::asio;
+namespace json = boost::json;
+using asio::awaitable;
 using core::Error;
 using core::ErrorKind;
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
 namespace log = core::log;
 namespace metrics = core::metrics;
+
+namespace {
+
+// prompt/completion tokens from the last "usage":{...} object in an OpenAI response or chunk.
+// Parses only that object, not the whole text.
+bool extract_usage(std::string_view text, long long& prompt, long long& completion) {
+  static constexpr std::string_view kKey = "\"usage\":";
+  auto at = text.rfind(kKey);
+  if (at == std::string_view::npos) return false;
+  std::string_view rest = text.substr(at + kKey.size());
+  while (!rest.empty() && (rest.front() == ' ' || rest.front() == '\n')) rest.remove_prefix(1);
+  if (rest.empty() || rest.front() != '{') return false;
+  json::parser p;
+  boost::system::error_code ec;
+  p.write_some(rest.data(), rest.size(), ec);
+  if (ec) return false;
+  json::value v;
+  try {
+    v = p.release();  // throws when the object was cut short
+  } catch (const std::exception&) {
+    return false;
+  }
+  auto num = [&](const char* k) -> long long {
+    const json::value* x = v.as_object().if_contains(k);
+    return x && x->is_int64() ? x->get_int64() : x && x->is_uint64() ? static_cast<long long>(x->get_uint64()) : 0;
+  };
+  prompt = num("prompt_tokens");
+  completion = num("completion_tokens");
+  return true;
+}
+
+double seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
+
+}  // namespace
 
 struct Gateway::Metrics {
   explicit Metrics(metrics::Registry& r)
@@ -19,41 +65,103 @@ struct Gateway::Metrics {
         latency(r.histogram("switchboard_upstream_duration_seconds",
                             "Upstream call time (whole answer, or the whole stream).",
                             {"provider"})),
+        ttft(r.histogram("switchboard_upstream_ttft_seconds",
+                         "Time from the start of a streamed upstream call to its first chunk.",
+                         {"provider"})),
+        overhead(r.histogram("switchboard_gateway_overhead_seconds",
+                             "The gateway's own time per request: total minus upstream calls and "
+                             "backoff (for a stream, until its first chunk).",
+                             {})),
         fallbacks(r.counter("switchboard_gateway_fallbacks_total",
                             "Attempts on a later target after an earlier one failed, by the "
                             "provider fallen back to.",
-                            {"provider"})) {}
+                            {"provider"})),
+        retries(r.counter("switchboard_gateway_retries_total",
+                          "Repeated attempts on the same target after a retryable failure.",
+                          {"provider"})),
+        short_circuits(r.counter("switchboard_gateway_circuit_skips_total",
+                                 "Targets skipped without a call because their circuit was open.",
+                                 {"provider", "model"})),
+        tokens(r.counter("switchboard_tokens_total",
+                         "Tokens reported by upstreams, by kind (prompt, completion).",
+                         {"provider", "model", "kind"})),
+        breaker(r.gauge("switchboard_circuit_state",
+                        "Circuit breaker per target: 0 closed, 1 half-open, 2 open.",
+                        {"provider", "model"})) {}
   metrics::Family<metrics::Counter>& requests;
   metrics::Family<metrics::Histogram>& latency;
+  metrics::Family<metrics::Histogram>& ttft;
+  metrics::Family<metrics::Histogram>& overhead;
   metrics::Family<metrics::Counter>& fallbacks;
+  metrics::Family<metrics::Counter>& retries;
+  metrics::Family<metrics::Counter>& short_circuits;
+  metrics::Family<metrics::Counter>& tokens;
+  metrics::Family<metrics::Gauge>& breaker;
 };
 
 Gateway::Gateway(const core::Config& config, http::Client& client, metrics::Registry& registry)
-    : routes_(config.routes), metrics_(std::make_unique<Metrics>(registry)) {
+    : settings_(config.gateway),
+      routes_(config.routes),
+      metrics_(std::make_unique<Metrics>(registry)),
+      rng_(std::random_device{}()) {
   for (const auto& p : config.providers) {
     providers_.push_back(p.type == "mock" ? make_mock_provider(p) : make_openai_provider(p, client));
   }
+  // Every route target and allow-listed model has its breaker (and gauge) from the start.
+  for (const auto& r : routes_) {
+    for (const auto& t : r.targets) health(t.provider, t.model);
+  }
+  for (const auto& p : providers_) {
+    for (const auto& m : p->config().models) health(p->config().name, m);
+  }
+  registry.on_collect([this] {
+    const auto now = Clock::now();
+    std::lock_guard lock(mu_);
+    for (const auto& [key, h] : health_) {
+      auto slash = key.find('/');
+      auto snap = h->snapshot(now);
+      double v = snap.state == BreakerState::closed ? 0 : snap.state == BreakerState::half_open ? 1 : 2;
+      metrics_->breaker.with({key.substr(0, slash), key.substr(slash + 1)}).set(v);
+    }
+  });
 }
 
 Gateway::~Gateway() = default;
 
-core::Result<std::vector<Target>> Gateway::resolve(std::string_view model) const {
+Provider* Gateway::find_provider(std::string_view name) const {
+  for (const auto& p : providers_) {
+    if (p->config().name == name) return p.get();
+  }
+  return nullptr;
+}
+
+TargetHealth* Gateway::health(const std::string& provider, const std::string& model) {
+  std::string key = provider + "/" + model;
+  std::lock_guard lock(mu_);
+  auto& slot = health_[key];
+  if (!slot) {
+    slot = std::make_unique<TargetHealth>(BreakerConfig{settings_.breaker_failure_percent,
+                                                        settings_.breaker_min_calls,
+                                                        settings_.breaker_window_ms,
+                                                        settings_.breaker_open_ms});
+  }
+  return slot.get();
+}
+
+core::Result<Resolved> Gateway::resolve(std::string_view model) {
   auto not_found = [&] {
     return Error(ErrorKind::model_not_found,
                  "The model `" + std::string(model) +
                      "` does not exist: use a route name or provider/model (GET /v1/models lists them)",
                  "model");
   };
-  auto find_provider = [&](std::string_view name) -> Provider* {
-    for (const auto& p : providers_) {
-      if (p->config().name == name) return p.get();
-    }
-    return nullptr;
-  };
   for (const auto& r : routes_) {
     if (r.name != model) continue;
-    std::vector<Target> out;
-    for (const auto& t : r.targets) out.push_back({find_provider(t.provider), t.model});
+    Resolved out;
+    out.strategy = r.strategy;
+    for (const auto& t : r.targets) {
+      out.targets.push_back({find_provider(t.provider), t.model, t.weight, health(t.provider, t.model)});
+    }
     return out;
   }
   auto slash = model.find('/');
@@ -65,7 +173,9 @@ core::Result<std::vector<Target>> Gateway::resolve(std::string_view model) const
   if (!allow.empty() && std::find(allow.begin(), allow.end(), upstream_model) == allow.end()) {
     return not_found();
   }
-  return std::vector<Target>{{p, upstream_model}};
+  Resolved out;
+  out.targets.push_back({p, upstream_model, 1, health(p->config().name, upstream_model)});
+  return out;
 }
 
 std::vector<ModelInfo> Gateway::models() const {
@@ -77,23 +187,75 @@ std::vector<ModelInfo> Gateway::models() const {
   return out;
 }
 
+std::vector<Target> Gateway::order(Resolved& resolved) {
+  std::vector<Target> t = std::move(resolved.targets);
+  if (t.size() < 2) return t;
+  if (resolved.strategy == "weighted") {
+    // Weighted random order without replacement: the first pick follows the weights, the rest
+    // are the fallbacks. Weight 0 = only ever a fallback, after the weighted ones.
+    std::vector<Target> out;
+    std::lock_guard lock(mu_);
+    while (!t.empty()) {
+      long long total = 0;
+      for (const auto& x : t) total += x.weight;
+      std::size_t pick = 0;
+      if (total > 0) {
+        long long r = std::uniform_int_distribution<long long>(0, total - 1)(rng_);
+        while (r >= t[pick].weight) r -= t[pick++].weight;
+      }
+      out.push_back(std::move(t[pick]));
+      t.erase(t.begin() + static_cast<std::ptrdiff_t>(pick));
+    }
+    return out;
+  }
+  if (resolved.strategy == "least_latency") {
+    // Fastest smoothed latency first; a target never measured goes first, so it gets measured.
+    const auto now = Clock::now();
+    std::vector<std::pair<double, std::size_t>> keyed;
+    for (std::size_t i = 0; i < t.size(); ++i) keyed.emplace_back(t[i].health->snapshot(now).latency_ms, i);
+    std::stable_sort(keyed.begin(), keyed.end());
+    std::vector<Target> out;
+    for (const auto& [lat, i] : keyed) out.push_back(std::move(t[i]));
+    return out;
+  }
+  return t;
+}
+
+milliseconds Gateway::backoff(int retry) {
+  long long cap = settings_.retry_backoff_ms;
+  for (int i = 0; i < retry && cap < settings_.retry_backoff_max_ms; ++i) cap *= 2;
+  cap = std::min<long long>(cap, settings_.retry_backoff_max_ms);
+  if (cap <= 0) return milliseconds(0);
+  std::lock_guard lock(mu_);
+  // "Full jitter": uniform in [cap/2, cap] keeps retries spread without waiting nearly zero.
+  return milliseconds(std::uniform_int_distribution<long long>(cap / 2, cap)(rng_));
+}
+
+bool Gateway::all_open(const Resolved& resolved) {
+  const auto now = Clock::now();
+  for (const auto& t : resolved.targets) {
+    if (t.health->snapshot(now).state != BreakerState::open) return false;
+  }
+  return !resolved.targets.empty();
+}
+
 void Gateway::record(const ChatCall& call, const Target& t, int attempt, const Error* error,
-                     std::chrono::steady_clock::time_point t0) {
-  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+                     Clock::duration took) {
   const std::string& provider = t.provider->config().name;
   // The upstream's HTTP status, or the error code when it never answered (upstream_timeout...).
   std::string status = !error                  ? "200"
                        : error->upstream_status ? std::to_string(error->upstream_status)
                                                 : std::string(core::error_info(error->kind).code);
   metrics_->requests.with({provider, t.model, status}).inc();
-  metrics_->latency.with({provider}).observe(secs);
+  metrics_->latency.with({provider}).observe(seconds(took));
+  const double ms = seconds(took) * 1000;
   if (error) {
     log::warn("upstream attempt", {{"request_id", call.request_id},
                                    {"provider", provider},
                                    {"model", t.model},
                                    {"attempt", attempt},
                                    {"status", status},
-                                   {"duration_ms", secs * 1000},
+                                   {"duration_ms", ms},
                                    {"error", error->message}});
   } else {
     log::info("upstream attempt", {{"request_id", call.request_id},
@@ -101,52 +263,184 @@ void Gateway::record(const ChatCall& call, const Target& t, int attempt, const E
                                    {"model", t.model},
                                    {"attempt", attempt},
                                    {"status", status},
-                                   {"duration_ms", secs * 1000}});
+                                   {"duration_ms", ms}});
   }
 }
 
-void Gateway::begin_attempt(const Target& t, ChatCall& call, Outcome& outcome) {
-  if (outcome.attempts > 0) metrics_->fallbacks.with({t.provider->config().name}).inc();
-  outcome.provider = t.provider->config().name;
-  outcome.model = t.model;
-  ++outcome.attempts;
-  call.model = t.model;
+void Gateway::observe_overhead(Clock::duration d) {
+  metrics_->overhead.with({}).observe(std::max(0.0, seconds(d)));
 }
 
-awaitable<core::Result<ChatResult>> Gateway::chat(ChatCall call, std::vector<Target> targets,
-                                                  Outcome& outcome) {
-  std::optional<Error> last = Error(ErrorKind::model_not_found, "no targets", "model");
-  for (const auto& t : targets) {
-    begin_attempt(t, call, outcome);
-    const auto t0 = std::chrono::steady_clock::now();
-    auto r = co_await t.provider->chat(call);
-    record(call, t, outcome.attempts, r ? nullptr : &r.error(), t0);
-    if (r) co_return r;
-    last = std::move(r).error();
-    if (!retryable(*last)) break;
+awaitable<core::Status> Gateway::run(ChatCall& call, Resolved resolved, Outcome& outcome,
+                                     const Attempt& attempt, const bool* started) {
+  if (call.deadline == Clock::time_point::max()) {
+    call.deadline = Clock::now() + milliseconds(settings_.request_timeout_ms);
   }
-  co_return std::move(*last);
+  std::vector<Target> targets = order(resolved);
+  std::optional<Error> last;
+  milliseconds soonest_probe = milliseconds::max();
+  for (std::size_t ti = 0; ti < targets.size(); ++ti) {
+    const Target& t = targets[ti];
+    const std::string& provider = t.provider->config().name;
+    for (int retry = 0;; ++retry) {
+      auto now = Clock::now();
+      if (now >= call.deadline) {
+        Error e(ErrorKind::upstream_timeout,
+                "the request's deadline (gateway.request_timeout_ms = " +
+                    std::to_string(settings_.request_timeout_ms) + ") passed after " +
+                    std::to_string(outcome.attempts) + " attempt(s)" +
+                    (last ? "; last error: " + last->message : ""),
+                {}, "gateway");
+        co_return e;
+      }
+      if (!t.health->allow(now)) {
+        metrics_->short_circuits.with({provider, t.model}).inc();
+        soonest_probe = std::min(soonest_probe, std::max(milliseconds(1), t.health->snapshot(now).retry_in));
+        break;  // to the next target, without a call
+      }
+      if (outcome.attempts > 0) {
+        (retry > 0 ? metrics_->retries : metrics_->fallbacks).with({provider}).inc();
+      }
+      outcome.provider = provider;
+      outcome.model = t.model;
+      ++outcome.attempts;
+      call.model = t.model;
+      const auto t0 = Clock::now();
+      core::Status st = co_await attempt(t, call);
+      const auto took = Clock::now() - t0;
+      outcome.upstream += took;
+      record(call, t, outcome.attempts, st ? nullptr : &st.error(), took);
+      if (st) {
+        t.health->record(false, took, Clock::now());
+        co_return st;
+      }
+      Error e = std::move(st).error();
+      if (started && *started) {
+        // Output already reached the client: the answer cannot be retried or replaced.
+        if (counts_as_failure(e) && e.where != "client") {
+          t.health->record(true, took, Clock::now());
+        } else {
+          t.health->release();
+        }
+        co_return e;
+      }
+      t.health->record(counts_as_failure(e), took, Clock::now());
+      if (!retryable(e, settings_.retry_on_auth_errors)) co_return e;
+      milliseconds wait = backoff(retry);
+      if (e.retry_after_ms >= 0) wait = std::max(wait, milliseconds(e.retry_after_ms));
+      last = std::move(e);
+      if (retry >= settings_.max_retries) break;
+      if (wait > milliseconds(settings_.retry_backoff_max_ms) || Clock::now() + wait >= call.deadline) {
+        break;  // a long Retry-After or no time left: the next target instead
+      }
+      if (wait.count() > 0) {
+        asio::steady_timer timer(co_await asio::this_coro::executor, wait);
+        co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+        outcome.waited += wait;
+      }
+    }
+  }
+  if (last) co_return std::move(*last);
+  // Nothing was called: every target's circuit is open.
+  Error e(ErrorKind::unavailable,
+          "every target for this model is unavailable (circuit open after repeated upstream "
+          "failures); retry later",
+          {}, "gateway");
+  e.retry_after_ms = soonest_probe == milliseconds::max() ? 1000 : static_cast<int>(soonest_probe.count());
+  co_return e;
 }
 
-awaitable<core::Status> Gateway::chat_stream(ChatCall call, std::vector<Target> targets,
-                                             ChunkSink sink, Outcome& outcome) {
-  std::optional<Error> last = Error(ErrorKind::model_not_found, "no targets", "model");
-  bool sent = false;
-  ChunkSink counting = [&](std::string_view chunk) -> awaitable<bool> {
-    sent = true;
-    co_return co_await sink(chunk);
+awaitable<core::Result<ChatResult>> Gateway::chat(ChatCall call, Resolved resolved, Outcome& outcome) {
+  ChatResult result;
+  Attempt attempt = [&](const Target& t, ChatCall& c) -> awaitable<core::Status> {
+    auto r = co_await t.provider->chat(c);
+    if (!r) co_return std::move(r).error();
+    result = std::move(*r);
+    co_return core::Status{};
   };
-  for (const auto& t : targets) {
-    begin_attempt(t, call, outcome);
-    const auto t0 = std::chrono::steady_clock::now();
-    auto st = co_await t.provider->chat_stream(call, counting);
-    record(call, t, outcome.attempts, st ? nullptr : &st.error(), t0);
-    if (st) co_return st;
-    last = std::move(st).error();
-    // Once a chunk reached the client, another target cannot take over the answer.
-    if (sent || !retryable(*last)) break;
+  auto st = co_await run(call, std::move(resolved), outcome, attempt, nullptr);
+  if (!st) co_return std::move(st).error();
+  long long prompt = 0, completion = 0;
+  if (extract_usage(result.body, prompt, completion)) {
+    metrics_->tokens.with({outcome.provider, outcome.model, "prompt"}).inc(static_cast<std::uint64_t>(prompt));
+    metrics_->tokens.with({outcome.provider, outcome.model, "completion"}).inc(static_cast<std::uint64_t>(completion));
   }
-  co_return std::move(*last);
+  co_return result;
+}
+
+awaitable<core::Result<EmbedResult>> Gateway::embeddings(EmbedCall call, Resolved resolved,
+                                                          Outcome& outcome) {
+  EmbedResult result;
+  Attempt attempt = [&](const Target& t, ChatCall& c) -> awaitable<core::Status> {
+    auto r = co_await t.provider->embeddings(c);
+    if (!r) co_return std::move(r).error();
+    result = std::move(*r);
+    co_return core::Status{};
+  };
+  auto st = co_await run(call, std::move(resolved), outcome, attempt, nullptr);
+  if (!st) co_return std::move(st).error();
+  long long prompt = 0, completion = 0;
+  if (extract_usage(result.body, prompt, completion)) {
+    metrics_->tokens.with({outcome.provider, outcome.model, "prompt"}).inc(static_cast<std::uint64_t>(prompt));
+  }
+  co_return result;
+}
+
+awaitable<core::Status> Gateway::chat_stream(ChatCall call, Resolved resolved, ChunkSink sink,
+                                             Outcome& outcome) {
+  bool sent = false;
+  Clock::time_point attempt_start;
+  long long prompt = 0, completion = 0;
+  bool usage_seen = false;
+  bool client_gone = false;
+  ChunkSink counting = [&](std::string_view chunk) -> awaitable<bool> {
+    if (!sent) {
+      outcome.first_chunk = Clock::now() - attempt_start;
+      metrics_->ttft.with({outcome.provider}).observe(seconds(outcome.first_chunk));
+    }
+    sent = true;
+    if (chunk.find("\"usage\":{") != std::string_view::npos) {
+      usage_seen = extract_usage(chunk, prompt, completion) || usage_seen;
+    }
+    bool ok = co_await sink(chunk);
+    client_gone = client_gone || !ok;
+    co_return ok;
+  };
+  Attempt attempt = [&](const Target& t, ChatCall& c) -> awaitable<core::Status> {
+    attempt_start = Clock::now();
+    auto st = co_await t.provider->chat_stream(c, counting);
+    if (!st && client_gone) {
+      Error e = std::move(st).error();
+      e.where = "client";  // our client left: says nothing about the upstream's health
+      co_return e;
+    }
+    co_return st;
+  };
+  auto st = co_await run(call, std::move(resolved), outcome, attempt, &sent);
+  if (usage_seen) {
+    metrics_->tokens.with({outcome.provider, outcome.model, "prompt"}).inc(static_cast<std::uint64_t>(prompt));
+    metrics_->tokens.with({outcome.provider, outcome.model, "completion"}).inc(static_cast<std::uint64_t>(completion));
+  }
+  co_return st;
+}
+
+std::vector<ProviderStatus> Gateway::providers() {
+  std::vector<ProviderStatus> out;
+  const auto now = Clock::now();
+  std::lock_guard lock(mu_);
+  for (const auto& p : providers_) {
+    ProviderStatus s;
+    s.name = p->config().name;
+    s.type = p->config().type;
+    s.base_url = p->config().base_url;
+    s.models = p->config().models;
+    std::string prefix = s.name + "/";
+    for (const auto& [key, h] : health_) {
+      if (key.rfind(prefix, 0) == 0) s.targets.push_back({key.substr(prefix.size()), h->snapshot(now)});
+    }
+    out.push_back(std::move(s));
+  }
+  return out;
 }
 
 }  // namespace sb::gateway

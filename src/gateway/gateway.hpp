@@ -1,12 +1,22 @@
 #pragma once
-// The gateway: resolves a client's model name to targets and calls them in order, falling back
-// to the next target on a retryable failure (a stream only before its first chunk was sent).
+// The gateway: resolves a client's model name to targets, orders them by the route's strategy,
+// and calls them: retries a target with exponential backoff (full jitter, honouring Retry-After)
+// on a retryable failure, then falls back to the next target, all within the request's deadline.
+// A stream retries or falls back only before its first chunk reached the client. Each target
+// (provider + model) has a circuit breaker; an open one is skipped without a call, and when
+// every target is open the answer is 503 with Retry-After.
 //
 // Model names: a [[routes]] alias ("fast"), or "provider/model" ("openai/gpt-4o-mini").
 
 #include <boost/asio/awaitable.hpp>
+#include <boost/json/object.hpp>
 
+#include <chrono>
+#include <functional>
+#include <map>
 #include <memory>
+#include <mutex>
+#include <random>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -14,23 +24,45 @@
 #include "core/config.hpp"
 #include "core/metrics.hpp"
 #include "gateway/provider.hpp"
+#include "gateway/target_health.hpp"
 
 namespace sb::gateway {
 
 struct Target {
   Provider* provider;
   std::string model;
+  int weight = 1;
+  TargetHealth* health = nullptr;
+};
+
+struct Resolved {
+  std::vector<Target> targets;
+  std::string strategy = "priority";  // priority | weighted | least_latency
 };
 
 struct Outcome {
   std::string provider;  // the target that answered (or the last one tried)
   std::string model;
   int attempts = 0;
+  std::chrono::steady_clock::duration upstream{};  // time spent in upstream calls
+  std::chrono::steady_clock::duration waited{};    // time spent in backoff
+  std::chrono::steady_clock::duration first_chunk{};  // stream: attempt start -> first chunk
 };
 
 struct ModelInfo {
   std::string id;
   std::string owned_by;
+};
+
+struct TargetStatus {
+  std::string model;  // shared by every route naming this provider + model
+  TargetHealth::Snapshot health;
+};
+
+struct ProviderStatus {
+  std::string name, type, base_url;
+  std::vector<std::string> models;
+  std::vector<TargetStatus> targets;
 };
 
 class Gateway {
@@ -41,26 +73,47 @@ class Gateway {
 
   // model_not_found (404) for a name that is neither a route nor provider/model of a known
   // provider (or outside the provider's models allow-list).
-  core::Result<std::vector<Target>> resolve(std::string_view model) const;
+  core::Result<Resolved> resolve(std::string_view model);
   // Every routable name: route aliases, then provider/model for allow-listed models.
   std::vector<ModelInfo> models() const;
 
-  boost::asio::awaitable<core::Result<ChatResult>> chat(ChatCall call, std::vector<Target> targets,
+  boost::asio::awaitable<core::Result<ChatResult>> chat(ChatCall call, Resolved targets,
                                                         Outcome& outcome);
   // `sink` receives chunks from the one target that started streaming.
-  boost::asio::awaitable<core::Status> chat_stream(ChatCall call, std::vector<Target> targets,
+  boost::asio::awaitable<core::Status> chat_stream(ChatCall call, Resolved targets,
                                                    ChunkSink sink, Outcome& outcome);
+  boost::asio::awaitable<core::Result<EmbedResult>> embeddings(EmbedCall call, Resolved targets,
+                                                               Outcome& outcome);
+
+  // True when every target's circuit is open right now (nothing would be called).
+  bool all_open(const Resolved& targets);
+
+  std::vector<ProviderStatus> providers();
+  Provider* find_provider(std::string_view name) const;
+
+  // The gateway's own share of a request (total minus upstream time and backoff).
+  void observe_overhead(std::chrono::steady_clock::duration d);
 
  private:
   struct Metrics;
-  // Points call and outcome at the next target; counts a fallback after the first.
-  void begin_attempt(const Target& t, ChatCall& call, Outcome& outcome);
+  using Attempt = std::function<boost::asio::awaitable<core::Status>(const Target&, ChatCall&)>;
+  // The retry / fallback / breaker loop shared by every call type. `started`, when given, says
+  // whether output already reached the client (then nothing is retried).
+  boost::asio::awaitable<core::Status> run(ChatCall& call, Resolved resolved, Outcome& outcome,
+                                           const Attempt& attempt, const bool* started);
+  std::vector<Target> order(Resolved& resolved);
+  TargetHealth* health(const std::string& provider, const std::string& model);
+  std::chrono::milliseconds backoff(int retry);
   void record(const ChatCall& call, const Target& t, int attempt, const core::Error* error,
-              std::chrono::steady_clock::time_point t0);
+              std::chrono::steady_clock::duration took);
 
+  core::GatewayConfig settings_;
   std::vector<std::unique_ptr<Provider>> providers_;
   std::vector<core::RouteConfig> routes_;
   std::unique_ptr<Metrics> metrics_;
+  std::mutex mu_;  // guards health_ and rng_
+  std::map<std::string, std::unique_ptr<TargetHealth>> health_;  // "provider/model"
+  std::mt19937_64 rng_;
 };
 
 }  // namespace sb::gateway

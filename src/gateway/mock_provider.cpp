@@ -9,11 +9,15 @@
 #include <boost/json/serialize.hpp>
 
 #include <atomic>
+#include <cctype>
+#include <cmath>
+#include <cstdint>
 #include <chrono>
 #include <mutex>
 #include <random>
 #include <sstream>
 
+#include "core/base64.hpp"
 #include "gateway/provider.hpp"
 
 namespace sb::gateway {
@@ -39,6 +43,48 @@ std::string message_text(const json::value& content) {
     }
   }
   return out;
+}
+
+std::uint64_t fnv1a(std::string_view s) {
+  std::uint64_t h = 1469598103934665603ULL;
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 1099511628211ULL;
+  }
+  return h;
+}
+
+std::vector<float> hashed_embedding(std::string_view text, std::size_t dims) {
+  std::vector<float> v(dims, 0.0f);
+  std::vector<std::string> tokens;
+  std::string cur;
+  for (char ch : text) {
+    unsigned char c = static_cast<unsigned char>(ch);
+    if (std::isalnum(c) || c >= 0x80) {
+      cur.push_back(static_cast<char>(std::tolower(c)));
+    } else if (!cur.empty()) {
+      tokens.push_back(std::move(cur));
+      cur.clear();
+    }
+  }
+  if (!cur.empty()) tokens.push_back(std::move(cur));
+  auto add = [&](std::string_view feature, float weight) {
+    std::uint64_t h = fnv1a(feature);
+    v[h % dims] += (h >> 63) ? weight : -weight;
+  };
+  for (std::size_t i = 0; i < tokens.size(); ++i) {
+    add(tokens[i], 1.0f);
+    if (i + 1 < tokens.size()) add(tokens[i] + " " + tokens[i + 1], 0.5f);
+  }
+  double norm = 0;
+  for (float f : v) norm += static_cast<double>(f) * f;
+  if (norm == 0) {
+    v[0] = 1.0f;  // empty text: a fixed unit vector, never NaN
+    return v;
+  }
+  const float inv = static_cast<float>(1.0 / std::sqrt(norm));
+  for (float& f : v) f *= inv;
+  return v;
 }
 
 int words(std::string_view s) {
@@ -74,6 +120,57 @@ class MockProvider final : public Provider {
         {"finish_reason", "stop"}}};
     o["usage"] = usage(r);
     co_return ChatResult{json::serialize(o)};
+  }
+
+  // Deterministic embeddings: hashed bag of words (and word bigrams), L2-normalised, so texts
+  // sharing words are near each other, as with a real model. `dimensions` (default 256) sets
+  // the size; encoding_format "base64" packs little-endian float32 like OpenAI.
+  awaitable<core::Result<EmbedResult>> embeddings(const EmbedCall& call) override {
+    co_await sleep(config_.latency_ms);
+    if (should_fail()) co_return failure();
+    std::size_t dims = 256;
+    if (const auto* d = call.body.if_contains("dimensions"); d && d->is_int64()) {
+      dims = static_cast<std::size_t>(d->get_int64());
+    }
+    const auto* fmt = call.body.if_contains("encoding_format");
+    const bool base64 = fmt && fmt->is_string() && fmt->get_string() == "base64";
+    std::vector<std::string> inputs;
+    const json::value& in = call.body.at("input");
+    auto text_of = [](const json::value& v) {
+      if (v.is_string()) return std::string(v.get_string());
+      std::string out;  // token ids: embed their decimal forms as words
+      for (const auto& t : v.get_array()) out += std::to_string(t.to_number<long long>()) + " ";
+      return out;
+    };
+    if (in.is_string()) {
+      inputs.push_back(text_of(in));
+    } else if (!in.get_array().empty() && !in.get_array()[0].is_string() && !in.get_array()[0].is_array()) {
+      inputs.push_back(text_of(in));  // one list of token ids
+    } else {
+      for (const auto& v : in.get_array()) inputs.push_back(text_of(v));
+    }
+    json::array data;
+    long long tokens = 0;
+    for (std::size_t i = 0; i < inputs.size(); ++i) {
+      std::vector<float> vec = hashed_embedding(inputs[i], dims);
+      tokens += words(inputs[i]);
+      json::object item{{"object", "embedding"}, {"index", i}};
+      if (base64) {
+        std::string bytes(reinterpret_cast<const char*>(vec.data()), vec.size() * sizeof(float));
+        item["embedding"] = core::base64_encode(bytes);
+      } else {
+        json::array values;
+        values.reserve(vec.size());
+        for (float f : vec) values.push_back(static_cast<double>(f));
+        item["embedding"] = std::move(values);
+      }
+      data.push_back(std::move(item));
+    }
+    json::object o{{"object", "list"},
+                   {"data", std::move(data)},
+                   {"model", call.model},
+                   {"usage", json::object{{"prompt_tokens", tokens}, {"total_tokens", tokens}}}};
+    co_return EmbedResult{json::serialize(o)};
   }
 
   awaitable<core::Status> chat_stream(const ChatCall& call, const ChunkSink& sink) override {

@@ -80,20 +80,33 @@ class OpenAiProvider final : public Provider {
     co_return core::Status{};
   }
 
+  awaitable<core::Result<EmbedResult>> embeddings(const EmbedCall& call) override {
+    json::object body = call.body;
+    body["model"] = call.model;
+    auto res = co_await client_.fetch(request(body, call, "/embeddings"));
+    if (!res) co_return tag(std::move(res).error());
+    if (res->status / 100 != 2) {
+      co_return upstream_http_error(config_, res->status, res->body, res->header("retry-after"));
+    }
+    co_return EmbedResult{std::move(res->body)};
+  }
+
  private:
-  http::ClientRequest request(const json::object& body, const ChatCall& call) const {
+  http::ClientRequest request(const json::object& body, const ChatCall& call,
+                              const char* path = "/chat/completions") const {
     http::ClientRequest r;
     r.method = "POST";
-    r.url = config_.base_url + "/chat/completions";
+    r.url = config_.base_url + path;
     r.headers.emplace_back("Content-Type", "application/json");
     r.headers.emplace_back("Accept", "application/json, text/event-stream");
     if (!config_.api_key.empty()) r.headers.emplace_back("Authorization", "Bearer " + config_.api_key);
     r.headers.emplace_back("X-Request-Id", call.request_id);
     for (const auto& h : config_.headers) r.headers.push_back(h);
     r.body = json::serialize(body);
-    r.timeouts.connect = std::chrono::milliseconds(std::min(config_.timeout_ms, 10000));
-    r.timeouts.first_byte = std::chrono::milliseconds(config_.timeout_ms);
-    r.timeouts.idle = std::chrono::milliseconds(config_.timeout_ms);
+    auto t = attempt_timeouts(config_, call.deadline);
+    r.timeouts.connect = t.connect;
+    r.timeouts.first_byte = t.first_byte;
+    r.timeouts.idle = t.idle;
     return r;
   }
 

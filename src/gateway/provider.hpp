@@ -6,6 +6,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/json/object.hpp>
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
@@ -24,11 +25,17 @@ struct ChatCall {
   boost::json::object body;  // the client's request; the adapter sets the upstream model
   std::string model;         // upstream model name
   std::string request_id;
+  // No attempt may run past this (the request's overall deadline); set by the gateway.
+  std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
 };
 
 struct ChatResult {
-  std::string body;  // an OpenAI chat.completion object
+  std::string body;  // an OpenAI chat.completion object (or a list of embeddings)
 };
+
+// /v1/embeddings has the same shape: the client's body in, an OpenAI object out.
+using EmbedCall = ChatCall;
+using EmbedResult = ChatResult;
 
 // Receives each OpenAI chat.completion.chunk object (JSON text); false = stop (client gone).
 using ChunkSink = std::function<boost::asio::awaitable<bool>(std::string_view chunk)>;
@@ -41,6 +48,8 @@ class Provider {
   // Streams chunks to sink; ok when the upstream finished the stream.
   virtual boost::asio::awaitable<core::Status> chat_stream(const ChatCall& call,
                                                            const ChunkSink& sink) = 0;
+  // An OpenAI "list" of embeddings. Providers without embeddings answer invalid_field (400).
+  virtual boost::asio::awaitable<core::Result<EmbedResult>> embeddings(const EmbedCall& call);
 };
 
 std::unique_ptr<Provider> make_openai_provider(const core::ProviderConfig& config,
@@ -53,8 +62,19 @@ std::unique_ptr<Provider> make_mock_provider(const core::ProviderConfig& config)
 core::Error upstream_http_error(const core::ProviderConfig& provider, int status,
                                 std::string_view body, std::string_view retry_after);
 
-// Whether another attempt (or target) may succeed: no response at all, 408, 409, 429, 5xx.
-bool retryable(const core::Error& e);
+// Whether another attempt (or target) may succeed: no response at all, 408, 409, 429, 5xx,
+// and (with auth_errors) an upstream 401/403.
+bool retryable(const core::Error& e, bool auth_errors = false);
+// Whether the error counts against the upstream's health (circuit breaker): the retryable ones
+// without auth errors. A 400 the upstream answered is its client's fault, not its own.
+bool counts_as_failure(const core::Error& e);
+
+// Client timeouts for one attempt: the provider's timeout, never past the call's deadline.
+struct AttemptTimeouts {
+  std::chrono::milliseconds connect, first_byte, idle;
+};
+AttemptTimeouts attempt_timeouts(const core::ProviderConfig& provider,
+                                 std::chrono::steady_clock::time_point deadline);
 
 // Replaces the provider's key and sk-... / Bearer tokens in text with "***".
 std::string strip_secrets(std::string text, std::string_view api_key);

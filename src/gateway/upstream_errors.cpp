@@ -1,5 +1,6 @@
 #include <boost/json/parse.hpp>
 
+#include <algorithm>
 #include <cctype>
 
 #include "gateway/provider.hpp"
@@ -90,10 +91,34 @@ Error upstream_http_error(const core::ProviderConfig& provider, int status, std:
   return e;
 }
 
-bool retryable(const Error& e) {
+bool counts_as_failure(const Error& e) {
   return e.kind == ErrorKind::upstream_error || e.kind == ErrorKind::upstream_timeout ||
          e.kind == ErrorKind::rate_limited || e.kind == ErrorKind::busy ||
          e.kind == ErrorKind::unavailable;
+}
+
+bool retryable(const Error& e, bool auth_errors) {
+  if (auth_errors && (e.upstream_status == 401 || e.upstream_status == 403)) return true;
+  return counts_as_failure(e);
+}
+
+AttemptTimeouts attempt_timeouts(const core::ProviderConfig& provider,
+                                 std::chrono::steady_clock::time_point deadline) {
+  using std::chrono::milliseconds;
+  milliseconds timeout(provider.timeout_ms);
+  milliseconds left = timeout;
+  if (deadline != std::chrono::steady_clock::time_point::max()) {
+    left = std::chrono::duration_cast<milliseconds>(deadline - std::chrono::steady_clock::now());
+    left = std::clamp(left, milliseconds(1), timeout);
+  }
+  return {std::min(left, milliseconds(10000)), left, timeout};
+}
+
+boost::asio::awaitable<core::Result<EmbedResult>> Provider::embeddings(const EmbedCall& call) {
+  co_return Error(ErrorKind::invalid_field,
+                  "provider " + config().name + " (type " + config().type +
+                      ") does not serve embeddings; model " + call.model,
+                  "model");
 }
 
 }  // namespace sb::gateway

@@ -21,8 +21,12 @@ std::string chat_body(const std::string& model, bool stream = false) {
   return b;
 }
 
-std::string config_for(FakeUpstream& a, FakeUpstream& b) {
-  return "[[providers]]\nname = \"a\"\ntype = \"openai\"\nbase_url = \"" + a.url() +
+// gateway: the [gateway] keys; by default no same-target retries, so each test scripts exactly
+// the calls it expects.
+std::string config_for(FakeUpstream& a, FakeUpstream& b,
+                       const std::string& gateway = "max_retries = 0\n") {
+  return "[gateway]\n" + gateway +
+         "[[providers]]\nname = \"a\"\ntype = \"openai\"\nbase_url = \"" + a.url() +
          "/v1\"\napi_key_env = \"SB_TEST_KEY\"\ntimeout_ms = 2000\n"
          "headers = { \"HTTP-Referer\" = \"https://app.example\" }\n"
          "[[providers]]\nname = \"b\"\ntype = \"openai\"\nbase_url = \"" + b.url() + "/v1\"\n"

@@ -225,9 +225,9 @@ TEST(GatewayConfig, ErrorsNameTheEntry) {
   EXPECT_NE(err("[[providers]]\nname = \"a\"\ntype = \"mock\"\n[[routes]]\nname = \"r\"\ntargets = []\n")
                 .find("routes[0].targets"),
             std::string::npos);
-  EXPECT_NE(err("[[providers]]\nname = \"a\"\ntype = \"mock\"\n[[routes]]\nname = \"r\"\nstrategy = \"weighted\"\n"
+  EXPECT_NE(err("[[providers]]\nname = \"a\"\ntype = \"mock\"\n[[routes]]\nname = \"r\"\nstrategy = \"random\"\n"
                 "targets = [{ provider = \"a\", model = \"m\" }]\n")
-                .find("not implemented yet"),
+                .find("routes[0].strategy: must be one of priority, weighted, least_latency"),
             std::string::npos);
   EXPECT_NE(err("[providers]\nname = \"a\"\n").find("[[providers]]"), std::string::npos);
 }
