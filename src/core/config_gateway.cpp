@@ -101,13 +101,16 @@ void load_gateway_tables(const toml::table& file, Config& c,
       p.name = e.str("name", "", true);
       if (!valid_name(p.name)) e.fail("name", "use 1-64 characters from a-z 0-9 _ . -");
       p.type = e.str("type", "", true);
-      if (p.type == "anthropic" || p.type == "gemini") {
-        e.fail("type", "\"" + p.type + "\" is not implemented yet; use openai or mock");
+      if (p.type != "openai" && p.type != "anthropic" && p.type != "gemini" && p.type != "mock") {
+        e.fail("type", "must be one of openai, anthropic, gemini, mock");
       }
-      if (p.type != "openai" && p.type != "mock") e.fail("type", "must be one of openai, mock");
-      p.base_url = e.str("base_url", p.type == "openai" ? "https://api.openai.com/v1" : "");
+      std::string default_url = p.type == "openai"      ? "https://api.openai.com/v1"
+                                : p.type == "anthropic" ? "https://api.anthropic.com/v1"
+                                : p.type == "gemini"    ? "https://generativelanguage.googleapis.com/v1beta"
+                                                        : "";
+      p.base_url = e.str("base_url", default_url);
       while (!p.base_url.empty() && p.base_url.back() == '/') p.base_url.pop_back();
-      if (p.type == "openai" && p.base_url.rfind("http://", 0) != 0 &&
+      if (p.type != "mock" && p.base_url.rfind("http://", 0) != 0 &&
           p.base_url.rfind("https://", 0) != 0) {
         e.fail("base_url", "must start with http:// or https://");
       }

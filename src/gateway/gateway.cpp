@@ -105,7 +105,15 @@ Gateway::Gateway(const core::Config& config, http::Client& client, metrics::Regi
       metrics_(std::make_unique<Metrics>(registry)),
       rng_(std::random_device{}()) {
   for (const auto& p : config.providers) {
-    providers_.push_back(p.type == "mock" ? make_mock_provider(p) : make_openai_provider(p, client));
+    if (p.type == "mock") {
+      providers_.push_back(make_mock_provider(p));
+    } else if (p.type == "anthropic") {
+      providers_.push_back(make_anthropic_provider(p, client));
+    } else if (p.type == "gemini") {
+      providers_.push_back(make_gemini_provider(p, client));
+    } else {
+      providers_.push_back(make_openai_provider(p, client));
+    }
   }
   // Every route target and allow-listed model has its breaker (and gauge) from the start.
   for (const auto& r : routes_) {

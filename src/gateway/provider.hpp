@@ -54,6 +54,10 @@ class Provider {
 
 std::unique_ptr<Provider> make_openai_provider(const core::ProviderConfig& config,
                                                http::Client& client);
+std::unique_ptr<Provider> make_anthropic_provider(const core::ProviderConfig& config,
+                                                  http::Client& client);
+std::unique_ptr<Provider> make_gemini_provider(const core::ProviderConfig& config,
+                                               http::Client& client);
 std::unique_ptr<Provider> make_mock_provider(const core::ProviderConfig& config);
 
 // The error for a non-2xx upstream answer: 4xx keep their status (401/403 become 502: they are

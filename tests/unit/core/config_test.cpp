@@ -209,7 +209,7 @@ TEST(GatewayConfig, ErrorsNameTheEntry) {
   };
   EXPECT_NE(err("[[providers]]\nname = \"a\"\n").find("providers[0].type: is required"), std::string::npos);
   EXPECT_NE(err("[[providers]]\nname = \"a\"\ntype = \"cohere\"\n").find("providers[0].type"), std::string::npos);
-  EXPECT_NE(err("[[providers]]\nname = \"a\"\ntype = \"anthropic\"\n").find("not implemented yet"), std::string::npos);
+  EXPECT_NE(err("[[providers]]\nname = \"a\"\ntype = \"cohere\"\n").find("must be one of openai, anthropic, gemini, mock"), std::string::npos);
   EXPECT_NE(err("[[providers]]\nname = \"A B\"\ntype = \"mock\"\n").find("providers[0].name"), std::string::npos);
   EXPECT_NE(err("[[providers]]\nname = \"a\"\ntype = \"openai\"\napi_key_env = \"SB_NOT_SET_ANYWHERE\"\n")
                 .find("SB_NOT_SET_ANYWHERE is not set"),

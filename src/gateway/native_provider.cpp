@@ -1,0 +1,156 @@
+// type = "anthropic" and type = "gemini": providers with their own wire format. The client's
+// OpenAI request is translated (translate.hpp), sent, and the answer or stream translated back.
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+#include <atomic>
+#include <chrono>
+
+#include "gateway/provider.hpp"
+#include "gateway/translate.hpp"
+#include "gateway/upstream_call.hpp"
+
+namespace sb::gateway {
+namespace {
+
+namespace json = boost::json;
+using boost::asio::awaitable;
+using core::Error;
+using core::ErrorKind;
+
+long long now_seconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+class NativeProvider : public Provider {
+ public:
+  NativeProvider(const core::ProviderConfig& config, http::Client& client) : config_(config), client_(client) {}
+
+  const core::ProviderConfig& config() const override { return config_; }
+
+  awaitable<core::Result<ChatResult>> chat(const ChatCall& call) override {
+    auto req = request(call, false);
+    if (!req) co_return std::move(req).error();
+    auto body = co_await fetch_json(client_, config_, std::move(*req));
+    if (!body) co_return std::move(body).error();
+    boost::system::error_code ec;
+    json::value v = json::parse(*body, ec);
+    if (ec) {
+      co_return Error(ErrorKind::upstream_error, "upstream " + config_.name + " answered invalid JSON", {}, "gateway");
+    }
+    auto out = translate(v, context(call));
+    if (!out) co_return std::move(out).error();
+    co_return ChatResult{json::serialize(*out)};
+  }
+
+  awaitable<core::Status> chat_stream(const ChatCall& call, const ChunkSink& sink) override {
+    auto req = request(call, true);
+    if (!req) co_return std::move(req).error();
+    auto translator = stream_translator(context(call));
+    std::vector<std::string> chunks;
+    auto st = co_await stream_events(
+        client_, config_, std::move(*req), [&](std::string_view data) -> awaitable<core::Status> {
+          chunks.clear();
+          auto r = translator->feed(data, chunks);
+          if (!r) {
+            Error e = std::move(r).error();
+            e.message = "upstream " + config_.name + ": " + strip_secrets(e.message, config_.api_key);
+            co_return e;
+          }
+          for (const auto& c : chunks) {
+            if (!co_await sink(c)) co_return Error(ErrorKind::unavailable, "the client went away", {}, "client");
+          }
+          co_return core::Status{};
+        });
+    if (!st) co_return st;
+    if (!translator->complete()) {
+      co_return Error(ErrorKind::upstream_error, "upstream " + config_.name + ": the stream ended before the answer was complete",
+                      {}, "gateway");
+    }
+    co_return core::Status{};
+  }
+
+ protected:
+  virtual core::Result<http::ClientRequest> request(const ChatCall& call, bool stream) const = 0;
+  virtual core::Result<json::object> translate(const json::value& upstream, const TranslateContext& ctx) const = 0;
+  virtual std::unique_ptr<StreamTranslator> stream_translator(TranslateContext ctx) const = 0;
+
+  TranslateContext context(const ChatCall& call) {
+    return translate_context(call.body, call.model, now_seconds(),
+                             "chatcmpl-" + config_.name + "-" + std::to_string(++counter_));
+  }
+
+  http::ClientRequest base_request(const ChatCall& call, std::string url, const json::object& body) const {
+    http::ClientRequest r;
+    r.method = "POST";
+    r.url = std::move(url);
+    r.headers.emplace_back("Content-Type", "application/json");
+    r.headers.emplace_back("X-Request-Id", call.request_id);
+    r.body = json::serialize(body);
+    auto t = attempt_timeouts(config_, call.deadline);
+    r.timeouts = {t.connect, t.first_byte, t.idle};
+    return r;
+  }
+
+  core::ProviderConfig config_;
+  http::Client& client_;
+  std::atomic<long long> counter_{0};
+};
+
+class AnthropicProvider final : public NativeProvider {
+ public:
+  using NativeProvider::NativeProvider;
+
+ protected:
+  core::Result<http::ClientRequest> request(const ChatCall& call, bool stream) const override {
+    auto body = anthropic::request(call.body, call.model, stream);
+    if (!body) return std::move(body).error();
+    http::ClientRequest r = base_request(call, config_.base_url + "/messages", *body);
+    r.headers.emplace_back("anthropic-version", "2023-06-01");
+    if (!config_.api_key.empty()) r.headers.emplace_back("x-api-key", config_.api_key);
+    for (const auto& h : config_.headers) r.headers.push_back(h);  // may override the version
+    return r;
+  }
+  core::Result<json::object> translate(const json::value& v, const TranslateContext& ctx) const override {
+    return anthropic::response(v, ctx);
+  }
+  std::unique_ptr<StreamTranslator> stream_translator(TranslateContext ctx) const override {
+    return anthropic::stream_translator(std::move(ctx));
+  }
+};
+
+class GeminiProvider final : public NativeProvider {
+ public:
+  using NativeProvider::NativeProvider;
+
+ protected:
+  core::Result<http::ClientRequest> request(const ChatCall& call, bool stream) const override {
+    auto body = gemini::request(call.body);
+    if (!body) return std::move(body).error();
+    std::string url = config_.base_url + "/models/" + call.model +
+                      (stream ? ":streamGenerateContent?alt=sse" : ":generateContent");
+    http::ClientRequest r = base_request(call, std::move(url), *body);
+    if (!config_.api_key.empty()) r.headers.emplace_back("x-goog-api-key", config_.api_key);
+    for (const auto& h : config_.headers) r.headers.push_back(h);
+    return r;
+  }
+  core::Result<json::object> translate(const json::value& v, const TranslateContext& ctx) const override {
+    return gemini::response(v, ctx);
+  }
+  std::unique_ptr<StreamTranslator> stream_translator(TranslateContext ctx) const override {
+    return gemini::stream_translator(std::move(ctx));
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Provider> make_anthropic_provider(const core::ProviderConfig& config, http::Client& client) {
+  return std::make_unique<AnthropicProvider>(config, client);
+}
+
+std::unique_ptr<Provider> make_gemini_provider(const core::ProviderConfig& config, http::Client& client) {
+  return std::make_unique<GeminiProvider>(config, client);
+}
+
+}  // namespace sb::gateway

@@ -1,0 +1,71 @@
+#include "gateway/upstream_call.hpp"
+
+#include <vector>
+
+#include "gateway/provider.hpp"
+#include "http/sse.hpp"
+
+namespace sb::gateway {
+
+using boost::asio::awaitable;
+
+namespace {
+
+core::Error tag(const core::ProviderConfig& provider, core::Error e) {
+  e.message = "upstream " + provider.name + ": " + strip_secrets(e.message, provider.api_key);
+  return e;
+}
+
+}  // namespace
+
+awaitable<core::Result<std::string>> fetch_json(http::Client& client, const core::ProviderConfig& provider,
+                                                http::ClientRequest request) {
+  auto res = co_await client.fetch(std::move(request));
+  if (!res) co_return tag(provider, std::move(res).error());
+  if (res->status / 100 != 2) {
+    co_return upstream_http_error(provider, res->status, res->body, res->header("retry-after"));
+  }
+  co_return std::move(res->body);
+}
+
+awaitable<core::Status> stream_events(http::Client& client, const core::ProviderConfig& provider,
+                                      http::ClientRequest request, const EventSink& on_event) {
+  int status = 0;
+  std::string retry_after;
+  std::string error_body;
+  http::SseParser parser;
+  core::Status failure;
+  std::vector<std::string> events;
+  auto res = co_await client.stream(
+      std::move(request),
+      [&](const http::ClientResponse& head) {
+        status = head.status;
+        retry_after = std::string(head.header("retry-after"));
+      },
+      [&](std::string_view data) -> awaitable<bool> {
+        if (status / 100 != 2) {
+          if (error_body.size() < 65536) error_body.append(data);
+          co_return true;
+        }
+        events.clear();
+        auto st = parser.feed(data, [&](http::SseEvent&& e) { events.push_back(std::move(e.data)); });
+        if (!st) {
+          failure = tag(provider, std::move(st).error());
+          co_return false;
+        }
+        for (const auto& e : events) {
+          auto r = co_await on_event(e);
+          if (!r) {
+            failure = std::move(r).error();
+            co_return false;
+          }
+        }
+        co_return true;
+      });
+  if (!failure) co_return failure;
+  if (!res) co_return tag(provider, std::move(res).error());
+  if (status / 100 != 2) co_return upstream_http_error(provider, status, error_body, retry_after);
+  co_return core::Status{};
+}
+
+}  // namespace sb::gateway

@@ -1,0 +1,30 @@
+#pragma once
+// The HTTP exchange every provider adapter makes: a whole JSON answer, or a stream of
+// server-sent events parsed as they arrive. Non-2xx answers become upstream_http_error;
+// transport errors are prefixed with the provider's name and stripped of secrets.
+
+#include <boost/asio/awaitable.hpp>
+
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include "core/config.hpp"
+#include "core/error.hpp"
+#include "http/client.hpp"
+
+namespace sb::gateway {
+
+// The body of a 2xx answer.
+boost::asio::awaitable<core::Result<std::string>> fetch_json(http::Client& client,
+                                                             const core::ProviderConfig& provider,
+                                                             http::ClientRequest request);
+
+// Calls on_event with each event's data, in order; an error from on_event stops the stream.
+using EventSink = std::function<boost::asio::awaitable<core::Status>(std::string_view data)>;
+boost::asio::awaitable<core::Status> stream_events(http::Client& client,
+                                                   const core::ProviderConfig& provider,
+                                                   http::ClientRequest request,
+                                                   const EventSink& on_event);
+
+}  // namespace sb::gateway
