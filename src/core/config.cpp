@@ -394,8 +394,8 @@ std::string config_example() {
 #
 # [[providers]]
 # name = "openai"                        # required; a-z 0-9 _ . - ; clients use "openai/<model>"
-# type = "openai"                        # required: openai (any OpenAI-compatible API) | mock
-# base_url = "https://api.openai.com/v1" # default for type openai; e.g. http://127.0.0.1:11434/v1
+# type = "openai"                        # required: openai (any OpenAI-compatible API) | anthropic | gemini | mock
+# base_url = "https://api.openai.com/v1" # default per type; e.g. http://127.0.0.1:11434/v1 for Ollama
 # api_key_env = "OPENAI_API_KEY"         # environment variable with the key; must be set if given
 # timeout_ms = 60000                     # connect + first byte + longest silence in a stream
 # headers = { "HTTP-Referer" = "https://app.example" }  # extra headers on every call
@@ -406,8 +406,8 @@ std::string config_example() {
 #
 # [[routes]]
 # name = "smart"                         # the model name clients send
-# strategy = "priority"                  # targets in order; the next on a retryable failure
-# targets = [{ provider = "openai", model = "gpt-4o-mini" }, { provider = "local", model = "llama3" }]
+# strategy = "priority"                  # priority (in order) | weighted (by weight) | least_latency
+# targets = [{ provider = "openai", model = "gpt-4o-mini", weight = 1 }, { provider = "local", model = "llama3" }]
 )";
   return out;
 }
