@@ -9,8 +9,10 @@ PACKAGES=(
   libssl-dev ca-certificates
   libsqlite3-dev sqlite3
   libtomlplusplus-dev
+  libjemalloc-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   wrk curl procps
+  nodejs
 )
 
 missing=()
@@ -19,6 +21,12 @@ for p in "${PACKAGES[@]}"; do
     missing+=("$p")
   fi
 done
+
+# Debian's nodejs comes without npm (NodeSource's includes it): the e2e tests and the
+# benchmark peers need npm.
+if ! command -v npm >/dev/null 2>&1 && ! dpkg-query -W -f='${Status}' npm 2>/dev/null | grep -q "install ok installed"; then
+  missing+=(npm)
+fi
 
 if [ "${#missing[@]}" -eq 0 ]; then
   exit 0

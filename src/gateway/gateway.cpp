@@ -4,7 +4,6 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/json/parser.hpp>
 
 #include <algorithm>
 
@@ -24,32 +23,26 @@ namespace metrics = core::metrics;
 
 namespace {
 
-// prompt/completion tokens from the last "usage":{...} object in an OpenAI response or chunk.
-// Parses only that object, not the whole text.
+// prompt/completion tokens from the last "usage" object of an OpenAI response or chunk: a scan
+// for the two counters after the key, without parsing the document.
 bool extract_usage(std::string_view text, long long& prompt, long long& completion) {
-  static constexpr std::string_view kKey = "\"usage\":";
-  auto at = text.rfind(kKey);
+  auto at = text.rfind("\"usage\"");
   if (at == std::string_view::npos) return false;
-  std::string_view rest = text.substr(at + kKey.size());
-  while (!rest.empty() && (rest.front() == ' ' || rest.front() == '\n')) rest.remove_prefix(1);
-  if (rest.empty() || rest.front() != '{') return false;
-  json::parser p;
-  boost::system::error_code ec;
-  p.write_some(rest.data(), rest.size(), ec);
-  if (ec) return false;
-  json::value v;
-  try {
-    v = p.release();  // throws when the object was cut short
-  } catch (const std::exception&) {
-    return false;
-  }
-  auto num = [&](const char* k) -> long long {
-    const json::value* x = v.as_object().if_contains(k);
-    return x && x->is_int64() ? x->get_int64() : x && x->is_uint64() ? static_cast<long long>(x->get_uint64()) : 0;
+  std::string_view rest = text.substr(at);
+  auto number = [&](std::string_view key, long long& out) {
+    auto k = rest.find(key);
+    if (k == std::string_view::npos) return false;
+    std::size_t i = k + key.size();
+    while (i < rest.size() && (rest[i] == ' ' || rest[i] == ':' || rest[i] == '\n')) ++i;
+    long long v = 0;
+    bool any = false;
+    for (; i < rest.size() && rest[i] >= '0' && rest[i] <= '9'; ++i, any = true) v = v * 10 + (rest[i] - '0');
+    if (any) out = v;
+    return any;
   };
-  prompt = num("prompt_tokens");
-  completion = num("completion_tokens");
-  return true;
+  bool p = number("\"prompt_tokens\"", prompt);
+  bool c = number("\"completion_tokens\"", completion);
+  return p || c;
 }
 
 double seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
@@ -313,6 +306,7 @@ awaitable<core::Status> Gateway::run(ChatCall& call, Resolved resolved, Outcome&
       outcome.model = t.model;
       ++outcome.attempts;
       call.model = t.model;
+      call.body["model"] = t.model;
       const auto t0 = Clock::now();
       core::Status st = co_await attempt(t, call);
       const auto took = Clock::now() - t0;

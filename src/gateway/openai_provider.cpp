@@ -24,20 +24,15 @@ class OpenAiProvider final : public Provider {
   const core::ProviderConfig& config() const override { return config_; }
 
   awaitable<core::Result<ChatResult>> chat(const ChatCall& call) override {
-    json::object body = call.body;
-    body["model"] = call.model;
-    if (body.contains("stream")) body["stream"] = false;
-    auto r = co_await fetch_json(client_, config_, request(body, call, "/chat/completions"));
+    // call.body already names the upstream model (the gateway sets it for each attempt).
+    auto r = co_await fetch_json(client_, config_, request(call.body, call, "/chat/completions"));
     if (!r) co_return std::move(r).error();
     co_return ChatResult{std::move(*r)};
   }
 
   awaitable<core::Status> chat_stream(const ChatCall& call, const ChunkSink& sink) override {
-    json::object body = call.body;
-    body["model"] = call.model;
-    body["stream"] = true;
     co_return co_await stream_events(
-        client_, config_, request(body, call, "/chat/completions"),
+        client_, config_, request(call.body, call, "/chat/completions"),
         [&](std::string_view data) -> awaitable<core::Status> {
           if (data == "[DONE]") co_return core::Status{};
           if (!co_await sink(data)) {
@@ -48,9 +43,7 @@ class OpenAiProvider final : public Provider {
   }
 
   awaitable<core::Result<EmbedResult>> embeddings(const EmbedCall& call) override {
-    json::object body = call.body;
-    body["model"] = call.model;
-    auto r = co_await fetch_json(client_, config_, request(body, call, "/embeddings"));
+    auto r = co_await fetch_json(client_, config_, request(call.body, call, "/embeddings"));
     if (!r) co_return std::move(r).error();
     co_return EmbedResult{std::move(*r)};
   }

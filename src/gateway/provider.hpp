@@ -22,7 +22,7 @@ class Client;
 namespace sb::gateway {
 
 struct ChatCall {
-  boost::json::object body;  // the client's request; the adapter sets the upstream model
+  boost::json::object body;  // the client's request, with "model" set to the upstream model
   std::string model;         // upstream model name
   std::string request_id;
   // No attempt may run past this (the request's overall deadline); set by the gateway.

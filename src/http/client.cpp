@@ -39,6 +39,10 @@ struct Connection {
   std::unique_ptr<tcp::socket> plain;
   std::unique_ptr<TlsStream> tls;
   beast::flat_buffer buf;
+  // Body bytes land here before they are handed on; kept with the (pooled) connection so a
+  // request does not allocate it, nor carry it in its coroutine frame.
+  std::unique_ptr<char[]> chunk;
+  static constexpr std::size_t kChunk = 16384;
   std::chrono::steady_clock::time_point idle_since;
   tcp::socket& socket() { return plain ? *plain : tls->next_layer(); }
 };
@@ -242,11 +246,12 @@ struct Client::Impl {
       resp.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
     }
     if (on_head) on_head(resp);
-    std::array<char, 16384> chunk;
+    if (!c.chunk) c.chunk = std::make_unique<char[]>(Connection::kChunk);
+    char* const chunk = c.chunk.get();
     std::size_t total = 0;
     while (!p.is_done()) {
-      p.get().body().data = chunk.data();
-      p.get().body().size = chunk.size();
+      p.get().body().data = chunk;
+      p.get().body().size = Connection::kChunk;
       Deadline d(ex, c.socket(), t.idle);
       auto [rec, rn] = co_await bhttp::async_read_some(s, c.buf, p, kTuple);
       if (rec == bhttp::error::need_buffer) rec = {};
@@ -260,7 +265,7 @@ struct Client::Impl {
                         "reading the response body from " + where(url) + " failed: " +
                             rec.message());
       }
-      std::size_t got = chunk.size() - p.get().body().size;
+      std::size_t got = Connection::kChunk - p.get().body().size;
       total += got;
       if (total > options.max_response_bytes) {
         co_return client_error(ErrorKind::upstream_error,
@@ -269,8 +274,8 @@ struct Client::Impl {
       }
       if (got > 0) {
         if (buffer_) {
-          buffer_->append(chunk.data(), got);
-        } else if (on_data && !co_await on_data(std::string_view(chunk.data(), got))) {
+          buffer_->append(chunk, got);
+        } else if (on_data && !co_await on_data(std::string_view(chunk, got))) {
           co_return resp;
         }
       }

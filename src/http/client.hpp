@@ -53,7 +53,7 @@ struct ClientResponse {
 
 struct ClientOptions {
   std::size_t max_response_bytes = 64 * 1024 * 1024;
-  std::size_t max_idle_per_host = 32;
+  std::size_t max_idle_per_host = 512;
   std::chrono::milliseconds pool_idle_timeout{30000};  // pooled connections older are dropped
   std::string ca_file;  // extra trusted CAs (PEM); the system store is always used
   std::string user_agent = "switchboard";
