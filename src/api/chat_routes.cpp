@@ -163,25 +163,33 @@ void register_chat_routes(http::Router& router, gateway::Gateway& gw) {
     res.stream = [&gw, call = std::move(call), targets = std::move(*targets), start](
                      http::StreamWriter& w) mutable -> awaitable<void> {
       gateway::Outcome outcome;
+      std::string pending;  // events held back while more follow from the same upstream read
+      bool headed = false;
       auto st = co_await gw.chat_stream(
           std::move(call), std::move(targets),
-          [&](std::string_view chunk) -> awaitable<bool> {
-            if (!w.started()) {
-              w.add_header("x-switchboard-provider", outcome.provider);
-              w.add_header("x-switchboard-model", outcome.model);
-              w.add_header("x-switchboard-attempts", std::to_string(outcome.attempts));
-              // Until the first chunk: upstream = earlier attempts + this one's time to it.
-              w.add_header("Server-Timing", server_timing(gw, outcome, Clock::now() - start,
-                                                          outcome.upstream + outcome.first_chunk));
+          [&](std::string_view chunk, bool more) -> awaitable<bool> {
+            if (!chunk.empty()) {
+              if (!headed) {
+                headed = true;
+                w.add_header("x-switchboard-provider", outcome.provider);
+                w.add_header("x-switchboard-model", outcome.model);
+                w.add_header("x-switchboard-attempts", std::to_string(outcome.attempts));
+                // Until the first chunk: upstream = earlier attempts + this one's time to it.
+                w.add_header("Server-Timing", server_timing(gw, outcome, Clock::now() - start,
+                                                            outcome.upstream + outcome.first_chunk));
+              }
+              pending += "data: ";
+              pending.append(chunk);
+              pending += "\n\n";
             }
-            std::string event = "data: ";
-            event.append(chunk);
-            event += "\n\n";
-            co_return co_await w.write(event);
+            if (more || pending.empty()) co_return true;
+            std::string out = std::move(pending);
+            pending.clear();
+            co_return co_await w.write(out);
           },
           outcome);
       if (!st) {
-        if (!w.started()) {
+        if (!w.started() && pending.empty()) {
           // Nothing was sent: answer with the error's own status instead of a stream.
           Response e = Response::error(st.error());
           add_outcome_headers(e, outcome);
@@ -189,10 +197,12 @@ void register_chat_routes(http::Router& router, gateway::Gateway& gw) {
           co_return;
         }
         // Mid-stream: an error event in the OpenAI envelope, and no [DONE].
-        co_await w.write("data: " + http::error_body(st.error()) + "\n\n");
+        pending += "data: " + http::error_body(st.error()) + "\n\n";
+        co_await w.write(pending);
         co_return;
       }
-      co_await w.write("data: [DONE]\n\n");
+      pending += "data: [DONE]\n\n";
+      co_await w.write(pending);
     };
     co_return res;
   });

@@ -395,7 +395,8 @@ awaitable<core::Status> Gateway::chat_stream(ChatCall call, Resolved resolved, C
   long long prompt = 0, completion = 0;
   bool usage_seen = false;
   bool client_gone = false;
-  ChunkSink counting = [&](std::string_view chunk) -> awaitable<bool> {
+  ChunkSink counting = [&](std::string_view chunk, bool more) -> awaitable<bool> {
+    if (chunk.empty()) co_return co_await sink(chunk, more);  // a flush
     if (!sent) {
       outcome.first_chunk = Clock::now() - attempt_start;
       metrics_->ttft.with({outcome.provider}).observe(seconds(outcome.first_chunk));
@@ -404,7 +405,7 @@ awaitable<core::Status> Gateway::chat_stream(ChatCall call, Resolved resolved, C
     if (chunk.find("\"usage\":{") != std::string_view::npos) {
       usage_seen = extract_usage(chunk, prompt, completion) || usage_seen;
     }
-    bool ok = co_await sink(chunk);
+    bool ok = co_await sink(chunk, more);
     client_gone = client_gone || !ok;
     co_return ok;
   };

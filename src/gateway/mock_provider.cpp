@@ -212,7 +212,7 @@ class MockProvider final : public Provider {
     }
     for (std::size_t i = 0; i < pieces.size(); ++i) {
       if (i > 1) co_await sleep(config_.latency_ms / 10);
-      if (!co_await sink(pieces[i])) break;
+      if (!co_await sink(pieces[i], false)) break;
     }
     co_return core::Status{};
   }

@@ -50,7 +50,7 @@ class NativeProvider : public Provider {
     auto translator = stream_translator(context(call));
     std::vector<std::string> chunks;
     auto st = co_await stream_events(
-        client_, config_, std::move(*req), [&](std::string_view data) -> awaitable<core::Status> {
+        client_, config_, std::move(*req), [&](std::string_view data, bool more) -> awaitable<core::Status> {
           chunks.clear();
           auto r = translator->feed(data, chunks);
           if (!r) {
@@ -58,8 +58,13 @@ class NativeProvider : public Provider {
             e.message = "upstream " + config_.name + ": " + strip_secrets(e.message, config_.api_key);
             co_return e;
           }
-          for (const auto& c : chunks) {
-            if (!co_await sink(c)) co_return Error(ErrorKind::unavailable, "the client went away", {}, "client");
+          if (chunks.empty() && !more && !co_await sink({}, false)) {
+            co_return Error(ErrorKind::unavailable, "the client went away", {}, "client");
+          }
+          for (std::size_t i = 0; i < chunks.size(); ++i) {
+            if (!co_await sink(chunks[i], more || i + 1 < chunks.size())) {
+              co_return Error(ErrorKind::unavailable, "the client went away", {}, "client");
+            }
           }
           co_return core::Status{};
         });

@@ -33,9 +33,9 @@ class OpenAiProvider final : public Provider {
   awaitable<core::Status> chat_stream(const ChatCall& call, const ChunkSink& sink) override {
     co_return co_await stream_events(
         client_, config_, request(call.body, call, "/chat/completions"),
-        [&](std::string_view data) -> awaitable<core::Status> {
-          if (data == "[DONE]") co_return core::Status{};
-          if (!co_await sink(data)) {
+        [&](std::string_view data, bool more) -> awaitable<core::Status> {
+          if (data == "[DONE]") data = {};  // only flushes what was held back
+          if (!co_await sink(data, more)) {
             co_return Error(ErrorKind::unavailable, "the client went away", {}, "client");
           }
           co_return core::Status{};

@@ -38,7 +38,9 @@ using EmbedCall = ChatCall;
 using EmbedResult = ChatResult;
 
 // Receives each OpenAI chat.completion.chunk object (JSON text); false = stop (client gone).
-using ChunkSink = std::function<boost::asio::awaitable<bool>(std::string_view chunk)>;
+// `more` = another chunk follows at once (same upstream read): the receiver may hold this one
+// back and send both in one write. An empty chunk with more = false only flushes.
+using ChunkSink = std::function<boost::asio::awaitable<bool>(std::string_view chunk, bool more)>;
 
 class Provider {
  public:

@@ -53,8 +53,8 @@ awaitable<core::Status> stream_events(http::Client& client, const core::Provider
           failure = tag(provider, std::move(st).error());
           co_return false;
         }
-        for (const auto& e : events) {
-          auto r = co_await on_event(e);
+        for (std::size_t i = 0; i < events.size(); ++i) {
+          auto r = co_await on_event(events[i], i + 1 < events.size());
           if (!r) {
             failure = std::move(r).error();
             co_return false;

@@ -21,7 +21,8 @@ boost::asio::awaitable<core::Result<std::string>> fetch_json(http::Client& clien
                                                              http::ClientRequest request);
 
 // Calls on_event with each event's data, in order; an error from on_event stops the stream.
-using EventSink = std::function<boost::asio::awaitable<core::Status>(std::string_view data)>;
+// `more` = another event from the same read follows.
+using EventSink = std::function<boost::asio::awaitable<core::Status>(std::string_view data, bool more)>;
 boost::asio::awaitable<core::Status> stream_events(http::Client& client,
                                                    const core::ProviderConfig& provider,
                                                    http::ClientRequest request,
