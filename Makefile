@@ -5,12 +5,18 @@ BUILD_DIR ?= build
 BUILD_TYPE ?= Release
 ARGS ?=
 
-.PHONY: all deps configure build serve test unit integration bench clean
+.PHONY: all deps e2e-deps configure build serve test unit integration e2e bench bench-gateway clean
 
 all: build
 
 deps:
 	./scripts/install-deps.sh
+
+# The e2e tests' client: the official openai npm package, pinned by tests/e2e/package-lock.json.
+e2e-deps: deps
+	@if [ ! -d tests/e2e/node_modules/openai ]; then \
+	  cd tests/e2e && npm ci --no-audit --no-fund; \
+	fi
 
 configure: deps
 	@if [ ! -f $(BUILD_DIR)/build.ninja ]; then \
@@ -23,7 +29,7 @@ build: configure
 serve: build
 	./$(BUILD_DIR)/switchboard serve $(ARGS)
 
-test: build
+test: build e2e-deps
 	cd $(BUILD_DIR) && ctest --output-on-failure --timeout 300 -j2
 
 unit: build
@@ -32,8 +38,15 @@ unit: build
 integration: build
 	./$(BUILD_DIR)/tests/integration_tests
 
+e2e: build e2e-deps
+	SB_BINARY=$(BUILD_DIR)/switchboard node --test tests/e2e/
+
 bench: build
 	./bench/http/run.sh
+	./bench/gateway/run.sh
+
+bench-gateway: build
+	./bench/gateway/run.sh
 
 clean:
 	rm -rf $(BUILD_DIR)

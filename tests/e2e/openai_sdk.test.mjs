@@ -1,0 +1,192 @@
+// End to end: the official `openai` npm package as the client of the real switchboard binary.
+// The binary (SB_BINARY) serves the embedded mock provider and an OpenAI-compatible fake
+// upstream run here, which answers tool calls the way OpenAI does.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import http from 'node:http';
+import OpenAI from 'openai';
+
+const binary = process.env.SB_BINARY;
+if (!binary) throw new Error('SB_BINARY must point at the switchboard binary');
+
+let server;       // the switchboard process
+let upstream;     // the fake OpenAI upstream
+let client;
+let dir;
+const upstreamSeen = [];
+
+function toolCallAnswer(body) {
+  if (body.stream) {
+    const id = 'chatcmpl-tool';
+    const chunk = (delta, finish = null) =>
+      `data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created: 1, model: body.model,
+        choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }] })}\n\n`;
+    return {
+      type: 'text/event-stream',
+      text: chunk({ role: 'assistant', content: null, tool_calls: [{ index: 0, id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '' } }] }) +
+        chunk({ tool_calls: [{ index: 0, function: { arguments: '{"city":' } }] }) +
+        chunk({ tool_calls: [{ index: 0, function: { arguments: '"Oslo"}' } }] }) +
+        chunk({}, 'tool_calls') + 'data: [DONE]\n\n',
+    };
+  }
+  return {
+    type: 'application/json',
+    text: JSON.stringify({
+      id: 'chatcmpl-tool', object: 'chat.completion', created: 1, model: body.model,
+      choices: [{ index: 0, finish_reason: 'tool_calls', logprobs: null, message: {
+        role: 'assistant', content: null, refusal: null,
+        tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Oslo"}' } }] } }],
+      usage: { prompt_tokens: 20, completion_tokens: 8, total_tokens: 28 },
+    }),
+  };
+}
+
+before(async () => {
+  upstream = http.createServer((req, res) => {
+    let raw = '';
+    req.on('data', (d) => { raw += d; });
+    req.on('end', () => {
+      const body = JSON.parse(raw);
+      upstreamSeen.push(body);
+      if (body.model === 'boom') {
+        res.writeHead(500, { 'Content-Type': 'application/json' });
+        res.end(JSON.stringify({ error: { message: 'the upstream broke', type: 'server_error' } }));
+        return;
+      }
+      const a = toolCallAnswer(body);
+      res.writeHead(200, { 'Content-Type': a.type });
+      res.end(a.text);
+    });
+  });
+  await new Promise((r) => upstream.listen(0, '127.0.0.1', r));
+  const upstreamUrl = `http://127.0.0.1:${upstream.address().port}/v1`;
+
+  dir = mkdtempSync(join(tmpdir(), 'sb-e2e-'));
+  writeFileSync(join(dir, 'sb.toml'), `
+[gateway]
+max_retries = 0
+[[providers]]
+name = "mock"
+type = "mock"
+models = ["echo"]
+[[providers]]
+name = "tools"
+type = "openai"
+base_url = "${upstreamUrl}"
+`);
+  server = spawn(binary, ['serve', '--config', join(dir, 'sb.toml'), '--listen', '127.0.0.1:0',
+    '--data-dir', join(dir, 'data')], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise((resolve, reject) => {
+    let buf = '';
+    server.stdout.on('data', (d) => {
+      buf += d;
+      const m = buf.match(/"msg":"listening","address":"127\.0\.0\.1:(\d+)"/);
+      if (m) resolve(Number(m[1]));
+    });
+    server.on('exit', (code) => reject(new Error(`switchboard exited with ${code}`)));
+  });
+  server.stdout.resume();
+  client = new OpenAI({ baseURL: `http://127.0.0.1:${port}/v1`, apiKey: 'unused', maxRetries: 0 });
+});
+
+after(async () => {
+  server?.kill('SIGTERM');
+  upstream?.close();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+test('non-streaming chat completion', async () => {
+  const r = await client.chat.completions.create({
+    model: 'mock/echo', messages: [{ role: 'user', content: 'hello there' }],
+  });
+  assert.equal(r.object, 'chat.completion');
+  assert.equal(r.choices[0].message.content, 'Mock reply to: hello there');
+  assert.equal(r.choices[0].finish_reason, 'stop');
+  assert.equal(r.usage.total_tokens, r.usage.prompt_tokens + r.usage.completion_tokens);
+});
+
+test('the raw response carries the switchboard headers', async () => {
+  const { response } = await client.chat.completions
+    .create({ model: 'mock/echo', messages: [{ role: 'user', content: 'x' }] })
+    .withResponse();
+  assert.equal(response.headers.get('x-switchboard-provider'), 'mock');
+  assert.equal(response.headers.get('x-switchboard-attempts'), '1');
+  assert.match(response.headers.get('server-timing'), /^gateway;dur=\d+\.\d{3}, upstream;dur=/);
+});
+
+test('streaming with include_usage', async () => {
+  const stream = await client.chat.completions.create({
+    model: 'mock/echo', stream: true, stream_options: { include_usage: true },
+    messages: [{ role: 'user', content: 'one two three' }],
+  });
+  let text = '';
+  let usage = null;
+  let finish = null;
+  for await (const chunk of stream) {
+    if (chunk.choices.length) {
+      text += chunk.choices[0].delta.content ?? '';
+      finish = chunk.choices[0].finish_reason ?? finish;
+    }
+    if (chunk.usage) usage = chunk.usage;
+  }
+  assert.equal(text, 'Mock reply to: one two three');
+  assert.equal(finish, 'stop');
+  assert.ok(usage && usage.completion_tokens === 6, JSON.stringify(usage));
+});
+
+test('tool calls, whole and streamed', async () => {
+  const tools = [{ type: 'function', function: { name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' } } } } }];
+  const r = await client.chat.completions.create({
+    model: 'tools/gpt-x', messages: [{ role: 'user', content: 'Weather in Oslo?' }], tools, tool_choice: 'auto',
+  });
+  const call = r.choices[0].message.tool_calls[0];
+  assert.equal(call.function.name, 'get_weather');
+  assert.deepEqual(JSON.parse(call.function.arguments), { city: 'Oslo' });
+  assert.deepEqual(upstreamSeen.at(-1).tools, tools, 'tools reach the upstream unchanged');
+  assert.equal(upstreamSeen.at(-1).model, 'gpt-x');
+
+  // The SDK's stream helper assembles streamed tool-call arguments by index.
+  const runner = client.beta.chat.completions.stream({
+    model: 'tools/gpt-x', messages: [{ role: 'user', content: 'Weather in Oslo?' }], tools,
+  });
+  const final = await runner.finalChatCompletion();
+  const streamed = final.choices[0].message.tool_calls[0];
+  assert.equal(streamed.id, 'call_1');
+  assert.deepEqual(JSON.parse(streamed.function.arguments), { city: 'Oslo' });
+  assert.equal(final.choices[0].finish_reason, 'tool_calls');
+});
+
+test('embeddings, float and the SDK default base64', async () => {
+  const f = await client.embeddings.create({ model: 'mock/echo', input: ['a cat', 'a dog'], encoding_format: 'float', dimensions: 16 });
+  assert.equal(f.data.length, 2);
+  assert.equal(f.data[1].embedding.length, 16);
+  const b = await client.embeddings.create({ model: 'mock/echo', input: 'a cat', dimensions: 16 });
+  // The SDK asks for base64 and decodes it to floats: the same vector must come back.
+  assert.equal(b.data[0].embedding.length, 16);
+  for (let i = 0; i < 16; i++) assert.ok(Math.abs(b.data[0].embedding[i] - f.data[0].embedding[i]) < 1e-6);
+});
+
+test('errors arrive as the SDK error classes with the OpenAI fields', async () => {
+  await assert.rejects(
+    client.chat.completions.create({ model: 'nope/x', messages: [{ role: 'user', content: 'x' }] }),
+    (e) => e instanceof OpenAI.NotFoundError && e.status === 404 && e.code === 'model_not_found' && e.param === 'model');
+  await assert.rejects(
+    client.chat.completions.create({ model: 'mock/echo', messages: 'hi' }),
+    (e) => e instanceof OpenAI.BadRequestError && e.status === 400 && e.param === 'messages');
+  await assert.rejects(
+    client.chat.completions.create({ model: 'tools/boom', messages: [{ role: 'user', content: 'x' }] }),
+    (e) => e instanceof OpenAI.InternalServerError && e.status === 502 && /the upstream broke/.test(e.message));
+  await assert.rejects(
+    client.embeddings.create({ model: 'mock/echo', input: [] }),
+    (e) => e instanceof OpenAI.BadRequestError && e.param === 'input');
+});
+
+test('models list', async () => {
+  const ids = [];
+  for await (const m of client.models.list()) ids.push(m.id);
+  assert.ok(ids.includes('mock/echo'), ids.join(','));
+});
