@@ -149,6 +149,7 @@ void register_chat_routes(http::Router& router, gateway::Gateway& gw) {
     const auto start = Clock::now();
 
     if (!stream || !stream->is_bool() || !stream->get_bool()) {
+      call.cancel = req.cancel;  // (a stream notices a gone client when its writes fail)
       gateway::Outcome outcome;
       auto r = co_await gw.chat(std::move(call), std::move(*targets), outcome);
       Response res = r ? Response::json(200, std::move(r->body)) : Response::error(r.error());
@@ -217,6 +218,7 @@ void register_chat_routes(http::Router& router, gateway::Gateway& gw) {
     const auto start = Clock::now();
     gateway::Outcome outcome;
     gateway::EmbedCall call{std::move(*body), "", req.request_id};
+    call.cancel = req.cancel;
     auto r = co_await gw.embeddings(std::move(call), std::move(*targets), outcome);
     Response res = r ? Response::json(200, std::move(r->body)) : Response::error(r.error());
     add_outcome_headers(res, outcome);

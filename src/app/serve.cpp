@@ -64,7 +64,9 @@ int serve(const core::Config& config) {
     mock.models = {"echo"};
     gateway_config.providers.push_back(mock);
   }
-  http::Client client;
+  http::ClientOptions client_options;
+  http::proxy_from_environment(client_options);
+  http::Client client(client_options);
   gateway::Gateway gateway(gateway_config, client, registry);
 
   http::Router router;

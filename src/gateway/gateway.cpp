@@ -317,6 +317,12 @@ awaitable<core::Status> Gateway::run(ChatCall& call, Resolved resolved, Outcome&
         co_return st;
       }
       Error e = std::move(st).error();
+      if (call.cancel && call.cancel->fired()) {
+        // Our client left: the attempt says nothing about the upstream, and nobody waits.
+        t.health->release();
+        e.where = "client";
+        co_return e;
+      }
       if (started && *started) {
         // Output already reached the client: the answer cannot be retried or replaced.
         if (counts_as_failure(e) && e.where != "client") {
@@ -337,8 +343,15 @@ awaitable<core::Status> Gateway::run(ChatCall& call, Resolved resolved, Outcome&
       }
       if (wait.count() > 0) {
         asio::steady_timer timer(co_await asio::this_coro::executor, wait);
+        core::CancelSignal::Id hook = 0;
+        if (call.cancel) hook = call.cancel->subscribe([&timer] { timer.cancel(); });
         co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+        if (call.cancel) call.cancel->unsubscribe(hook);
         outcome.waited += wait;
+        if (call.cancel && call.cancel->fired()) {
+          Error gone(ErrorKind::unavailable, "the client went away", {}, "client");
+          co_return gone;
+        }
       }
     }
   }

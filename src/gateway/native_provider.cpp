@@ -95,6 +95,7 @@ class NativeProvider : public Provider {
     r.body = json::serialize(body);
     auto t = attempt_timeouts(config_, call.deadline);
     r.timeouts = {t.connect, t.first_byte, t.idle};
+    r.cancel = call.cancel;
     return r;
   }
 

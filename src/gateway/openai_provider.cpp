@@ -61,6 +61,7 @@ class OpenAiProvider final : public Provider {
     r.body = json::serialize(body);
     auto t = attempt_timeouts(config_, call.deadline);
     r.timeouts = {t.connect, t.first_byte, t.idle};
+    r.cancel = call.cancel;
     return r;
   }
 

@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 
+#include "core/cancel.hpp"
 #include "core/config.hpp"
 #include "core/error.hpp"
 
@@ -27,6 +28,8 @@ struct ChatCall {
   std::string request_id;
   // No attempt may run past this (the request's overall deadline); set by the gateway.
   std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
+  // Fires when the client goes away: the attempt in flight is dropped and nothing is retried.
+  std::shared_ptr<core::CancelSignal> cancel;
 };
 
 struct ChatResult {

@@ -2,6 +2,8 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/connect.hpp>
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -13,6 +15,8 @@
 #include <strings.h>
 
 #include <array>
+#include <cstdlib>
+#include <optional>
 #include <mutex>
 #include <stdexcept>
 #include <unordered_map>
@@ -78,6 +82,30 @@ class Deadline {
   asio::steady_timer timer_;
 };
 
+// Subscribes the socket to a request's cancel signal for the duration of an exchange step.
+class CancelHook {
+ public:
+  CancelHook(const std::shared_ptr<core::CancelSignal>& signal, tcp::socket& socket)
+      : signal_(signal), fired_(std::make_shared<bool>(false)) {
+    if (signal_) {
+      id_ = signal_->subscribe([&socket, fired = fired_] {
+        *fired = true;
+        boost::system::error_code ignored;
+        socket.cancel(ignored);
+      });
+    }
+  }
+  ~CancelHook() {
+    if (signal_ && id_) signal_->unsubscribe(id_);
+  }
+  bool fired() const { return *fired_; }
+
+ private:
+  std::shared_ptr<core::CancelSignal> signal_;
+  std::shared_ptr<bool> fired_;
+  core::CancelSignal::Id id_ = 0;
+};
+
 bool iequals(std::string_view a, std::string_view b) {
   return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
 }
@@ -88,7 +116,64 @@ Error client_error(ErrorKind kind, std::string message) {
   return Error(kind, std::move(message), {}, "http_client");
 }
 
+// Basic credentials from a proxy URL's userinfo ("user:pass"), base64-encoded.
+std::string basic_auth(std::string_view userinfo) {
+  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  std::size_t i = 0;
+  auto byte = [&](std::size_t k) { return static_cast<unsigned>(static_cast<unsigned char>(userinfo[k])); };
+  for (; i + 3 <= userinfo.size(); i += 3) {
+    unsigned v = byte(i) << 16 | byte(i + 1) << 8 | byte(i + 2);
+    for (int s : {18, 12, 6, 0}) out += kAlphabet[v >> s & 63];
+  }
+  if (std::size_t rest = userinfo.size() - i; rest > 0) {
+    unsigned v = byte(i) << 16 | (rest == 2 ? byte(i + 1) << 8 : 0);
+    out += kAlphabet[v >> 18 & 63];
+    out += kAlphabet[v >> 12 & 63];
+    out += rest == 2 ? kAlphabet[v >> 6 & 63] : '=';
+    out += '=';
+  }
+  return out;
+}
+
 }  // namespace
+
+void proxy_from_environment(ClientOptions& options) {
+  for (const char* name : {"HTTPS_PROXY", "https_proxy"}) {
+    if (const char* v = std::getenv(name); v && *v) {
+      options.https_proxy = v;
+      break;
+    }
+  }
+  for (const char* name : {"NO_PROXY", "no_proxy"}) {
+    if (const char* v = std::getenv(name); v && *v) {
+      options.no_proxy = v;
+      break;
+    }
+  }
+}
+
+bool proxy_exempt(std::string_view host, std::string_view no_proxy) {
+  std::size_t pos = 0;
+  while (pos <= no_proxy.size()) {
+    std::size_t comma = no_proxy.find(',', pos);
+    std::string_view item = no_proxy.substr(pos, comma == std::string_view::npos ? std::string_view::npos : comma - pos);
+    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+    if (item == "*") return true;
+    if (!item.empty()) {
+      if (item.front() == '.') item.remove_prefix(1);
+      if (iequals(host, item)) return true;
+      if (host.size() > item.size() && host[host.size() - item.size() - 1] == '.' &&
+          iequals(host.substr(host.size() - item.size()), item)) {
+        return true;
+      }
+    }
+    if (comma == std::string_view::npos) break;
+    pos = comma + 1;
+  }
+  return false;
+}
 
 Result<Url> parse_url(std::string_view text) {
   auto r = boost::urls::parse_uri(text);
@@ -163,26 +248,75 @@ struct Client::Impl {
     auto c = std::make_unique<Connection>();
     c->key = key;
     auto socket = std::make_unique<tcp::socket>(ex);
+    // https through an HTTP proxy: TCP to the proxy, CONNECT host:port, then TLS end to end.
+    std::optional<boost::urls::url_view> proxy;
+    if (url.scheme == "https" && !options.https_proxy.empty() && !proxy_exempt(url.host, options.no_proxy)) {
+      auto p = boost::urls::parse_uri(options.https_proxy);
+      if (!p || p->host().empty()) {
+        co_return client_error(ErrorKind::upstream_error, "HTTPS_PROXY is not a valid http://host:port URL");
+      }
+      proxy = *p;
+    }
+    const std::string dial_host = proxy ? std::string(proxy->encoded_host()) : url.host;
+    const std::string dial_port = proxy ? (proxy->has_port() ? std::string(proxy->port()) : "80")
+                                        : std::to_string(url.port);
+    const std::string dial_where = proxy ? "proxy " + dial_host + ":" + dial_port : where(url);
     tcp::resolver resolver(ex);
-    auto [rec, results] = co_await resolver.async_resolve(url.host, std::to_string(url.port), kTuple);
+    auto [rec, results] = co_await resolver.async_resolve(dial_host, dial_port, kTuple);
     if (rec) {
-      co_return client_error(ErrorKind::upstream_error, "cannot resolve " + url.host + ": " + rec.message());
+      co_return client_error(ErrorKind::upstream_error, "cannot resolve " + dial_host + ": " + rec.message());
     }
     {
       Deadline d(ex, *socket, t.connect);
       auto [cec, ep] = co_await asio::async_connect(*socket, results, kTuple);
       if (d.fired()) {
         co_return client_error(ErrorKind::upstream_timeout,
-                        "connect to " + where(url) + " timed out after " +
+                        "connect to " + dial_where + " timed out after " +
                             std::to_string(t.connect.count()) + " ms");
       }
       if (cec) {
         co_return client_error(ErrorKind::upstream_error,
-                        "connect to " + where(url) + " failed: " + cec.message());
+                        "connect to " + dial_where + " failed: " + cec.message());
       }
     }
     boost::system::error_code ignored;
     socket->set_option(tcp::no_delay(true), ignored);
+    if (proxy) {
+      std::string authority = (url.host.find(':') != std::string::npos ? "[" + url.host + "]" : url.host) +
+                              ":" + std::to_string(url.port);
+      std::string connect = "CONNECT " + authority + " HTTP/1.1\r\nHost: " + authority + "\r\n";
+      if (proxy->has_userinfo()) {
+        connect += "Proxy-Authorization: Basic " + basic_auth(std::string(proxy->userinfo())) + "\r\n";
+      }
+      connect += "\r\n";
+      Deadline d(ex, *socket, t.connect);
+      auto [wec, wn] = co_await asio::async_write(*socket, asio::buffer(connect), kTuple);
+      std::string reply;
+      std::size_t extra = 0;  // bytes read past the proxy's answer head
+      boost::system::error_code pec = wec;
+      if (!pec) {
+        // Read the proxy's answer head byte-exactly: what follows belongs to the TLS session.
+        auto buf = asio::dynamic_buffer(reply, 16384);
+        auto [rec2, rn] = co_await asio::async_read_until(*socket, buf, "\r\n\r\n", kTuple);
+        pec = rec2;
+        if (!pec) extra = reply.size() - rn;
+      }
+      if (d.fired()) co_return client_error(ErrorKind::upstream_timeout, "CONNECT through " + dial_where + " timed out");
+      if (pec) {
+        co_return client_error(ErrorKind::upstream_error, "CONNECT through " + dial_where + " failed: " + pec.message());
+      }
+      // "HTTP/1.1 200 Connection established"
+      auto sp = reply.find(' ');
+      std::string status = sp == std::string::npos ? "" : reply.substr(sp + 1, 3);
+      if (status != "200") {
+        auto eol = reply.find("\r\n");
+        co_return client_error(ErrorKind::upstream_error,
+                               "proxy " + dial_host + " refused CONNECT " + authority + ": " + reply.substr(0, eol));
+      }
+      if (extra > 0) {
+        co_return client_error(ErrorKind::upstream_error, "proxy " + dial_host + " sent data before the TLS handshake");
+      }
+    }
     if (url.scheme == "https") {
       auto tls = std::make_unique<TlsStream>(std::move(*socket), tls_ctx);
       SSL_set_tlsext_host_name(tls->native_handle(), url.host.c_str());
@@ -211,9 +345,15 @@ struct Client::Impl {
   // Reads into *buffer_ when it is set (fetch), else hands pieces to on_data (stream).
   template <class Stream>
   awaitable<Result<ClientResponse>> run(Stream& s, Connection& c, bhttp::request<bhttp::string_body>& req,
-                                        const Url& url, const ClientTimeouts& t, const HeadSink& on_head,
-                                        const DataSink& on_data, std::string* buffer_, Outcome& out) {
+                                        const Url& url, const ClientTimeouts& t,
+                                        const std::shared_ptr<core::CancelSignal>& cancel,
+                                        const HeadSink& on_head, const DataSink& on_data,
+                                        std::string* buffer_, Outcome& out) {
     auto ex = co_await asio::this_coro::executor;
+    CancelHook hook(cancel, c.socket());
+    auto cancelled = [&] {
+      return client_error(ErrorKind::unavailable, "the request to " + where(url) + " was cancelled (the client went away)");
+    };
     const bool head_request = req.method() == bhttp::verb::head;
     bhttp::response_parser<bhttp::buffer_body> p;
     p.header_limit(64 * 1024);
@@ -222,6 +362,7 @@ struct Client::Impl {
     {
       Deadline d(ex, c.socket(), t.first_byte);
       auto [wec, wn] = co_await bhttp::async_write(s, req, kTuple);
+      if (hook.fired()) co_return cancelled();
       if (wec) {
         out.stale = !d.fired();
         ErrorKind kind = d.fired() ? ErrorKind::upstream_timeout : ErrorKind::upstream_error;
@@ -229,6 +370,7 @@ struct Client::Impl {
                                          wec.message());
       }
       auto [hec, hn] = co_await bhttp::async_read_header(s, c.buf, p, kTuple);
+      if (hook.fired()) co_return cancelled();
       if (d.fired()) {
         co_return client_error(ErrorKind::upstream_timeout,
                         "no response from " + where(url) + " within " +
@@ -255,6 +397,7 @@ struct Client::Impl {
       Deadline d(ex, c.socket(), t.idle);
       auto [rec, rn] = co_await bhttp::async_read_some(s, c.buf, p, kTuple);
       if (rec == bhttp::error::need_buffer) rec = {};
+      if (hook.fired()) co_return cancelled();
       if (d.fired()) {
         co_return client_error(ErrorKind::upstream_timeout,
                         "the response from " + where(url) + " stalled for " +
@@ -317,14 +460,14 @@ struct Client::Impl {
       // (No co_await inside ?: — GCC 12 miscompiles it.)
       Result<ClientResponse> res = Error(ErrorKind::internal, "unreachable");
       if (conn->tls) {
-        res = co_await run(*conn->tls, *conn, req, *url, r.timeouts, on_head, on_data,
+        res = co_await run(*conn->tls, *conn, req, *url, r.timeouts, r.cancel, on_head, on_data,
                            buffer ? &body : nullptr, out);
       } else {
-        res = co_await run(*conn->plain, *conn, req, *url, r.timeouts, on_head, on_data,
+        res = co_await run(*conn->plain, *conn, req, *url, r.timeouts, r.cancel, on_head, on_data,
                            buffer ? &body : nullptr, out);
       }
       // A pooled connection the server had already closed: retry once on a new connection.
-      if (!res && out.stale && reused && attempt == 0) continue;
+      if (!res && out.stale && reused && attempt == 0 && !(r.cancel && r.cancel->fired())) continue;
       if (res && out.reusable) give_back(std::move(conn));
       if (res && buffer) res->body = std::move(body);
       co_return res;

@@ -16,6 +16,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/cancel.hpp"
 #include "core/error.hpp"
 
 namespace sb::http {
@@ -41,6 +42,9 @@ struct ClientRequest {
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
   ClientTimeouts timeouts;
+  // When it fires, the exchange stops and its connection is dropped (error: upstream_error,
+  // "cancelled").
+  std::shared_ptr<core::CancelSignal> cancel;
 };
 
 struct ClientResponse {
@@ -57,7 +61,16 @@ struct ClientOptions {
   std::chrono::milliseconds pool_idle_timeout{30000};  // pooled connections older are dropped
   std::string ca_file;  // extra trusted CAs (PEM); the system store is always used
   std::string user_agent = "switchboard";
+  // https:// requests go through this HTTP proxy with CONNECT ("http://[user:pass@]host:port"),
+  // except for hosts matching no_proxy (comma-separated names, ".suffix" or "*"). Empty = direct.
+  std::string https_proxy;
+  std::string no_proxy;
 };
+
+// The proxy settings of the environment: HTTPS_PROXY / https_proxy and NO_PROXY / no_proxy.
+void proxy_from_environment(ClientOptions& options);
+// Whether `host` is exempt from the proxy by a NO_PROXY-style list.
+bool proxy_exempt(std::string_view host, std::string_view no_proxy);
 
 class Client {
  public:

@@ -4,12 +4,14 @@
 #include <boost/asio/awaitable.hpp>
 
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "core/cancel.hpp"
 #include "core/error.hpp"
 
 namespace sb::http {
@@ -30,6 +32,8 @@ struct Request {
   std::string body;
   std::string request_id;
   std::vector<std::pair<std::string_view, std::string_view>> params;  // from {name} segments
+  // Fired when the client disconnects before the response (not for streams: their writes fail).
+  std::shared_ptr<core::CancelSignal> cancel;
 
   // Case-insensitive; empty when absent.
   std::string_view header(std::string_view name) const;

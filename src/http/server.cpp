@@ -1,5 +1,8 @@
 #include "http/server.hpp"
 
+#include <sys/socket.h>
+#include <cerrno>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -522,7 +525,25 @@ awaitable<bool> Server::Impl::serve_one(Conn& c, beast::flat_buffer& buf) {
 
   m.in_flight.add(1);
   std::string_view route = kUnmatched;
+  // While the handler runs, a readable socket with nothing buffered is either a pipelined
+  // request or the client leaving: peek to tell, and fire the request's cancel signal on EOF.
+  req.cancel = std::make_shared<core::CancelSignal>();
+  bool watching = false;
+  if (buf.size() == 0) {
+    watching = true;
+    c.socket.async_wait(tcp::socket::wait_read,
+                        [cancel = req.cancel, fd = c.socket.native_handle()](const boost::system::error_code& ec) {
+                          if (ec) return;
+                          char byte;
+                          ssize_t n = ::recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+                          if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) cancel->fire();
+                        });
+  }
   Response res = co_await dispatch(req, route);
+  if (watching) {
+    boost::system::error_code ignored;
+    c.socket.cancel(ignored);  // only the wait above is pending
+  }
   const bool keep = msg.keep_alive() && !res.close && !draining.load();
   auto [ok, bytes_out] = co_await write_response(c, req, msg.version(), head, res, keep);
   m.in_flight.add(-1);

@@ -239,6 +239,28 @@ TEST_F(GatewayTest, ClientDisconnectCancelsTheUpstreamStream) {
   EXPECT_EQ(a_.abandoned(), 1) << "the upstream connection must be dropped";
 }
 
+TEST_F(GatewayTest, ClientDisconnectCancelsAWholeUpstreamCall) {
+  Behavior slow = completion("too late");
+  slow.delay_before_headers = std::chrono::milliseconds(2000);
+  a_.push(slow);
+  {
+    Client c(port());
+    ASSERT_TRUE(c.send(raw_request("POST", "/v1/chat/completions", chat_body("smart"))));
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }  // the client goes away while the upstream is still thinking
+  for (int i = 0; i < 30 && a_.abandoned() == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(a_.abandoned(), 1) << "the upstream call must be dropped before its answer";
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_TRUE(b_.received().empty()) << "no fallback for a client that left";
+  // The server keeps serving.
+  a_.push(completion("next"));
+  auto r = http(port(), "POST", "/v1/chat/completions", chat_body("a/m"));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+}
+
 TEST(GatewayDefaults, EmbeddedMockAnswersWithoutConfiguration) {
   Server s;
   auto r = http(s.port(), "POST", "/v1/chat/completions",

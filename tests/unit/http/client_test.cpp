@@ -271,3 +271,55 @@ TEST(Client, TlsToAPlainServerFailsCleanly) {
 
 }  // namespace
 }  // namespace sb::http
+
+namespace sb::http {
+namespace {
+
+TEST(Proxy, NoProxyMatchesNamesSuffixesAndStar) {
+  EXPECT_TRUE(proxy_exempt("localhost", "localhost,127.0.0.1"));
+  EXPECT_TRUE(proxy_exempt("api.internal.example", ".example"));
+  EXPECT_TRUE(proxy_exempt("api.internal.example", "internal.example"));
+  EXPECT_TRUE(proxy_exempt("API.Example", "api.example"));
+  EXPECT_TRUE(proxy_exempt("anything", " * "));
+  EXPECT_FALSE(proxy_exempt("notexample", "example"));
+  EXPECT_FALSE(proxy_exempt("api.openai.com", ""));
+  EXPECT_FALSE(proxy_exempt("api.openai.com", "openai.org,,"));
+}
+
+TEST(Proxy, HttpsGoesThroughConnectWithCredentials) {
+  FakeUpstream proxy;  // answers CONNECT with 200 and then speaks plain HTTP: the TLS handshake fails
+  Client c(ClientOptions{.https_proxy = "http://user:pw@127.0.0.1:" + std::to_string(proxy.port())});
+  auto r = get("https://api.example.test/v1/models");
+  r.timeouts.connect = 1000ms;
+  auto res = fetch(c, r);
+  ASSERT_FALSE(res);
+  auto got = proxy.received();
+  ASSERT_GE(got.size(), 1u);
+  EXPECT_EQ(got[0].method, "CONNECT");
+  EXPECT_EQ(got[0].target, "api.example.test:443");
+  EXPECT_EQ(got[0].headers["proxy-authorization"], "Basic dXNlcjpwdw==");  // user:pw
+}
+
+TEST(Proxy, ARefusedConnectIsAClearError) {
+  FakeUpstream proxy;
+  Behavior refuse;
+  refuse.status = 407;
+  refuse.body = "proxy auth required";
+  proxy.push(refuse);
+  Client c(ClientOptions{.https_proxy = "http://127.0.0.1:" + std::to_string(proxy.port())});
+  auto res = fetch(c, get("https://api.example.test/"));
+  ASSERT_FALSE(res);
+  EXPECT_EQ(res.error().kind, core::ErrorKind::upstream_error);
+  EXPECT_NE(res.error().message.find("refused CONNECT api.example.test:443"), std::string::npos) << res.error().message;
+  EXPECT_NE(res.error().message.find("407"), std::string::npos);
+}
+
+TEST(Proxy, PlainHttpAndExemptHostsGoDirect) {
+  FakeUpstream up;
+  Client c(ClientOptions{.https_proxy = "http://127.0.0.1:1", .no_proxy = "127.0.0.1"});
+  ASSERT_TRUE(fetch(c, get(up.url() + "/x")));  // http:// never uses the HTTPS proxy
+  EXPECT_EQ(up.received().at(0).method, "GET");
+}
+
+}  // namespace
+}  // namespace sb::http
