@@ -268,6 +268,18 @@ void Gateway::record(const ChatCall& call, const Target& t, int attempt, const E
   }
 }
 
+void Gateway::add_tokens(const Outcome& o, long long prompt, long long completion) {
+  if (prompt > 0) metrics_->tokens.with({o.provider, o.model, "prompt"}).inc(static_cast<std::uint64_t>(prompt));
+  if (completion > 0) {
+    metrics_->tokens.with({o.provider, o.model, "completion"}).inc(static_cast<std::uint64_t>(completion));
+  }
+}
+
+void Gateway::count_tokens(const Outcome& o, std::string_view body) {
+  long long prompt = 0, completion = 0;
+  if (extract_usage(body, prompt, completion)) add_tokens(o, prompt, completion);
+}
+
 void Gateway::observe_overhead(Clock::duration d) {
   metrics_->overhead.with({}).observe(std::max(0.0, seconds(d)));
 }
@@ -375,11 +387,7 @@ awaitable<core::Result<ChatResult>> Gateway::chat(ChatCall call, Resolved resolv
   };
   auto st = co_await run(call, std::move(resolved), outcome, attempt, nullptr);
   if (!st) co_return std::move(st).error();
-  long long prompt = 0, completion = 0;
-  if (extract_usage(result.body, prompt, completion)) {
-    metrics_->tokens.with({outcome.provider, outcome.model, "prompt"}).inc(static_cast<std::uint64_t>(prompt));
-    metrics_->tokens.with({outcome.provider, outcome.model, "completion"}).inc(static_cast<std::uint64_t>(completion));
-  }
+  count_tokens(outcome, result.body);
   co_return result;
 }
 
@@ -394,10 +402,7 @@ awaitable<core::Result<EmbedResult>> Gateway::embeddings(EmbedCall call, Resolve
   };
   auto st = co_await run(call, std::move(resolved), outcome, attempt, nullptr);
   if (!st) co_return std::move(st).error();
-  long long prompt = 0, completion = 0;
-  if (extract_usage(result.body, prompt, completion)) {
-    metrics_->tokens.with({outcome.provider, outcome.model, "prompt"}).inc(static_cast<std::uint64_t>(prompt));
-  }
+  count_tokens(outcome, result.body);
   co_return result;
 }
 
@@ -433,10 +438,7 @@ awaitable<core::Status> Gateway::chat_stream(ChatCall call, Resolved resolved, C
     co_return st;
   };
   auto st = co_await run(call, std::move(resolved), outcome, attempt, &sent);
-  if (usage_seen) {
-    metrics_->tokens.with({outcome.provider, outcome.model, "prompt"}).inc(static_cast<std::uint64_t>(prompt));
-    metrics_->tokens.with({outcome.provider, outcome.model, "completion"}).inc(static_cast<std::uint64_t>(completion));
-  }
+  if (usage_seen) add_tokens(outcome, prompt, completion);
   co_return st;
 }
 

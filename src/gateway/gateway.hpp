@@ -106,6 +106,9 @@ class Gateway {
   std::chrono::milliseconds backoff(int retry);
   void record(const ChatCall& call, const Target& t, int attempt, const core::Error* error,
               std::chrono::steady_clock::duration took);
+  // switchboard_tokens_total from counts, or from the "usage" of an OpenAI answer.
+  void add_tokens(const Outcome& o, long long prompt, long long completion);
+  void count_tokens(const Outcome& o, std::string_view body);
 
   core::GatewayConfig settings_;
   std::vector<std::unique_ptr<Provider>> providers_;

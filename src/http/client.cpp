@@ -1,5 +1,7 @@
 #include "http/client.hpp"
 
+#include "core/base64.hpp"
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/read_until.hpp>
@@ -114,26 +116,6 @@ std::string where(const Url& u) { return u.host + ":" + std::to_string(u.port); 
 
 Error client_error(ErrorKind kind, std::string message) {
   return Error(kind, std::move(message), {}, "http_client");
-}
-
-// Basic credentials from a proxy URL's userinfo ("user:pass"), base64-encoded.
-std::string basic_auth(std::string_view userinfo) {
-  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  std::size_t i = 0;
-  auto byte = [&](std::size_t k) { return static_cast<unsigned>(static_cast<unsigned char>(userinfo[k])); };
-  for (; i + 3 <= userinfo.size(); i += 3) {
-    unsigned v = byte(i) << 16 | byte(i + 1) << 8 | byte(i + 2);
-    for (int s : {18, 12, 6, 0}) out += kAlphabet[v >> s & 63];
-  }
-  if (std::size_t rest = userinfo.size() - i; rest > 0) {
-    unsigned v = byte(i) << 16 | (rest == 2 ? byte(i + 1) << 8 : 0);
-    out += kAlphabet[v >> 18 & 63];
-    out += kAlphabet[v >> 12 & 63];
-    out += rest == 2 ? kAlphabet[v >> 6 & 63] : '=';
-    out += '=';
-  }
-  return out;
 }
 
 }  // namespace
@@ -286,7 +268,7 @@ struct Client::Impl {
                               ":" + std::to_string(url.port);
       std::string connect = "CONNECT " + authority + " HTTP/1.1\r\nHost: " + authority + "\r\n";
       if (proxy->has_userinfo()) {
-        connect += "Proxy-Authorization: Basic " + basic_auth(std::string(proxy->userinfo())) + "\r\n";
+        connect += "Proxy-Authorization: Basic " + core::base64_encode(proxy->userinfo()) + "\r\n";
       }
       connect += "\r\n";
       Deadline d(ex, *socket, t.connect);
