@@ -20,11 +20,6 @@ using core::Error;
 using core::ErrorKind;
 using namespace translate_detail;
 
-std::string str(const json::object& o, std::string_view key) {
-  const auto* v = o.if_contains(key);
-  return v && v->is_string() ? std::string(v->get_string()) : std::string();
-}
-
 std::string finish_reason(std::string_view stop_reason, bool json_mode) {
   if (stop_reason == "max_tokens") return "length";
   if (stop_reason == "tool_use") return json_mode ? "stop" : "tool_calls";
@@ -48,19 +43,15 @@ core::Result<json::array> user_blocks(const json::value& content, const std::str
     if (type == "text") {
       blocks.push_back(json::object{{"type", "text"}, {"text", str(*part, "text")}});
     } else if (type == "image_url") {
-      std::string url;
-      if (const auto* iu = part->if_contains("image_url")) {
-        if (iu->is_string()) url = std::string(iu->get_string());
-        if (iu->is_object()) url = str(iu->get_object(), "url");
-      }
-      if (url.empty()) return bad("'" + p + ".image_url.url' is required", p + ".image_url.url");
+      auto url = image_url(*part, p);
+      if (!url) return std::move(url).error();
       std::string media, data;
-      if (parse_data_url(url, media, data)) {
+      if (parse_data_url(*url, media, data)) {
         blocks.push_back(json::object{
             {"type", "image"},
             {"source", json::object{{"type", "base64"}, {"media_type", media}, {"data", data}}}});
       } else {
-        blocks.push_back(json::object{{"type", "image"}, {"source", json::object{{"type", "url"}, {"url", url}}}});
+        blocks.push_back(json::object{{"type", "image"}, {"source", json::object{{"type", "url"}, {"url", *url}}}});
       }
     } else {
       return bad("content part type '" + type + "' is not supported by Anthropic", p + ".type");
@@ -69,18 +60,9 @@ core::Result<json::array> user_blocks(const json::value& content, const std::str
   return blocks;
 }
 
-// Appends blocks to the last message when it has the same role (the API wants user and
-// assistant turns to alternate, and tool results travel in user turns).
+// Tool results travel in user turns; consecutive same-role turns are merged.
 void push(json::array& messages, std::string_view role, json::array blocks) {
-  if (!messages.empty()) {
-    auto& last = messages.back().as_object();
-    if (last["role"].as_string() == role) {
-      auto& content = last["content"].as_array();
-      for (auto& b : blocks) content.push_back(std::move(b));
-      return;
-    }
-  }
-  messages.push_back(json::object{{"role", role}, {"content", std::move(blocks)}});
+  append_turn(messages, role, "content", std::move(blocks));
 }
 
 }  // namespace
@@ -108,26 +90,10 @@ core::Result<json::object> request(const json::object& openai, const std::string
       json::array blocks;
       std::string text = content && !content->is_null() ? content_text(*content) : "";
       if (!text.empty()) blocks.push_back(json::object{{"type", "text"}, {"text", text}});
-      if (const auto* calls = m.if_contains("tool_calls"); calls && calls->is_array()) {
-        for (std::size_t j = 0; j < calls->get_array().size(); ++j) {
-          std::string cp = p + ".tool_calls[" + std::to_string(j) + "]";
-          const auto* call = calls->get_array()[j].if_object();
-          const auto* fn = call ? call->if_contains("function") : nullptr;
-          if (!fn || !fn->is_object()) return bad("'" + cp + ".function' is required", cp + ".function");
-          std::string args = str(fn->get_object(), "arguments");
-          json::value input = json::object{};
-          if (!args.empty()) {
-            boost::system::error_code ec;
-            input = json::parse(args, ec);
-            if (ec || !input.is_object()) {
-              return bad("'" + cp + ".function.arguments' must be a JSON object", cp + ".function.arguments");
-            }
-          }
-          blocks.push_back(json::object{{"type", "tool_use"},
-                                        {"id", str(*call, "id")},
-                                        {"name", str(fn->get_object(), "name")},
-                                        {"input", std::move(input)}});
-        }
+      auto calls = tool_calls(m, p);
+      if (!calls) return std::move(calls).error();
+      for (auto& c : *calls) {
+        blocks.push_back(json::object{{"type", "tool_use"}, {"id", c.id}, {"name", c.name}, {"input", std::move(c.arguments)}});
       }
       if (blocks.empty()) continue;  // nothing the API would accept
       push(messages, "assistant", std::move(blocks));

@@ -377,10 +377,11 @@ awaitable<core::Status> Gateway::run(ChatCall& call, Resolved resolved, Outcome&
   co_return e;
 }
 
-awaitable<core::Result<ChatResult>> Gateway::chat(ChatCall call, Resolved resolved, Outcome& outcome) {
+awaitable<core::Result<ChatResult>> Gateway::whole(ChatCall call, Resolved resolved, Outcome& outcome,
+                                                   WholeCall method) {
   ChatResult result;
   Attempt attempt = [&](const Target& t, ChatCall& c) -> awaitable<core::Status> {
-    auto r = co_await t.provider->chat(c);
+    auto r = co_await (t.provider->*method)(c);
     if (!r) co_return std::move(r).error();
     result = std::move(*r);
     co_return core::Status{};
@@ -391,19 +392,13 @@ awaitable<core::Result<ChatResult>> Gateway::chat(ChatCall call, Resolved resolv
   co_return result;
 }
 
+awaitable<core::Result<ChatResult>> Gateway::chat(ChatCall call, Resolved resolved, Outcome& outcome) {
+  return whole(std::move(call), std::move(resolved), outcome, &Provider::chat);
+}
+
 awaitable<core::Result<EmbedResult>> Gateway::embeddings(EmbedCall call, Resolved resolved,
                                                           Outcome& outcome) {
-  EmbedResult result;
-  Attempt attempt = [&](const Target& t, ChatCall& c) -> awaitable<core::Status> {
-    auto r = co_await t.provider->embeddings(c);
-    if (!r) co_return std::move(r).error();
-    result = std::move(*r);
-    co_return core::Status{};
-  };
-  auto st = co_await run(call, std::move(resolved), outcome, attempt, nullptr);
-  if (!st) co_return std::move(st).error();
-  count_tokens(outcome, result.body);
-  co_return result;
+  return whole(std::move(call), std::move(resolved), outcome, &Provider::embeddings);
 }
 
 awaitable<core::Status> Gateway::chat_stream(ChatCall call, Resolved resolved, ChunkSink sink,

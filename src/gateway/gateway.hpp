@@ -97,6 +97,10 @@ class Gateway {
  private:
   struct Metrics;
   using Attempt = std::function<boost::asio::awaitable<core::Status>(const Target&, ChatCall&)>;
+  using WholeCall = boost::asio::awaitable<core::Result<ChatResult>> (Provider::*)(const ChatCall&);
+  // chat and embeddings: one answer, from the first target that gives one.
+  boost::asio::awaitable<core::Result<ChatResult>> whole(ChatCall call, Resolved resolved,
+                                                         Outcome& outcome, WholeCall method);
   // The retry / fallback / breaker loop shared by every call type. `started`, when given, says
   // whether output already reached the client (then nothing is retried).
   boost::asio::awaitable<core::Status> run(ChatCall& call, Resolved resolved, Outcome& outcome,

@@ -22,11 +22,6 @@ using core::Error;
 using core::ErrorKind;
 using namespace translate_detail;
 
-std::string str(const json::object& o, std::string_view key) {
-  const auto* v = o.if_contains(key);
-  return v && v->is_string() ? std::string(v->get_string()) : std::string();
-}
-
 // Gemini's Schema is an OpenAPI subset: keys it does not know (additionalProperties, $schema,
 // strict...) are refused by the API, so they are dropped here.
 json::value schema(const json::value& in) {
@@ -83,17 +78,13 @@ core::Result<json::array> user_parts(const json::value& content, const std::stri
     if (type == "text") {
       parts.push_back(json::object{{"text", str(*part, "text")}});
     } else if (type == "image_url") {
-      std::string url;
-      if (const auto* iu = part->if_contains("image_url")) {
-        if (iu->is_string()) url = std::string(iu->get_string());
-        if (iu->is_object()) url = str(iu->get_object(), "url");
-      }
-      if (url.empty()) return bad("'" + p + ".image_url.url' is required", p + ".image_url.url");
+      auto url = image_url(*part, p);
+      if (!url) return std::move(url).error();
       std::string media, data;
-      if (parse_data_url(url, media, data)) {
+      if (parse_data_url(*url, media, data)) {
         parts.push_back(json::object{{"inlineData", json::object{{"mimeType", media}, {"data", data}}}});
       } else {
-        parts.push_back(json::object{{"fileData", json::object{{"mimeType", guess_mime(url)}, {"fileUri", url}}}});
+        parts.push_back(json::object{{"fileData", json::object{{"mimeType", guess_mime(*url)}, {"fileUri", *url}}}});
       }
     } else {
       return bad("content part type '" + type + "' is not supported by Gemini", p + ".type");
@@ -103,15 +94,7 @@ core::Result<json::array> user_parts(const json::value& content, const std::stri
 }
 
 void push(json::array& contents, std::string_view role, json::array parts) {
-  if (!contents.empty()) {
-    auto& last = contents.back().as_object();
-    if (last["role"].as_string() == role) {
-      auto& p = last["parts"].as_array();
-      for (auto& x : parts) p.push_back(std::move(x));
-      return;
-    }
-  }
-  contents.push_back(json::object{{"role", role}, {"parts", std::move(parts)}});
+  append_turn(contents, role, "parts", std::move(parts));
 }
 
 }  // namespace
@@ -139,25 +122,11 @@ core::Result<json::object> request(const json::object& openai) {
       json::array parts;
       std::string text = content && !content->is_null() ? content_text(*content) : "";
       if (!text.empty()) parts.push_back(json::object{{"text", text}});
-      if (const auto* calls = m.if_contains("tool_calls"); calls && calls->is_array()) {
-        for (std::size_t j = 0; j < calls->get_array().size(); ++j) {
-          std::string cp = p + ".tool_calls[" + std::to_string(j) + "]";
-          const auto* call = calls->get_array()[j].if_object();
-          const auto* fn = call ? call->if_contains("function") : nullptr;
-          if (!fn || !fn->is_object()) return bad("'" + cp + ".function' is required", cp + ".function");
-          std::string name = str(fn->get_object(), "name");
-          std::string args = str(fn->get_object(), "arguments");
-          json::value parsed = json::object{};
-          if (!args.empty()) {
-            boost::system::error_code ec;
-            parsed = json::parse(args, ec);
-            if (ec || !parsed.is_object()) {
-              return bad("'" + cp + ".function.arguments' must be a JSON object", cp + ".function.arguments");
-            }
-          }
-          call_names[str(*call, "id")] = name;
-          parts.push_back(json::object{{"functionCall", json::object{{"name", name}, {"args", std::move(parsed)}}}});
-        }
+      auto calls = tool_calls(m, p);
+      if (!calls) return std::move(calls).error();
+      for (auto& c : *calls) {
+        call_names[c.id] = c.name;
+        parts.push_back(json::object{{"functionCall", json::object{{"name", c.name}, {"args", std::move(c.arguments)}}}});
       }
       if (parts.empty()) continue;
       push(contents, "model", std::move(parts));

@@ -66,6 +66,21 @@ std::string content_text(const boost::json::value& content);
 // A data: URL split into media type and base64 payload; false when it is not one.
 bool parse_data_url(std::string_view url, std::string& media_type, std::string& data);
 core::Error bad(std::string message, std::string param);
+// A string field, or "" when absent or not a string.
+std::string str(const boost::json::object& o, std::string_view key);
+// The URL of an OpenAI image_url part (string or {url}); invalid_field naming `param` when missing.
+core::Result<std::string> image_url(const boost::json::object& part, const std::string& param);
+struct ToolCall {
+  std::string id, name;
+  boost::json::value arguments;  // the parsed arguments object ({} when empty)
+};
+// An assistant message's tool_calls; invalid_field when a call has no function or its arguments
+// are not a JSON object. `param` is the message's path ("messages[3]").
+core::Result<std::vector<ToolCall>> tool_calls(const boost::json::object& message, const std::string& param);
+// Appends `items` to the last turn when it has the same role (both APIs want alternating turns),
+// else adds a turn {"role": role, key: items}.
+void append_turn(boost::json::array& turns, std::string_view role, std::string_view key,
+                 boost::json::array items);
 boost::json::object chunk(const TranslateContext& ctx, boost::json::object delta,
                           boost::json::value finish_reason);
 }  // namespace translate_detail

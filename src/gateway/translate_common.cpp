@@ -1,3 +1,4 @@
+#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
 #include "gateway/translate.hpp"
@@ -59,6 +60,56 @@ bool parse_data_url(std::string_view url, std::string& media_type, std::string& 
   media_type = std::string(meta.substr(0, meta.size() - kB64.size()));
   data = std::string(url.substr(comma + 1));
   return !media_type.empty();
+}
+
+std::string str(const json::object& o, std::string_view key) {
+  const auto* v = o.if_contains(key);
+  return v && v->is_string() ? std::string(v->get_string()) : std::string();
+}
+
+core::Result<std::string> image_url(const json::object& part, const std::string& param) {
+  std::string url;
+  if (const auto* iu = part.if_contains("image_url")) {
+    if (iu->is_string()) url = std::string(iu->get_string());
+    if (iu->is_object()) url = str(iu->get_object(), "url");
+  }
+  if (url.empty()) return bad("'" + param + ".image_url.url' is required", param + ".image_url.url");
+  return url;
+}
+
+core::Result<std::vector<ToolCall>> tool_calls(const json::object& message, const std::string& param) {
+  std::vector<ToolCall> out;
+  const auto* calls = message.if_contains("tool_calls");
+  if (!calls || !calls->is_array()) return out;
+  for (std::size_t j = 0; j < calls->get_array().size(); ++j) {
+    std::string cp = param + ".tool_calls[" + std::to_string(j) + "]";
+    const auto* call = calls->get_array()[j].if_object();
+    const auto* fn = call ? call->if_contains("function") : nullptr;
+    if (!fn || !fn->is_object()) return bad("'" + cp + ".function' is required", cp + ".function");
+    std::string args = str(fn->get_object(), "arguments");
+    json::value parsed = json::object{};
+    if (!args.empty()) {
+      boost::system::error_code ec;
+      parsed = json::parse(args, ec);
+      if (ec || !parsed.is_object()) {
+        return bad("'" + cp + ".function.arguments' must be a JSON object", cp + ".function.arguments");
+      }
+    }
+    out.push_back({str(*call, "id"), str(fn->get_object(), "name"), std::move(parsed)});
+  }
+  return out;
+}
+
+void append_turn(json::array& turns, std::string_view role, std::string_view key, json::array items) {
+  if (!turns.empty()) {
+    auto& last = turns.back().as_object();
+    if (last["role"].as_string() == role) {
+      auto& existing = last[key].as_array();
+      for (auto& x : items) existing.push_back(std::move(x));
+      return;
+    }
+  }
+  turns.push_back(json::object{{"role", role}, {key, std::move(items)}});
 }
 
 core::Error bad(std::string message, std::string param) {
