@@ -7,6 +7,7 @@
 // Usage: bench_mock_upstream PORT [THREADS]
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -15,6 +16,7 @@
 
 #include <cstdio>
 #include <string>
+#include <memory>
 #include <thread>
 #include <vector>
 
@@ -90,17 +92,24 @@ int main(int argc, char** argv) {
   core::metrics::Registry registry;
   http::BearerAuth auth(config.auth);
   http::CorsPolicy cors(config.cors);
-  asio::io_context ioc(threads);
-  http::Server server(ioc, config, router, auth, cors, registry);
+  std::vector<std::unique_ptr<asio::io_context>> contexts;
+  std::vector<asio::io_context*> ptrs;
+  for (int i = 0; i < threads; ++i) {
+    contexts.push_back(std::make_unique<asio::io_context>(1));
+    ptrs.push_back(contexts.back().get());
+  }
+  http::Server server(ptrs, config, router, auth, cors, registry);
   auto bound = server.bind();
   if (!bound) {
     std::fprintf(stderr, "bench_mock_upstream: %s\n", bound.error().message.c_str());
     return 1;
   }
   server.start();
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
+  for (auto& c : contexts) guards.push_back(asio::make_work_guard(*c));
   std::vector<std::thread> pool;
-  for (int i = 1; i < threads; ++i) pool.emplace_back([&ioc] { ioc.run(); });
-  ioc.run();
+  for (int i = 1; i < threads; ++i) pool.emplace_back([c = contexts[i].get()] { c->run(); });
+  contexts.front()->run();
   for (auto& t : pool) t.join();
   return 0;
 }

@@ -1,11 +1,14 @@
 #include "app/serve.hpp"
 
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 
 #include <csignal>
 #include <cstdio>
+#include <memory>
 #include <thread>
+#include <vector>
 #include <unistd.h>
 
 #include "api/routes.hpp"
@@ -81,8 +84,19 @@ int serve(const core::Config& config) {
   unsigned threads = config.server.io_threads > 0
                          ? static_cast<unsigned>(config.server.io_threads)
                          : std::max(1u, std::thread::hardware_concurrency());
-  asio::io_context ioc(static_cast<int>(threads));
-  http::Server server(ioc, config, router, auth, cors, registry);
+  // One io_context per I/O thread: a connection and the upstream calls its requests make stay
+  // on one thread, with no strand and no cross-thread wake-ups on the request path.
+  std::vector<std::unique_ptr<asio::io_context>> contexts;
+  std::vector<asio::io_context*> context_ptrs;
+  for (unsigned i = 0; i < threads; ++i) {
+    contexts.push_back(std::make_unique<asio::io_context>(1));
+    context_ptrs.push_back(contexts.back().get());
+  }
+  asio::io_context& ioc = *contexts.front();
+  auto stop_all = [&contexts] {
+    for (auto& c : contexts) c->stop();
+  };
+  http::Server server(context_ptrs, config, router, auth, cors, registry);
   auto bound = server.bind();
   if (!bound) {
     log::error("cannot listen", {{"error", bound.error().message}});
@@ -107,16 +121,21 @@ int serve(const core::Config& config) {
   signals.async_wait([&](const boost::system::error_code& ec, int sig) {
     if (ec) return;
     log::info("signal received", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
-    server.shutdown(grace, [&ioc] { ioc.stop(); });
-    signals.async_wait([&ioc](const boost::system::error_code& ec2, int) {
+    server.shutdown(grace, stop_all);
+    signals.async_wait([stop_all](const boost::system::error_code& ec2, int) {
       if (ec2) return;
       log::warn("second signal: stopping now");
-      ioc.stop();
+      stop_all();
     });
   });
 
+  // Keeps a context without connections running until stop_all().
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
+  for (auto& c : contexts) guards.push_back(asio::make_work_guard(*c));
   std::vector<std::thread> workers;
-  for (unsigned i = 1; i < threads; ++i) workers.emplace_back([&ioc] { ioc.run(); });
+  for (unsigned i = 1; i < threads; ++i) {
+    workers.emplace_back([c = contexts[i].get()] { c->run(); });
+  }
   ioc.run();
   for (auto& t : workers) t.join();
 

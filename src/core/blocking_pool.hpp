@@ -1,7 +1,7 @@
 #pragma once
 // A bounded pool of threads for blocking work (SQLite, file parsing, index inserts).
 // Coroutines on I/O threads `co_await pool.run(f)`: f runs on a pool thread and the coroutine
-// resumes on its own executor (its strand). When `max_queue` tasks are already waiting or
+// resumes on its own executor (its connection's thread). When `max_queue` tasks are already waiting or
 // running, run() answers ErrorKind::busy at once instead of queueing without bound.
 
 #include <boost/asio/any_io_executor.hpp>

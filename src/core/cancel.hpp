@@ -1,8 +1,8 @@
 #pragma once
 // A one-shot cancellation signal: the server fires it when a client disconnects while its
 // request is being handled; work on the client's behalf (upstream calls) subscribes to stop.
-// Callbacks run on the thread that fires (the connection's strand); subscribe and unsubscribe
-// from that same strand.
+// Callbacks run on the thread that fires (the connection's thread); subscribe and unsubscribe
+// from that same thread.
 
 #include <cstdint>
 #include <functional>

@@ -17,6 +17,7 @@
 #include <strings.h>
 
 #include <array>
+#include <cstdio>
 #include <cstdlib>
 #include <optional>
 #include <mutex>
@@ -51,6 +52,9 @@ struct Connection {
   static constexpr std::size_t kChunk = 16384;
   std::chrono::steady_clock::time_point idle_since;
   tcp::socket& socket() { return plain ? *plain : tls->next_layer(); }
+  // Beast reads as much as the buffer has room for: room for a typical head and small body
+  // means one recv per response instead of several 512-byte ones.
+  Connection() { buf.reserve(4096); }
 };
 
 // Cancels the socket's pending operations if they outlast `d`. The timer runs on the caller's
@@ -427,7 +431,14 @@ struct Client::Impl {
     req.body() = std::move(r.body);
     req.keep_alive(true);
     req.prepare_payload();
-    const std::string key = url->scheme + "://" + url->host + ":" + std::to_string(url->port);
+    // Pooled sockets belong to the io_context (I/O thread) that opened them: the pool is keyed
+    // by that context too, so a connection is only ever reused on its own thread.
+    char ctx[24];
+    std::snprintf(ctx, sizeof ctx, "@%p",
+                  static_cast<void*>(&asio::query(co_await asio::this_coro::executor,
+                                                  asio::execution::context)));
+    const std::string key =
+        url->scheme + "://" + url->host + ":" + std::to_string(url->port) + ctx;
 
     std::string body;
     for (int attempt = 0;; ++attempt) {

@@ -9,7 +9,6 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
@@ -45,6 +44,8 @@ namespace {
 
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 constexpr std::string_view kUnmatched = "unmatched";
+// How often a connection whose request is being handled is checked for a departed client.
+constexpr milliseconds kWatchTick(200);
 
 std::string_view sv(beast::string_view s) { return {s.data(), s.size()}; }
 
@@ -103,16 +104,20 @@ struct ServerMetrics {
 
 // One client connection. Timeouts use a single watchdog per connection: each phase stores a
 // deadline (no timer operation per read or write) and the watchdog, ticking on the connection's
-// strand, closes the socket once a deadline has passed. A deadline fires between its time and
+// thread, closes the socket once a deadline has passed. A deadline fires between its time and
 // one tick later.
 struct Conn {
   explicit Conn(tcp::socket s) : socket(std::move(s)), timer(socket.get_executor()) {}
   tcp::socket socket;
   asio::steady_timer timer;
   std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
-  bool busy = false;       // a request is being read, handled or written. Strand-only.
+  bool busy = false;       // a request is being read, handled or written. Its thread only.
   bool timed_out = false;  // the watchdog closed the socket
   bool closed = false;     // the session is over
+  // Set while a handler runs with nothing more buffered from the client: the watchdog peeks at
+  // the socket on its ticks and fires this when the client has gone (EOF or error). A tick,
+  // not a reactor wait, so the common case costs no syscall per request.
+  std::shared_ptr<core::CancelSignal> watch;
 
   void expires_after(milliseconds d) { deadline = std::chrono::steady_clock::now() + d; }
   void expires_never() { deadline = std::chrono::steady_clock::time_point::max(); }
@@ -136,7 +141,16 @@ awaitable<void> watchdog(std::shared_ptr<Conn> c, milliseconds tick) {
       c->close();
       co_return;
     }
-    c->timer.expires_at(std::min(c->deadline, now + tick));
+    if (c->watch) {
+      char byte;
+      ssize_t n = ::recv(c->socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+      if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
+        auto fire = std::move(c->watch);
+        fire->fire();
+      }
+    }
+    const milliseconds wait = c->watch ? std::min(tick, kWatchTick) : tick;
+    c->timer.expires_at(std::min(c->deadline, now + wait));
     co_await c->timer.async_wait(kTuple);
   }
 }
@@ -244,18 +258,19 @@ class ConnWriter final : public StreamWriter {
 }  // namespace
 
 struct Server::Impl : std::enable_shared_from_this<Impl> {
-  Impl(asio::io_context& io, const core::Config& config, const Router& r, const BearerAuth& a,
-       const CorsPolicy& c, metrics::Registry& registry)
-      : ioc(io),
+  Impl(std::vector<asio::io_context*> io, const core::Config& config, const Router& r,
+       const BearerAuth& a, const CorsPolicy& c, metrics::Registry& registry)
+      : contexts(std::move(io)),
         cfg(config.server),
         access_log(config.log.access_log),
         router(r),
         auth(a),
         cors(c),
         m(registry),
-        acceptor(asio::make_strand(io)) {}
+        acceptor(*contexts.front()) {}
 
-  asio::io_context& ioc;
+  std::vector<asio::io_context*> contexts;
+  std::size_t next_context = 0;  // acceptor-only
   core::ServerConfig cfg;
   bool access_log;
   const Router& router;
@@ -288,9 +303,10 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
   std::vector<std::shared_ptr<Conn>> snapshot();
 };
 
-Server::Server(asio::io_context& ioc, const core::Config& config, const Router& router,
-               const BearerAuth& auth, const CorsPolicy& cors, metrics::Registry& registry)
-    : impl_(std::make_shared<Impl>(ioc, config, router, auth, cors, registry)) {}
+Server::Server(std::vector<asio::io_context*> contexts, const core::Config& config,
+               const Router& router, const BearerAuth& auth, const CorsPolicy& cors,
+               metrics::Registry& registry)
+    : impl_(std::make_shared<Impl>(std::move(contexts), config, router, auth, cors, registry)) {}
 
 Server::~Server() = default;
 
@@ -352,7 +368,9 @@ awaitable<void> Server::Impl::accept_loop() {
                                  cfg.write_timeout_ms});
   const milliseconds tick(std::clamp(shortest / 2, 50, 1000));
   for (;;) {
-    auto [ec, socket] = co_await acceptor.async_accept(asio::make_strand(ioc), kTuple);
+    asio::io_context& target = *contexts[next_context];
+    next_context = (next_context + 1) % contexts.size();
+    auto [ec, socket] = co_await acceptor.async_accept(target, kTuple);
     if (ec) {
       if (!acceptor.is_open() || ec == asio::error::operation_aborted) co_return;
       log::warn("accept failed", {{"error", ec.message()}});
@@ -525,25 +543,12 @@ awaitable<bool> Server::Impl::serve_one(Conn& c, beast::flat_buffer& buf) {
 
   m.in_flight.add(1);
   std::string_view route = kUnmatched;
-  // While the handler runs, a readable socket with nothing buffered is either a pipelined
-  // request or the client leaving: peek to tell, and fire the request's cancel signal on EOF.
+  // While the handler runs, the watchdog checks whether the client has left (a readable socket
+  // with nothing buffered is a pipelined request or EOF) and fires the request's cancel signal.
   req.cancel = std::make_shared<core::CancelSignal>();
-  bool watching = false;
-  if (buf.size() == 0) {
-    watching = true;
-    c.socket.async_wait(tcp::socket::wait_read,
-                        [cancel = req.cancel, fd = c.socket.native_handle()](const boost::system::error_code& ec) {
-                          if (ec) return;
-                          char byte;
-                          ssize_t n = ::recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-                          if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) cancel->fire();
-                        });
-  }
+  if (buf.size() == 0) c.watch = req.cancel;
   Response res = co_await dispatch(req, route);
-  if (watching) {
-    boost::system::error_code ignored;
-    c.socket.cancel(ignored);  // only the wait above is pending
-  }
+  c.watch.reset();
   const bool keep = msg.keep_alive() && !res.close && !draining.load();
   auto [ok, bytes_out] = co_await write_response(c, req, msg.version(), head, res, keep);
   m.in_flight.add(-1);

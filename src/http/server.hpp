@@ -1,5 +1,7 @@
 #pragma once
-// The HTTP/1.1 server: an acceptor and one coroutine per connection, each on its own strand.
+// The HTTP/1.1 server: an acceptor and one coroutine per connection. Each I/O thread runs its
+// own io_context; accepted connections are dealt round-robin to them, and a connection (with
+// the upstream calls its requests make) stays on its thread, so it needs no strand.
 // It enforces the limits (header size 431, body size 413, malformed 400, timeouts, connection
 // cap), answers CORS preflights, checks bearer auth, routes, and writes one access-log line and
 // the request metrics per request. Beast stays inside server.cpp.
@@ -9,6 +11,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "core/config.hpp"
 #include "core/error.hpp"
@@ -25,8 +28,10 @@ namespace sb::http {
 
 class Server {
  public:
-  // The router, auth, cors and registry must outlive the server.
-  Server(boost::asio::io_context& ioc, const core::Config& config, const Router& router,
+  // The contexts (one per I/O thread, each run by exactly one thread; the acceptor lives on the
+  // first), router, auth, cors and registry must outlive the server.
+  Server(std::vector<boost::asio::io_context*> contexts, const core::Config& config,
+         const Router& router,
          const BearerAuth& auth, const CorsPolicy& cors, core::metrics::Registry& registry);
   ~Server();
   Server(const Server&) = delete;
