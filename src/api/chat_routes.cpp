@@ -10,6 +10,7 @@
 #include <cstdio>
 
 #include "api/json.hpp"
+#include "api/openai_validate.hpp"
 #include "api/routes.hpp"
 #include "http/message.hpp"
 
@@ -52,42 +53,6 @@ void add_outcome_headers(Response& r, const gateway::Outcome& o) {
   r.header("x-switchboard-attempts", std::to_string(o.attempts));
 }
 
-core::Status validate_embeddings(const json::object& body) {
-  auto model = get_string(body, "model");
-  if (!model) return std::move(model).error();
-  if (!*model || (*model)->empty()) return Error(ErrorKind::invalid_field, "'model' is required", "model");
-  const json::value* input = body.if_contains("input");
-  auto bad_input = [] {
-    return Error(ErrorKind::invalid_field,
-                 "'input' must be a non-empty string, an array of strings, an array of token ids "
-                 "or an array of token-id arrays",
-                 "input");
-  };
-  if (!input) return bad_input();
-  auto token_ids = [](const json::array& a) {
-    return !a.empty() && std::all_of(a.begin(), a.end(), [](const json::value& v) { return v.is_int64() || v.is_uint64(); });
-  };
-  if (input->is_string()) {
-    if (input->get_string().empty()) return bad_input();
-  } else if (const auto* a = input->if_array()) {
-    if (a->empty() || a->size() > 2048) return bad_input();
-    bool strings = std::all_of(a->begin(), a->end(), [](const json::value& v) { return v.is_string() && !v.get_string().empty(); });
-    bool tokens = token_ids(*a);
-    bool token_lists = std::all_of(a->begin(), a->end(), [&](const json::value& v) { return v.is_array() && token_ids(v.get_array()); });
-    if (!strings && !tokens && !token_lists) return bad_input();
-  } else {
-    return bad_input();
-  }
-  auto dims = get_int(body, "dimensions", 1, 65536);
-  if (!dims) return std::move(dims).error();
-  auto fmt = get_string(body, "encoding_format");
-  if (!fmt) return std::move(fmt).error();
-  if (*fmt && **fmt != "float" && **fmt != "base64") {
-    return Error(ErrorKind::invalid_field, "'encoding_format' must be \"float\" or \"base64\"", "encoding_format");
-  }
-  return {};
-}
-
 json::object health_json(const gateway::TargetStatus& t) {
   const auto& h = t.health;
   return {{"model", t.model},
@@ -99,36 +64,19 @@ json::object health_json(const gateway::TargetStatus& t) {
           {"latency_ms", h.latency_ms}};
 }
 
-// Checks what the gateway itself relies on; everything else is the upstream's to judge.
-core::Status validate(const json::object& body) {
-  auto model = get_string(body, "model");
-  if (!model) return std::move(model).error();
-  if (!*model || (*model)->empty()) {
-    return Error(ErrorKind::invalid_field, "'model' is required", "model");
-  }
-  const json::value* messages = body.if_contains("messages");
-  if (!messages || !messages->is_array()) {
-    return Error(ErrorKind::invalid_field, "'messages' must be an array", "messages");
-  }
-  if (messages->get_array().empty()) {
-    return Error(ErrorKind::invalid_field, "'messages' must not be empty", "messages");
-  }
-  for (std::size_t i = 0; i < messages->get_array().size(); ++i) {
-    const auto* m = messages->get_array()[i].if_object();
-    const json::value* role = m ? m->if_contains("role") : nullptr;
-    if (!role || !role->is_string()) {
-      std::string p = "messages[" + std::to_string(i) + "].role";
-      return Error(ErrorKind::invalid_field, "'" + p + "' must be a string", p);
-    }
-  }
-  auto stream = get_bool(body, "stream");
-  if (!stream) return std::move(stream).error();
-  return {};
+// X-Switchboard-Processing-Mode: immediate (default) or queue_if_unavailable.
+core::Result<bool> queue_if_unavailable(const Request& req) {
+  std::string_view mode = req.header("X-Switchboard-Processing-Mode");
+  if (mode.empty() || mode == "immediate") return false;
+  if (mode == "queue_if_unavailable") return true;
+  return Error(ErrorKind::invalid_field,
+               "X-Switchboard-Processing-Mode must be \"immediate\" or \"queue_if_unavailable\"",
+               "X-Switchboard-Processing-Mode");
 }
 
 }  // namespace
 
-void register_chat_routes(http::Router& router, gateway::Gateway& gw) {
+void register_chat_routes(http::Router& router, gateway::Gateway& gw, jobs::Service* jobs) {
   router.add("GET", "/v1/models", [&gw](Request&) -> awaitable<Response> {
     json::array data;
     for (const auto& m : gw.models()) {
@@ -137,13 +85,21 @@ void register_chat_routes(http::Router& router, gateway::Gateway& gw) {
     co_return Response::json(200, json::serialize(json::object{{"object", "list"}, {"data", std::move(data)}}));
   });
 
-  router.add("POST", "/v1/chat/completions", [&gw](Request& req) -> awaitable<Response> {
+  router.add("POST", "/v1/chat/completions", [&gw, jobs](Request& req) -> awaitable<Response> {
     auto body = parse_json_object(req.body);
     if (!body) co_return Response::error(body.error());
-    if (auto st = validate(*body); !st) co_return Response::error(st.error());
+    if (auto st = validate_chat_request(*body); !st) co_return Response::error(st.error());
+    auto queue = queue_if_unavailable(req);
+    if (!queue) co_return Response::error(queue.error());
     std::string model(body->at("model").get_string());
     auto targets = gw.resolve(model);
     if (!targets) co_return Response::error(targets.error());
+    if (*queue && jobs && gw.all_open(*targets)) {
+      jobs::Submit s;
+      s.type = "chat.completion";
+      s.request = std::move(req.body);
+      co_return co_await enqueue_job(*jobs, std::move(s));
+    }
     const json::value* stream = body->if_contains("stream");
     gateway::ChatCall call{std::move(*body), "", req.request_id};
     const auto start = Clock::now();
@@ -208,13 +164,21 @@ void register_chat_routes(http::Router& router, gateway::Gateway& gw) {
     co_return res;
   });
 
-  router.add("POST", "/v1/embeddings", [&gw](Request& req) -> awaitable<Response> {
+  router.add("POST", "/v1/embeddings", [&gw, jobs](Request& req) -> awaitable<Response> {
     auto body = parse_json_object(req.body);
     if (!body) co_return Response::error(body.error());
-    if (auto st = validate_embeddings(*body); !st) co_return Response::error(st.error());
+    if (auto st = validate_embeddings_request(*body); !st) co_return Response::error(st.error());
+    auto queue = queue_if_unavailable(req);
+    if (!queue) co_return Response::error(queue.error());
     std::string model(body->at("model").get_string());
     auto targets = gw.resolve(model);
     if (!targets) co_return Response::error(targets.error());
+    if (*queue && jobs && gw.all_open(*targets)) {
+      jobs::Submit s;
+      s.type = "embeddings";
+      s.request = std::move(req.body);
+      co_return co_await enqueue_job(*jobs, std::move(s));
+    }
     const auto start = Clock::now();
     gateway::Outcome outcome;
     gateway::EmbedCall call{std::move(*body), "", req.request_id};

@@ -9,6 +9,7 @@
 #include "core/metrics.hpp"
 #include "gateway/gateway.hpp"
 #include "http/router.hpp"
+#include "jobs/service.hpp"
 #include "storage/system_repository.hpp"
 
 namespace sb::api {
@@ -18,17 +19,29 @@ struct Deps {
   std::function<boost::asio::awaitable<core::Result<storage::StorageStatus>>()> storage_status;
   core::metrics::Registry* metrics = nullptr;
   gateway::Gateway* gateway = nullptr;
+  jobs::Service* jobs = nullptr;  // null when jobs.enabled = false
+  bool allow_private_webhooks = false;
 };
 
 // GET /health, /live, /ready, /version, /metrics.
 void register_system_routes(http::Router& router, Deps deps);
 // POST /api/v1/echo (diagnostics).
 void register_echo_routes(http::Router& router);
-// GET /v1/models, POST /v1/chat/completions.
-void register_chat_routes(http::Router& router, gateway::Gateway& gateway);
+// GET /v1/models, POST /v1/chat/completions, POST /v1/embeddings, the providers' status. With
+// a job service, X-Switchboard-Processing-Mode: queue_if_unavailable turns a request whose
+// targets are all open-circuited into a job (202).
+void register_chat_routes(http::Router& router, gateway::Gateway& gateway, jobs::Service* jobs);
+// The job API (/api/v1/jobs...).
+void register_job_routes(http::Router& router, jobs::Service& jobs, gateway::Gateway& gateway,
+                         bool allow_private_webhooks);
+// Submits a job and answers 202 with its status (or the admission error).
+boost::asio::awaitable<http::Response> enqueue_job(jobs::Service& jobs, jobs::Submit submit);
 
 inline void register_routes(http::Router& router, Deps deps) {
-  if (deps.gateway) register_chat_routes(router, *deps.gateway);
+  if (deps.gateway) register_chat_routes(router, *deps.gateway, deps.jobs);
+  if (deps.gateway && deps.jobs) {
+    register_job_routes(router, *deps.jobs, *deps.gateway, deps.allow_private_webhooks);
+  }
   register_system_routes(router, std::move(deps));
   register_echo_routes(router);
 }

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "api/routes.hpp"
+#include "core/clock.hpp"
 #include "core/log.hpp"
 #include "core/process.hpp"
 #include "core/version.hpp"
@@ -21,6 +22,8 @@
 #include "http/cors.hpp"
 #include "http/router.hpp"
 #include "http/server.hpp"
+#include "jobs/queue.hpp"
+#include "jobs/service.hpp"
 #include "storage/database.hpp"
 #include "storage/system_repository.hpp"
 
@@ -75,9 +78,9 @@ int serve(const core::Config& config) {
   http::Router router;
   api::Deps deps;
   deps.gateway = &gateway;
+  deps.allow_private_webhooks = config.jobs.webhook_allow_private;
   deps.storage_status = [&system] { return system.status(); };
   deps.metrics = &registry;
-  api::register_routes(router, deps);
 
   http::BearerAuth auth(config.auth);
   http::CorsPolicy cors(config.cors);
@@ -96,6 +99,17 @@ int serve(const core::Config& config) {
   auto stop_all = [&contexts] {
     for (auto& c : contexts) c->stop();
   };
+  // The job queue: SQLite-backed, its loops on the first context, jobs on all of them.
+  core::SystemClock clock;
+  auto queue = jobs::make_sqlite_queue(database);
+  std::unique_ptr<jobs::Service> job_service;
+  if (config.jobs.enabled) {
+    job_service = std::make_unique<jobs::Service>(config, *queue, gateway, client, registry, clock,
+                                                  context_ptrs);
+    deps.jobs = job_service.get();
+  }
+  api::register_routes(router, deps);
+
   http::Server server(context_ptrs, config, router, auth, cors, registry);
   auto bound = server.bind();
   if (!bound) {
@@ -115,12 +129,14 @@ int serve(const core::Config& config) {
                               {"migrations_applied", mig.applied},
                               {"boot", *boot}});
   server.start();
+  if (job_service) job_service->start();
 
   asio::signal_set signals(ioc, SIGINT, SIGTERM);
   const std::chrono::milliseconds grace(config.server.shutdown_grace_ms);
   signals.async_wait([&](const boost::system::error_code& ec, int sig) {
     if (ec) return;
     log::info("signal received", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+    if (job_service) job_service->stop();
     server.shutdown(grace, stop_all);
     signals.async_wait([stop_all](const boost::system::error_code& ec2, int) {
       if (ec2) return;

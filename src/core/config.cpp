@@ -236,6 +236,44 @@ const std::vector<KeyDef>& schema() {
       int_key("gateway", "breaker_open_ms", &Config::gateway, &GatewayConfig::breaker_open_ms, 100,
               kMaxMs,
               "An open circuit skips its target for this long, then admits one probe call."),
+
+      bool_key("jobs", "enabled", &Config::jobs, &JobsConfig::enabled,
+               "Run the job queue: the /api/v1/jobs endpoints, workers and webhooks."),
+      int_key("jobs", "concurrency", &Config::jobs, &JobsConfig::concurrency, 1, 100000,
+              "Jobs running at once (each is one gateway request)."),
+      int_key("jobs", "max_attempts", &Config::jobs, &JobsConfig::max_attempts, 1, 100,
+              "Attempts per job unless the job says otherwise (max_attempts in the request)."),
+      int_key("jobs", "ttl_s", &Config::jobs, &JobsConfig::ttl_s, 1, 365LL * 86400,
+              "A job not finished this long after it was created becomes expired (per-job ttl_s "
+              "overrides)."),
+      int_key("jobs", "retention_s", &Config::jobs, &JobsConfig::retention_s, 1, 10LL * 365 * 86400,
+              "Finished jobs and their results are deleted this long after they finished."),
+      int_key("jobs", "max_queued", &Config::jobs, &JobsConfig::max_queued, 1, 1LL << 40,
+              "Capacity in unfinished jobs; admission stops at the high watermark of it."),
+      int_key("jobs", "max_queued_bytes", &Config::jobs, &JobsConfig::max_queued_bytes, 1024,
+              1LL << 50, "Capacity in request bytes of unfinished jobs; watermarks apply too."),
+      int_key("jobs", "high_watermark_percent", &Config::jobs, &JobsConfig::high_watermark_percent,
+              1, 100, "New jobs get 503 once the queue is this full (of either capacity)..."),
+      int_key("jobs", "low_watermark_percent", &Config::jobs, &JobsConfig::low_watermark_percent,
+              0, 100, "...until it drains below this."),
+      int_key("jobs", "lease_ms", &Config::jobs, &JobsConfig::lease_ms, 1000, kMaxMs,
+              "A running job's lease, renewed while it runs; a lease that runs out (crashed "
+              "worker) puts the job back in the queue."),
+      int_key("jobs", "retry_backoff_ms", &Config::jobs, &JobsConfig::retry_backoff_ms, 0, kMaxMs,
+              "Wait before a job's second attempt; doubles per attempt, with jitter."),
+      int_key("jobs", "retry_backoff_max_ms", &Config::jobs, &JobsConfig::retry_backoff_max_ms, 0,
+              kMaxMs, "Longest wait between attempts."),
+      int_key("jobs", "sweep_interval_ms", &Config::jobs, &JobsConfig::sweep_interval_ms, 10,
+              60000, "How often leases, TTLs, retention and the job gauges are checked."),
+      string_key("jobs", "webhook_secret", &Config::jobs, &JobsConfig::webhook_secret, {},
+                 "Key for the HMAC-SHA256 webhook signature (X-Switchboard-Signature). Empty = "
+                 "webhooks are sent unsigned. Prefer the environment variable."),
+      int_key("jobs", "webhook_max_attempts", &Config::jobs, &JobsConfig::webhook_max_attempts, 1,
+              100, "Deliveries tried per webhook (backoff 1 s, doubling, up to 5 min)."),
+      int_key("jobs", "webhook_timeout_ms", &Config::jobs, &JobsConfig::webhook_timeout_ms, 100,
+              kMaxMs, "One delivery attempt must be answered within this time."),
+      bool_key("jobs", "webhook_allow_private", &Config::jobs, &JobsConfig::webhook_allow_private,
+               "Allow webhook URLs on loopback, private and link-local addresses."),
   };
   return kSchema;
 }
@@ -269,6 +307,10 @@ void validate(const Config& c) {
   if (c.storage.data_dir.empty()) throw ConfigError("storage.data_dir: must not be empty");
   for (const auto& key : c.auth.api_keys) {
     if (key.empty()) throw ConfigError("auth.api_keys: keys must not be empty");
+  }
+  if (c.jobs.low_watermark_percent >= c.jobs.high_watermark_percent) {
+    throw ConfigError("jobs.low_watermark_percent: must be below jobs.high_watermark_percent (" +
+                      std::to_string(c.jobs.high_watermark_percent) + ")");
   }
 }
 

@@ -65,6 +65,27 @@ struct GatewayConfig {
   int breaker_open_ms = 30000;
 };
 
+// [jobs]: the durable asynchronous job queue.
+struct JobsConfig {
+  bool enabled = true;
+  int concurrency = 16;                 // jobs running at once
+  int max_attempts = 3;                 // default per job
+  std::int64_t ttl_s = 4 * 3600;        // default per job: unfinished after this -> expired
+  std::int64_t retention_s = 7 * 24 * 3600;  // finished jobs are purged after this
+  std::int64_t max_queued = 100000;     // unfinished jobs
+  std::int64_t max_queued_bytes = 1LL << 30;  // their request bytes
+  int high_watermark_percent = 80;      // admission stops here...
+  int low_watermark_percent = 60;       // ...and reopens below here
+  int lease_ms = 60000;                 // a worker's hold on a job, renewed while it runs
+  int retry_backoff_ms = 1000;          // first backoff between attempts; doubles, jittered
+  int retry_backoff_max_ms = 60000;
+  int sweep_interval_ms = 1000;         // leases, TTLs, retention, gauges
+  std::string webhook_secret;           // HMAC-SHA256 key for webhook signatures; never printed
+  int webhook_max_attempts = 5;
+  int webhook_timeout_ms = 10000;
+  bool webhook_allow_private = false;   // allow loopback/private/link-local webhook targets
+};
+
 // [[providers]]: an upstream the gateway can call.
 struct ProviderConfig {
   std::string name;         // used in "name/model" and in metrics; [a-z0-9_.-]+
@@ -101,6 +122,7 @@ struct Config {
   AuthConfig auth;
   CorsConfig cors;
   GatewayConfig gateway;
+  JobsConfig jobs;
   std::vector<ProviderConfig> providers;
   std::vector<RouteConfig> routes;
 };

@@ -52,6 +52,7 @@ struct Error {
   int http_status = 0;      // overrides the kind's status (e.g. an upstream 422 kept as 422)
   int retry_after_ms = -1;  // from an upstream Retry-After, when there was one
   int upstream_status = 0;  // the upstream's HTTP status, when the error is its answer
+  bool circuits_open = false;  // nothing was called: every target's circuit breaker was open
 
   Error() = default;
   Error(ErrorKind k, std::string msg, std::string prm = {}, std::string wh = {})

@@ -374,6 +374,7 @@ awaitable<core::Status> Gateway::run(ChatCall& call, Resolved resolved, Outcome&
           "failures); retry later",
           {}, "gateway");
   e.retry_after_ms = soonest_probe == milliseconds::max() ? 1000 : static_cast<int>(soonest_probe.count());
+  e.circuits_open = true;
   co_return e;
 }
 

@@ -229,7 +229,8 @@ struct Client::Impl {
   }
 
   awaitable<Result<std::unique_ptr<Connection>>> connect(const Url& url, const std::string& key,
-                                                          const ClientTimeouts& t) {
+                                                          const ClientTimeouts& t,
+                                                          bool public_only) {
     auto ex = co_await asio::this_coro::executor;
     auto c = std::make_unique<Connection>();
     c->key = key;
@@ -251,6 +252,24 @@ struct Client::Impl {
     auto [rec, results] = co_await resolver.async_resolve(dial_host, dial_port, kTuple);
     if (rec) {
       co_return client_error(ErrorKind::upstream_error, "cannot resolve " + dial_host + ": " + rec.message());
+    }
+    if (public_only) {
+      // Through a proxy only the name itself can be judged; directly, every resolved address.
+      bool refused = false;
+      if (proxy) {
+        boost::system::error_code not_literal;
+        (void)asio::ip::make_address(url.host, not_literal);
+        refused = url.host == "localhost" || (!not_literal && !is_public_address(url.host));
+      } else {
+        for (const auto& r : results) {
+          if (!is_public_address(r.endpoint().address().to_string())) refused = true;
+        }
+      }
+      if (refused) {
+        co_return Error(ErrorKind::forbidden,
+                        "refused: " + url.host + " is a loopback, private or link-local address",
+                        {}, "http.client");
+      }
     }
     {
       Deadline d(ex, *socket, t.connect);
@@ -437,15 +456,15 @@ struct Client::Impl {
     std::snprintf(ctx, sizeof ctx, "@%p",
                   static_cast<void*>(&asio::query(co_await asio::this_coro::executor,
                                                   asio::execution::context)));
-    const std::string key =
-        url->scheme + "://" + url->host + ":" + std::to_string(url->port) + ctx;
+    const std::string key = url->scheme + "://" + url->host + ":" + std::to_string(url->port) +
+                            ctx + (r.public_only ? "#public" : "");
 
     std::string body;
     for (int attempt = 0;; ++attempt) {
       auto conn = take(key);
       const bool reused = conn != nullptr;
       if (!conn) {
-        auto fresh = co_await connect(*url, key, r.timeouts);
+        auto fresh = co_await connect(*url, key, r.timeouts, r.public_only);
         if (!fresh) co_return std::move(fresh).error();
         conn = std::move(*fresh);
       }
@@ -481,6 +500,37 @@ awaitable<Result<ClientResponse>> Client::stream(ClientRequest request, HeadSink
   auto impl = impl_;
   co_return co_await impl->exchange(std::move(request), std::move(on_head), std::move(on_data),
                                     false);
+}
+
+bool is_public_address(std::string_view text) {
+  boost::system::error_code ec;
+  std::string host(text);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  auto addr = asio::ip::make_address(host, ec);
+  if (ec) return false;
+  if (addr.is_v6()) {
+    auto v6 = addr.to_v6();
+    if (v6.is_v4_mapped()) {
+      addr = asio::ip::make_address_v4(asio::ip::v4_mapped, v6);
+    } else {
+      auto b = v6.to_bytes();
+      if (v6.is_loopback() || v6.is_unspecified() || v6.is_link_local() || v6.is_site_local() ||
+          v6.is_multicast()) {
+        return false;
+      }
+      if ((b[0] & 0xfe) == 0xfc) return false;  // fc00::/7 unique local
+      return true;
+    }
+  }
+  auto b = addr.to_v4().to_bytes();
+  if (b[0] == 0 || b[0] == 10 || b[0] == 127 || b[0] >= 224) return false;  // this, private, loop, mcast/reserved
+  if (b[0] == 169 && b[1] == 254) return false;                             // link-local
+  if (b[0] == 172 && (b[1] & 0xf0) == 16) return false;                     // 172.16/12
+  if (b[0] == 192 && b[1] == 168) return false;                             // 192.168/16
+  if (b[0] == 100 && (b[1] & 0xc0) == 64) return false;                     // 100.64/10 CGNAT
+  if (b[0] == 192 && b[1] == 0 && b[2] == 0) return false;                  // 192.0.0/24
+  if (b[0] == 198 && (b[1] & 0xfe) == 18) return false;                     // 198.18/15 benchmarking
+  return true;
 }
 
 std::size_t Client::idle_connections() const {

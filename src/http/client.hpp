@@ -45,7 +45,15 @@ struct ClientRequest {
   // When it fires, the exchange stops and its connection is dropped (error: upstream_error,
   // "cancelled").
   std::shared_ptr<core::CancelSignal> cancel;
+  // Refuse to connect to loopback, private, link-local and other non-public addresses (checked
+  // on the resolved addresses, so a name pointing inside is refused too): for URLs that users
+  // supply (webhooks, documents). Error: forbidden.
+  bool public_only = false;
 };
+
+// False for loopback, private (RFC 1918, unique-local), link-local, carrier-grade NAT,
+// unspecified, multicast and reserved addresses, and for anything that is not an IP literal.
+bool is_public_address(std::string_view ip);
 
 struct ClientResponse {
   int status = 0;

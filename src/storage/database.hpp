@@ -4,10 +4,16 @@
 //
 //   auto r = co_await db.run([](Connection& c) -> Result<int> { ... });
 
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/async_result.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/use_awaitable.hpp>
 
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -35,13 +41,57 @@ class Database {
   // Runs f(Connection&) on the blocking pool. f returns a Result<T>.
   template <class F>
   boost::asio::awaitable<std::invoke_result_t<F, Connection&>> run(F f) {
-    co_return co_await pool_.run([this, f = std::move(f)]() mutable {
+    // Named, not a temporary in the co_await: GCC 12 copies capturing lambda temporaries there
+    // bitwise.
+    auto task = [this, f = std::move(f)]() mutable {
       auto conn = acquire();
       if (!conn) return std::invoke_result_t<F, Connection&>(std::move(conn).error());
       auto r = f(**conn);
       release(std::move(*conn));
       return r;
-    });
+    };
+    co_return co_await pool_.run(std::move(task));
+  }
+
+  // Runs f(Connection&) on the single writer thread, inside a transaction shared with the other
+  // writes queued at the same moment (group commit), in its own savepoint: an f that returns
+  // an error has its changes rolled back, the others' stay. The result is delivered only after
+  // the transaction committed, so a caller that sees success knows the write is durable (to
+  // the level storage.synchronous sets). f returns a Result<T>.
+  template <class F>
+  boost::asio::awaitable<std::invoke_result_t<F, Connection&>> write(F f) {
+    using R = std::invoke_result_t<F, Connection&>;
+    co_return co_await boost::asio::async_initiate<decltype(boost::asio::use_awaitable), void(R)>(
+        [this](auto handler, F fn) {
+          using H = decltype(handler);
+          struct Task final : WriteTask {
+            Task(F f, H h)
+                : fn(std::move(f)),
+                  handler(std::move(h)),
+                  work(boost::asio::make_work_guard(boost::asio::get_associated_executor(handler))) {}
+            bool run(Connection& c) override {
+              try {
+                result.emplace(fn(c));
+              } catch (const std::exception& e) {
+                result.emplace(Error(core::ErrorKind::internal, e.what(), {}, "storage"));
+              }
+              return result->ok();
+            }
+            void finish(const Error* commit_error) override {
+              R r = commit_error ? R(*commit_error) : std::move(*result);
+              auto ex = work.get_executor();
+              boost::asio::dispatch(ex, [h = std::move(handler), r = std::move(r)]() mutable {
+                std::move(h)(std::move(r));
+              });
+            }
+            F fn;
+            H handler;
+            boost::asio::executor_work_guard<boost::asio::associated_executor_t<H>> work;
+            std::optional<R> result;
+          };
+          submit(std::make_unique<Task>(std::move(fn), std::move(handler)));
+        },
+        boost::asio::use_awaitable, std::move(f));
   }
 
   // Runs f on the calling thread (startup, CLI commands, tests).
@@ -58,6 +108,14 @@ class Database {
   void close();
 
  private:
+  struct WriteTask {
+    virtual ~WriteTask() = default;
+    virtual bool run(Connection& c) = 0;               // inside the batch's transaction
+    virtual void finish(const Error* commit_error) = 0;  // after COMMIT (or its failure)
+  };
+  struct Writer;
+  void submit(std::unique_ptr<WriteTask> task);
+
   Database(std::string path, Connection::Options options, const core::StorageConfig& config);
   Result<std::unique_ptr<Connection>> acquire();
   void release(std::unique_ptr<Connection> conn);
@@ -69,6 +127,7 @@ class Database {
   std::mutex mu_;  // guards idle_ and closed_
   std::vector<std::unique_ptr<Connection>> idle_;
   bool closed_ = false;
+  std::unique_ptr<Writer> writer_;
 };
 
 }  // namespace sb::storage

@@ -19,6 +19,44 @@ CREATE TABLE boots (
   version    TEXT NOT NULL
 );
 )sql"},
+      {2, "jobs",
+       R"sql(
+CREATE TABLE jobs (
+  seq                 INTEGER PRIMARY KEY,
+  id                  TEXT NOT NULL UNIQUE,
+  type                TEXT NOT NULL,
+  status              TEXT NOT NULL,
+  priority            INTEGER NOT NULL DEFAULT 0,
+  request             TEXT NOT NULL,
+  request_bytes       INTEGER NOT NULL,
+  idempotency_key     TEXT UNIQUE,
+  webhook_url         TEXT,
+  attempts            INTEGER NOT NULL DEFAULT 0,
+  max_attempts        INTEGER NOT NULL,
+  created_at          INTEGER NOT NULL,
+  updated_at          INTEGER NOT NULL,
+  run_at              INTEGER NOT NULL,
+  started_at          INTEGER,
+  finished_at         INTEGER,
+  expires_at          INTEGER NOT NULL,
+  lease_owner         TEXT,
+  lease_until         INTEGER,
+  result              TEXT,
+  result_status       INTEGER,
+  error               TEXT,
+  provider            TEXT,
+  model               TEXT,
+  webhook_state       TEXT,
+  webhook_attempts    INTEGER NOT NULL DEFAULT 0,
+  webhook_next_at     INTEGER,
+  webhook_last_status INTEGER,
+  webhook_last_error  TEXT
+);
+CREATE INDEX jobs_queue ON jobs(status, priority DESC, seq);
+CREATE INDEX jobs_expiry ON jobs(status, expires_at);
+CREATE INDEX jobs_finished ON jobs(finished_at) WHERE finished_at IS NOT NULL;
+CREATE INDEX jobs_webhooks ON jobs(webhook_next_at) WHERE webhook_state = 'pending';
+)sql"},
   };
   return kMigrations;
 }

@@ -16,7 +16,13 @@ Error sqlite_error(sqlite3* db, std::string_view what) {
 }
 
 Statement::~Statement() {
-  if (stmt_) sqlite3_finalize(stmt_);
+  if (!stmt_) return;
+  if (owned_) {
+    sqlite3_finalize(stmt_);
+  } else {
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+  }
 }
 
 Statement& Statement::bind(int index, std::int64_t v) {
@@ -63,6 +69,18 @@ std::string Statement::column_text(int col) const {
            : std::string();
 }
 
+std::optional<std::int64_t> Statement::column_opt_int64(int col) const {
+  if (column_is_null(col)) return std::nullopt;
+  return column_int64(col);
+}
+
+std::optional<std::string> Statement::column_opt_text(int col) const {
+  if (column_is_null(col)) return std::nullopt;
+  return column_text(col);
+}
+
+std::int64_t Statement::changes() const { return sqlite3_changes64(db_); }
+
 bool Statement::column_is_null(int col) const {
   return sqlite3_column_type(stmt_, col) == SQLITE_NULL;
 }
@@ -94,7 +112,22 @@ Result<std::unique_ptr<Connection>> Connection::open(const std::string& path,
   return conn;
 }
 
-Connection::~Connection() { sqlite3_close_v2(db_); }
+Connection::~Connection() {
+  for (auto& [sql, stmt] : cache_) sqlite3_finalize(stmt);
+  sqlite3_close_v2(db_);
+}
+
+Result<Statement> Connection::cached(std::string_view sql) {
+  auto it = cache_.find(std::string(sql));
+  if (it == cache_.end()) {
+    sqlite3_stmt* stmt = nullptr;
+    int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()),
+                                SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
+    if (rc != SQLITE_OK) return sqlite_error(db_, "prepare");
+    it = cache_.emplace(std::string(sql), stmt).first;
+  }
+  return Statement(db_, it->second, false);
+}
 
 Status Connection::exec(std::string_view sql) {
   std::string s(sql);

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 
 #include "core/error.hpp"
 
@@ -21,8 +22,12 @@ using core::Status;
 
 class Statement {
  public:
-  Statement(sqlite3* db, sqlite3_stmt* stmt) : db_(db), stmt_(stmt) {}
-  Statement(Statement&& o) noexcept : db_(o.db_), stmt_(o.stmt_) { o.stmt_ = nullptr; }
+  // owned = false: a statement cached by its Connection; destroying this handle resets it.
+  Statement(sqlite3* db, sqlite3_stmt* stmt, bool owned = true)
+      : db_(db), stmt_(stmt), owned_(owned) {}
+  Statement(Statement&& o) noexcept : db_(o.db_), stmt_(o.stmt_), owned_(o.owned_) {
+    o.stmt_ = nullptr;
+  }
   Statement(const Statement&) = delete;
   Statement& operator=(const Statement&) = delete;
   ~Statement();
@@ -39,13 +44,26 @@ class Statement {
   Status run();
   void reset();
 
+  // Binds v, or NULL when v is empty (optional values).
+  Statement& bind_opt(int index, const std::optional<std::int64_t>& v) {
+    return v ? bind(index, *v) : bind_null(index);
+  }
+  Statement& bind_opt(int index, const std::optional<std::string>& v) {
+    return v ? bind(index, std::string_view(*v)) : bind_null(index);
+  }
+
   std::int64_t column_int64(int col) const;
+  std::optional<std::int64_t> column_opt_int64(int col) const;
+  std::optional<std::string> column_opt_text(int col) const;
+  // Rows changed by the last statement run on this connection.
+  std::int64_t changes() const;
   std::string column_text(int col) const;
   bool column_is_null(int col) const;
 
  private:
   sqlite3* db_;
   sqlite3_stmt* stmt_;
+  bool owned_ = true;
 };
 
 class Connection {
@@ -62,6 +80,9 @@ class Connection {
 
   Status exec(std::string_view sql);
   Result<Statement> prepare(std::string_view sql);
+  // Prepared once per connection and kept; for statements run often. The handle resets the
+  // statement when it goes away.
+  Result<Statement> cached(std::string_view sql);
   // Convenience: first column of the first row as text, if any.
   Result<std::optional<std::string>> query_text(std::string_view sql);
 
@@ -70,6 +91,7 @@ class Connection {
  private:
   explicit Connection(sqlite3* db) : db_(db) {}
   sqlite3* db_;
+  std::unordered_map<std::string, sqlite3_stmt*> cache_;
 };
 
 // An Error of kind `unavailable` carrying sqlite's message (never any bound values).

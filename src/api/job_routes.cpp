@@ -1,0 +1,258 @@
+// The job API: POST /api/v1/jobs (202 + job), GET /api/v1/jobs (list), GET/DELETE
+// /api/v1/jobs/{id}, GET /api/v1/jobs/{id}/result, GET /api/v1/jobs/{id}/events (SSE), and the
+// aliases GET /api/v1/status/{id}, GET /api/v1/results/{id}.
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+#include <chrono>
+
+#include "api/json.hpp"
+#include "api/openai_validate.hpp"
+#include "api/routes.hpp"
+#include "http/message.hpp"
+
+namespace sb::api {
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+using asio::awaitable;
+using core::Error;
+using core::ErrorKind;
+using http::Request;
+using http::Response;
+
+namespace {
+
+constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+constexpr std::chrono::seconds kHeartbeat(15);
+
+Error job_not_found(std::string_view id) {
+  return Error(ErrorKind::not_found, "no job with id '" + std::string(id) + "'");
+}
+
+// A status (or an error) read from the queue, as a response.
+Response status_response(const core::Result<std::optional<jobs::Job>>& r, std::string_view id) {
+  if (!r) return Response::error(r.error());
+  if (!*r) return Response::error(job_not_found(id));
+  return Response::json(200, jobs::status_json(**r, false));
+}
+
+awaitable<Response> get_status(jobs::Service& svc, Request& req) {
+  std::string id(req.param("id"));
+  co_return status_response(co_await svc.get(id), id);
+}
+
+awaitable<Response> get_result(jobs::Service& svc, Request& req) {
+  std::string id(req.param("id"));
+  auto r = co_await svc.get(id);
+  if (!r) co_return Response::error(r.error());
+  if (!*r) co_return Response::error(job_not_found(id));
+  const jobs::Job& j = **r;
+  if (j.status == "completed" && j.result) {
+    Response res = Response::json(200, *j.result);
+    res.header("x-switchboard-job-id", j.id);
+    if (j.provider) res.header("x-switchboard-provider", *j.provider);
+    if (j.model) res.header("x-switchboard-model", *j.model);
+    co_return res;
+  }
+  if (j.status == "queued" || j.status == "processing") {
+    Response res = Response::json(202, jobs::status_json(j, false));
+    res.header("Retry-After", "1");
+    co_return res;
+  }
+  if (j.status == "expired") {
+    Response res = Response::json(410, j.error.value_or(http::error_body(Error(
+                                           ErrorKind::not_found, "job " + j.id + " expired before it finished"))));
+    co_return res;
+  }
+  if (j.status == "cancelled") {
+    co_return Response::error(Error(ErrorKind::conflict, "job " + j.id + " was cancelled"));
+  }
+  // failed: the stored error, with its status.
+  Response res;
+  res.status = j.result_status && *j.result_status >= 400 ? static_cast<int>(*j.result_status) : 500;
+  res.body = j.error.value_or(http::error_body(Error(ErrorKind::internal, "job failed")));
+  co_return res;
+}
+
+std::optional<std::string> header_value(const Request& req, std::string_view name) {
+  std::string_view v = req.header(name);
+  if (v.empty()) return std::nullopt;
+  return std::string(v);
+}
+
+}  // namespace
+
+awaitable<Response> enqueue_job(jobs::Service& svc, jobs::Submit submit) {
+  auto r = co_await svc.submit(std::move(submit));
+  if (!r) co_return Response::error(r.error());
+  Response res = Response::json(202, jobs::status_json(r->job, false));
+  res.header("Location", "/api/v1/jobs/" + r->job.id);
+  if (r->existed) res.header("x-switchboard-idempotent-replay", "true");
+  co_return res;
+}
+
+void register_job_routes(http::Router& router, jobs::Service& svc, gateway::Gateway& gw,
+                         bool allow_private_webhooks) {
+  router.add("POST", "/api/v1/jobs", [&svc, &gw, allow_private_webhooks](Request& req) -> awaitable<Response> {
+    auto body = parse_json_object(req.body);
+    if (!body) co_return Response::error(body.error());
+    auto type = get_string(*body, "type");
+    if (!type) co_return Response::error(type.error());
+    if (!*type || (**type != "chat.completion" && **type != "embeddings")) {
+      co_return Response::error(Error(ErrorKind::invalid_field,
+                                      "'type' must be \"chat.completion\" or \"embeddings\"", "type"));
+    }
+    const json::value* request = body->if_contains("request");
+    if (!request || !request->is_object()) {
+      co_return Response::error(Error(ErrorKind::invalid_field,
+                                      "'request' must be an object: the body of the synchronous endpoint",
+                                      "request"));
+    }
+    const json::object& inner = request->get_object();
+    auto st = **type == "embeddings" ? validate_embeddings_request(inner) : validate_chat_request(inner);
+    if (!st) {
+      Error e = st.error();
+      if (!e.param.empty()) e.param = "request." + e.param;
+      co_return Response::error(e);
+    }
+    if (auto targets = gw.resolve(std::string(inner.at("model").get_string())); !targets) {
+      co_return Response::error(targets.error());
+    }
+    jobs::Submit s;
+    s.type = **type;
+    s.request = json::serialize(inner);
+    auto priority = get_int(*body, "priority", -1000000, 1000000);
+    if (!priority) co_return Response::error(priority.error());
+    s.priority = static_cast<int>(priority->value_or(0));
+    auto webhook = get_string(*body, "webhook_url");
+    if (!webhook) co_return Response::error(webhook.error());
+    if (*webhook) {
+      if (auto ok = jobs::check_webhook_url(**webhook, allow_private_webhooks); !ok) {
+        co_return Response::error(ok.error());
+      }
+      s.webhook_url = **webhook;
+    }
+    auto key = get_string(*body, "idempotency_key");
+    if (!key) co_return Response::error(key.error());
+    s.idempotency_key = *key ? *key : header_value(req, "Idempotency-Key");
+    if (s.idempotency_key && (s.idempotency_key->empty() || s.idempotency_key->size() > 256)) {
+      co_return Response::error(Error(ErrorKind::invalid_field,
+                                      "'idempotency_key' must be 1 to 256 characters", "idempotency_key"));
+    }
+    auto ttl = get_int(*body, "ttl_s", 1, 365LL * 86400);
+    if (!ttl) co_return Response::error(ttl.error());
+    s.ttl_s = *ttl;
+    auto attempts = get_int(*body, "max_attempts", 1, 100);
+    if (!attempts) co_return Response::error(attempts.error());
+    if (*attempts) s.max_attempts = static_cast<int>(**attempts);
+    co_return co_await enqueue_job(svc, std::move(s));
+  });
+
+  router.add("GET", "/api/v1/jobs", [&svc](Request& req) -> awaitable<Response> {
+    std::string status = req.query("status").value_or("");
+    static const std::vector<std::string> kStatuses = {"", "queued", "processing", "completed",
+                                                      "failed", "expired", "cancelled"};
+    if (std::find(kStatuses.begin(), kStatuses.end(), status) == kStatuses.end()) {
+      co_return Response::error(Error(ErrorKind::invalid_field,
+                                      "'status' must be one of queued, processing, completed, "
+                                      "failed, expired, cancelled", "status"));
+    }
+    int limit = 20;
+    std::int64_t cursor = 0;
+    try {
+      if (auto l = req.query("limit")) {
+        std::size_t used = 0;
+        limit = std::stoi(*l, &used);
+        if (used != l->size() || limit < 1 || limit > 100) throw std::invalid_argument("limit");
+      }
+    } catch (const std::exception&) {
+      co_return Response::error(Error(ErrorKind::invalid_field, "'limit' must be an integer from 1 to 100", "limit"));
+    }
+    try {
+      if (auto c = req.query("cursor"); c && !c->empty()) {
+        std::size_t used = 0;
+        cursor = std::stoll(*c, &used);
+        if (used != c->size() || cursor <= 0) throw std::invalid_argument("cursor");
+      }
+    } catch (const std::exception&) {
+      co_return Response::error(Error(ErrorKind::invalid_field, "'cursor' is not a cursor this API returned", "cursor"));
+    }
+    auto rows = co_await svc.list(status, limit + 1, cursor);
+    if (!rows) co_return Response::error(rows.error());
+    const bool more = static_cast<int>(rows->size()) > limit;
+    if (more) rows->pop_back();
+    json::array data;
+    for (const auto& j : *rows) data.push_back(json::parse(jobs::status_json(j, false)));
+    json::object out{{"object", "list"}, {"data", std::move(data)}, {"has_more", more}};
+    out["next_cursor"] = more && !rows->empty() ? json::value(std::to_string(rows->back().seq)) : json::value(nullptr);
+    co_return Response::json(200, json::serialize(out));
+  });
+
+  auto status = [&svc](Request& req) { return get_status(svc, req); };
+  router.add("GET", "/api/v1/jobs/{id}", status);
+  router.add("GET", "/api/v1/status/{id}", status);
+  auto result = [&svc](Request& req) { return get_result(svc, req); };
+  router.add("GET", "/api/v1/jobs/{id}/result", result);
+  router.add("GET", "/api/v1/results/{id}", result);
+
+  router.add("DELETE", "/api/v1/jobs/{id}", [&svc](Request& req) -> awaitable<Response> {
+    std::string id(req.param("id"));
+    auto before = co_await svc.get(id);
+    if (!before) co_return Response::error(before.error());
+    if (!*before) co_return Response::error(job_not_found(id));
+    if ((*before)->terminal()) {
+      co_return Response::error(Error(ErrorKind::conflict, "job " + id + " already finished: " + (*before)->status));
+    }
+    auto r = co_await svc.cancel(id);
+    if (r && *r && (*r)->status != "cancelled") {
+      co_return Response::error(Error(ErrorKind::conflict, "job " + id + " already finished: " + (*r)->status));
+    }
+    co_return status_response(r, id);
+  });
+
+  router.add("GET", "/api/v1/jobs/{id}/events", [&svc](Request& req) -> awaitable<Response> {
+    std::string id(req.param("id"));
+    auto w = svc.watch(id, co_await asio::this_coro::executor);
+    auto first = co_await svc.get(id);
+    if (!first || !*first) {
+      svc.unwatch(id, w);
+      co_return first ? Response::error(job_not_found(id)) : Response::error(first.error());
+    }
+    Response res;
+    res.content_type = "text/event-stream";
+    res.header("Cache-Control", "no-cache");
+    res.stream = [&svc, id, w, job = std::move(**first)](http::StreamWriter& out) -> awaitable<void> {
+      std::string last = jobs::status_json(job, true);
+      bool terminal = job.terminal();
+      bool ok = co_await out.write("event: status\ndata: " + last + "\n\n");
+      while (ok && !terminal) {
+        bool beat = false;
+        if (w->events.empty()) {  // (events posted while writing are already here)
+          w->wake.expires_after(kHeartbeat);
+          auto [ec] = co_await w->wake.async_wait(kTuple);
+          beat = !ec && w->events.empty();  // the timer ran out: nothing happened
+        }
+        std::string chunk;
+        while (!w->events.empty()) {
+          std::string ev = std::move(w->events.front());
+          w->events.pop_front();
+          if (ev == last) continue;
+          last = ev;
+          chunk += "event: status\ndata: " + ev + "\n\n";
+        }
+        terminal = w->terminal;
+        if (beat) chunk = ": keep-alive\n\n";
+        if (!chunk.empty()) ok = co_await out.write(chunk);
+      }
+      svc.unwatch(id, w);
+    };
+    co_return res;
+  });
+}
+
+}  // namespace sb::api

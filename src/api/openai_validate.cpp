@@ -1,0 +1,78 @@
+// Checks of OpenAI request bodies shared by the synchronous endpoints and the job API.
+
+#include "api/openai_validate.hpp"
+
+#include <algorithm>
+
+#include "api/json.hpp"
+
+namespace sb::api {
+
+namespace json = boost::json;
+using core::Error;
+using core::ErrorKind;
+
+// Checks what the gateway itself relies on; everything else is the upstream's to judge.
+core::Status validate_chat_request(const json::object& body) {
+  auto model = get_string(body, "model");
+  if (!model) return std::move(model).error();
+  if (!*model || (*model)->empty()) {
+    return Error(ErrorKind::invalid_field, "'model' is required", "model");
+  }
+  const json::value* messages = body.if_contains("messages");
+  if (!messages || !messages->is_array()) {
+    return Error(ErrorKind::invalid_field, "'messages' must be an array", "messages");
+  }
+  if (messages->get_array().empty()) {
+    return Error(ErrorKind::invalid_field, "'messages' must not be empty", "messages");
+  }
+  for (std::size_t i = 0; i < messages->get_array().size(); ++i) {
+    const auto* m = messages->get_array()[i].if_object();
+    const json::value* role = m ? m->if_contains("role") : nullptr;
+    if (!role || !role->is_string()) {
+      std::string p = "messages[" + std::to_string(i) + "].role";
+      return Error(ErrorKind::invalid_field, "'" + p + "' must be a string", p);
+    }
+  }
+  auto stream = get_bool(body, "stream");
+  if (!stream) return std::move(stream).error();
+  return {};
+}
+
+core::Status validate_embeddings_request(const json::object& body) {
+  auto model = get_string(body, "model");
+  if (!model) return std::move(model).error();
+  if (!*model || (*model)->empty()) return Error(ErrorKind::invalid_field, "'model' is required", "model");
+  const json::value* input = body.if_contains("input");
+  auto bad_input = [] {
+    return Error(ErrorKind::invalid_field,
+                 "'input' must be a non-empty string, an array of strings, an array of token ids "
+                 "or an array of token-id arrays",
+                 "input");
+  };
+  if (!input) return bad_input();
+  auto token_ids = [](const json::array& a) {
+    return !a.empty() && std::all_of(a.begin(), a.end(), [](const json::value& v) { return v.is_int64() || v.is_uint64(); });
+  };
+  if (input->is_string()) {
+    if (input->get_string().empty()) return bad_input();
+  } else if (const auto* a = input->if_array()) {
+    if (a->empty() || a->size() > 2048) return bad_input();
+    bool strings = std::all_of(a->begin(), a->end(), [](const json::value& v) { return v.is_string() && !v.get_string().empty(); });
+    bool tokens = token_ids(*a);
+    bool token_lists = std::all_of(a->begin(), a->end(), [&](const json::value& v) { return v.is_array() && token_ids(v.get_array()); });
+    if (!strings && !tokens && !token_lists) return bad_input();
+  } else {
+    return bad_input();
+  }
+  auto dims = get_int(body, "dimensions", 1, 65536);
+  if (!dims) return std::move(dims).error();
+  auto fmt = get_string(body, "encoding_format");
+  if (!fmt) return std::move(fmt).error();
+  if (*fmt && **fmt != "float" && **fmt != "base64") {
+    return Error(ErrorKind::invalid_field, "'encoding_format' must be \"float\" or \"base64\"", "encoding_format");
+  }
+  return {};
+}
+
+}  // namespace sb::api

@@ -1,0 +1,149 @@
+#pragma once
+// The job service: admission (capacity watermarks with hysteresis), the dispatcher that leases
+// jobs to workers, the gateway call each attempt makes, retries with backoff, waiting out open
+// circuits without spending attempts, TTL/lease/retention sweeps, signed webhooks, and status
+// events for SSE subscribers.
+//
+// Background loops run on the first I/O context; jobs run spread over all of them.
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <atomic>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "core/cancel.hpp"
+#include "core/clock.hpp"
+#include "core/config.hpp"
+#include "core/metrics.hpp"
+#include "gateway/gateway.hpp"
+#include "http/client.hpp"
+#include "jobs/queue.hpp"
+
+namespace sb::jobs {
+
+struct Submit {
+  std::string type;     // chat.completion | embeddings (validated by the caller)
+  std::string request;  // the request body, JSON (validated by the caller)
+  int priority = 0;
+  std::optional<std::string> webhook_url;
+  std::optional<std::string> idempotency_key;
+  std::optional<std::int64_t> ttl_s;
+  std::optional<int> max_attempts;
+};
+
+// The status object of the API, webhooks and events. With include_result, a completed job's
+// result (or a failed one's error) is embedded.
+std::string status_json(const Job& job, bool include_result);
+
+// HMAC-SHA256 over "<timestamp>.<body>", lowercase hex: the X-Switchboard-Signature value is
+// "sha256=" + this.
+std::string webhook_signature(std::string_view secret, std::string_view timestamp,
+                              std::string_view body);
+
+// Checks a webhook URL: http or https with a host; unless allowed, no loopback, private or
+// link-local literal address (names are checked again when resolved at delivery).
+core::Status check_webhook_url(std::string_view url, bool allow_private);
+
+// One SSE subscriber's mailbox: the service posts status objects; the handler waits on `wake`.
+struct Watcher {
+  explicit Watcher(boost::asio::any_io_executor ex) : wake(ex) {}
+  boost::asio::steady_timer wake;
+  std::deque<std::string> events;  // status objects, oldest first; touched on wake's executor
+  bool terminal = false;           // the last event is a terminal state
+};
+
+class Service {
+ public:
+  Service(const core::Config& config, Queue& queue, gateway::Gateway& gateway,
+          http::Client& client, core::metrics::Registry& registry, const core::Clock& clock,
+          std::vector<boost::asio::io_context*> contexts);
+  ~Service();
+  Service(const Service&) = delete;
+  Service& operator=(const Service&) = delete;
+
+  // Reads the queue's state and starts the loops. Jobs left processing by an earlier run are
+  // queued again at once.
+  void start();
+  // Stops taking jobs and ends the loops; running attempts are abandoned (their jobs run again
+  // after a restart: leases are the safety net). Safe from any thread; idempotent.
+  void stop();
+
+  // Admission + durable enqueue. Errors: busy (503 at capacity, retry_after_ms set),
+  // invalid_field, storage errors.
+  Task<Queue::Enqueued> submit(Submit s);
+  Task<std::optional<Job>> get(std::string id);
+  Task<std::vector<Job>> list(std::string status, int limit, std::int64_t before_seq);
+  // The job after the cancel (its status says whether it applied).
+  Task<std::optional<Job>> cancel(std::string id);
+
+  // SSE: register before reading the current status, so no change is missed.
+  std::shared_ptr<Watcher> watch(const std::string& id, boost::asio::any_io_executor ex);
+  void unwatch(const std::string& id, const std::shared_ptr<Watcher>& w);
+
+  // One housekeeping pass (what the sweep loop does each interval); for tests and shutdown.
+  boost::asio::awaitable<void> sweep_once();
+
+  bool admitting() const;
+  const std::string& owner() const { return owner_; }
+
+ private:
+  struct Metrics;
+  boost::asio::awaitable<void> dispatch_loop();
+  boost::asio::awaitable<void> sweep_loop();
+  boost::asio::awaitable<void> webhook_loop();
+  boost::asio::awaitable<void> run_job(Job job);
+  boost::asio::awaitable<void> deliver(Job job);
+  void wake_dispatcher();
+  void job_done(const std::string& id);
+  void finished(const Job& job);  // a job reached a terminal state: counters, events, webhooks
+  void publish(const Job& job);
+  void log_state(const Job& job, std::string_view what);
+  bool admit(std::int64_t bytes);
+  void update_admission_locked();  // REQUIRES: cap_mu_ held
+  std::int64_t backoff_ms(int attempt, int base, int cap);
+
+  core::JobsConfig cfg_;
+  Queue& queue_;
+  gateway::Gateway& gateway_;
+  http::Client& client_;
+  const core::Clock& clock_;
+  std::vector<boost::asio::io_context*> contexts_;
+  boost::asio::io_context& home_;  // the loops' context
+  std::unique_ptr<Metrics> m_;
+  std::string owner_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<bool> wake_pending_{false};
+  std::unique_ptr<boost::asio::steady_timer> dispatch_wake_;  // home_ only
+  std::unique_ptr<boost::asio::steady_timer> sweep_timer_;
+  std::unique_ptr<boost::asio::steady_timer> webhook_timer_;
+  std::set<std::string> running_;  // home_ only
+  std::size_t next_context_ = 0;    // home_ only
+
+  // Capacity: unfinished jobs and their bytes, kept in memory, corrected by each sweep.
+  mutable std::mutex cap_mu_;
+  std::int64_t pending_jobs_ = 0;
+  std::int64_t pending_bytes_ = 0;
+  bool admitting_ = true;
+
+  // Attempts in flight in this process: where they run and how to stop them (cancel).
+  std::mutex live_mu_;
+  std::map<std::string, std::pair<boost::asio::any_io_executor, std::shared_ptr<core::CancelSignal>>> live_;
+
+  std::mutex watch_mu_;
+  std::multimap<std::string, std::shared_ptr<Watcher>> watchers_;
+
+  std::mutex rng_mu_;
+  std::mt19937_64 rng_;
+};
+
+}  // namespace sb::jobs
