@@ -11,7 +11,7 @@ PACKAGES=(
   libtomlplusplus-dev
   libjemalloc-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  wrk curl procps
+  wrk curl procps redis-server
   nodejs
 )
 

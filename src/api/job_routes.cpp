@@ -29,6 +29,7 @@ namespace {
 
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 constexpr std::chrono::seconds kHeartbeat(15);
+constexpr std::size_t kMaxBatch = 1000;
 
 Error job_not_found(std::string_view id) {
   return Error(ErrorKind::not_found, "no job with id '" + std::string(id) + "'");
@@ -79,6 +80,61 @@ awaitable<Response> get_result(jobs::Service& svc, Request& req) {
   co_return res;
 }
 
+// One submission ({type, request, priority?, webhook_url?, idempotency_key?, ttl_s?,
+// max_attempts?}) checked and turned into a Submit. `prefix` names the fields in errors.
+core::Result<jobs::Submit> parse_submission(const json::object& body, gateway::Gateway& gw,
+                                            bool allow_private_webhooks, const std::string& prefix) {
+  auto named = [&](Error e) {
+    if (!e.param.empty()) e.param = prefix + e.param;
+    return e;
+  };
+  auto type = get_string(body, "type");
+  if (!type) return named(type.error());
+  if (!*type || (**type != "chat.completion" && **type != "embeddings")) {
+    return named(Error(ErrorKind::invalid_field, "'type' must be \"chat.completion\" or \"embeddings\"", "type"));
+  }
+  const json::value* request = body.if_contains("request");
+  if (!request || !request->is_object()) {
+    return named(Error(ErrorKind::invalid_field,
+                       "'request' must be an object: the body of the synchronous endpoint", "request"));
+  }
+  const json::object& inner = request->get_object();
+  auto st = **type == "embeddings" ? validate_embeddings_request(inner) : validate_chat_request(inner);
+  if (!st) {
+    Error e = st.error();
+    if (!e.param.empty()) e.param = "request." + e.param;
+    return named(e);
+  }
+  if (auto targets = gw.resolve(std::string(inner.at("model").get_string())); !targets) {
+    return named(targets.error());
+  }
+  jobs::Submit s;
+  s.type = **type;
+  s.request = json::serialize(inner);
+  auto priority = get_int(body, "priority", -1000000, 1000000);
+  if (!priority) return named(priority.error());
+  s.priority = static_cast<int>(priority->value_or(0));
+  auto webhook = get_string(body, "webhook_url");
+  if (!webhook) return named(webhook.error());
+  if (*webhook) {
+    if (auto ok = jobs::check_webhook_url(**webhook, allow_private_webhooks); !ok) return named(ok.error());
+    s.webhook_url = **webhook;
+  }
+  auto key = get_string(body, "idempotency_key");
+  if (!key) return named(key.error());
+  s.idempotency_key = *key;
+  if (s.idempotency_key && (s.idempotency_key->empty() || s.idempotency_key->size() > 256)) {
+    return named(Error(ErrorKind::invalid_field, "'idempotency_key' must be 1 to 256 characters", "idempotency_key"));
+  }
+  auto ttl = get_int(body, "ttl_s", 1, 365LL * 86400);
+  if (!ttl) return named(ttl.error());
+  s.ttl_s = *ttl;
+  auto attempts = get_int(body, "max_attempts", 1, 100);
+  if (!attempts) return named(attempts.error());
+  if (*attempts) s.max_attempts = static_cast<int>(**attempts);
+  return s;
+}
+
 std::optional<std::string> header_value(const Request& req, std::string_view name) {
   std::string_view v = req.header(name);
   if (v.empty()) return std::nullopt;
@@ -101,56 +157,39 @@ void register_job_routes(http::Router& router, jobs::Service& svc, gateway::Gate
   router.add("POST", "/api/v1/jobs", [&svc, &gw, allow_private_webhooks](Request& req) -> awaitable<Response> {
     auto body = parse_json_object(req.body);
     if (!body) co_return Response::error(body.error());
-    auto type = get_string(*body, "type");
-    if (!type) co_return Response::error(type.error());
-    if (!*type || (**type != "chat.completion" && **type != "embeddings")) {
+    auto s = parse_submission(*body, gw, allow_private_webhooks, "");
+    if (!s) co_return Response::error(s.error());
+    if (!s->idempotency_key) s->idempotency_key = header_value(req, "Idempotency-Key");
+    co_return co_await enqueue_job(svc, std::move(*s));
+  });
+
+  router.add("POST", "/api/v1/jobs/batch", [&svc, &gw, allow_private_webhooks](Request& req) -> awaitable<Response> {
+    auto body = parse_json_object(req.body);
+    if (!body) co_return Response::error(body.error());
+    const json::value* list = body->if_contains("jobs");
+    if (!list || !list->is_array() || list->get_array().empty() || list->get_array().size() > kMaxBatch) {
       co_return Response::error(Error(ErrorKind::invalid_field,
-                                      "'type' must be \"chat.completion\" or \"embeddings\"", "type"));
+                                      "'jobs' must be an array of 1 to " + std::to_string(kMaxBatch) + " jobs",
+                                      "jobs"));
     }
-    const json::value* request = body->if_contains("request");
-    if (!request || !request->is_object()) {
-      co_return Response::error(Error(ErrorKind::invalid_field,
-                                      "'request' must be an object: the body of the synchronous endpoint",
-                                      "request"));
-    }
-    const json::object& inner = request->get_object();
-    auto st = **type == "embeddings" ? validate_embeddings_request(inner) : validate_chat_request(inner);
-    if (!st) {
-      Error e = st.error();
-      if (!e.param.empty()) e.param = "request." + e.param;
-      co_return Response::error(e);
-    }
-    if (auto targets = gw.resolve(std::string(inner.at("model").get_string())); !targets) {
-      co_return Response::error(targets.error());
-    }
-    jobs::Submit s;
-    s.type = **type;
-    s.request = json::serialize(inner);
-    auto priority = get_int(*body, "priority", -1000000, 1000000);
-    if (!priority) co_return Response::error(priority.error());
-    s.priority = static_cast<int>(priority->value_or(0));
-    auto webhook = get_string(*body, "webhook_url");
-    if (!webhook) co_return Response::error(webhook.error());
-    if (*webhook) {
-      if (auto ok = jobs::check_webhook_url(**webhook, allow_private_webhooks); !ok) {
-        co_return Response::error(ok.error());
+    std::vector<jobs::Submit> batch;
+    batch.reserve(list->get_array().size());
+    for (std::size_t i = 0; i < list->get_array().size(); ++i) {
+      const std::string prefix = "jobs[" + std::to_string(i) + "].";
+      const auto* one = list->get_array()[i].if_object();
+      if (!one) {
+        co_return Response::error(Error(ErrorKind::invalid_field, "'" + prefix.substr(0, prefix.size() - 1) +
+                                        "' must be an object", prefix.substr(0, prefix.size() - 1)));
       }
-      s.webhook_url = **webhook;
+      auto s = parse_submission(*one, gw, allow_private_webhooks, prefix);
+      if (!s) co_return Response::error(s.error());
+      batch.push_back(std::move(*s));
     }
-    auto key = get_string(*body, "idempotency_key");
-    if (!key) co_return Response::error(key.error());
-    s.idempotency_key = *key ? *key : header_value(req, "Idempotency-Key");
-    if (s.idempotency_key && (s.idempotency_key->empty() || s.idempotency_key->size() > 256)) {
-      co_return Response::error(Error(ErrorKind::invalid_field,
-                                      "'idempotency_key' must be 1 to 256 characters", "idempotency_key"));
-    }
-    auto ttl = get_int(*body, "ttl_s", 1, 365LL * 86400);
-    if (!ttl) co_return Response::error(ttl.error());
-    s.ttl_s = *ttl;
-    auto attempts = get_int(*body, "max_attempts", 1, 100);
-    if (!attempts) co_return Response::error(attempts.error());
-    if (*attempts) s.max_attempts = static_cast<int>(**attempts);
-    co_return co_await enqueue_job(svc, std::move(s));
+    auto r = co_await svc.submit_many(std::move(batch));
+    if (!r) co_return Response::error(r.error());
+    json::array data;
+    for (const auto& e : *r) data.push_back(json::parse(jobs::status_json(e.job, false)));
+    co_return Response::json(202, json::serialize(json::object{{"object", "list"}, {"data", std::move(data)}}));
   });
 
   router.add("GET", "/api/v1/jobs", [&svc](Request& req) -> awaitable<Response> {

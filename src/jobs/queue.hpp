@@ -35,6 +35,8 @@ class Queue {
     bool existed = false;  // the idempotency key was already used: this is the earlier job
   };
   virtual Task<Enqueued> enqueue(JobInsert job) = 0;
+  // All or nothing, in one durable write.
+  virtual Task<std::vector<Enqueued>> enqueue_many(std::vector<JobInsert> jobs) = 0;
   virtual Task<std::optional<Job>> get(std::string id) = 0;
   virtual Task<std::vector<Job>> list(std::string status, int limit, std::int64_t before_seq) = 0;
   virtual Task<std::vector<Job>> claim(std::int64_t now, std::string owner, std::int64_t lease_ms,

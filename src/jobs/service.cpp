@@ -245,25 +245,19 @@ void Service::update_admission_locked() {
   }
 }
 
-bool Service::admit(std::int64_t bytes) {
+bool Service::admit(std::int64_t jobs, std::int64_t bytes) {
   std::lock_guard lock(cap_mu_);
   update_admission_locked();
-  if (!admitting_) return false;
-  ++pending_jobs_;
+  if (!admitting_ || pending_jobs_ + jobs > cfg_.max_queued ||
+      pending_bytes_ + bytes > cfg_.max_queued_bytes) {
+    return false;
+  }
+  pending_jobs_ += jobs;
   pending_bytes_ += bytes;
   return true;
 }
 
-Task<Queue::Enqueued> Service::submit(Submit s) {
-  if (stopping_) co_return Error(ErrorKind::unavailable, "shutting down", {}, "jobs");
-  const auto bytes = static_cast<std::int64_t>(s.request.size());
-  if (!admit(bytes)) {
-    m_->rejected.inc();
-    Error e(ErrorKind::busy, "queue at capacity; retry later", {}, "jobs");
-    e.retry_after_ms = std::max(cfg_.sweep_interval_ms, 1000);
-    co_return e;
-  }
-  const std::int64_t now = clock_.now_ms();
+JobInsert Service::prepare(Submit s, std::int64_t now) {
   JobInsert in;
   in.id = "job_" + core::new_request_id().substr(0, 24);
   in.type = std::move(s.type);
@@ -274,6 +268,58 @@ Task<Queue::Enqueued> Service::submit(Submit s) {
   in.max_attempts = s.max_attempts.value_or(cfg_.max_attempts);
   in.now = now;
   in.expires_at = now + s.ttl_s.value_or(cfg_.ttl_s) * 1000;
+  return in;
+}
+
+Task<std::vector<Queue::Enqueued>> Service::submit_many(std::vector<Submit> batch) {
+  if (stopping_) co_return Error(ErrorKind::unavailable, "shutting down", {}, "jobs");
+  std::int64_t bytes = 0;
+  for (const auto& s : batch) bytes += static_cast<std::int64_t>(s.request.size());
+  const auto n = static_cast<std::int64_t>(batch.size());
+  if (!admit(n, bytes)) {
+    m_->rejected.inc(static_cast<std::uint64_t>(n));
+    Error e(ErrorKind::busy, "queue at capacity; retry later", {}, "jobs");
+    e.retry_after_ms = std::max(cfg_.sweep_interval_ms, 1000);
+    co_return e;
+  }
+  const std::int64_t now = clock_.now_ms();
+  std::vector<JobInsert> rows;
+  rows.reserve(batch.size());
+  for (auto& s : batch) rows.push_back(prepare(std::move(s), now));
+  auto r = co_await queue_.enqueue_many(std::move(rows));
+  std::int64_t undo_jobs = r ? 0 : n, undo_bytes = r ? 0 : bytes;
+  if (r) {
+    for (const auto& e : *r) {
+      if (!e.existed) continue;
+      ++undo_jobs;
+      undo_bytes += e.job.request_bytes;
+    }
+  }
+  {
+    std::lock_guard lock(cap_mu_);
+    pending_jobs_ -= undo_jobs;
+    pending_bytes_ -= undo_bytes;
+  }
+  if (!r) co_return r;
+  for (const auto& e : *r) {
+    if (e.existed) continue;
+    m_->enqueued.inc();
+    log_state(e.job, "queued");
+  }
+  wake_dispatcher();
+  co_return r;
+}
+
+Task<Queue::Enqueued> Service::submit(Submit s) {
+  if (stopping_) co_return Error(ErrorKind::unavailable, "shutting down", {}, "jobs");
+  const auto bytes = static_cast<std::int64_t>(s.request.size());
+  if (!admit(1, bytes)) {
+    m_->rejected.inc();
+    Error e(ErrorKind::busy, "queue at capacity; retry later", {}, "jobs");
+    e.retry_after_ms = std::max(cfg_.sweep_interval_ms, 1000);
+    co_return e;
+  }
+  JobInsert in = prepare(std::move(s), clock_.now_ms());
   auto r = co_await queue_.enqueue(std::move(in));
   if (!r || r->existed) {
     std::lock_guard lock(cap_mu_);

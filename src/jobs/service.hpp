@@ -81,6 +81,8 @@ class Service {
   // Admission + durable enqueue. Errors: busy (503 at capacity, retry_after_ms set),
   // invalid_field, storage errors.
   Task<Queue::Enqueued> submit(Submit s);
+  // Several at once: admitted together and stored in one write, or none.
+  Task<std::vector<Queue::Enqueued>> submit_many(std::vector<Submit> batch);
   Task<std::optional<Job>> get(std::string id);
   Task<std::vector<Job>> list(std::string status, int limit, std::int64_t before_seq);
   // The job after the cancel (its status says whether it applied).
@@ -108,7 +110,8 @@ class Service {
   void finished(const Job& job);  // a job reached a terminal state: counters, events, webhooks
   void publish(const Job& job);
   void log_state(const Job& job, std::string_view what);
-  bool admit(std::int64_t bytes);
+  bool admit(std::int64_t jobs, std::int64_t bytes);
+  JobInsert prepare(Submit s, std::int64_t now);
   void update_admission_locked();  // REQUIRES: cap_mu_ held
   std::int64_t backoff_ms(int attempt, int base, int cap);
 

@@ -24,6 +24,19 @@ class SqliteQueue final : public Queue {
     if (!r) co_return std::move(r).error();
     co_return Enqueued{std::move(r->row), r->existed};
   }
+  Task<std::vector<Enqueued>> enqueue_many(std::vector<JobInsert> jobs) override {
+    auto fn = [jobs = std::move(jobs)](Connection& c) -> core::Result<std::vector<Enqueued>> {
+      std::vector<Enqueued> out;
+      out.reserve(jobs.size());
+      for (const auto& job : jobs) {
+        auto r = JobRepository::insert(c, job);
+        if (!r) return std::move(r).error();
+        out.push_back(Enqueued{std::move(r->row), r->existed});
+      }
+      return out;
+    };
+    co_return co_await db_.write(std::move(fn));
+  }
   Task<std::optional<Job>> get(std::string id) override {
     auto fn = [id = std::move(id)](Connection& c) { return JobRepository::get(c, id); };
     co_return co_await db_.run(std::move(fn));

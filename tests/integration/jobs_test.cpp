@@ -148,6 +148,29 @@ TEST(Jobs, BadSubmissionsAreRefusedWithTheFieldNamed) {
   EXPECT_EQ(http(s.port(), "GET", "/health")->status, 200);
 }
 
+TEST(Jobs, ABatchIsAcceptedWholeOrNotAtAll) {
+  FakeUpstream a;
+  a.set_default(completion("batched"));
+  Server s({.config_toml = upstream_config(a)});
+  const std::string one = R"({"type":"chat.completion","request":)" + chat_request("a/gpt") + "}";
+  auto bad = http(s.port(), "POST", "/api/v1/jobs/batch",
+                  R"({"jobs":[)" + one + R"(,{"type":"chat.completion","request":{"model":"a/gpt"}}]})");
+  ASSERT_EQ(bad->status, 400);
+  EXPECT_EQ(json::parse(bad->body).at("error").at("param").as_string(), "jobs[1].request.messages");
+  EXPECT_EQ(http(s.port(), "POST", "/api/v1/jobs/batch", R"({"jobs":[]})")->status, 400);
+  EXPECT_EQ(http(s.port(), "POST", "/api/v1/jobs/batch", R"({"jobs":[7]})")->status, 400);
+  EXPECT_TRUE(body_of(http(s.port(), "GET", "/api/v1/jobs")).at("data").as_array().empty())
+      << "a refused batch stores nothing";
+  auto ok = http(s.port(), "POST", "/api/v1/jobs/batch", R"({"jobs":[)" + one + "," + one + "," + one + "]}");
+  ASSERT_EQ(ok->status, 202) << ok->body;
+  auto data = json::parse(ok->body).at("data").as_array();
+  ASSERT_EQ(data.size(), 3u);
+  for (const auto& j : data) {
+    EXPECT_EQ(status_of(wait_terminal(s.port(), std::string(j.at("id").as_string()))), "completed");
+  }
+  EXPECT_EQ(a.received().size(), 3u);
+}
+
 TEST(Jobs, TheSameIdempotencyKeyReturnsTheSameJob) {
   FakeUpstream a;
   a.set_default(completion("once"));
