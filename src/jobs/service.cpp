@@ -360,6 +360,9 @@ Task<std::optional<Job>> Service::cancel(std::string id) {
       }
     }
     if (signal) asio::post(ex, [signal] { signal->fire(); });
+    asio::post(home_, [this, id] {  // claimed but not started yet: never start it
+      std::erase_if(ready_, [&](const Job& j) { return j.id == id; });
+    });
   }
   co_return r;
 }
@@ -448,36 +451,49 @@ std::int64_t Service::backoff_ms(int attempt, int base, int cap) {
   return std::uniform_int_distribution<std::int64_t>(d / 2, d)(rng_);
 }
 
+// Jobs are claimed ahead of need (up to `prefetch` more than can run), so the next job starts the
+// moment one finishes while the dispatcher claims more in the background: at low concurrency
+// the claim's transaction overlaps a job's run instead of adding to it. Everything here runs
+// on home_, jobs included: no thread hop between a job ending and the next starting.
+int Service::prefetch() const { return std::min(cfg_.concurrency, kClaimBatch); }
+
+void Service::start_ready() {
+  while (static_cast<int>(running_.size()) < cfg_.concurrency && !ready_.empty()) {
+    Job job = std::move(ready_.front());
+    ready_.pop_front();
+    running_.insert(job.id);
+    asio::co_spawn(home_, run_job(std::move(job)), asio::detached);
+  }
+}
+
 awaitable<void> Service::dispatch_loop() {
   co_await sweep_once();  // jobs an earlier run left processing go back in the queue first
   while (!stopping_) {
-    const int free = cfg_.concurrency - static_cast<int>(running_.size());
-    if (free > 0) {
+    start_ready();
+    const int want = cfg_.concurrency + prefetch() - static_cast<int>(running_.size() + ready_.size());
+    if (want > 0) {
       wake_pending_.store(false);
-      auto jobs = co_await queue_.claim(clock_.now_ms(), owner_, cfg_.lease_ms,
-                                        std::min(free, kClaimBatch));
+      const int ask = std::min(want, kClaimBatch);
+      auto jobs = co_await queue_.claim(clock_.now_ms(), owner_, cfg_.lease_ms, ask);
       if (!jobs) {
         log::error("claiming jobs failed", {{"error", jobs.error().message}});
       } else {
-        for (auto& job : *jobs) {
-          running_.insert(job.id);
-          asio::io_context& ctx = *contexts_[next_context_++ % contexts_.size()];
-          asio::co_spawn(ctx, run_job(std::move(job)), asio::detached);
-        }
-        if (static_cast<int>(jobs->size()) == std::min(free, kClaimBatch)) continue;
+        for (auto& job : *jobs) ready_.push_back(std::move(job));
+        start_ready();
+        if (static_cast<int>(jobs->size()) == ask) continue;
       }
     }
-    if (wake_pending_.exchange(false) && free > 0) continue;
+    if (wake_pending_.exchange(false) && want > 0) continue;
     dispatch_wake_->expires_after(kIdlePoll);
     co_await dispatch_wake_->async_wait(kTuple);
   }
 }
 
 void Service::job_done(const std::string& id) {
-  asio::post(home_, [this, id] {
-    running_.erase(id);
-    dispatch_wake_->cancel();
-  });
+  // On home_ already (jobs run there).
+  running_.erase(id);
+  start_ready();
+  dispatch_wake_->cancel();
 }
 
 awaitable<void> Service::run_job(Job job) {
@@ -575,8 +591,9 @@ awaitable<void> Service::sweep_once() {
       if (row && *row) finished(**row);
     }
   }
-  // running_ belongs to home_, where this runs.
+  // running_ and ready_ belong to home_, where this runs.
   std::vector<std::string> ids(running_.begin(), running_.end());
+  for (const auto& j : ready_) ids.push_back(j.id);
   if (!ids.empty()) {
     if (auto st = co_await queue_.renew(std::move(ids), owner_, clock_.now_ms() + cfg_.lease_ms); !st) {
       log::error("renewing job leases failed", {{"error", st.error().message}});

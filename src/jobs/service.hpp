@@ -106,6 +106,8 @@ class Service {
   boost::asio::awaitable<void> run_job(Job job);
   boost::asio::awaitable<void> deliver(Job job);
   void wake_dispatcher();
+  int prefetch() const;
+  void start_ready();
   void job_done(const std::string& id);
   void finished(const Job& job);  // a job reached a terminal state: counters, events, webhooks
   void publish(const Job& job);
@@ -130,6 +132,7 @@ class Service {
   std::unique_ptr<boost::asio::steady_timer> sweep_timer_;
   std::unique_ptr<boost::asio::steady_timer> webhook_timer_;
   std::set<std::string> running_;  // home_ only
+  std::deque<Job> ready_;          // claimed, not started yet; home_ only
   std::size_t next_context_ = 0;    // home_ only
 
   // Capacity: unfinished jobs and their bytes, kept in memory, corrected by each sweep.

@@ -1,5 +1,7 @@
 #include "storage/database.hpp"
 
+#include <sqlite3.h>
+
 #include <condition_variable>
 #include <deque>
 #include <filesystem>
@@ -9,12 +11,46 @@
 namespace sb::storage {
 
 // The single writer: one connection, one thread, batches of queued writes per transaction.
+// Checkpoints happen off the write path: the WAL hook asks a checkpointer thread (with its own
+// connection) for a PASSIVE checkpoint, which copies pages while writes go on; only if the WAL
+// still grows past kBlockingPages does the writer checkpoint itself.
 struct Database::Writer {
   static constexpr std::size_t kMaxBatch = 1024;
+  static constexpr int kCheckpointPages = 1000;
+  static constexpr int kBlockingPages = 20000;  // ~80 MB of WAL
 
-  Writer(std::unique_ptr<Connection> c, std::size_t max_queue)
-      : conn(std::move(c)), limit(max_queue), thread([this] { loop(); }) {}
+  Writer(std::unique_ptr<Connection> c, std::unique_ptr<Connection> ckpt, std::size_t max_queue)
+      : conn(std::move(c)), checkpoint_conn(std::move(ckpt)), limit(max_queue) {
+    sqlite3_wal_hook(conn->handle(), &Writer::on_wal, this);
+    thread = std::thread([this] { loop(); });
+    checkpointer = std::thread([this] { checkpoint_loop(); });
+  }
   ~Writer() { stop(); }
+
+  static int on_wal(void* self, sqlite3* db, const char*, int pages) {
+    auto* w = static_cast<Writer*>(self);
+    if (pages >= kBlockingPages) {
+      sqlite3_wal_checkpoint_v2(db, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    } else if (pages >= kCheckpointPages) {
+      std::lock_guard lock(w->mu);
+      w->checkpoint_wanted = true;
+      w->checkpoint_cv.notify_one();
+    }
+    return SQLITE_OK;
+  }
+
+  void checkpoint_loop() {
+    for (;;) {
+      {
+        std::unique_lock lock(mu);
+        checkpoint_cv.wait(lock, [&] { return stopping || checkpoint_wanted; });
+        if (stopping) return;
+        checkpoint_wanted = false;
+      }
+      sqlite3_wal_checkpoint_v2(checkpoint_conn->handle(), nullptr, SQLITE_CHECKPOINT_PASSIVE,
+                                nullptr, nullptr);
+    }
+  }
 
   void submit(std::unique_ptr<WriteTask> t) {
     {
@@ -36,8 +72,10 @@ struct Database::Writer {
       if (stopping && !thread.joinable()) return;
       stopping = true;
       cv.notify_one();
+      checkpoint_cv.notify_one();
     }
     if (thread.joinable()) thread.join();
+    if (checkpointer.joinable()) checkpointer.join();
   }
 
   Status exec(std::string_view sql) {
@@ -88,12 +126,16 @@ struct Database::Writer {
   }
 
   std::unique_ptr<Connection> conn;
+  std::unique_ptr<Connection> checkpoint_conn;
   std::size_t limit;
-  std::mutex mu;
+  std::mutex mu;  // guards queue, stopping, checkpoint_wanted
   std::condition_variable cv;
+  std::condition_variable checkpoint_cv;
   std::deque<std::unique_ptr<WriteTask>> queue;
   bool stopping = false;
+  bool checkpoint_wanted = false;
   std::thread thread;
+  std::thread checkpointer;
 };
 
 void Database::submit(std::unique_ptr<WriteTask> task) {
@@ -132,7 +174,9 @@ Result<std::unique_ptr<Database>> Database::open(const core::StorageConfig& conf
   db->report_ = *report;
   auto wc = Connection::open(path, options);
   if (!wc) return std::move(wc).error();
-  db->writer_ = std::make_unique<Writer>(std::move(*wc),
+  auto cc = Connection::open(path, options);
+  if (!cc) return std::move(cc).error();
+  db->writer_ = std::make_unique<Writer>(std::move(*wc), std::move(*cc),
                                          static_cast<std::size_t>(config.blocking_queue) * 16);
   return db;
 }

@@ -131,7 +131,8 @@ Result<std::vector<JobRow>> JobRepository::claim(Connection& c, std::int64_t now
   auto st = c.cached(sql(
       "UPDATE jobs SET status = 'processing', attempts = attempts + 1, lease_owner = ?1, "
       "lease_until = ?2, started_at = coalesce(started_at, ?3), updated_at = ?3 "
-      "WHERE seq IN (SELECT seq FROM jobs WHERE status = 'queued' AND run_at <= ?3 "
+      "WHERE seq IN (SELECT seq FROM jobs INDEXED BY jobs_queue WHERE status = 'queued' "
+      "AND run_at <= ?3 "
       "AND expires_at > ?3 ORDER BY priority DESC, seq LIMIT ?4) RETURNING "));
   if (!st) return std::move(st).error();
   st->bind(1, owner).bind(2, now + lease_ms).bind(3, now).bind(4, static_cast<std::int64_t>(limit));
