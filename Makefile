@@ -5,7 +5,7 @@ BUILD_DIR ?= build
 BUILD_TYPE ?= Release
 ARGS ?=
 
-.PHONY: all deps e2e-deps configure build serve test unit integration e2e bench bench-gateway clean
+.PHONY: all deps e2e-deps configure build serve test unit integration e2e bench bench-gateway bench-jobs clean
 
 all: build
 
@@ -44,9 +44,13 @@ e2e: build e2e-deps
 bench: build
 	./bench/http/run.sh
 	./bench/gateway/run.sh
+	./bench/jobs/run.sh
 
 bench-gateway: build
 	./bench/gateway/run.sh
+
+bench-jobs: build
+	./bench/jobs/run.sh
 
 clean:
 	rm -rf $(BUILD_DIR)
