@@ -442,6 +442,7 @@ std::string config_example() {
 # timeout_ms = 60000                     # connect + first byte + longest silence in a stream
 # headers = { "HTTP-Referer" = "https://app.example" }  # extra headers on every call
 # models = ["gpt-4o-mini"]               # allow-list (also what GET /v1/models lists); [] = any
+# job_concurrency = 0                    # jobs for this provider running at once; 0 = only jobs.concurrency
 # latency_ms = 0                         # mock only: delay per answer
 # fail_rate = 0.0                        # mock only: share of calls that fail (seeded, repeatable)
 # fail_status = 500                      # mock only: the status of those failures

@@ -96,6 +96,7 @@ struct ProviderConfig {
   int timeout_ms = 60000;   // connect + first byte
   std::vector<std::pair<std::string, std::string>> headers;  // extra headers on every call
   std::vector<std::string> models;  // allow-list; empty = any model
+  int job_concurrency = 0;  // jobs whose first target is this provider running at once; 0 = any
   // mock only
   int latency_ms = 0;
   double fail_rate = 0;

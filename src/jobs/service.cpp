@@ -40,6 +40,7 @@ namespace {
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 constexpr int kClaimBatch = 64;
 constexpr int kWebhookBatch = 16;
+constexpr int kMaxHeld = 1000;  // claimed jobs waiting for their provider's job_concurrency
 constexpr milliseconds kIdlePoll(250);  // delayed retries and deferrals become due without a wake
 
 double seconds(std::int64_t ms) { return std::max<std::int64_t>(ms, 0) / 1000.0; }
@@ -203,11 +204,33 @@ Service::Service(const core::Config& config, Queue& queue, gateway::Gateway& gat
       dispatch_wake_(std::make_unique<asio::steady_timer>(home_)),
       sweep_timer_(std::make_unique<asio::steady_timer>(home_)),
       webhook_timer_(std::make_unique<asio::steady_timer>(home_)),
-      rng_(std::random_device{}()) {}
+      rng_(std::random_device{}()) {
+  for (const auto& p : config.providers) {
+    if (p.job_concurrency > 0) provider_limit_[p.name] = p.job_concurrency;
+  }
+}
 
 Service::~Service() = default;
 
 void Service::start() {
+  // The capacity counters start from the store (jobs left by an earlier run), counted before
+  // any submission; from then on every admission and terminal transition keeps them exact.
+  {
+    asio::io_context once;
+    std::optional<core::Result<JobCounts>> counted;
+    asio::co_spawn(once, [&]() -> awaitable<void> { counted.emplace(co_await queue_.counts()); },
+                   asio::detached);
+    once.run();
+    auto c = counted ? std::move(*counted) : core::Result<JobCounts>(Error(ErrorKind::internal, "not counted"));
+    if (c) {
+      std::lock_guard lock(cap_mu_);
+      pending_jobs_ = c->queued + c->processing;
+      pending_bytes_ = c->pending_bytes;
+      update_admission_locked();
+    } else {
+      log::error("counting stored jobs failed", {{"error", c.error().message}});
+    }
+  }
   auto spawn = [this](awaitable<void> a, const char* name) {
     asio::co_spawn(home_, std::move(a), [name](std::exception_ptr e) {
       if (e) log::error("job loop stopped by an exception", {{"loop", name}});
@@ -361,7 +384,7 @@ Task<std::optional<Job>> Service::cancel(std::string id) {
     }
     if (signal) asio::post(ex, [signal] { signal->fire(); });
     asio::post(home_, [this, id] {  // claimed but not started yet: never start it
-      std::erase_if(ready_, [&](const Job& j) { return j.id == id; });
+      std::erase_if(ready_, [&](const Ready& r) { return r.job.id == id; });
     });
   }
   co_return r;
@@ -457,11 +480,45 @@ std::int64_t Service::backoff_ms(int attempt, int base, int cap) {
 // on home_, jobs included: no thread hop between a job ending and the next starting.
 int Service::prefetch() const { return std::min(cfg_.concurrency, kClaimBatch); }
 
+std::string Service::first_provider(const Job& job) {
+  if (provider_limit_.empty()) return {};
+  boost::system::error_code ec;
+  json::value v = json::parse(job.request, ec);
+  const json::value* model = !ec && v.is_object() ? v.as_object().if_contains("model") : nullptr;
+  if (!model || !model->is_string()) return {};
+  auto targets = gateway_.resolve(std::string(model->get_string()));
+  if (!targets || targets->targets.empty()) return {};
+  return targets->targets.front().provider->config().name;
+}
+
+bool Service::has_room(const std::string& provider) const {
+  auto limit = provider_limit_.find(provider);
+  if (limit == provider_limit_.end()) return true;
+  auto running = provider_running_.find(provider);
+  return running == provider_running_.end() || running->second < limit->second;
+}
+
+int Service::startable() const {
+  int n = 0;
+  for (const auto& r : ready_) n += has_room(r.provider) ? 1 : 0;
+  return n;
+}
+
 void Service::start_ready() {
-  while (static_cast<int>(running_.size()) < cfg_.concurrency && !ready_.empty()) {
-    Job job = std::move(ready_.front());
-    ready_.pop_front();
+  for (auto it = ready_.begin();
+       it != ready_.end() && static_cast<int>(running_.size()) < cfg_.concurrency;) {
+    if (!has_room(it->provider)) {  // its provider is at job_concurrency: let others pass
+      ++it;
+      continue;
+    }
+    Job job = std::move(it->job);
+    std::string provider = std::move(it->provider);
+    it = ready_.erase(it);
     running_.insert(job.id);
+    if (!provider.empty()) {
+      ++provider_running_[provider];
+      job_provider_[job.id] = provider;
+    }
     asio::co_spawn(home_, run_job(std::move(job)), asio::detached);
   }
 }
@@ -470,7 +527,9 @@ awaitable<void> Service::dispatch_loop() {
   co_await sweep_once();  // jobs an earlier run left processing go back in the queue first
   while (!stopping_) {
     start_ready();
-    const int want = cfg_.concurrency + prefetch() - static_cast<int>(running_.size() + ready_.size());
+    // Jobs held back by a provider's job_concurrency do not count, up to kMaxHeld of them.
+    const int want = std::min(cfg_.concurrency + prefetch() - static_cast<int>(running_.size()) - startable(),
+                              kMaxHeld - static_cast<int>(ready_.size()));
     if (want > 0) {
       wake_pending_.store(false);
       const int ask = std::min(want, kClaimBatch);
@@ -478,7 +537,10 @@ awaitable<void> Service::dispatch_loop() {
       if (!jobs) {
         log::error("claiming jobs failed", {{"error", jobs.error().message}});
       } else {
-        for (auto& job : *jobs) ready_.push_back(std::move(job));
+        for (auto& job : *jobs) {
+          std::string provider = first_provider(job);
+          ready_.push_back(Ready{std::move(job), std::move(provider)});
+        }
         start_ready();
         if (static_cast<int>(jobs->size()) == ask) continue;
       }
@@ -492,6 +554,10 @@ awaitable<void> Service::dispatch_loop() {
 void Service::job_done(const std::string& id) {
   // On home_ already (jobs run there).
   running_.erase(id);
+  if (auto p = job_provider_.find(id); p != job_provider_.end()) {
+    --provider_running_[p->second];
+    job_provider_.erase(p);
+  }
   start_ready();
   dispatch_wake_->cancel();
 }
@@ -593,7 +659,7 @@ awaitable<void> Service::sweep_once() {
   }
   // running_ and ready_ belong to home_, where this runs.
   std::vector<std::string> ids(running_.begin(), running_.end());
-  for (const auto& j : ready_) ids.push_back(j.id);
+  for (const auto& r : ready_) ids.push_back(r.job.id);
   if (!ids.empty()) {
     if (auto st = co_await queue_.renew(std::move(ids), owner_, clock_.now_ms() + cfg_.lease_ms); !st) {
       log::error("renewing job leases failed", {{"error", st.error().message}});
@@ -608,9 +674,7 @@ awaitable<void> Service::sweep_once() {
     m_->jobs.with({"expired"}).set(static_cast<double>(counts->expired));
     m_->jobs.with({"cancelled"}).set(static_cast<double>(counts->cancelled));
     std::lock_guard lock(cap_mu_);
-    pending_jobs_ = counts->queued + counts->processing;
-    pending_bytes_ = counts->pending_bytes;
-    update_admission_locked();
+    update_admission_locked();  // reopens once drained, even without a submission
   }
 }
 

@@ -108,6 +108,9 @@ class Service {
   void wake_dispatcher();
   int prefetch() const;
   void start_ready();
+  int startable() const;  // ready jobs whose provider has room
+  bool has_room(const std::string& provider) const;
+  std::string first_provider(const Job& job);
   void job_done(const std::string& id);
   void finished(const Job& job);  // a job reached a terminal state: counters, events, webhooks
   void publish(const Job& job);
@@ -132,7 +135,15 @@ class Service {
   std::unique_ptr<boost::asio::steady_timer> sweep_timer_;
   std::unique_ptr<boost::asio::steady_timer> webhook_timer_;
   std::set<std::string> running_;  // home_ only
-  std::deque<Job> ready_;          // claimed, not started yet; home_ only
+  // Claimed, not started yet, with the provider the job's model routes to first; home_ only.
+  struct Ready {
+    Job job;
+    std::string provider;
+  };
+  std::deque<Ready> ready_;
+  std::map<std::string, int> provider_running_;  // home_ only
+  std::map<std::string, int> provider_limit_;    // [[providers]] job_concurrency (> 0 only)
+  std::map<std::string, std::string> job_provider_;  // running job id -> its provider; home_ only
   std::size_t next_context_ = 0;    // home_ only
 
   // Capacity: unfinished jobs and their bytes, kept in memory, corrected by each sweep.

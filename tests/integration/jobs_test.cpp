@@ -404,6 +404,24 @@ TEST(Jobs, AdmissionStopsAtTheHighWatermarkAndReopensBelowTheLow) {
   EXPECT_GE(metric(s.port(), "switchboard_jobs_rejected_total"), 1);
 }
 
+TEST(Jobs, AProvidersJobConcurrencyCapsItsJobsAndLetsOthersPass) {
+  FakeUpstream slow, fast;
+  Behavior held = completion("slow one");
+  held.delay_before_headers = milliseconds(400);
+  slow.set_default(held);
+  fast.set_default(completion("fast one"));
+  Server s({.config_toml = "[jobs]\nconcurrency = 4\n[[providers]]\nname = \"slow\"\ntype = \"openai\"\nbase_url = \"" +
+                           slow.url() + "/v1\"\njob_concurrency = 1\n[[providers]]\nname = \"fast\"\ntype = \"openai\"\nbase_url = \"" +
+                           fast.url() + "/v1\"\n"});
+  std::vector<std::string> slow_ids, fast_ids;
+  for (int i = 0; i < 3; ++i) slow_ids.push_back(submit(s.port(), job("slow/m")));
+  for (int i = 0; i < 3; ++i) fast_ids.push_back(submit(s.port(), job("fast/m")));
+  for (auto& id : fast_ids) EXPECT_EQ(status_of(wait_terminal(s.port(), id, milliseconds(3000))), "completed");
+  EXPECT_EQ(slow.received().size(), 1u) << "one job at a time for the capped provider";
+  for (auto& id : slow_ids) EXPECT_EQ(status_of(wait_terminal(s.port(), id)), "completed");
+  EXPECT_EQ(slow.received().size(), 3u);
+}
+
 TEST(Jobs, KillNineWhileJobsRunLosesNothing) {
   FakeUpstream a;
   Behavior slowish = completion("survived");
