@@ -188,7 +188,7 @@ void register_job_routes(http::Router& router, jobs::Service& svc, gateway::Gate
     auto r = co_await svc.submit_many(std::move(batch));
     if (!r) co_return Response::error(r.error());
     json::array data;
-    for (const auto& e : *r) data.push_back(json::parse(jobs::status_json(e.job, false)));
+    for (const auto& e : *r) data.push_back(jobs::status_object(e.job, false));
     co_return Response::json(202, json::serialize(json::object{{"object", "list"}, {"data", std::move(data)}}));
   });
 
@@ -226,7 +226,7 @@ void register_job_routes(http::Router& router, jobs::Service& svc, gateway::Gate
     const bool more = static_cast<int>(rows->size()) > limit;
     if (more) rows->pop_back();
     json::array data;
-    for (const auto& j : *rows) data.push_back(json::parse(jobs::status_json(j, false)));
+    for (const auto& j : *rows) data.push_back(jobs::status_object(j, false));
     json::object out{{"object", "list"}, {"data", std::move(data)}, {"has_more", more}};
     out["next_cursor"] = more && !rows->empty() ? json::value(std::to_string(rows->back().seq)) : json::value(nullptr);
     co_return Response::json(200, json::serialize(out));
@@ -241,17 +241,13 @@ void register_job_routes(http::Router& router, jobs::Service& svc, gateway::Gate
 
   router.add("DELETE", "/api/v1/jobs/{id}", [&svc](Request& req) -> awaitable<Response> {
     std::string id(req.param("id"));
-    auto before = co_await svc.get(id);
-    if (!before) co_return Response::error(before.error());
-    if (!*before) co_return Response::error(job_not_found(id));
-    if ((*before)->terminal()) {
-      co_return Response::error(Error(ErrorKind::conflict, "job " + id + " already finished: " + (*before)->status));
-    }
     auto r = co_await svc.cancel(id);
-    if (r && *r && (*r)->status != "cancelled") {
-      co_return Response::error(Error(ErrorKind::conflict, "job " + id + " already finished: " + (*r)->status));
+    if (!r) co_return Response::error(r.error());
+    if (!r->job) co_return Response::error(job_not_found(id));
+    if (!r->applied) {
+      co_return Response::error(Error(ErrorKind::conflict, "job " + id + " already finished: " + r->job->status));
     }
-    co_return status_response(r, id);
+    co_return Response::json(200, jobs::status_json(*r->job, false));
   });
 
   router.add("GET", "/api/v1/jobs/{id}/events", [&svc](Request& req) -> awaitable<Response> {

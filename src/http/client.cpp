@@ -16,6 +16,7 @@
 #include <boost/url/parse.hpp>
 #include <strings.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <cstdlib>
@@ -257,9 +258,7 @@ struct Client::Impl {
       // Through a proxy only the name itself can be judged; directly, every resolved address.
       bool refused = false;
       if (proxy) {
-        boost::system::error_code not_literal;
-        (void)asio::ip::make_address(url.host, not_literal);
-        refused = url.host == "localhost" || (!not_literal && !is_public_address(url.host));
+        refused = names_private_host(url.host);
       } else {
         for (const auto& r : results) {
           if (!is_public_address(r.endpoint().address().to_string())) refused = true;
@@ -531,6 +530,16 @@ bool is_public_address(std::string_view text) {
   if (b[0] == 192 && b[1] == 0 && b[2] == 0) return false;                  // 192.0.0/24
   if (b[0] == 198 && (b[1] & 0xfe) == 18) return false;                     // 198.18/15 benchmarking
   return true;
+}
+
+bool names_private_host(std::string_view host) {
+  std::string lower(host);
+  std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
+  if (lower == "localhost" || lower.ends_with(".localhost")) return true;
+  boost::system::error_code not_literal;
+  std::string bare = lower.size() > 2 && lower.front() == '[' ? lower.substr(1, lower.size() - 2) : lower;
+  (void)asio::ip::make_address(bare, not_literal);
+  return !not_literal && !is_public_address(bare);
 }
 
 std::size_t Client::idle_connections() const {

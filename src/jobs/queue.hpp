@@ -34,9 +34,8 @@ class Queue {
     Job job;
     bool existed = false;  // the idempotency key was already used: this is the earlier job
   };
-  virtual Task<Enqueued> enqueue(JobInsert job) = 0;
   // All or nothing, in one durable write.
-  virtual Task<std::vector<Enqueued>> enqueue_many(std::vector<JobInsert> jobs) = 0;
+  virtual Task<std::vector<Enqueued>> enqueue(std::vector<JobInsert> jobs) = 0;
   virtual Task<std::optional<Job>> get(std::string id) = 0;
   virtual Task<std::vector<Job>> list(std::string status, int limit, std::int64_t before_seq) = 0;
   virtual Task<std::vector<Job>> claim(std::int64_t now, std::string owner, std::int64_t lease_ms,
@@ -52,7 +51,11 @@ class Queue {
   virtual Task<std::optional<Job>> defer(std::string id, int attempt, std::string owner,
                                          std::int64_t now, std::int64_t run_at,
                                          std::string reason) = 0;
-  virtual Task<std::optional<Job>> cancel(std::string id, std::int64_t now) = 0;
+  struct Cancelled {
+    std::optional<Job> job;  // empty: no such job
+    bool applied = false;    // false: it had finished already (job says how)
+  };
+  virtual Task<Cancelled> cancel(std::string id, std::int64_t now) = 0;
   virtual Task<SweepResult> sweep(std::int64_t now, std::string live_owner,
                                   std::int64_t retention_ms) = 0;
   virtual Task<JobCounts> counts() = 0;

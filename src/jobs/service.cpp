@@ -93,6 +93,10 @@ std::string webhook_signature(std::string_view secret, std::string_view timestam
 }
 
 std::string status_json(const Job& j, bool include_result) {
+  return json::serialize(status_object(j, include_result));
+}
+
+json::object status_object(const Job& j, bool include_result) {
   json::object o{{"id", j.id},
                  {"object", "job"},
                  {"type", j.type},
@@ -128,7 +132,7 @@ std::string status_json(const Job& j, bool include_result) {
   if (include_result) {
     if (j.status == "completed" && j.result) o["result"] = parsed_or_string(*j.result);
   }
-  return json::serialize(o);
+  return o;
 }
 
 core::Status check_webhook_url(std::string_view url, bool allow_private) {
@@ -137,14 +141,7 @@ core::Status check_webhook_url(std::string_view url, bool allow_private) {
     return Error(ErrorKind::invalid_field, "'webhook_url' must be an http:// or https:// URL",
                  "webhook_url");
   }
-  if (allow_private) return {};
-  boost::system::error_code not_literal;
-  std::string host = u->host;
-  (void)asio::ip::make_address(host, not_literal);
-  std::string lower = host;
-  std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
-  if (lower == "localhost" || lower.ends_with(".localhost") ||
-      (!not_literal && !http::is_public_address(host))) {
+  if (!allow_private && http::names_private_host(u->host)) {
     return Error(ErrorKind::invalid_field,
                  "'webhook_url' points at a loopback, private or link-local address; set "
                  "jobs.webhook_allow_private = true to allow it",
@@ -309,7 +306,7 @@ Task<std::vector<Queue::Enqueued>> Service::submit_many(std::vector<Submit> batc
   std::vector<JobInsert> rows;
   rows.reserve(batch.size());
   for (auto& s : batch) rows.push_back(prepare(std::move(s), now));
-  auto r = co_await queue_.enqueue_many(std::move(rows));
+  auto r = co_await queue_.enqueue(std::move(rows));
   std::int64_t undo_jobs = r ? 0 : n, undo_bytes = r ? 0 : bytes;
   if (r) {
     for (const auto& e : *r) {
@@ -324,38 +321,23 @@ Task<std::vector<Queue::Enqueued>> Service::submit_many(std::vector<Submit> batc
     pending_bytes_ -= undo_bytes;
   }
   if (!r) co_return r;
+  bool any = false;
   for (const auto& e : *r) {
     if (e.existed) continue;
+    any = true;
     m_->enqueued.inc();
     log_state(e.job, "queued");
   }
-  wake_dispatcher();
+  if (any) wake_dispatcher();
   co_return r;
 }
 
 Task<Queue::Enqueued> Service::submit(Submit s) {
-  if (stopping_) co_return Error(ErrorKind::unavailable, "shutting down", {}, "jobs");
-  const auto bytes = static_cast<std::int64_t>(s.request.size());
-  if (!admit(1, bytes)) {
-    m_->rejected.inc();
-    Error e(ErrorKind::busy, "queue at capacity; retry later", {}, "jobs");
-    e.retry_after_ms = std::max(cfg_.sweep_interval_ms, 1000);
-    co_return e;
-  }
-  JobInsert in = prepare(std::move(s), clock_.now_ms());
-  auto r = co_await queue_.enqueue(std::move(in));
-  if (!r || r->existed) {
-    std::lock_guard lock(cap_mu_);
-    --pending_jobs_;
-    pending_bytes_ -= bytes;
-  }
-  if (!r) co_return r;
-  if (!r->existed) {
-    m_->enqueued.inc();
-    log_state(r->job, "queued");
-    wake_dispatcher();
-  }
-  co_return r;
+  std::vector<Submit> one;
+  one.push_back(std::move(s));
+  auto r = co_await submit_many(std::move(one));
+  if (!r) co_return std::move(r).error();
+  co_return std::move(r->front());
 }
 
 Task<std::optional<Job>> Service::get(std::string id) { co_return co_await queue_.get(std::move(id)); }
@@ -364,29 +346,25 @@ Task<std::vector<Job>> Service::list(std::string status, int limit, std::int64_t
   co_return co_await queue_.list(std::move(status), limit, before_seq);
 }
 
-Task<std::optional<Job>> Service::cancel(std::string id) {
-  auto before = co_await queue_.get(id);
-  if (!before || !*before || (*before)->terminal()) co_return before;
+Task<Queue::Cancelled> Service::cancel(std::string id) {
   auto r = co_await queue_.cancel(id, clock_.now_ms());
-  if (!r || !*r) co_return r;
-  if ((*r)->status == "cancelled" && (*r)->finished_at && !before->value().terminal()) {
-    finished(**r);
-    // Stop the attempt in flight, if this process runs it.
-    std::shared_ptr<core::CancelSignal> signal;
-    asio::any_io_executor ex;
-    {
-      std::lock_guard lock(live_mu_);
-      auto it = live_.find(id);
-      if (it != live_.end()) {
-        ex = it->second.first;
-        signal = it->second.second;
-      }
+  if (!r || !r->applied) co_return r;
+  finished(*r->job);
+  // Stop the attempt in flight, if this process runs it.
+  std::shared_ptr<core::CancelSignal> signal;
+  asio::any_io_executor ex;
+  {
+    std::lock_guard lock(live_mu_);
+    auto it = live_.find(id);
+    if (it != live_.end()) {
+      ex = it->second.first;
+      signal = it->second.second;
     }
-    if (signal) asio::post(ex, [signal] { signal->fire(); });
-    asio::post(home_, [this, id] {  // claimed but not started yet: never start it
-      std::erase_if(ready_, [&](const Ready& r) { return r.job.id == id; });
-    });
   }
+  if (signal) asio::post(ex, [signal] { signal->fire(); });
+  asio::post(home_, [this, id] {  // claimed but not started yet: never start it
+    std::erase_if(ready_, [&](const Ready& r) { return r.job.id == id; });
+  });
   co_return r;
 }
 

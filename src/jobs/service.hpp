@@ -9,6 +9,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/json/object.hpp>
 
 #include <atomic>
 #include <deque>
@@ -42,8 +43,9 @@ struct Submit {
 };
 
 // The status object of the API, webhooks and events. With include_result, a completed job's
-// result (or a failed one's error) is embedded.
-std::string status_json(const Job& job, bool include_result);
+// result is embedded.
+boost::json::object status_object(const Job& job, bool include_result);
+std::string status_json(const Job& job, bool include_result);  // serialised status_object
 
 // HMAC-SHA256 over "<timestamp>.<body>", lowercase hex: the X-Switchboard-Signature value is
 // "sha256=" + this.
@@ -85,8 +87,8 @@ class Service {
   Task<std::vector<Queue::Enqueued>> submit_many(std::vector<Submit> batch);
   Task<std::optional<Job>> get(std::string id);
   Task<std::vector<Job>> list(std::string status, int limit, std::int64_t before_seq);
-  // The job after the cancel (its status says whether it applied).
-  Task<std::optional<Job>> cancel(std::string id);
+  // Cancels a job that has not finished; `applied` says whether this call cancelled it.
+  Task<Queue::Cancelled> cancel(std::string id);
 
   // SSE: register before reading the current status, so no change is missed.
   std::shared_ptr<Watcher> watch(const std::string& id, boost::asio::any_io_executor ex);

@@ -16,15 +16,7 @@ class SqliteQueue final : public Queue {
  public:
   explicit SqliteQueue(storage::Database& db) : db_(db) {}
 
-  Task<Enqueued> enqueue(JobInsert job) override {
-    auto fn = [job = std::move(job)](Connection& c) {
-      return JobRepository::insert(c, job);
-    };
-    auto r = co_await db_.write(std::move(fn));
-    if (!r) co_return std::move(r).error();
-    co_return Enqueued{std::move(r->row), r->existed};
-  }
-  Task<std::vector<Enqueued>> enqueue_many(std::vector<JobInsert> jobs) override {
+  Task<std::vector<Enqueued>> enqueue(std::vector<JobInsert> jobs) override {
     auto fn = [jobs = std::move(jobs)](Connection& c) -> core::Result<std::vector<Enqueued>> {
       std::vector<Enqueued> out;
       out.reserve(jobs.size());
@@ -91,9 +83,11 @@ class SqliteQueue final : public Queue {
     };
     co_return co_await db_.write(std::move(fn));
   }
-  Task<std::optional<Job>> cancel(std::string id, std::int64_t now) override {
-    auto fn = [id = std::move(id), now](Connection& c) {
-      return JobRepository::cancel(c, id, now);
+  Task<Cancelled> cancel(std::string id, std::int64_t now) override {
+    auto fn = [id = std::move(id), now](Connection& c) -> core::Result<Cancelled> {
+      auto r = JobRepository::cancel(c, id, now);
+      if (!r) return std::move(r).error();
+      return Cancelled{std::move(r->job), r->applied};
     };
     co_return co_await db_.write(std::move(fn));
   }

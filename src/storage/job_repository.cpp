@@ -213,14 +213,18 @@ Result<std::optional<JobRow>> JobRepository::defer(Connection& c, std::string_vi
   return one(*st);
 }
 
-Result<std::optional<JobRow>> JobRepository::cancel(Connection& c, std::string_view id,
-                                                    std::int64_t now) {
-  auto st = c.cached(std::string("UPDATE jobs SET status = 'cancelled', ") + kFinish +
-                     " WHERE id = :id AND status IN ('queued', 'processing')");
+Result<JobRepository::CancelOutcome> JobRepository::cancel(Connection& c, std::string_view id,
+                                                         std::int64_t now) {
+  auto st = c.cached(sql(std::string("UPDATE jobs SET status = 'cancelled', ") + kFinish +
+                         " WHERE id = :id AND status IN ('queued', 'processing') RETURNING "));
   if (!st) return std::move(st).error();
   st->bind(1, now).bind(2, id);
-  if (auto r = st->run(); !r) return std::move(r).error();
-  return get(c, id);
+  auto applied = one(*st);
+  if (!applied) return std::move(applied).error();
+  if (*applied) return CancelOutcome{std::move(*applied), true};
+  auto current = get(c, id);
+  if (!current) return std::move(current).error();
+  return CancelOutcome{std::move(*current), false};
 }
 
 Result<SweepResult> JobRepository::sweep(Connection& c, std::int64_t now,

@@ -109,8 +109,13 @@ class JobRepository {
   static Result<std::optional<JobRow>> defer(Connection& c, std::string_view id, int attempt,
                                              std::string_view owner, std::int64_t now,
                                              std::int64_t run_at, std::string_view reason);
-  // Cancels a job that has not finished. Returns the row (its status says whether it applied).
-  static Result<std::optional<JobRow>> cancel(Connection& c, std::string_view id, std::int64_t now);
+  // Cancels a job that has not finished. Returns the row (empty: unknown id) and whether this
+  // call cancelled it.
+  struct CancelOutcome {
+    std::optional<JobRow> job;
+    bool applied = false;
+  };
+  static Result<CancelOutcome> cancel(Connection& c, std::string_view id, std::int64_t now);
   // Housekeeping: re-queues processing jobs whose lease ran out or whose owner is not
   // `live_owner` (a previous run of this process); expires unfinished jobs past their TTL;
   // deletes finished jobs older than `retention_ms`.

@@ -176,10 +176,10 @@ TEST_F(JobServiceTest, AdmissionClosesAtTheHighWatermarkAndReopensBelowTheLow) {
   }
   EXPECT_EQ(ids.size(), 8u) << "80% of 10";
   EXPECT_FALSE(service_->admitting());
-  ASSERT_TRUE(run(service_->cancel(ids[0])));
-  ASSERT_TRUE(run(service_->cancel(ids[1])));
+  ASSERT_TRUE(run(service_->cancel(ids[0]))->applied);
+  ASSERT_TRUE(run(service_->cancel(ids[1]))->applied);
   EXPECT_FALSE(run(service_->submit(chat("down/m")))) << "6 of 10 is not below the low watermark";
-  ASSERT_TRUE(run(service_->cancel(ids[2])));
+  ASSERT_TRUE(run(service_->cancel(ids[2]))->applied);
   EXPECT_TRUE(run(service_->submit(chat("down/m")))) << "5 of 10 is";
   EXPECT_TRUE(service_->admitting());
 }

@@ -136,8 +136,9 @@ TEST_F(JobRepositoryTest, ALateAnswerAfterCancelOrReLeaseChangesNothing) {
   insert("j");
   claim(T0);
   auto cancelled = sync([&](Connection& c) { return JobRepository::cancel(c, "j", T0 + 1); });
-  ASSERT_TRUE(cancelled && *cancelled);
-  EXPECT_EQ((*cancelled)->status, "cancelled");
+  ASSERT_TRUE(cancelled && cancelled->job);
+  EXPECT_TRUE(cancelled->applied);
+  EXPECT_EQ(cancelled->job->status, "cancelled");
   auto late = sync([&](Connection& c) {
     return JobRepository::complete(c, "j", 1, "w1", T0 + 2, R"({"x":1})", "p", "m");
   });
@@ -146,7 +147,9 @@ TEST_F(JobRepositoryTest, ALateAnswerAfterCancelOrReLeaseChangesNothing) {
   EXPECT_EQ(get("j").status, "cancelled");
   // Cancelling a finished job does nothing.
   auto again = sync([&](Connection& c) { return JobRepository::cancel(c, "j", T0 + 3); });
-  EXPECT_EQ(*(*again)->finished_at, T0 + 1);
+  EXPECT_FALSE(again->applied);
+  EXPECT_EQ(*again->job->finished_at, T0 + 1);
+  EXPECT_FALSE(sync([&](Connection& c) { return JobRepository::cancel(c, "nope", T0); })->job);
 
   insert("k");
   claim(T0, 10, "w1");
