@@ -9,7 +9,8 @@
 # normal (SQLite WAL: an acknowledged job survives a crash of the process).
 #
 # Switchboard's jobs call its in-process mock provider (mock/echo) through the gateway; BullMQ's
-# worker runs an empty processor. Switchboard runs its workers during the enqueue runs too.
+# worker runs an empty processor. In the enqueue runs neither side runs workers (BullMQ: no
+# Worker; Switchboard: jobs.concurrency = 0, an accept-only process).
 #
 # Usage: bench/jobs/run.sh        N=20000 jobs per run, SINGLE=5000 sequential enqueues
 set -euo pipefail
@@ -63,11 +64,11 @@ bull() { (cd bench/jobs && REDIS_PORT=$P_REDIS node bullmq.js "$@"); }
 sb() { SB_PORT=$P_SB node bench/jobs/switchboard.js "$@"; }
 
 echo "enqueue, one at a time ($SINGLE)" >&2
-start_sb 50
+start_sb 0
 sb_single=$(sb enqueue-single "$SINGLE")
 bull_single=$(bull enqueue-single "$SINGLE")
 echo "enqueue, batches of 1000 ($N)" >&2
-start_sb 50
+start_sb 0
 sb_batch=$(sb enqueue-batch "$N" 1000)
 bull_batch=$(bull enqueue-bulk "$N" 1000)
 echo "end to end, concurrency 1 ($N)" >&2
@@ -92,6 +93,7 @@ commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
   echo "BullMQ 6.7.0 on redis-server $(redis-server --version | sed 's/.*v=\([^ ]*\).*/\1/') with appendonly yes, appendfsync everysec;"
   echo "Switchboard with storage.synchronous = normal (SQLite WAL), log.level = info (one log line"
   echo "per job state change), its workers calling the in-process mock provider through the gateway."
+  echo "Enqueue runs: no workers on either side (Switchboard jobs.concurrency = 0; BullMQ no Worker)."
   echo "Both survive a crash of their process with every acknowledged job. All figures from one run."
   echo
   echo "| workload | switchboard jobs/s | bullmq jobs/s | ratio |"

@@ -239,8 +239,9 @@ const std::vector<KeyDef>& schema() {
 
       bool_key("jobs", "enabled", &Config::jobs, &JobsConfig::enabled,
                "Run the job queue: the /api/v1/jobs endpoints, workers and webhooks."),
-      int_key("jobs", "concurrency", &Config::jobs, &JobsConfig::concurrency, 1, 100000,
-              "Jobs running at once (each is one gateway request)."),
+      int_key("jobs", "concurrency", &Config::jobs, &JobsConfig::concurrency, 0, 100000,
+              "Jobs running at once (each is one gateway request); 0 = this process only "
+              "accepts jobs and runs none."),
       int_key("jobs", "max_attempts", &Config::jobs, &JobsConfig::max_attempts, 1, 100,
               "Attempts per job unless the job says otherwise (max_attempts in the request)."),
       int_key("jobs", "ttl_s", &Config::jobs, &JobsConfig::ttl_s, 1, 365LL * 86400,

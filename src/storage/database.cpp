@@ -54,10 +54,11 @@ struct Database::Writer {
 
   void submit(std::unique_ptr<WriteTask> t) {
     {
-      std::lock_guard lock(mu);
+      std::unique_lock lock(mu);
       if (!stopping && queue.size() < limit) {
         queue.push_back(std::move(t));
-        cv.notify_one();
+        lock.unlock();
+        cv.notify_one();  // after unlocking: the writer wakes to a free mutex
         return;
       }
     }
@@ -86,6 +87,7 @@ struct Database::Writer {
 
   void loop() {
     std::vector<std::unique_ptr<WriteTask>> batch;
+    bool failed_alone = false;
     for (;;) {
       {
         std::unique_lock lock(mu);
@@ -98,7 +100,10 @@ struct Database::Writer {
       }
       std::optional<Error> failed;
       if (auto st = exec("BEGIN IMMEDIATE"); !st) failed = st.error();
-      if (!failed) {
+      if (!failed && batch.size() == 1) {
+        // Alone in its transaction: a failed write rolls the whole transaction back.
+        if (!batch.front()->run(*conn)) failed_alone = true;
+      } else if (!failed) {
         for (auto& t : batch) {
           if (auto st = exec("SAVEPOINT w"); !st) {
             failed = st.error();
@@ -116,12 +121,14 @@ struct Database::Writer {
           }
         }
       }
-      if (!failed) {
+      if (!failed && !failed_alone) {
         if (auto st = exec("COMMIT"); !st) failed = st.error();
       }
-      if (failed) (void)conn->exec("ROLLBACK");
+      if (failed || failed_alone) (void)exec("ROLLBACK");
+      // A write that failed alone reports its own error (finish(nullptr) delivers its result).
       for (auto& t : batch) t->finish(failed ? &*failed : nullptr);
       batch.clear();
+      failed_alone = false;
     }
   }
 

@@ -27,7 +27,7 @@ using namespace std::chrono_literals;
 
 class JobServiceTest : public ::testing::Test {
  protected:
-  void start(std::int64_t max_queued = 1000) {
+  void start(std::int64_t max_queued = 1000, int concurrency = 16) {
     dir_ = std::filesystem::temp_directory_path() /
            ("sb-jobsvc-" + std::to_string(::getpid()) + "-" +
             ::testing::UnitTest::GetInstance()->current_test_info()->name());
@@ -38,6 +38,7 @@ class JobServiceTest : public ::testing::Test {
     config_.jobs.retry_backoff_max_ms = 60000;
     config_.jobs.sweep_interval_ms = 3600000;  // sweeps only when the test calls sweep_once
     config_.jobs.max_queued = max_queued;
+    config_.jobs.concurrency = concurrency;
     core::ProviderConfig ok;
     ok.name = "ok";
     ok.type = "mock";
@@ -182,6 +183,16 @@ TEST_F(JobServiceTest, AdmissionClosesAtTheHighWatermarkAndReopensBelowTheLow) {
   ASSERT_TRUE(run(service_->cancel(ids[2]))->applied);
   EXPECT_TRUE(run(service_->submit(chat("down/m")))) << "5 of 10 is";
   EXPECT_TRUE(service_->admitting());
+}
+
+TEST_F(JobServiceTest, ConcurrencyZeroAcceptsJobsAndRunsNone) {
+  start(1000, 0);
+  auto r = run(service_->submit(chat("ok/echo")));
+  ASSERT_TRUE(r);
+  std::this_thread::sleep_for(600ms);
+  const Job j = get(r->job.id);
+  EXPECT_EQ(j.status, "queued");
+  EXPECT_EQ(j.attempts, 0);
 }
 
 }  // namespace
