@@ -55,7 +55,7 @@ max_queued = 1000000
 name = "mock"
 type = "mock"
 TOML
-  "$BIN" serve --config "$work/sb.toml" --listen 127.0.0.1:$P_SB --data-dir "$work/data" >/dev/null 2>"$work/sb.err" &
+  "$BIN" serve --config "$work/sb.toml" --listen 127.0.0.1:$P_SB --data-dir "$work/data" >"$work/sb.out" 2>"$work/sb.err" &
   sb_pid=$!
   pids+=($sb_pid)
   wait_port $P_SB
@@ -66,6 +66,16 @@ sb() { SB_PORT=$P_SB node bench/jobs/switchboard.js "$@"; }
 echo "enqueue, one at a time ($SINGLE)" >&2
 start_sb 0
 sb_single=$(sb enqueue-single "$SINGLE")
+# Server side: the access log's duration (first request byte to last response byte) of each
+# POST /api/v1/jobs, i.e. parse, validate, durable commit and answer.
+sleep 1
+sb_server=$(node -e '
+  const lines = require("fs").readFileSync(process.argv[1], "utf8").split("\n");
+  const d = [];
+  for (const l of lines) { try { const o = JSON.parse(l); if (o.route === "/api/v1/jobs" && o.method === "POST") d.push(o.duration_ms); } catch (e) {} }
+  d.sort((a, b) => a - b);
+  const p = (q) => d[Math.min(d.length - 1, Math.floor(q * d.length))].toFixed(3);
+  console.log(JSON.stringify({ n: d.length, p50_ms: p(0.5), p99_ms: p(0.99) }));' "$work/sb.out")
 bull_single=$(bull enqueue-single "$SINGLE")
 echo "enqueue, batches of 1000 ($N)" >&2
 start_sb 0
@@ -105,6 +115,8 @@ commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
   echo
   echo "Enqueue latency, one at a time (client side, ms): switchboard p50 $(field "$sb_single" p50_ms 3) / p99 $(field "$sb_single" p99_ms 3);"
   echo "bullmq p50 $(field "$bull_single" p50_ms 3) / p99 $(field "$bull_single" p99_ms 3)."
+  echo "Switchboard server side (access log: request in to durable answer out, $(field "$sb_server" n) requests):"
+  echo "p50 $(field "$sb_server" p50_ms) / p99 $(field "$sb_server" p99_ms)."
   echo
   echo "Queue wait (created -> started, ms) end to end: concurrency 1: switchboard p50 $(field "$sb_e2e1" wait_p50_ms) / p99 $(field "$sb_e2e1" wait_p99_ms),"
   echo "bullmq p50 $(field "$bull_e2e1" wait_p50_ms) / p99 $(field "$bull_e2e1" wait_p99_ms); concurrency 50: switchboard p50 $(field "$sb_e2e50" wait_p50_ms) / p99 $(field "$sb_e2e50" wait_p99_ms),"
@@ -119,6 +131,6 @@ commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
   echo
   echo "Raw:"
   echo
-  for v in sb_single bull_single sb_batch bull_batch sb_e2e1 bull_e2e1 sb_e2e50 bull_e2e50; do echo "    $v ${!v}"; done
+  for v in sb_single sb_server bull_single sb_batch bull_batch sb_e2e1 bull_e2e1 sb_e2e50 bull_e2e50; do echo "    $v ${!v}"; done
 } >"$OUT"
 cat "$OUT"
