@@ -431,9 +431,22 @@ struct Client::Impl {
     co_return resp;
   }
 
+  // Provider calls repeat a handful of URLs: each thread keeps the parsed form of the ones it
+  // has seen (bounded), so a request does not parse its URL again.
+  static Result<Url> parse_url_cached(const std::string& text) {
+    thread_local std::unordered_map<std::string, Url> seen;
+    if (auto it = seen.find(text); it != seen.end()) return it->second;
+    auto url = parse_url(text);
+    if (url) {
+      if (seen.size() >= 256) seen.clear();
+      seen.emplace(text, *url);
+    }
+    return url;
+  }
+
   awaitable<Result<ClientResponse>> exchange(ClientRequest r, HeadSink on_head, DataSink on_data,
                                              bool buffer) {
-    auto url = parse_url(r.url);
+    auto url = parse_url_cached(r.url);
     if (!url) co_return std::move(url).error();
     bhttp::verb verb = bhttp::string_to_verb(r.method);
     if (verb == bhttp::verb::unknown) {
