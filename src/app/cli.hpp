@@ -15,7 +15,7 @@ struct CommandLine {
   bool help = false;
 };
 
-// Flags that take a value: --config, --listen, --data-dir, --log-level.
+// Flags that take a value: --config, --listen, --data-dir, --log-level, --dataset, --split.
 // Throws std::invalid_argument on an unknown flag or a missing value.
 CommandLine parse_command_line(const std::vector<std::string>& argv);
 

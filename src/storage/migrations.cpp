@@ -57,6 +57,43 @@ CREATE INDEX jobs_expiry ON jobs(status, expires_at);
 CREATE INDEX jobs_finished ON jobs(finished_at) WHERE finished_at IS NOT NULL;
 CREATE INDEX jobs_webhooks ON jobs(webhook_next_at) WHERE webhook_state = 'pending';
 )sql"},
+      {3, "knowledge: collections, documents, chunks, keyword index",
+       R"sql(
+CREATE TABLE collections (
+  id              TEXT PRIMARY KEY,
+  name            TEXT NOT NULL UNIQUE,
+  embedding_model TEXT,
+  dimension       INTEGER,
+  created_at      INTEGER NOT NULL,
+  deleted_at      INTEGER
+);
+CREATE TABLE documents (
+  id            TEXT PRIMARY KEY,
+  collection_id TEXT NOT NULL REFERENCES collections(id),
+  external_id   TEXT,
+  title         TEXT NOT NULL DEFAULT '',
+  source        TEXT,
+  version       INTEGER NOT NULL DEFAULT 1,
+  content_hash  TEXT NOT NULL,
+  created_at    INTEGER NOT NULL,
+  updated_at    INTEGER NOT NULL,
+  deleted_at    INTEGER
+);
+CREATE INDEX documents_collection ON documents(collection_id, deleted_at);
+CREATE TABLE chunks (
+  id          INTEGER PRIMARY KEY,
+  document_id TEXT NOT NULL REFERENCES documents(id),
+  version     INTEGER NOT NULL,
+  ord         INTEGER NOT NULL,
+  heading     TEXT NOT NULL DEFAULT '',
+  page        INTEGER,
+  text        TEXT NOT NULL,
+  hash        TEXT NOT NULL
+);
+CREATE INDEX chunks_document ON chunks(document_id, version);
+CREATE VIRTUAL TABLE chunks_fts USING fts5(title, heading, text,
+  tokenize = 'porter unicode61 remove_diacritics 2');
+)sql"},
   };
   return kMigrations;
 }

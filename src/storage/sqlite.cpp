@@ -79,6 +79,8 @@ std::optional<std::string> Statement::column_opt_text(int col) const {
   return column_text(col);
 }
 
+double Statement::column_double(int col) const { return sqlite3_column_double(stmt_, col); }
+
 std::int64_t Statement::changes() const { return sqlite3_changes64(db_); }
 
 bool Statement::column_is_null(int col) const {

@@ -54,6 +54,7 @@ class Statement {
 
   std::int64_t column_int64(int col) const;
   std::optional<std::int64_t> column_opt_int64(int col) const;
+  double column_double(int col) const;
   std::optional<std::string> column_opt_text(int col) const;
   // Rows changed by the last statement run on this connection.
   std::int64_t changes() const;

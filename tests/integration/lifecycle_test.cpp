@@ -3,6 +3,9 @@
 
 #include <boost/json/parse.hpp>
 #include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
 #include <signal.h>
 #include <sys/wait.h>
 
@@ -33,6 +36,35 @@ Run run(const std::string& args) {
   int status = pclose(p);
   r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return r;
+}
+
+TEST(Cli, EvalMeasuresKeywordRetrievalOnABeirFolder) {
+  TempDir d;
+  auto write = [&](const std::string& name, const std::string& text) {
+    std::ofstream(d.path() + "/" + name) << text;
+  };
+  std::filesystem::create_directories(d.path() + "/qrels");
+  write("corpus.jsonl",
+        R"({"_id":"d1","title":"Penguins","text":"Emperor penguins breed in the Antarctic winter."})" "\n"
+        R"({"_id":"d2","title":"Volcanoes","text":"Lava flows from erupting volcanoes."})" "\n"
+        R"({"_id":"d3","title":"Deserts","text":"Camels cross the hot sand dunes."})" "\n");
+  write("queries.jsonl", R"({"_id":"q1","text":"Where do penguins breed?"})" "\n"
+                         R"({"_id":"q2","text":"erupting volcano lava"})" "\n");
+  write("qrels/test.tsv", "query-id\tcorpus-id\tscore\nq1\td1\t1\nq2\td2\t1\n");
+  auto r = run("eval --dataset " + d.path());
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("3 documents, 3 chunks, 2 queries"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("keyword    1.0000      1.0000  1.0000"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("semantic  not available"), std::string::npos) << r.out;
+  // Bad input: a missing folder or split, a broken corpus line.
+  EXPECT_EQ(run("eval").code, 2);
+  auto missing = run("eval --dataset " + d.path() + " --split nope");
+  EXPECT_EQ(missing.code, 2);
+  EXPECT_NE(missing.out.find("qrels/nope.tsv"), std::string::npos) << missing.out;
+  write("corpus.jsonl", "{not json\n");
+  auto broken = run("eval --dataset " + d.path());
+  EXPECT_EQ(broken.code, 2);
+  EXPECT_NE(broken.out.find("corpus.jsonl:1"), std::string::npos) << broken.out;
 }
 
 TEST(Cli, VersionAndHelp) {

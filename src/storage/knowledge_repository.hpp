@@ -1,0 +1,67 @@
+#pragma once
+// The knowledge store: collections, documents (versioned, soft-deleted) and their chunks, with
+// an FTS5 keyword index over each chunk's title, heading and text (Porter stemming). Every SQL
+// statement of the knowledge base lives here.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "storage/sqlite.hpp"
+
+namespace sb::storage {
+
+struct CollectionRow {
+  std::string id;
+  std::string name;
+  std::optional<std::string> embedding_model;
+  std::optional<std::int64_t> dimension;
+  std::int64_t created_at = 0;
+};
+
+struct ChunkInsert {
+  int ord = 0;
+  std::string heading;
+  std::optional<std::int64_t> page;
+  std::string text;
+  std::string hash;
+};
+
+struct DocumentInsert {
+  std::string id;
+  std::string collection_id;
+  std::optional<std::string> external_id;
+  std::string title;
+  std::optional<std::string> source;
+  std::string content_hash;
+  std::int64_t now = 0;
+  std::vector<ChunkInsert> chunks;
+};
+
+struct ChunkHit {
+  std::int64_t chunk_id = 0;
+  std::string document_id;
+  std::optional<std::string> external_id;
+  std::string title;
+  std::string heading;
+  std::optional<std::int64_t> page;
+  std::string text;
+  double score = 0;  // BM25, higher is better
+};
+
+class KnowledgeRepository {
+ public:
+  // A new collection; a live collection with the same name is a conflict.
+  static Result<CollectionRow> create_collection(Connection& c, std::string_view id,
+                                                 std::string_view name, std::int64_t now);
+  static Result<std::optional<CollectionRow>> find_collection(Connection& c, std::string_view name);
+  // Inserts a document (version 1) with its chunks and their keyword index entries.
+  static Status add_document(Connection& c, const DocumentInsert& doc);
+  // BM25 over live documents of the collection, best first. `match` is an FTS5 query
+  // (knowledge::keyword_query builds one from user text).
+  static Result<std::vector<ChunkHit>> keyword_search(Connection& c, std::string_view collection_id,
+                                                      std::string_view match, int limit);
+};
+
+}  // namespace sb::storage
