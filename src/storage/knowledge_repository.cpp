@@ -78,31 +78,50 @@ Result<std::vector<ChunkHit>> KnowledgeRepository::keyword_search(Connection& c,
                                                                   std::string_view collection_id,
                                                                   std::string_view match,
                                                                   int limit) {
-  // bm25() is lower-is-better; the hit's score is its negation.
+  // FTS5 ranks its own matches fastest (ORDER BY rank LIMIT inside the virtual table); the best
+  // `window` are then joined and filtered to the collection's live documents. When the filter
+  // leaves fewer than `limit` and the window was full, the window doubles: the answer is exact.
+  // rank is bm25(): lower is better; a hit's score is its negation.
   auto st = c.cached(
       "SELECT ch.id, ch.document_id, d.external_id, d.title, ch.heading, ch.page, ch.text, "
-      "-bm25(chunks_fts) AS score FROM chunks_fts "
-      "JOIN chunks ch ON ch.id = chunks_fts.rowid "
-      "JOIN documents d ON d.id = ch.document_id "
-      "WHERE chunks_fts MATCH ?1 AND d.collection_id = ?2 AND d.deleted_at IS NULL "
-      "AND ch.version = d.version ORDER BY bm25(chunks_fts) LIMIT ?3");
+      "-f.rank, f.n FROM (SELECT rowid, rank, count(*) OVER () AS n FROM "
+      "(SELECT rowid, rank FROM chunks_fts WHERE chunks_fts MATCH ?1 ORDER BY rank LIMIT ?3)) f "
+      "JOIN chunks ch ON ch.id = f.rowid JOIN documents d ON d.id = ch.document_id "
+      "WHERE d.collection_id = ?2 AND d.deleted_at IS NULL AND ch.version = d.version "
+      "ORDER BY f.rank LIMIT ?4");
   if (!st) return std::move(st).error();
-  st->bind(1, match).bind(2, collection_id).bind(3, static_cast<std::int64_t>(limit));
-  std::vector<ChunkHit> out;
-  for (;;) {
-    auto row = st->step();
-    if (!row) return std::move(row).error();
-    if (!*row) return out;
-    ChunkHit h;
-    h.chunk_id = st->column_int64(0);
-    h.document_id = st->column_text(1);
-    h.external_id = st->column_opt_text(2);
-    h.title = st->column_text(3);
-    h.heading = st->column_text(4);
-    h.page = st->column_opt_int64(5);
-    h.text = st->column_text(6);
-    h.score = st->column_double(7);
-    out.push_back(std::move(h));
+  for (std::int64_t window = std::max(limit, 1) * 2 + 32;; window *= 2) {
+    st->bind(1, match).bind(2, collection_id).bind(3, window).bind(4, static_cast<std::int64_t>(limit));
+    std::vector<ChunkHit> out;
+    std::int64_t fetched = 0;
+    for (;;) {
+      auto row = st->step();
+      if (!row) return std::move(row).error();
+      if (!*row) break;
+      ChunkHit h;
+      h.chunk_id = st->column_int64(0);
+      h.document_id = st->column_text(1);
+      h.external_id = st->column_opt_text(2);
+      h.title = st->column_text(3);
+      h.heading = st->column_text(4);
+      h.page = st->column_opt_int64(5);
+      h.text = st->column_text(6);
+      h.score = st->column_double(7);
+      fetched = st->column_int64(8);
+      out.push_back(std::move(h));
+    }
+    st->reset();
+    // Enough hits, or the window already held every match (none were cut off).
+    if (static_cast<int>(out.size()) >= limit || (!out.empty() && fetched < window)) return out;
+    if (out.empty()) {
+      // Nothing of this collection in the window: are there more matches at all?
+      auto any = c.cached("SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH ?1");
+      if (!any) return std::move(any).error();
+      any->bind(1, match);
+      auto row = any->step();
+      if (!row) return std::move(row).error();
+      if (any->column_int64(0) <= window) return out;
+    }
   }
 }
 

@@ -112,6 +112,12 @@ TEST(KeywordSearch, RanksByBm25WithinTheCollectionAndStems) {
     add("d2", "c1", "Cooking", "Recipes for pasta and sauces.");
     add("d3", "c1", "Shoes", "Shoes shoes shoes: a history of the shoe, and one runner.");
     add("d4", "c2", "Runners", "Marathon runners run in the other collection.");
+    // Many better matches in another collection must not hide this collection's weaker ones.
+    for (int i = 0; i < 100; ++i) {
+      add("x" + std::to_string(i), "c2", "Marathon", "Marathon marathon runner runners marathon.");
+    }
+    auto one = storage::KnowledgeRepository::keyword_search(c, "c1", keyword_query("marathon"), 1);
+    EXPECT_TRUE(one && one->size() == 1 && (*one)[0].document_id == "d1");
     return storage::KnowledgeRepository::keyword_search(c, "c1", keyword_query("marathon runner"), 10);
   });
   ASSERT_TRUE(r) << r.error().message;
