@@ -10,6 +10,7 @@
 #include "gateway/gateway.hpp"
 #include "http/router.hpp"
 #include "jobs/service.hpp"
+#include "knowledge/store.hpp"
 #include "storage/system_repository.hpp"
 
 namespace sb::api {
@@ -20,6 +21,7 @@ struct Deps {
   core::metrics::Registry* metrics = nullptr;
   gateway::Gateway* gateway = nullptr;
   jobs::Service* jobs = nullptr;  // null when jobs.enabled = false
+  knowledge::Store* knowledge = nullptr;
   bool allow_private_webhooks = false;
 };
 
@@ -34,6 +36,8 @@ void register_chat_routes(http::Router& router, gateway::Gateway& gateway, jobs:
 // The job API (/api/v1/jobs...).
 void register_job_routes(http::Router& router, jobs::Service& jobs, gateway::Gateway& gateway,
                          bool allow_private_webhooks);
+// POST/GET /api/v1/collections, POST /api/v1/index, POST /api/v1/search.
+void register_knowledge_routes(http::Router& router, knowledge::Store& store);
 // Submits a job and answers 202 with its status (or the admission error).
 boost::asio::awaitable<http::Response> enqueue_job(jobs::Service& jobs, jobs::Submit submit);
 
@@ -42,6 +46,7 @@ inline void register_routes(http::Router& router, Deps deps) {
   if (deps.gateway && deps.jobs) {
     register_job_routes(router, *deps.jobs, *deps.gateway, deps.allow_private_webhooks);
   }
+  if (deps.knowledge) register_knowledge_routes(router, *deps.knowledge);
   register_system_routes(router, std::move(deps));
   register_echo_routes(router);
 }

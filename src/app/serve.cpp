@@ -24,6 +24,7 @@
 #include "http/server.hpp"
 #include "jobs/queue.hpp"
 #include "jobs/service.hpp"
+#include "knowledge/store.hpp"
 #include "storage/database.hpp"
 #include "storage/system_repository.hpp"
 
@@ -108,6 +109,8 @@ int serve(const core::Config& config) {
                                                   context_ptrs);
     deps.jobs = job_service.get();
   }
+  knowledge::Store knowledge_store(database, clock);
+  deps.knowledge = &knowledge_store;
   api::register_routes(router, deps);
 
   http::Server server(context_ptrs, config, router, auth, cors, registry);

@@ -34,6 +34,34 @@ Result<std::optional<CollectionRow>> KnowledgeRepository::find_collection(Connec
                                                     st->column_opt_int64(3), st->column_int64(4)});
 }
 
+Result<std::vector<CollectionRow>> KnowledgeRepository::list_collections(Connection& c) {
+  auto st = c.cached(
+      "SELECT id, name, embedding_model, dimension, created_at FROM collections "
+      "WHERE deleted_at IS NULL ORDER BY name");
+  if (!st) return std::move(st).error();
+  std::vector<CollectionRow> out;
+  for (;;) {
+    auto row = st->step();
+    if (!row) return std::move(row).error();
+    if (!*row) return out;
+    out.push_back(CollectionRow{st->column_text(0), st->column_text(1), st->column_opt_text(2),
+                                st->column_opt_int64(3), st->column_int64(4)});
+  }
+}
+
+Result<std::pair<std::int64_t, std::int64_t>> KnowledgeRepository::collection_counts(
+    Connection& c, std::string_view id) {
+  auto st = c.cached(
+      "SELECT count(DISTINCT d.id), count(ch.id) FROM documents d LEFT JOIN chunks ch "
+      "ON ch.document_id = d.id AND ch.version = d.version "
+      "WHERE d.collection_id = ?1 AND d.deleted_at IS NULL");
+  if (!st) return std::move(st).error();
+  st->bind(1, id);
+  auto row = st->step();
+  if (!row) return std::move(row).error();
+  return std::pair<std::int64_t, std::int64_t>{st->column_int64(0), st->column_int64(1)};
+}
+
 Status KnowledgeRepository::add_document(Connection& c, const DocumentInsert& doc) {
   auto d = c.cached(
       "INSERT INTO documents (id, collection_id, external_id, title, source, version, "

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "storage/sqlite.hpp"
@@ -56,6 +57,10 @@ class KnowledgeRepository {
   static Result<CollectionRow> create_collection(Connection& c, std::string_view id,
                                                  std::string_view name, std::int64_t now);
   static Result<std::optional<CollectionRow>> find_collection(Connection& c, std::string_view name);
+  static Result<std::vector<CollectionRow>> list_collections(Connection& c);
+  // Live documents and chunks of a collection.
+  static Result<std::pair<std::int64_t, std::int64_t>> collection_counts(Connection& c,
+                                                                         std::string_view id);
   // Inserts a document (version 1) with its chunks and their keyword index entries.
   static Status add_document(Connection& c, const DocumentInsert& doc);
   // BM25 over live documents of the collection, best first. `match` is an FTS5 query

@@ -1,0 +1,110 @@
+#include "knowledge/store.hpp"
+
+#include <algorithm>
+#include <cctype>
+
+#include "core/ids.hpp"
+
+namespace sb::knowledge {
+
+using core::Error;
+using core::ErrorKind;
+using storage::Connection;
+using storage::KnowledgeRepository;
+
+namespace {
+
+bool valid_collection_name(std::string_view n) {
+  if (n.empty() || n.size() > 64) return false;
+  return std::all_of(n.begin(), n.end(), [](unsigned char c) {
+    return std::isalnum(c) || c == '_' || c == '-' || c == '.';
+  });
+}
+
+Error no_collection(std::string_view name) {
+  return Error(ErrorKind::not_found, "no collection named '" + std::string(name) + "'", "collection");
+}
+
+}  // namespace
+
+Task<storage::CollectionRow> Store::create_collection(std::string name) {
+  if (!valid_collection_name(name)) {
+    co_return Error(ErrorKind::invalid_field,
+                    "'name' must be 1-64 characters from A-Z a-z 0-9 _ - .", "name");
+  }
+  auto fn = [name = std::move(name), id = "col_" + core::new_request_id().substr(0, 24),
+             now = clock_.now_ms()](Connection& c) {
+    return KnowledgeRepository::create_collection(c, id, name, now);
+  };
+  co_return co_await db_.write(std::move(fn));
+}
+
+Task<std::vector<CollectionInfo>> Store::list_collections() {
+  auto fn = [](Connection& c) -> core::Result<std::vector<CollectionInfo>> {
+    auto rows = KnowledgeRepository::list_collections(c);
+    if (!rows) return std::move(rows).error();
+    std::vector<CollectionInfo> out;
+    for (auto& r : *rows) {
+      auto n = KnowledgeRepository::collection_counts(c, r.id);
+      if (!n) return std::move(n).error();
+      out.push_back(CollectionInfo{std::move(r), n->first, n->second});
+    }
+    return out;
+  };
+  co_return co_await db_.run(std::move(fn));
+}
+
+Task<Indexed> Store::index(IndexRequest request) {
+  if (request.content.find_first_not_of(" \t\r\n") == std::string::npos) {
+    co_return Error(ErrorKind::invalid_field, "'content' must not be empty", "content");
+  }
+  // Chunking and hashing happen here, on the I/O thread: linear in the text, bounded by the
+  // request body limit.
+  storage::DocumentInsert doc;
+  doc.id = "doc_" + core::new_request_id().substr(0, 24);
+  doc.external_id = std::move(request.external_id);
+  doc.title = std::move(request.title);
+  doc.source = std::move(request.source);
+  doc.content_hash = normalized_hash(doc.title + "\n" + request.content);
+  doc.now = clock_.now_ms();
+  int ord = 0;
+  for (auto& ch : chunk_text(request.content, chunking_)) {
+    storage::ChunkInsert ci;
+    ci.ord = ord++;
+    ci.hash = normalized_hash(ch.text);
+    ci.heading = std::move(ch.heading);
+    ci.text = std::move(ch.text);
+    doc.chunks.push_back(std::move(ci));
+  }
+  Indexed out{doc.id, 1, doc.chunks.size(), doc.content_hash};
+  auto fn = [doc = std::move(doc), name = std::move(request.collection)](Connection& c) mutable
+      -> core::Result<bool> {
+    auto col = KnowledgeRepository::find_collection(c, name);
+    if (!col) return std::move(col).error();
+    if (!*col) return no_collection(name);
+    doc.collection_id = (*col)->id;
+    if (auto st = KnowledgeRepository::add_document(c, doc); !st) return std::move(st).error();
+    return true;
+  };
+  auto r = co_await db_.write(std::move(fn));
+  if (!r) co_return std::move(r).error();
+  co_return out;
+}
+
+Task<SearchResult> Store::search(SearchRequest request) {
+  auto fn = [request = std::move(request)](Connection& c) -> core::Result<SearchResult> {
+    auto col = KnowledgeRepository::find_collection(c, request.collection);
+    if (!col) return std::move(col).error();
+    if (!*col) return no_collection(request.collection);
+    SearchResult out{request.collection, {}};
+    const std::string match = keyword_query(request.query);
+    if (match.empty()) return out;  // nothing searchable in the query
+    auto hits = KnowledgeRepository::keyword_search(c, (*col)->id, match, request.top_k);
+    if (!hits) return std::move(hits).error();
+    out.hits = std::move(*hits);
+    return out;
+  };
+  co_return co_await db_.run(std::move(fn));
+}
+
+}  // namespace sb::knowledge

@@ -1,0 +1,72 @@
+#pragma once
+// The knowledge base as the API uses it: collections, indexing already-extracted text (chunked
+// and hashed here), and keyword search. Writes go through the database's single writer; reads
+// run on the blocking pool.
+
+#include <boost/asio/awaitable.hpp>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/clock.hpp"
+#include "core/error.hpp"
+#include "knowledge/text.hpp"
+#include "storage/database.hpp"
+#include "storage/knowledge_repository.hpp"
+
+namespace sb::knowledge {
+
+template <class T>
+using Task = boost::asio::awaitable<core::Result<T>>;
+
+struct IndexRequest {
+  std::string collection;                  // name
+  std::optional<std::string> external_id;  // the caller's id
+  std::string title;
+  std::string content;
+  std::optional<std::string> source;
+};
+
+struct Indexed {
+  std::string id;
+  int version = 1;
+  std::size_t chunks = 0;
+  std::string content_hash;
+};
+
+struct SearchRequest {
+  std::string collection;
+  std::string query;
+  int top_k = 10;
+};
+
+struct SearchResult {
+  std::string collection;
+  std::vector<storage::ChunkHit> hits;
+};
+
+struct CollectionInfo {
+  storage::CollectionRow row;
+  std::int64_t documents = 0, chunks = 0;
+};
+
+class Store {
+ public:
+  Store(storage::Database& db, const core::Clock& clock, ChunkOptions chunking = {})
+      : db_(db), clock_(clock), chunking_(chunking) {}
+
+  // Errors: invalid_field (bad name), conflict (name taken).
+  Task<storage::CollectionRow> create_collection(std::string name);
+  Task<std::vector<CollectionInfo>> list_collections();
+  // Errors: not_found (no such collection), invalid_field (empty content).
+  Task<Indexed> index(IndexRequest request);
+  Task<SearchResult> search(SearchRequest request);
+
+ private:
+  storage::Database& db_;
+  const core::Clock& clock_;
+  ChunkOptions chunking_;
+};
+
+}  // namespace sb::knowledge
