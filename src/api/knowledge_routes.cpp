@@ -90,11 +90,13 @@ void register_knowledge_routes(http::Router& router, knowledge::Store& store) {
     in.source = *source;
     auto r = co_await store.index(std::move(in));
     if (!r) co_return Response::error(r.error());
-    co_return Response::json(201, json::serialize(json::object{{"id", r->id},
-                                                               {"object", "document"},
-                                                               {"version", r->version},
-                                                               {"chunks", r->chunks},
-                                                               {"content_hash", r->content_hash}}));
+    co_return Response::json(r->created ? 201 : 200,
+                             json::serialize(json::object{{"id", r->id},
+                                                          {"object", "document"},
+                                                          {"version", r->version},
+                                                          {"chunks", r->chunks},
+                                                          {"content_hash", r->content_hash},
+                                                          {"unchanged", r->unchanged}}));
   });
 
   router.add("POST", "/api/v1/search", [&store](Request& req) -> awaitable<Response> {

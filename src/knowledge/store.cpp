@@ -76,19 +76,34 @@ Task<Indexed> Store::index(IndexRequest request) {
     ci.text = std::move(ch.text);
     doc.chunks.push_back(std::move(ci));
   }
-  Indexed out{doc.id, 1, doc.chunks.size(), doc.content_hash};
   auto fn = [doc = std::move(doc), name = std::move(request.collection)](Connection& c) mutable
-      -> core::Result<bool> {
+      -> core::Result<Indexed> {
     auto col = KnowledgeRepository::find_collection(c, name);
     if (!col) return std::move(col).error();
     if (!*col) return no_collection(name);
     doc.collection_id = (*col)->id;
+    Indexed out{doc.id, 1, doc.chunks.size(), doc.content_hash};
+    if (doc.external_id) {
+      auto existing = KnowledgeRepository::find_by_external_id(c, doc.collection_id, *doc.external_id);
+      if (!existing) return std::move(existing).error();
+      if (*existing) {
+        out.id = (*existing)->id;
+        out.created = false;
+        if ((*existing)->content_hash == doc.content_hash) {
+          out.version = (*existing)->version;
+          out.unchanged = true;
+          return out;
+        }
+        auto v = KnowledgeRepository::add_version(c, **existing, doc);
+        if (!v) return std::move(v).error();
+        out.version = *v;
+        return out;
+      }
+    }
     if (auto st = KnowledgeRepository::add_document(c, doc); !st) return std::move(st).error();
-    return true;
+    return out;
   };
-  auto r = co_await db_.write(std::move(fn));
-  if (!r) co_return std::move(r).error();
-  co_return out;
+  co_return co_await db_.write(std::move(fn));
 }
 
 Task<SearchResult> Store::search(SearchRequest request) {

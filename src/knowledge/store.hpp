@@ -33,6 +33,8 @@ struct Indexed {
   int version = 1;
   std::size_t chunks = 0;
   std::string content_hash;
+  bool created = true;     // a new document (else a new version, or unchanged)
+  bool unchanged = false;  // same caller id, same content: nothing was written
 };
 
 struct SearchRequest {
@@ -59,6 +61,8 @@ class Store {
   // Errors: invalid_field (bad name), conflict (name taken).
   Task<storage::CollectionRow> create_collection(std::string name);
   Task<std::vector<CollectionInfo>> list_collections();
+  // A new document; or, when the collection already has one with this caller id, its next
+  // version — unless the content (title + text) is unchanged, when nothing is written.
   // Errors: not_found (no such collection), invalid_field (empty content).
   Task<Indexed> index(IndexRequest request);
   Task<SearchResult> search(SearchRequest request);

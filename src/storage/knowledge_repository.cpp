@@ -62,6 +62,77 @@ Result<std::pair<std::int64_t, std::int64_t>> KnowledgeRepository::collection_co
   return std::pair<std::int64_t, std::int64_t>{st->column_int64(0), st->column_int64(1)};
 }
 
+namespace {
+
+// The chunks of one version of a document, and their keyword index entries.
+Status insert_chunks(Connection& c, std::string_view document_id, int version,
+                     std::string_view title, const std::vector<ChunkInsert>& chunks) {
+  auto ch = c.cached(
+      "INSERT INTO chunks (document_id, version, ord, heading, page, text, hash) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING id");
+  if (!ch) return std::move(ch).error();
+  auto fts = c.cached("INSERT INTO chunks_fts (rowid, title, heading, text) VALUES (?1, ?2, ?3, ?4)");
+  if (!fts) return std::move(fts).error();
+  for (const auto& chunk : chunks) {
+    ch->bind(1, document_id)
+        .bind(2, static_cast<std::int64_t>(version))
+        .bind(3, static_cast<std::int64_t>(chunk.ord))
+        .bind(4, std::string_view(chunk.heading))
+        .bind_opt(5, chunk.page)
+        .bind(6, std::string_view(chunk.text))
+        .bind(7, std::string_view(chunk.hash));
+    auto row = ch->step();
+    if (!row) return std::move(row).error();
+    const std::int64_t chunk_id = ch->column_int64(0);
+    ch->reset();
+    fts->bind(1, chunk_id).bind(2, title).bind(3, std::string_view(chunk.heading))
+        .bind(4, std::string_view(chunk.text));
+    if (auto r = fts->run(); !r) return r;
+    fts->reset();
+  }
+  return {};
+}
+
+}  // namespace
+
+Result<std::optional<KnowledgeRepository::DocumentRef>> KnowledgeRepository::find_by_external_id(
+    Connection& c, std::string_view collection_id, std::string_view external_id) {
+  auto st = c.cached(
+      "SELECT id, version, content_hash FROM documents WHERE collection_id = ?1 AND "
+      "external_id = ?2 AND deleted_at IS NULL");
+  if (!st) return std::move(st).error();
+  st->bind(1, collection_id).bind(2, external_id);
+  auto row = st->step();
+  if (!row) return std::move(row).error();
+  if (!*row) return std::optional<DocumentRef>();
+  return std::optional<DocumentRef>(
+      DocumentRef{st->column_text(0), static_cast<int>(st->column_int64(1)), st->column_text(2)});
+}
+
+Result<int> KnowledgeRepository::add_version(Connection& c, const DocumentRef& existing,
+                                             const DocumentInsert& doc) {
+  const int version = existing.version + 1;
+  auto unindex = c.cached(
+      "DELETE FROM chunks_fts WHERE rowid IN (SELECT id FROM chunks WHERE document_id = ?1 AND "
+      "version = ?2)");
+  if (!unindex) return std::move(unindex).error();
+  unindex->bind(1, std::string_view(existing.id)).bind(2, static_cast<std::int64_t>(existing.version));
+  if (auto r = unindex->run(); !r) return std::move(r).error();
+  auto upd = c.cached(
+      "UPDATE documents SET version = ?1, title = ?2, source = ?3, content_hash = ?4, "
+      "updated_at = ?5 WHERE id = ?6");
+  if (!upd) return std::move(upd).error();
+  upd->bind(1, static_cast<std::int64_t>(version))
+      .bind(2, std::string_view(doc.title))
+      .bind_opt(3, doc.source)
+      .bind(4, std::string_view(doc.content_hash))
+      .bind(5, doc.now)
+      .bind(6, std::string_view(existing.id));
+  if (auto r = upd->run(); !r) return std::move(r).error();
+  if (auto st = insert_chunks(c, existing.id, version, doc.title, doc.chunks); !st) return std::move(st).error();
+  return version;
+}
+
 Status KnowledgeRepository::add_document(Connection& c, const DocumentInsert& doc) {
   auto d = c.cached(
       "INSERT INTO documents (id, collection_id, external_id, title, source, version, "
@@ -75,31 +146,7 @@ Status KnowledgeRepository::add_document(Connection& c, const DocumentInsert& do
       .bind(6, std::string_view(doc.content_hash))
       .bind(7, doc.now);
   if (auto r = d->run(); !r) return r;
-  auto ch = c.cached(
-      "INSERT INTO chunks (document_id, version, ord, heading, page, text, hash) "
-      "VALUES (?1, 1, ?2, ?3, ?4, ?5, ?6) RETURNING id");
-  if (!ch) return std::move(ch).error();
-  auto fts = c.cached("INSERT INTO chunks_fts (rowid, title, heading, text) VALUES (?1, ?2, ?3, ?4)");
-  if (!fts) return std::move(fts).error();
-  for (const auto& chunk : doc.chunks) {
-    ch->bind(1, std::string_view(doc.id))
-        .bind(2, static_cast<std::int64_t>(chunk.ord))
-        .bind(3, std::string_view(chunk.heading))
-        .bind_opt(4, chunk.page)
-        .bind(5, std::string_view(chunk.text))
-        .bind(6, std::string_view(chunk.hash));
-    auto row = ch->step();
-    if (!row) return std::move(row).error();
-    const std::int64_t chunk_id = ch->column_int64(0);
-    ch->reset();
-    fts->bind(1, chunk_id)
-        .bind(2, std::string_view(doc.title))
-        .bind(3, std::string_view(chunk.heading))
-        .bind(4, std::string_view(chunk.text));
-    if (auto r = fts->run(); !r) return r;
-    fts->reset();
-  }
-  return {};
+  return insert_chunks(c, doc.id, 1, doc.title, doc.chunks);
 }
 
 Result<std::vector<ChunkHit>> KnowledgeRepository::keyword_search(Connection& c,

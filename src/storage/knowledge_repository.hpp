@@ -63,6 +63,19 @@ class KnowledgeRepository {
                                                                          std::string_view id);
   // Inserts a document (version 1) with its chunks and their keyword index entries.
   static Status add_document(Connection& c, const DocumentInsert& doc);
+
+  struct DocumentRef {
+    std::string id;
+    int version = 1;
+    std::string content_hash;
+  };
+  // The live document with this caller id in the collection, if any.
+  static Result<std::optional<DocumentRef>> find_by_external_id(Connection& c,
+                                                                std::string_view collection_id,
+                                                                std::string_view external_id);
+  // Makes doc the next version of document `existing`: its chunks are added under the new
+  // version (earlier versions' chunks stay, out of the keyword index), title and hash replaced.
+  static Result<int> add_version(Connection& c, const DocumentRef& existing, const DocumentInsert& doc);
   // BM25 over live documents of the collection, best first. `match` is an FTS5 query
   // (knowledge::keyword_query builds one from user text).
   static Result<std::vector<ChunkHit>> keyword_search(Connection& c, std::string_view collection_id,

@@ -49,6 +49,33 @@ TEST(Knowledge, IndexThenSearchByKeyword) {
   EXPECT_EQ(json::parse(nothing->body).at("data").as_array().size(), 0u);
 }
 
+TEST(Knowledge, ReindexingTheSameIdMakesAVersionOnlyWhenTheContentChanged) {
+  Server s;
+  ASSERT_EQ(http(s.port(), "POST", "/api/v1/collections", R"({"name":"docs"})")->status, 201);
+  const std::string v1 = R"({"collection":"docs","id":"faq","title":"FAQ","content":"Parking is free on weekends."})";
+  auto first = http(s.port(), "POST", "/api/v1/index", v1);
+  ASSERT_EQ(first->status, 201);
+  const auto doc_id = json::parse(first->body).at("id");
+  auto same = http(s.port(), "POST", "/api/v1/index", v1);
+  ASSERT_EQ(same->status, 200) << same->body;
+  EXPECT_EQ(json::parse(same->body).at("unchanged"), true);
+  EXPECT_EQ(json::parse(same->body).at("version"), 1);
+  EXPECT_EQ(json::parse(same->body).at("id"), doc_id);
+  auto changed = http(s.port(), "POST", "/api/v1/index",
+                      R"({"collection":"docs","id":"faq","title":"FAQ","content":"Parking costs 5 euros on weekdays."})");
+  ASSERT_EQ(changed->status, 200) << changed->body;
+  EXPECT_EQ(json::parse(changed->body).at("version"), 2);
+  EXPECT_EQ(json::parse(changed->body).at("unchanged"), false);
+  // Only the current version is searchable.
+  auto old_text = json::parse(http(s.port(), "POST", "/api/v1/search", R"({"collection":"docs","query":"free weekends"})")->body);
+  EXPECT_TRUE(old_text.at("data").as_array().empty()) << old_text;
+  auto new_text = json::parse(http(s.port(), "POST", "/api/v1/search", R"({"collection":"docs","query":"euros"})")->body);
+  ASSERT_EQ(new_text.at("data").as_array().size(), 1u);
+  auto list = json::parse(http(s.port(), "GET", "/api/v1/collections")->body);
+  EXPECT_EQ(list.at("data").at(0).at("documents"), 1);
+  EXPECT_EQ(list.at("data").at(0).at("chunks"), 1) << "chunks of the current version";
+}
+
 TEST(Knowledge, BadInputIsRefusedWithTheFieldNamed) {
   Server s;
   auto check = [&](const std::string& path, const std::string& body, int status, const std::string& param) {
