@@ -3,6 +3,8 @@
 
 #include <boost/json/serialize.hpp>
 
+#include <cstdint>
+
 #include "api/json.hpp"
 #include "api/routes.hpp"
 #include "http/message.hpp"
@@ -37,9 +39,89 @@ core::Result<std::string> required(const json::object& o, std::string_view field
   return std::move(**v);
 }
 
+json::object document_json(const knowledge::DocumentView& v) {
+  const auto& d = v.row;
+  json::object o{{"id", d.id},
+                 {"object", "document"},
+                 {"collection", d.collection},
+                 {"external_id", d.external_id ? json::value(*d.external_id) : json::value(nullptr)},
+                 {"title", d.title},
+                 {"source", d.source ? json::value(*d.source) : json::value(nullptr)},
+                 {"version", d.version},
+                 {"chunks", d.chunks},
+                 {"content_hash", d.content_hash},
+                 {"created_at", d.created_at},
+                 {"updated_at", d.updated_at},
+                 {"deleted_at", d.deleted_at ? json::value(*d.deleted_at) : json::value(nullptr)}};
+  if (v.text) o["text"] = *v.text;
+  return o;
+}
+
+core::Result<std::int64_t> int_query(const Request& req, std::string_view name, std::int64_t dflt,
+                                     std::int64_t lo, std::int64_t hi) {
+  auto q = req.query(name);
+  if (!q || q->empty()) return dflt;
+  try {
+    std::size_t used = 0;
+    long long v = std::stoll(*q, &used);
+    if (used == q->size() && v >= lo && v <= hi) return static_cast<std::int64_t>(v);
+  } catch (const std::exception&) {
+  }
+  return Error(ErrorKind::invalid_field,
+               "'" + std::string(name) + "' must be an integer from " + std::to_string(lo) + " to " +
+                   std::to_string(hi),
+               std::string(name));
+}
+
+Response document_response(const core::Result<knowledge::DocumentView>& r) {
+  if (!r) return Response::error(r.error());
+  return Response::json(200, json::serialize(document_json(*r)));
+}
+
 }  // namespace
 
 void register_knowledge_routes(http::Router& router, knowledge::Store& store) {
+  for (const std::string base : {"/api/v1/documents", "/api/v1/docs"}) {
+    router.add("GET", base, [&store](Request& req) -> awaitable<Response> {
+      auto collection = req.query("collection");
+      if (!collection || collection->empty()) {
+        co_return Response::error(Error(ErrorKind::invalid_field, "'collection' is required", "collection"));
+      }
+      auto limit = int_query(req, "limit", 20, 1, 100);
+      if (!limit) co_return Response::error(limit.error());
+      auto cursor = int_query(req, "cursor", 0, 0, INT64_MAX);
+      if (!cursor) co_return Response::error(cursor.error());
+      auto r = co_await store.list_documents(*collection, static_cast<int>(*limit), *cursor);
+      if (!r) co_return Response::error(r.error());
+      json::array data;
+      for (auto& d : r->documents) data.push_back(document_json(knowledge::DocumentView{d, std::nullopt}));
+      json::object out{{"object", "list"}, {"data", std::move(data)}, {"has_more", r->has_more}};
+      out["next_cursor"] = r->has_more && !r->documents.empty() ? json::value(std::to_string(r->documents.back().seq))
+                                                                : json::value(nullptr);
+      co_return Response::json(200, json::serialize(out));
+    });
+    router.add("GET", base + "/{id}", [&store](Request& req) -> awaitable<Response> {
+      auto include = req.query("include");
+      if (include && *include != "text") {
+        co_return Response::error(Error(ErrorKind::invalid_field, "'include' can only be \"text\"", "include"));
+      }
+      co_return document_response(co_await store.get_document(std::string(req.param("id")), include.has_value()));
+    });
+    router.add("GET", base + "/{id}/versions", [&store](Request& req) -> awaitable<Response> {
+      auto r = co_await store.versions(std::string(req.param("id")));
+      if (!r) co_return Response::error(r.error());
+      json::array data;
+      for (const auto& v : *r) data.push_back(json::object{{"version", v.version}, {"chunks", v.chunks}});
+      co_return Response::json(200, json::serialize(json::object{{"object", "list"}, {"data", std::move(data)}}));
+    });
+    router.add("DELETE", base + "/{id}", [&store](Request& req) -> awaitable<Response> {
+      co_return document_response(co_await store.delete_document(std::string(req.param("id"))));
+    });
+    router.add("POST", base + "/{id}/restore", [&store](Request& req) -> awaitable<Response> {
+      co_return document_response(co_await store.restore_document(std::string(req.param("id"))));
+    });
+  }
+
   router.add("POST", "/api/v1/collections", [&store](Request& req) -> awaitable<Response> {
     auto body = parse_json_object(req.body);
     if (!body) co_return Response::error(body.error());

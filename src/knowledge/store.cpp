@@ -122,4 +122,78 @@ Task<SearchResult> Store::search(SearchRequest request) {
   co_return co_await db_.run(std::move(fn));
 }
 
+namespace {
+
+Error no_document(std::string_view id) {
+  return Error(ErrorKind::not_found, "no document with id '" + std::string(id) + "'");
+}
+
+core::Result<DocumentView> view(Connection& c, std::string_view id, bool include_text) {
+  auto doc = KnowledgeRepository::get_document(c, id);
+  if (!doc) return std::move(doc).error();
+  if (!*doc) return no_document(id);
+  DocumentView v{std::move(**doc), std::nullopt};
+  if (include_text) {
+    auto text = KnowledgeRepository::document_text(c, v.row.id, v.row.version);
+    if (!text) return std::move(text).error();
+    v.text = std::move(*text);
+  }
+  return v;
+}
+
+}  // namespace
+
+Task<DocumentView> Store::get_document(std::string id, bool include_text) {
+  auto fn = [id = std::move(id), include_text](Connection& c) { return view(c, id, include_text); };
+  co_return co_await db_.run(std::move(fn));
+}
+
+Task<std::vector<storage::VersionRow>> Store::versions(std::string id) {
+  auto fn = [id = std::move(id)](Connection& c) -> core::Result<std::vector<storage::VersionRow>> {
+    auto doc = KnowledgeRepository::get_document(c, id);
+    if (!doc) return std::move(doc).error();
+    if (!*doc) return no_document(id);
+    return KnowledgeRepository::versions(c, id);
+  };
+  co_return co_await db_.run(std::move(fn));
+}
+
+Task<DocumentPage> Store::list_documents(std::string collection, int limit, std::int64_t before_seq) {
+  auto fn = [collection = std::move(collection), limit, before_seq](Connection& c) -> core::Result<DocumentPage> {
+    auto col = KnowledgeRepository::find_collection(c, collection);
+    if (!col) return std::move(col).error();
+    if (!*col) return no_collection(collection);
+    auto rows = KnowledgeRepository::list_documents(c, (*col)->id, limit + 1, before_seq);
+    if (!rows) return std::move(rows).error();
+    DocumentPage page;
+    page.has_more = static_cast<int>(rows->size()) > limit;
+    if (page.has_more) rows->pop_back();
+    page.documents = std::move(*rows);
+    return page;
+  };
+  co_return co_await db_.run(std::move(fn));
+}
+
+Task<DocumentView> Store::delete_document(std::string id) {
+  auto fn = [id = std::move(id), now = clock_.now_ms()](Connection& c) -> core::Result<DocumentView> {
+    auto done = KnowledgeRepository::soft_delete(c, id, now);
+    if (!done) return std::move(done).error();
+    auto v = view(c, id, false);
+    if (v && !*done) return Error(ErrorKind::conflict, "document " + id + " is already deleted");
+    return v;
+  };
+  co_return co_await db_.write(std::move(fn));
+}
+
+Task<DocumentView> Store::restore_document(std::string id) {
+  auto fn = [id = std::move(id), now = clock_.now_ms()](Connection& c) -> core::Result<DocumentView> {
+    auto done = KnowledgeRepository::restore(c, id, now);
+    if (!done) return std::move(done).error();
+    auto v = view(c, id, false);
+    if (v && !*done) return Error(ErrorKind::conflict, "document " + id + " is not deleted");
+    return v;
+  };
+  co_return co_await db_.write(std::move(fn));
+}
+
 }  // namespace sb::knowledge

@@ -53,6 +53,16 @@ struct CollectionInfo {
   std::int64_t documents = 0, chunks = 0;
 };
 
+struct DocumentView {
+  storage::DocumentRow row;
+  std::optional<std::string> text;  // with include_text
+};
+
+struct DocumentPage {
+  std::vector<storage::DocumentRow> documents;
+  bool has_more = false;
+};
+
 class Store {
  public:
   Store(storage::Database& db, const core::Clock& clock, ChunkOptions chunking = {})
@@ -66,6 +76,14 @@ class Store {
   // Errors: not_found (no such collection), invalid_field (empty content).
   Task<Indexed> index(IndexRequest request);
   Task<SearchResult> search(SearchRequest request);
+
+  // Documents (soft-deleted ones too, with deleted_at). Errors: not_found.
+  Task<DocumentView> get_document(std::string id, bool include_text);
+  Task<std::vector<storage::VersionRow>> versions(std::string id);
+  Task<DocumentPage> list_documents(std::string collection, int limit, std::int64_t before_seq);
+  // Errors: not_found; conflict when already deleted (delete) or not deleted / id taken (restore).
+  Task<DocumentView> delete_document(std::string id);
+  Task<DocumentView> restore_document(std::string id);
 
  private:
   storage::Database& db_;

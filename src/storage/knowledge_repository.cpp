@@ -149,6 +149,138 @@ Status KnowledgeRepository::add_document(Connection& c, const DocumentInsert& do
   return insert_chunks(c, doc.id, 1, doc.title, doc.chunks);
 }
 
+namespace {
+
+constexpr const char* kDocumentSelect =
+    "SELECT d.rowid, d.id, col.name, d.external_id, d.title, d.source, d.version, d.content_hash, "
+    "d.created_at, d.updated_at, d.deleted_at, (SELECT count(*) FROM chunks ch WHERE "
+    "ch.document_id = d.id AND ch.version = d.version) FROM documents d JOIN collections col ON "
+    "col.id = d.collection_id ";
+
+DocumentRow read_document(const Statement& st) {
+  DocumentRow r;
+  r.seq = st.column_int64(0);
+  r.id = st.column_text(1);
+  r.collection = st.column_text(2);
+  r.external_id = st.column_opt_text(3);
+  r.title = st.column_text(4);
+  r.source = st.column_opt_text(5);
+  r.version = static_cast<int>(st.column_int64(6));
+  r.content_hash = st.column_text(7);
+  r.created_at = st.column_int64(8);
+  r.updated_at = st.column_int64(9);
+  r.deleted_at = st.column_opt_int64(10);
+  r.chunks = st.column_int64(11);
+  return r;
+}
+
+// Adds (index = true) or removes the keyword index entries of one version's chunks.
+Status set_indexed(Connection& c, std::string_view id, int version, bool index) {
+  auto st = c.cached(index ? "INSERT INTO chunks_fts (rowid, title, heading, text) SELECT ch.id, "
+                             "d.title, ch.heading, ch.text FROM chunks ch JOIN documents d ON "
+                             "d.id = ch.document_id WHERE ch.document_id = ?1 AND ch.version = ?2"
+                           : "DELETE FROM chunks_fts WHERE rowid IN (SELECT id FROM chunks WHERE "
+                             "document_id = ?1 AND version = ?2)");
+  if (!st) return std::move(st).error();
+  st->bind(1, id).bind(2, static_cast<std::int64_t>(version));
+  return st->run();
+}
+
+}  // namespace
+
+Result<std::optional<DocumentRow>> KnowledgeRepository::get_document(Connection& c, std::string_view id) {
+  auto st = c.cached(std::string(kDocumentSelect) + "WHERE d.id = ?1");
+  if (!st) return std::move(st).error();
+  st->bind(1, id);
+  auto row = st->step();
+  if (!row) return std::move(row).error();
+  if (!*row) return std::optional<DocumentRow>();
+  return std::optional<DocumentRow>(read_document(*st));
+}
+
+Result<std::string> KnowledgeRepository::document_text(Connection& c, std::string_view id, int version) {
+  auto st = c.cached("SELECT text FROM chunks WHERE document_id = ?1 AND version = ?2 ORDER BY ord");
+  if (!st) return std::move(st).error();
+  st->bind(1, id).bind(2, static_cast<std::int64_t>(version));
+  std::string out;
+  for (;;) {
+    auto row = st->step();
+    if (!row) return std::move(row).error();
+    if (!*row) return out;
+    if (!out.empty()) out += "\n\n";
+    out += st->column_text(0);
+  }
+}
+
+Result<std::vector<VersionRow>> KnowledgeRepository::versions(Connection& c, std::string_view id) {
+  auto st = c.cached(
+      "SELECT version, count(*) FROM chunks WHERE document_id = ?1 GROUP BY version ORDER BY version");
+  if (!st) return std::move(st).error();
+  st->bind(1, id);
+  std::vector<VersionRow> out;
+  for (;;) {
+    auto row = st->step();
+    if (!row) return std::move(row).error();
+    if (!*row) return out;
+    out.push_back(VersionRow{static_cast<int>(st->column_int64(0)), st->column_int64(1)});
+  }
+}
+
+Result<std::vector<DocumentRow>> KnowledgeRepository::list_documents(Connection& c,
+                                                                     std::string_view collection_id,
+                                                                     int limit, std::int64_t before_seq) {
+  auto st = c.cached(std::string(kDocumentSelect) +
+                     "WHERE d.collection_id = ?1 AND d.deleted_at IS NULL AND (?2 <= 0 OR "
+                     "d.rowid < ?2) ORDER BY d.rowid DESC LIMIT ?3");
+  if (!st) return std::move(st).error();
+  st->bind(1, collection_id).bind(2, before_seq).bind(3, static_cast<std::int64_t>(limit));
+  std::vector<DocumentRow> out;
+  for (;;) {
+    auto row = st->step();
+    if (!row) return std::move(row).error();
+    if (!*row) return out;
+    out.push_back(read_document(*st));
+  }
+}
+
+Result<bool> KnowledgeRepository::soft_delete(Connection& c, std::string_view id, std::int64_t now) {
+  auto doc = get_document(c, id);
+  if (!doc) return std::move(doc).error();
+  if (!*doc || (*doc)->deleted_at) return false;
+  if (auto st = set_indexed(c, id, (*doc)->version, false); !st) return std::move(st).error();
+  auto st = c.cached("UPDATE documents SET deleted_at = ?1, updated_at = ?1 WHERE id = ?2");
+  if (!st) return std::move(st).error();
+  st->bind(1, now).bind(2, id);
+  if (auto r = st->run(); !r) return std::move(r).error();
+  return true;
+}
+
+Result<bool> KnowledgeRepository::restore(Connection& c, std::string_view id, std::int64_t now) {
+  auto doc = get_document(c, id);
+  if (!doc) return std::move(doc).error();
+  if (!*doc || !(*doc)->deleted_at) return false;
+  if ((*doc)->external_id) {
+    auto col = c.cached("SELECT collection_id FROM documents WHERE id = ?1");
+    if (!col) return std::move(col).error();
+    col->bind(1, id);
+    auto row = col->step();
+    if (!row) return std::move(row).error();
+    auto taken = find_by_external_id(c, col->column_text(0), *(*doc)->external_id);
+    if (!taken) return std::move(taken).error();
+    if (*taken) {
+      return Error(core::ErrorKind::conflict,
+                   "another live document has the id '" + *(*doc)->external_id + "' now", "id",
+                   "storage");
+    }
+  }
+  auto st = c.cached("UPDATE documents SET deleted_at = NULL, updated_at = ?1 WHERE id = ?2");
+  if (!st) return std::move(st).error();
+  st->bind(1, now).bind(2, id);
+  if (auto r = st->run(); !r) return std::move(r).error();
+  if (auto r = set_indexed(c, id, (*doc)->version, true); !r) return std::move(r).error();
+  return true;
+}
+
 Result<std::vector<ChunkHit>> KnowledgeRepository::keyword_search(Connection& c,
                                                                   std::string_view collection_id,
                                                                   std::string_view match,

@@ -51,6 +51,25 @@ struct ChunkHit {
   double score = 0;  // BM25, higher is better
 };
 
+struct DocumentRow {
+  std::int64_t seq = 0;  // rowid: list cursors
+  std::string id;
+  std::string collection;  // name
+  std::optional<std::string> external_id;
+  std::string title;
+  std::optional<std::string> source;
+  int version = 1;
+  std::string content_hash;
+  std::int64_t created_at = 0, updated_at = 0;
+  std::optional<std::int64_t> deleted_at;
+  std::int64_t chunks = 0;  // of the current version
+};
+
+struct VersionRow {
+  int version = 0;
+  std::int64_t chunks = 0;
+};
+
 class KnowledgeRepository {
  public:
   // A new collection; a live collection with the same name is a conflict.
@@ -76,6 +95,20 @@ class KnowledgeRepository {
   // Makes doc the next version of document `existing`: its chunks are added under the new
   // version (earlier versions' chunks stay, out of the keyword index), title and hash replaced.
   static Result<int> add_version(Connection& c, const DocumentRef& existing, const DocumentInsert& doc);
+  static Result<std::optional<DocumentRow>> get_document(Connection& c, std::string_view id);
+  // The current version's chunk texts in order, joined by blank lines.
+  static Result<std::string> document_text(Connection& c, std::string_view id, int version);
+  static Result<std::vector<VersionRow>> versions(Connection& c, std::string_view id);
+  // Live documents of a collection, newest first; before_seq > 0 continues a listing.
+  static Result<std::vector<DocumentRow>> list_documents(Connection& c, std::string_view collection_id,
+                                                         int limit, std::int64_t before_seq);
+  // Soft delete: out of search (its chunks leave the keyword index) until restored. Returns
+  // false when the document was not live.
+  static Result<bool> soft_delete(Connection& c, std::string_view id, std::int64_t now);
+  // Undoes soft_delete. Errors: conflict when a live document took its caller id meanwhile.
+  // Returns false when the document was not deleted.
+  static Result<bool> restore(Connection& c, std::string_view id, std::int64_t now);
+
   // BM25 over live documents of the collection, best first. `match` is an FTS5 query
   // (knowledge::keyword_query builds one from user text).
   static Result<std::vector<ChunkHit>> keyword_search(Connection& c, std::string_view collection_id,

@@ -76,6 +76,58 @@ TEST(Knowledge, ReindexingTheSameIdMakesAVersionOnlyWhenTheContentChanged) {
   EXPECT_EQ(list.at("data").at(0).at("chunks"), 1) << "chunks of the current version";
 }
 
+TEST(Knowledge, DocumentsCanBeReadListedDeletedAndRestored) {
+  Server s;
+  ASSERT_EQ(http(s.port(), "POST", "/api/v1/collections", R"({"name":"kb"})")->status, 201);
+  auto a = json::parse(http(s.port(), "POST", "/api/v1/index",
+                            R"({"collection":"kb","id":"a","title":"Alpha","content":"Zebras graze.\n\nThey run fast."})")->body);
+  http(s.port(), "POST", "/api/v1/index", R"({"collection":"kb","id":"a","title":"Alpha","content":"Zebras graze at dawn."})");
+  http(s.port(), "POST", "/api/v1/index", R"({"collection":"kb","id":"b","title":"Beta","content":"Lions sleep."})");
+  const std::string id(a.at("id").as_string());
+
+  auto doc = json::parse(http(s.port(), "GET", "/api/v1/documents/" + id + "?include=text")->body);
+  EXPECT_EQ(doc.at("version"), 2);
+  EXPECT_EQ(doc.at("text"), "Zebras graze at dawn.");
+  EXPECT_EQ(doc.at("collection"), "kb");
+  EXPECT_TRUE(doc.at("deleted_at").is_null());
+  EXPECT_FALSE(json::parse(http(s.port(), "GET", "/api/v1/docs/" + id)->body).as_object().contains("text"));
+  auto versions = json::parse(http(s.port(), "GET", "/api/v1/documents/" + id + "/versions")->body);
+  ASSERT_EQ(versions.at("data").as_array().size(), 2u);
+  EXPECT_EQ(versions.at("data").at(0).at("version"), 1);
+
+  auto page = json::parse(http(s.port(), "GET", "/api/v1/documents?collection=kb&limit=1")->body);
+  ASSERT_EQ(page.at("data").as_array().size(), 1u);
+  EXPECT_EQ(page.at("data").at(0).at("external_id"), "b");
+  EXPECT_EQ(page.at("has_more"), true);
+  auto rest = json::parse(http(s.port(), "GET", "/api/v1/documents?collection=kb&cursor=" +
+                                                    std::string(page.at("next_cursor").as_string()))->body);
+  ASSERT_EQ(rest.at("data").as_array().size(), 1u);
+  EXPECT_EQ(rest.at("data").at(0).at("external_id"), "a");
+
+  auto search = [&](const std::string& q) {
+    return json::parse(http(s.port(), "POST", "/api/v1/search", R"({"collection":"kb","query":")" + q + R"("})")->body)
+        .at("data").as_array().size();
+  };
+  EXPECT_EQ(search("zebras"), 1u);
+  auto del = http(s.port(), "DELETE", "/api/v1/documents/" + id);
+  ASSERT_EQ(del->status, 200) << del->body;
+  EXPECT_FALSE(json::parse(del->body).at("deleted_at").is_null());
+  EXPECT_EQ(search("zebras"), 0u) << "a deleted document never appears";
+  EXPECT_EQ(http(s.port(), "DELETE", "/api/v1/documents/" + id)->status, 409);
+  EXPECT_EQ(json::parse(http(s.port(), "GET", "/api/v1/documents?collection=kb")->body).at("data").as_array().size(), 1u);
+  auto restored = http(s.port(), "POST", "/api/v1/documents/" + id + "/restore");
+  ASSERT_EQ(restored->status, 200) << restored->body;
+  EXPECT_EQ(search("zebras"), 1u);
+  EXPECT_EQ(search("fast"), 0u) << "only the current version is searched after a restore";
+  EXPECT_EQ(http(s.port(), "POST", "/api/v1/documents/" + id + "/restore")->status, 409);
+  EXPECT_EQ(http(s.port(), "GET", "/api/v1/documents/doc_nope")->status, 404);
+  EXPECT_EQ(http(s.port(), "DELETE", "/api/v1/documents/doc_nope")->status, 404);
+  EXPECT_EQ(http(s.port(), "GET", "/api/v1/documents")->status, 400);
+  EXPECT_EQ(http(s.port(), "GET", "/api/v1/documents?collection=nope")->status, 404);
+  EXPECT_EQ(http(s.port(), "GET", "/api/v1/documents?collection=kb&limit=0")->status, 400);
+  EXPECT_EQ(http(s.port(), "GET", "/api/v1/documents/" + id + "?include=everything")->status, 400);
+}
+
 TEST(Knowledge, BadInputIsRefusedWithTheFieldNamed) {
   Server s;
   auto check = [&](const std::string& path, const std::string& body, int status, const std::string& param) {
