@@ -7,7 +7,7 @@ PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config git
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libssl-dev ca-certificates
-  libsqlite3-dev sqlite3
+  libsqlite3-dev sqlite3 libstemmer-dev
   libtomlplusplus-dev
   libjemalloc-dev
   libgtest-dev libgmock-dev libbenchmark-dev

@@ -1,6 +1,6 @@
 #pragma once
 // The knowledge store: collections, documents (versioned, soft-deleted) and their chunks, with
-// an FTS5 keyword index over each chunk's title, heading and text (Porter stemming). Every SQL
+// an FTS5 keyword index over each chunk's title, heading and text (Snowball stems). Every SQL
 // statement of the knowledge base lives here.
 
 #include <cstdint>

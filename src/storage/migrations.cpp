@@ -91,8 +91,7 @@ CREATE TABLE chunks (
   hash        TEXT NOT NULL
 );
 CREATE INDEX chunks_document ON chunks(document_id, version);
-CREATE VIRTUAL TABLE chunks_fts USING fts5(title, heading, text,
-  tokenize = 'porter unicode61 remove_diacritics 2');
+CREATE VIRTUAL TABLE chunks_fts USING fts5(title, heading, text, tokenize = 'snowball');
 )sql"},
   };
   return kMigrations;

@@ -2,6 +2,8 @@
 
 #include <sqlite3.h>
 
+#include "storage/snowball_tokenizer.hpp"
+
 namespace sb::storage {
 
 Error sqlite_error(sqlite3* db, std::string_view what) {
@@ -99,6 +101,10 @@ Result<std::unique_ptr<Connection>> Connection::open(const std::string& path,
     return e;
   }
   std::unique_ptr<Connection> conn(new Connection(db));
+  if (!register_snowball_tokenizer(db)) {
+    return Error(core::ErrorKind::unavailable, "open " + path + ": cannot register the FTS5 tokenizer",
+                 {}, "storage");
+  }
   sqlite3_busy_timeout(db, options.busy_timeout_ms);
   sqlite3_extended_result_codes(db, 1);
   auto mode = conn->query_text("PRAGMA journal_mode=WAL");
