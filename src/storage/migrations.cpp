@@ -80,6 +80,7 @@ CREATE TABLE documents (
   deleted_at    INTEGER
 );
 CREATE INDEX documents_collection ON documents(collection_id, deleted_at);
+CREATE INDEX documents_external ON documents(collection_id, external_id);
 CREATE TABLE chunks (
   id          INTEGER PRIMARY KEY,
   document_id TEXT NOT NULL REFERENCES documents(id),
