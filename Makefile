@@ -45,6 +45,7 @@ bench: build
 	./bench/http/run.sh
 	./bench/gateway/run.sh
 	./bench/jobs/run.sh
+	./bench/knowledge/run.sh
 
 bench-gateway: build
 	./bench/gateway/run.sh

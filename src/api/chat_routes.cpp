@@ -74,6 +74,36 @@ core::Result<bool> queue_if_unavailable(const Request& req) {
                "X-Switchboard-Processing-Mode");
 }
 
+// A chat or embeddings request checked and routed, and whether it should become a job
+// (queue_if_unavailable while every target's circuit is open).
+struct Prepared {
+  json::object body;
+  gateway::Resolved targets;
+  bool queue = false;
+};
+
+core::Result<Prepared> prepare(const Request& req, gateway::Gateway& gw, jobs::Service* jobs,
+                               core::Status (*validate)(const json::object&)) {
+  auto body = parse_json_object(req.body);
+  if (!body) return std::move(body).error();
+  if (auto st = validate(*body); !st) return std::move(st).error();
+  auto queue = queue_if_unavailable(req);
+  if (!queue) return std::move(queue).error();
+  auto targets = gw.resolve(std::string(body->at("model").get_string()));
+  if (!targets) return std::move(targets).error();
+  const bool as_job = *queue && jobs && gw.all_open(*targets);
+  return Prepared{std::move(*body), std::move(*targets), as_job};
+}
+
+// (type is a const char*: a std::string temporary in a co_await expression is what GCC 12
+// mishandles.)
+awaitable<Response> enqueue_request(jobs::Service& jobs, const char* type, Request& req) {
+  jobs::Submit s;
+  s.type = type;
+  s.request = std::move(req.body);
+  co_return co_await enqueue_job(jobs, std::move(s));
+}
+
 }  // namespace
 
 void register_chat_routes(http::Router& router, gateway::Gateway& gw, jobs::Service* jobs) {
@@ -86,28 +116,18 @@ void register_chat_routes(http::Router& router, gateway::Gateway& gw, jobs::Serv
   });
 
   router.add("POST", "/v1/chat/completions", [&gw, jobs](Request& req) -> awaitable<Response> {
-    auto body = parse_json_object(req.body);
-    if (!body) co_return Response::error(body.error());
-    if (auto st = validate_chat_request(*body); !st) co_return Response::error(st.error());
-    auto queue = queue_if_unavailable(req);
-    if (!queue) co_return Response::error(queue.error());
-    std::string model(body->at("model").get_string());
-    auto targets = gw.resolve(model);
-    if (!targets) co_return Response::error(targets.error());
-    if (*queue && jobs && gw.all_open(*targets)) {
-      jobs::Submit s;
-      s.type = "chat.completion";
-      s.request = std::move(req.body);
-      co_return co_await enqueue_job(*jobs, std::move(s));
-    }
-    const json::value* stream = body->if_contains("stream");
-    gateway::ChatCall call{std::move(*body), "", req.request_id};
+    auto p = prepare(req, gw, jobs, &validate_chat_request);
+    if (!p) co_return Response::error(p.error());
+    if (p->queue) co_return co_await enqueue_request(*jobs, "chat.completion", req);
+    const json::value* stream = p->body.if_contains("stream");
+    const bool streaming = stream && stream->is_bool() && stream->get_bool();
+    gateway::ChatCall call{std::move(p->body), "", req.request_id};
     const auto start = Clock::now();
 
-    if (!stream || !stream->is_bool() || !stream->get_bool()) {
+    if (!streaming) {
       call.cancel = req.cancel;  // (a stream notices a gone client when its writes fail)
       gateway::Outcome outcome;
-      auto r = co_await gw.chat(std::move(call), std::move(*targets), outcome);
+      auto r = co_await gw.chat(std::move(call), std::move(p->targets), outcome);
       Response res = r ? Response::json(200, std::move(r->body)) : Response::error(r.error());
       add_outcome_headers(res, outcome);
       res.header("Server-Timing", server_timing(gw, outcome, Clock::now() - start, outcome.upstream));
@@ -117,7 +137,7 @@ void register_chat_routes(http::Router& router, gateway::Gateway& gw, jobs::Serv
     Response res;
     res.content_type = "text/event-stream";
     res.header("Cache-Control", "no-cache");
-    res.stream = [&gw, call = std::move(call), targets = std::move(*targets), start](
+    res.stream = [&gw, call = std::move(call), targets = std::move(p->targets), start](
                      http::StreamWriter& w) mutable -> awaitable<void> {
       gateway::Outcome outcome;
       std::string pending;  // events held back while more follow from the same upstream read
@@ -165,25 +185,14 @@ void register_chat_routes(http::Router& router, gateway::Gateway& gw, jobs::Serv
   });
 
   router.add("POST", "/v1/embeddings", [&gw, jobs](Request& req) -> awaitable<Response> {
-    auto body = parse_json_object(req.body);
-    if (!body) co_return Response::error(body.error());
-    if (auto st = validate_embeddings_request(*body); !st) co_return Response::error(st.error());
-    auto queue = queue_if_unavailable(req);
-    if (!queue) co_return Response::error(queue.error());
-    std::string model(body->at("model").get_string());
-    auto targets = gw.resolve(model);
-    if (!targets) co_return Response::error(targets.error());
-    if (*queue && jobs && gw.all_open(*targets)) {
-      jobs::Submit s;
-      s.type = "embeddings";
-      s.request = std::move(req.body);
-      co_return co_await enqueue_job(*jobs, std::move(s));
-    }
+    auto p = prepare(req, gw, jobs, &validate_embeddings_request);
+    if (!p) co_return Response::error(p.error());
+    if (p->queue) co_return co_await enqueue_request(*jobs, "embeddings", req);
     const auto start = Clock::now();
     gateway::Outcome outcome;
-    gateway::EmbedCall call{std::move(*body), "", req.request_id};
+    gateway::EmbedCall call{std::move(p->body), "", req.request_id};
     call.cancel = req.cancel;
-    auto r = co_await gw.embeddings(std::move(call), std::move(*targets), outcome);
+    auto r = co_await gw.embeddings(std::move(call), std::move(p->targets), outcome);
     Response res = r ? Response::json(200, std::move(r->body)) : Response::error(r.error());
     add_outcome_headers(res, outcome);
     res.header("Server-Timing", server_timing(gw, outcome, Clock::now() - start, outcome.upstream));
