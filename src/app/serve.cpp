@@ -157,6 +157,7 @@ int serve(const core::Config& config) {
   }
   ioc.run();
   for (auto& t : workers) t.join();
+  client.close_idle();  // pooled sockets belong to the contexts, which go before the client
 
   database.close();
   log::info("stopped", {{"open_connections", static_cast<long long>(server.open_connections())}});

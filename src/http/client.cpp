@@ -555,6 +555,14 @@ bool names_private_host(std::string_view host) {
   return !not_literal && !is_public_address(bare);
 }
 
+void Client::close_idle() {
+  std::unordered_map<std::string, std::vector<std::unique_ptr<Connection>>> idle;
+  {
+    std::lock_guard lock(impl_->mu);
+    idle.swap(impl_->idle);
+  }
+}
+
 std::size_t Client::idle_connections() const {
   std::lock_guard lock(impl_->mu);
   std::size_t n = 0;

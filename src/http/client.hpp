@@ -106,6 +106,9 @@ class Client {
 
   // Idle pooled connections now (for tests and metrics).
   std::size_t idle_connections() const;
+  // Closes every idle pooled connection. Call before the io_contexts they belong to are
+  // destroyed (a socket must not outlive its context).
+  void close_idle();
 
  private:
   struct Impl;
