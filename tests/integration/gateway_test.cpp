@@ -34,20 +34,6 @@ std::string config_for(FakeUpstream& a, FakeUpstream& b,
          "{ provider = \"b\", model = \"gpt-b\" }]\n";
 }
 
-Behavior completion(const std::string& content) {
-  Behavior b;
-  b.body = R"({"id":"chatcmpl-1","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,"message":{"role":"assistant","content":")" +
-           content + R"("},"finish_reason":"stop"}],"usage":{"prompt_tokens":1,"completion_tokens":1,"total_tokens":2}})";
-  return b;
-}
-
-Behavior failing(int status, const std::string& message = "upstream broke") {
-  Behavior b;
-  b.status = status;
-  b.body = R"({"error":{"message":")" + message + R"(","type":"server_error"}})";
-  return b;
-}
-
 Behavior sse(std::vector<std::string> datas) {
   Behavior b;
   b.headers = {{"Content-Type", "text/event-stream"}};

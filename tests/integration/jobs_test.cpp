@@ -28,20 +28,6 @@ std::string job(const std::string& model, const std::string& extra = "") {
   return R"({"type":"chat.completion","request":)" + chat_request(model) + extra + "}";
 }
 
-Behavior completion(const std::string& content) {
-  Behavior b;
-  b.body = R"({"id":"c","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,"message":{"role":"assistant","content":")" +
-           content + R"("},"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":4,"total_tokens":7}})";
-  return b;
-}
-
-Behavior failing(int status) {
-  Behavior b;
-  b.status = status;
-  b.body = R"({"error":{"message":"broken","type":"server_error"}})";
-  return b;
-}
-
 std::string upstream_config(FakeUpstream& a, const std::string& extra = "") {
   return extra + "\n[[providers]]\nname = \"a\"\ntype = \"openai\"\nbase_url = \"" + a.url() +
          "/v1\"\ntimeout_ms = 5000\n";

@@ -22,19 +22,7 @@ std::string chat(const std::string& model, bool stream = false) {
          (stream ? R"(,"stream":true)" : "") + "}";
 }
 
-Behavior ok(const std::string& content = "ok") {
-  Behavior b;
-  b.body = R"({"id":"c","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,"message":{"role":"assistant","content":")" +
-           content + R"("},"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":4,"total_tokens":7}})";
-  return b;
-}
-
-Behavior failing(int status) {
-  Behavior b;
-  b.status = status;
-  b.body = R"({"error":{"message":"broken","type":"server_error"}})";
-  return b;
-}
+Behavior ok(const std::string& content = "ok") { return completion(content); }
 
 std::string two_providers(FakeUpstream& a, FakeUpstream& b, const std::string& gateway,
                           int timeout_ms = 2000) {

@@ -237,4 +237,18 @@ void FakeUpstream::serve(int fd) {
   }
 }
 
+Behavior completion(const std::string& content) {
+  Behavior b;
+  b.body = R"({"id":"c","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,"message":{"role":"assistant","content":")" +
+           content + R"("},"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":4,"total_tokens":7}})";
+  return b;
+}
+
+Behavior failing(int status, const std::string& message) {
+  Behavior b;
+  b.status = status;
+  b.body = R"({"error":{"message":")" + message + R"(","type":"server_error"}})";
+  return b;
+}
+
 }  // namespace sbtest

@@ -39,6 +39,11 @@ struct ReceivedRequest {
   std::string body;
 };
 
+// An OpenAI chat.completion answer with `content` (usage: 3 prompt, 4 completion tokens).
+Behavior completion(const std::string& content);
+// An error answer in the OpenAI envelope.
+Behavior failing(int status, const std::string& message = "upstream broke");
+
 class FakeUpstream {
  public:
   FakeUpstream();
