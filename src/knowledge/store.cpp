@@ -175,22 +175,21 @@ Task<DocumentPage> Store::list_documents(std::string collection, int limit, std:
 }
 
 Task<DocumentView> Store::delete_document(std::string id) {
-  auto fn = [id = std::move(id), now = clock_.now_ms()](Connection& c) -> core::Result<DocumentView> {
-    auto done = KnowledgeRepository::soft_delete(c, id, now);
-    if (!done) return std::move(done).error();
-    auto v = view(c, id, false);
-    if (v && !*done) return Error(ErrorKind::conflict, "document " + id + " is already deleted");
-    return v;
-  };
-  co_return co_await db_.write(std::move(fn));
+  co_return co_await set_deleted(std::move(id), true);
 }
 
 Task<DocumentView> Store::restore_document(std::string id) {
-  auto fn = [id = std::move(id), now = clock_.now_ms()](Connection& c) -> core::Result<DocumentView> {
-    auto done = KnowledgeRepository::restore(c, id, now);
+  co_return co_await set_deleted(std::move(id), false);
+}
+
+Task<DocumentView> Store::set_deleted(std::string id, bool deleted) {
+  auto fn = [id = std::move(id), deleted, now = clock_.now_ms()](Connection& c) -> core::Result<DocumentView> {
+    auto done = deleted ? KnowledgeRepository::soft_delete(c, id, now) : KnowledgeRepository::restore(c, id, now);
     if (!done) return std::move(done).error();
     auto v = view(c, id, false);
-    if (v && !*done) return Error(ErrorKind::conflict, "document " + id + " is not deleted");
+    if (v && !*done) {
+      return Error(ErrorKind::conflict, "document " + id + (deleted ? " is already deleted" : " is not deleted"));
+    }
     return v;
   };
   co_return co_await db_.write(std::move(fn));

@@ -86,6 +86,8 @@ class Store {
   Task<DocumentView> restore_document(std::string id);
 
  private:
+  Task<DocumentView> set_deleted(std::string id, bool deleted);
+
   storage::Database& db_;
   const core::Clock& clock_;
   ChunkOptions chunking_;

@@ -53,15 +53,7 @@ JobRow read_row(const Statement& s) {
   return r;
 }
 
-Result<std::vector<JobRow>> rows(Statement& st) {
-  std::vector<JobRow> out;
-  for (;;) {
-    auto more = st.step();
-    if (!more) return std::move(more).error();
-    if (!*more) return out;
-    out.push_back(read_row(st));
-  }
-}
+Result<std::vector<JobRow>> rows(Statement& st) { return st.all(read_row); }
 
 Result<std::optional<JobRow>> one(Statement& st) {
   auto r = rows(st);

@@ -39,14 +39,10 @@ Result<std::vector<CollectionRow>> KnowledgeRepository::list_collections(Connect
       "SELECT id, name, embedding_model, dimension, created_at FROM collections "
       "WHERE deleted_at IS NULL ORDER BY name");
   if (!st) return std::move(st).error();
-  std::vector<CollectionRow> out;
-  for (;;) {
-    auto row = st->step();
-    if (!row) return std::move(row).error();
-    if (!*row) return out;
-    out.push_back(CollectionRow{st->column_text(0), st->column_text(1), st->column_opt_text(2),
-                                st->column_opt_int64(3), st->column_int64(4)});
-  }
+  return st->all([](const Statement& r) {
+    return CollectionRow{r.column_text(0), r.column_text(1), r.column_opt_text(2),
+                         r.column_opt_int64(3), r.column_int64(4)};
+  });
 }
 
 Result<std::pair<std::int64_t, std::int64_t>> KnowledgeRepository::collection_counts(
@@ -217,13 +213,9 @@ Result<std::vector<VersionRow>> KnowledgeRepository::versions(Connection& c, std
       "SELECT version, count(*) FROM chunks WHERE document_id = ?1 GROUP BY version ORDER BY version");
   if (!st) return std::move(st).error();
   st->bind(1, id);
-  std::vector<VersionRow> out;
-  for (;;) {
-    auto row = st->step();
-    if (!row) return std::move(row).error();
-    if (!*row) return out;
-    out.push_back(VersionRow{static_cast<int>(st->column_int64(0)), st->column_int64(1)});
-  }
+  return st->all([](const Statement& r) {
+    return VersionRow{static_cast<int>(r.column_int64(0)), r.column_int64(1)};
+  });
 }
 
 Result<std::vector<DocumentRow>> KnowledgeRepository::list_documents(Connection& c,
@@ -234,13 +226,7 @@ Result<std::vector<DocumentRow>> KnowledgeRepository::list_documents(Connection&
                      "d.rowid < ?2) ORDER BY d.rowid DESC LIMIT ?3");
   if (!st) return std::move(st).error();
   st->bind(1, collection_id).bind(2, before_seq).bind(3, static_cast<std::int64_t>(limit));
-  std::vector<DocumentRow> out;
-  for (;;) {
-    auto row = st->step();
-    if (!row) return std::move(row).error();
-    if (!*row) return out;
-    out.push_back(read_document(*st));
-  }
+  return st->all(read_document);
 }
 
 Result<bool> KnowledgeRepository::soft_delete(Connection& c, std::string_view id, std::int64_t now) {

@@ -7,6 +7,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
+#include <vector>
 #include <unordered_map>
 
 #include "core/error.hpp"
@@ -42,6 +44,17 @@ class Statement {
   Result<bool> step();
   // Runs to completion, ignoring rows.
   Status run();
+  // Runs to completion, reading each row with read(const Statement&).
+  template <class F>
+  Result<std::vector<std::invoke_result_t<F, const Statement&>>> all(F read) {
+    std::vector<std::invoke_result_t<F, const Statement&>> out;
+    for (;;) {
+      auto more = step();
+      if (!more) return std::move(more).error();
+      if (!*more) return out;
+      out.push_back(read(static_cast<const Statement&>(*this)));
+    }
+  }
   void reset();
 
   // Binds v, or NULL when v is empty (optional values).
