@@ -7,7 +7,8 @@ PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config git
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libssl-dev ca-certificates
-  libsqlite3-dev sqlite3 libstemmer-dev
+  libsqlite3-dev sqlite3 libstemmer-dev libhnswlib-dev libopenblas-dev
+  libpoppler-cpp-dev libgumbo-dev libpugixml-dev libarchive-dev
   libtomlplusplus-dev
   libjemalloc-dev
   libgtest-dev libgmock-dev libbenchmark-dev

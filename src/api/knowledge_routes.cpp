@@ -1,6 +1,7 @@
-// The knowledge API so far: POST/GET /api/v1/collections, POST /api/v1/index (already-extracted
-// text), POST /api/v1/search (keyword mode).
+// The knowledge API: collections, documents (JSON text; versions, soft delete, restore), the
+// already-extracted-text fast path /api/v1/index, and search (keyword, semantic, hybrid).
 
+#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
 #include <cstdint>
@@ -29,6 +30,32 @@ json::object collection_json(const storage::CollectionRow& c) {
           {"created_at", c.created_at}};
 }
 
+json::value parsed(const std::string& text, json::value fallback) {
+  boost::system::error_code ec;
+  json::value v = json::parse(text, ec);
+  return ec ? fallback : v;
+}
+
+json::value opt(const std::optional<std::string>& v) { return v ? json::value(*v) : json::value(nullptr); }
+json::value opt(const std::optional<std::int64_t>& v) { return v ? json::value(*v) : json::value(nullptr); }
+
+// An optional array of strings.
+core::Result<std::vector<std::string>> string_list(const json::object& o, std::string_view field,
+                                                   std::string_view where = {}) {
+  std::vector<std::string> out;
+  const json::value* v = o.if_contains(field);
+  const std::string name = std::string(where) + std::string(field);
+  if (!v || v->is_null()) return out;
+  if (!v->is_array()) return Error(ErrorKind::invalid_field, "'" + name + "' must be an array of strings", name);
+  for (const auto& item : v->as_array()) {
+    if (!item.is_string() || item.as_string().empty()) {
+      return Error(ErrorKind::invalid_field, "'" + name + "' must be an array of non-empty strings", name);
+    }
+    out.emplace_back(item.as_string());
+  }
+  return out;
+}
+
 // A required non-empty string field.
 core::Result<std::string> required(const json::object& o, std::string_view field) {
   auto v = get_string(o, field);
@@ -46,7 +73,12 @@ json::object document_json(const knowledge::DocumentView& v) {
                  {"collection", d.collection},
                  {"external_id", d.external_id ? json::value(*d.external_id) : json::value(nullptr)},
                  {"title", d.title},
-                 {"source", d.source ? json::value(*d.source) : json::value(nullptr)},
+                 {"source", opt(d.source)},
+                 {"author", opt(d.author)},
+                 {"tags", parsed(d.tags, json::array())},
+                 {"metadata", parsed(d.metadata, json::object())},
+                 {"content_type", opt(d.content_type)},
+                 {"pages", opt(d.pages)},
                  {"version", d.version},
                  {"chunks", d.chunks},
                  {"content_hash", d.content_hash},
@@ -78,6 +110,177 @@ Response document_response(const core::Result<knowledge::DocumentView>& r) {
   return Response::json(200, json::serialize(document_json(*r)));
 }
 
+
+const char* mode_name(knowledge::SearchMode m) {
+  switch (m) {
+    case knowledge::SearchMode::hybrid: return "hybrid";
+    case knowledge::SearchMode::semantic: return "semantic";
+    case knowledge::SearchMode::keyword: return "keyword";
+  }
+  return "keyword";
+}
+
+json::object error_json(const Error& e) {
+  const auto& info = core::error_info(e.kind);
+  return json::object{{"message", e.message},
+                      {"type", info.type},
+                      {"code", info.code},
+                      {"param", e.param.empty() ? json::value(nullptr) : json::value(e.param)},
+                      {"status", e.http_status ? e.http_status : info.status}};
+}
+
+// The document fields shared by /api/v1/index, /api/v1/index/batch and /api/v1/documents:
+// collection, id, title, <text_field>, source, author, tags, metadata. `where` prefixes field
+// names in errors ("documents[3].").
+core::Result<knowledge::IndexRequest> index_request(const json::object& o, std::string_view text_field,
+                                                   std::string_view where) {
+  auto field = [&where](std::string_view f) { return std::string(where) + std::string(f); };
+  auto fail = [&](std::string_view f, const std::string& what) {
+    return Error(ErrorKind::invalid_field, "'" + field(f) + "' " + what, field(f));
+  };
+  auto str = [&](std::string_view f) -> core::Result<std::optional<std::string>> {
+    const json::value* v = o.if_contains(f);
+    if (!v || v->is_null()) return std::optional<std::string>();
+    if (!v->is_string()) return fail(f, "must be a string");
+    return std::optional<std::string>(std::string(v->as_string()));
+  };
+  knowledge::IndexRequest in;
+  auto collection = str("collection");
+  if (!collection) return std::move(collection).error();
+  if (!*collection || (*collection)->empty()) return fail("collection", "is required");
+  in.collection = std::move(**collection);
+  auto text = str(text_field);
+  if (!text) return std::move(text).error();
+  if (!*text) return fail(text_field, "is required");
+  in.content = std::move(**text);
+  for (auto [name, target] : {std::pair{"title", (std::optional<std::string>*)nullptr},
+                              std::pair{"id", &in.external_id}, std::pair{"source", &in.source},
+                              std::pair{"author", &in.author}}) {
+    auto v = str(name);
+    if (!v) return std::move(v).error();
+    if (target) {
+      if (*v && (*v)->empty()) *v = std::nullopt;
+      *target = std::move(*v);
+    } else {
+      in.title = v->value_or("");
+    }
+  }
+  auto tags = string_list(o, "tags", where);
+  if (!tags) return std::move(tags).error();
+  in.tags = std::move(*tags);
+  if (const json::value* m = o.if_contains("metadata"); m && !m->is_null()) {
+    if (!m->is_object()) return fail("metadata", "must be an object");
+    in.metadata = json::serialize(*m);
+  }
+  return in;
+}
+
+json::object indexed_json(const knowledge::Indexed& r) {
+  return json::object{{"id", r.id},
+                      {"object", "document"},
+                      {"version", r.version},
+                      {"chunks", r.chunks},
+                      {"pages", opt(r.pages)},
+                      {"content_hash", r.content_hash},
+                      {"unchanged", r.unchanged},
+                      {"embedded_chunks", r.embedded}};
+}
+
+Response indexed_response(const core::Result<knowledge::Indexed>& r) {
+  if (!r) return Response::error(r.error());
+  return Response::json(r->created ? 201 : 200, json::serialize(indexed_json(*r)));
+}
+
+core::Result<storage::SearchFilters> search_filters(const json::object& body) {
+  storage::SearchFilters f;
+  const json::value* v = body.if_contains("filters");
+  if (!v || v->is_null()) return f;
+  if (!v->is_object()) return Error(ErrorKind::invalid_field, "'filters' must be an object", "filters");
+  const auto& o = v->as_object();
+  for (const auto& kv : o) {
+    if (kv.key() != "tags" && kv.key() != "document_ids" && kv.key() != "metadata") {
+      return Error(ErrorKind::invalid_field,
+                   "unknown filter 'filters." + std::string(kv.key()) + "' (tags, document_ids, metadata)",
+                   "filters." + std::string(kv.key()));
+    }
+  }
+  auto tags = string_list(o, "tags", "filters.");
+  if (!tags) return std::move(tags).error();
+  f.tags = std::move(*tags);
+  auto ids = string_list(o, "document_ids", "filters.");
+  if (!ids) return std::move(ids).error();
+  f.document_ids = std::move(*ids);
+  if (const json::value* m = o.if_contains("metadata"); m && !m->is_null()) {
+    if (!m->is_object()) {
+      return Error(ErrorKind::invalid_field, "'filters.metadata' must be an object", "filters.metadata");
+    }
+    for (const auto& kv : m->as_object()) {
+      storage::SearchFilters::Equals e;
+      e.key = kv.key();
+      const auto& val = kv.value();
+      using Kind = storage::SearchFilters::Equals::Kind;
+      if (val.is_string()) {
+        e.kind = Kind::text;
+        e.text = val.as_string();
+      } else if (val.is_bool()) {
+        e.kind = Kind::boolean;
+        e.boolean = val.as_bool();
+      } else if (val.is_number()) {
+        e.kind = Kind::number;
+        e.number = val.to_number<double>();
+      } else {
+        const std::string name = "filters.metadata." + std::string(kv.key());
+        return Error(ErrorKind::invalid_field, "'" + name + "' must be a string, number or boolean", name);
+      }
+      f.metadata.push_back(std::move(e));
+    }
+  }
+  return f;
+}
+
+core::Result<knowledge::SearchRequest> search_request(const json::object& body) {
+  knowledge::SearchRequest in;
+  auto collection = required(body, "collection");
+  if (!collection) return std::move(collection).error();
+  in.collection = std::move(*collection);
+  auto query = get_string(body, "query");
+  if (!query) return std::move(query).error();
+  if (!*query) return Error(ErrorKind::invalid_field, "'query' is required", "query");
+  in.query = std::move(**query);
+  auto top_k = get_int(body, "top_k", 1, 1000);
+  if (!top_k) return std::move(top_k).error();
+  in.top_k = static_cast<int>(top_k->value_or(10));
+  auto mode = get_string(body, "mode");
+  if (!mode) return std::move(mode).error();
+  const std::string asked = mode->value_or("hybrid");
+  if (asked == "hybrid") {
+    in.mode = knowledge::SearchMode::hybrid;
+  } else if (asked == "semantic") {
+    in.mode = knowledge::SearchMode::semantic;
+  } else if (asked == "keyword") {
+    in.mode = knowledge::SearchMode::keyword;
+  } else {
+    return Error(ErrorKind::invalid_field, "'mode' must be \"hybrid\", \"semantic\" or \"keyword\"", "mode");
+  }
+  auto fusion = get_string(body, "fusion");
+  if (!fusion) return std::move(fusion).error();
+  const std::string how = fusion->value_or("weighted");
+  if (how != "weighted" && how != "rrf") {
+    return Error(ErrorKind::invalid_field, "'fusion' must be \"weighted\" or \"rrf\"", "fusion");
+  }
+  in.fusion = how == "rrf" ? knowledge::Fusion::rrf : knowledge::Fusion::weighted;
+  if (const json::value* w = body.if_contains("semantic_weight"); w && !w->is_null()) {
+    if (!w->is_number() || w->to_number<double>() < 0 || w->to_number<double>() > 1) {
+      return Error(ErrorKind::invalid_field, "'semantic_weight' must be a number from 0 to 1", "semantic_weight");
+    }
+    in.semantic_weight = w->to_number<double>();
+  }
+  auto filters = search_filters(body);
+  if (!filters) return std::move(filters).error();
+  in.filters = std::move(*filters);
+  return in;
+}
+
 }  // namespace
 
 void register_knowledge_routes(http::Router& router, knowledge::Store& store) {
@@ -91,7 +294,10 @@ void register_knowledge_routes(http::Router& router, knowledge::Store& store) {
       if (!limit) co_return Response::error(limit.error());
       auto cursor = int_query(req, "cursor", 0, 0, INT64_MAX);
       if (!cursor) co_return Response::error(cursor.error());
-      auto r = co_await store.list_documents(*collection, static_cast<int>(*limit), *cursor);
+      auto tag = req.query("tag");
+      if (tag && tag->empty()) tag.reset();
+      std::string name = std::move(*collection);  // named: no temporaries in a co_await (GCC 12)
+      auto r = co_await store.list_documents(std::move(name), static_cast<int>(*limit), *cursor, std::move(tag));
       if (!r) co_return Response::error(r.error());
       json::array data;
       for (auto& d : r->documents) data.push_back(document_json(knowledge::DocumentView{d, std::nullopt}));
@@ -100,125 +306,201 @@ void register_knowledge_routes(http::Router& router, knowledge::Store& store) {
                                                                 : json::value(nullptr);
       co_return Response::json(200, json::serialize(out));
     });
+    // JSON {collection, title?, text, id?, source?, author?, tags?, metadata?}
+    router.add("POST", base, [&store](Request& req) -> awaitable<Response> {
+      auto body = parse_json_object(req.body);
+      if (!body) co_return Response::error(body.error());
+      auto in = index_request(*body, "text", {});
+      if (!in) co_return Response::error(in.error());
+      co_return indexed_response(co_await store.index(std::move(*in)));
+    });
+    // A new version of a document: the same fields; collection and id are the document's.
+    router.add("PUT", base + "/{id}", [&store](Request& req) -> awaitable<Response> {
+      auto body = parse_json_object(req.body);
+      if (!body) co_return Response::error(body.error());
+      const std::string id(req.param("id"));
+      auto doc = co_await store.get_document(id, false);
+      if (!doc) co_return Response::error(doc.error());
+      (*body)["collection"] = doc->row.collection;
+      auto in = index_request(*body, "text", {});
+      if (!in) co_return Response::error(in.error());
+      in->document_id = id;
+      in->external_id = doc->row.external_id;
+      co_return indexed_response(co_await store.index(std::move(*in)));
+    });
     router.add("GET", base + "/{id}", [&store](Request& req) -> awaitable<Response> {
       auto include = req.query("include");
       if (include && *include != "text") {
         co_return Response::error(Error(ErrorKind::invalid_field, "'include' can only be \"text\"", "include"));
       }
-      co_return document_response(co_await store.get_document(std::string(req.param("id")), include.has_value()));
+      std::string param(req.param("id"));
+      co_return document_response(co_await store.get_document(std::move(param), include.has_value()));
     });
     router.add("GET", base + "/{id}/versions", [&store](Request& req) -> awaitable<Response> {
-      auto r = co_await store.versions(std::string(req.param("id")));
+      std::string param(req.param("id"));
+      auto r = co_await store.versions(std::move(param));
       if (!r) co_return Response::error(r.error());
       json::array data;
       for (const auto& v : *r) data.push_back(json::object{{"version", v.version}, {"chunks", v.chunks}});
       co_return Response::json(200, json::serialize(json::object{{"object", "list"}, {"data", std::move(data)}}));
     });
     router.add("DELETE", base + "/{id}", [&store](Request& req) -> awaitable<Response> {
-      co_return document_response(co_await store.delete_document(std::string(req.param("id"))));
+      std::string param(req.param("id"));
+      co_return document_response(co_await store.delete_document(std::move(param)));
     });
     router.add("POST", base + "/{id}/restore", [&store](Request& req) -> awaitable<Response> {
-      co_return document_response(co_await store.restore_document(std::string(req.param("id"))));
+      std::string param(req.param("id"));
+      co_return document_response(co_await store.restore_document(std::move(param)));
     });
   }
 
   router.add("POST", "/api/v1/collections", [&store](Request& req) -> awaitable<Response> {
     auto body = parse_json_object(req.body);
     if (!body) co_return Response::error(body.error());
+    knowledge::NewCollection in;
     auto name = required(*body, "name");
     if (!name) co_return Response::error(name.error());
-    if (body->contains("embedding_model") && !body->at("embedding_model").is_null()) {
-      co_return Response::error(Error(ErrorKind::invalid_field,
-                                      "'embedding_model' is not supported yet: collections are keyword-only for now",
-                                      "embedding_model"));
+    in.name = std::move(*name);
+    auto model = get_string(*body, "embedding_model");
+    if (!model) co_return Response::error(model.error());
+    if (*model && !(*model)->empty()) in.embedding_model = std::move(**model);
+    auto dims = get_int(*body, "dimensions", 1, 65536);
+    if (!dims) co_return Response::error(dims.error());
+    in.dimensions = *dims;
+    if (in.dimensions && !in.embedding_model) {
+      co_return Response::error(
+          Error(ErrorKind::invalid_field, "'dimensions' needs an 'embedding_model'", "dimensions"));
     }
-    auto r = co_await store.create_collection(std::move(*name));
+    auto r = co_await store.create_collection(std::move(in));
     if (!r) co_return Response::error(r.error());
     co_return Response::json(201, json::serialize(collection_json(*r)));
   });
 
-  router.add("GET", "/api/v1/collections", [&store](Request&) -> awaitable<Response> {
+  auto collection_info_json = [](const knowledge::CollectionInfo& c) {
+    json::object o = collection_json(c.row);
+    o["documents"] = c.documents;
+    o["chunks"] = c.chunks;
+    return o;
+  };
+  router.add("GET", "/api/v1/collections", [&store, collection_info_json](Request&) -> awaitable<Response> {
     auto r = co_await store.list_collections();
     if (!r) co_return Response::error(r.error());
     json::array data;
-    for (const auto& c : *r) {
-      json::object o = collection_json(c.row);
-      o["documents"] = c.documents;
-      o["chunks"] = c.chunks;
-      data.push_back(std::move(o));
-    }
+    for (const auto& c : *r) data.push_back(collection_info_json(c));
     co_return Response::json(200, json::serialize(json::object{{"object", "list"}, {"data", std::move(data)}}));
   });
+  router.add("GET", "/api/v1/collections/{name}", [&store, collection_info_json](Request& req) -> awaitable<Response> {
+    std::string param(req.param("name"));
+    auto r = co_await store.get_collection(std::move(param));
+    if (!r) co_return Response::error(r.error());
+    co_return Response::json(200, json::serialize(collection_info_json(*r)));
+  });
+  router.add("DELETE", "/api/v1/collections/{name}", [&store](Request& req) -> awaitable<Response> {
+    std::string param(req.param("name"));
+    auto r = co_await store.delete_collection(std::move(param));
+    if (!r) co_return Response::error(r.error());
+    json::object o = collection_json(*r);
+    o["deleted"] = true;
+    co_return Response::json(200, json::serialize(o));
+  });
 
+  // POST /api/v1/index {collection, id?, title?, content, source?, author?, tags?, metadata?}
   router.add("POST", "/api/v1/index", [&store](Request& req) -> awaitable<Response> {
     auto body = parse_json_object(req.body);
     if (!body) co_return Response::error(body.error());
-    knowledge::IndexRequest in;
+    auto in = index_request(*body, "content", {});
+    if (!in) co_return Response::error(in.error());
+    co_return indexed_response(co_await store.index(std::move(*in)));
+  });
+
+  // POST /api/v1/index/batch {collection, documents: [{id?, title?, content, ...}, ...]}: each
+  // document is indexed on its own; the answer lists each outcome (201/200 or its error).
+  router.add("POST", "/api/v1/index/batch", [&store](Request& req) -> awaitable<Response> {
+    auto body = parse_json_object(req.body);
+    if (!body) co_return Response::error(body.error());
     auto collection = required(*body, "collection");
     if (!collection) co_return Response::error(collection.error());
-    in.collection = std::move(*collection);
-    auto content = get_string(*body, "content");
-    if (!content) co_return Response::error(content.error());
-    if (!*content) co_return Response::error(Error(ErrorKind::invalid_field, "'content' is required", "content"));
-    in.content = std::move(**content);
-    auto title = get_string(*body, "title");
-    if (!title) co_return Response::error(title.error());
-    in.title = title->value_or("");
-    auto id = get_string(*body, "id");
-    if (!id) co_return Response::error(id.error());
-    in.external_id = *id;
-    auto source = get_string(*body, "source");
-    if (!source) co_return Response::error(source.error());
-    in.source = *source;
-    auto r = co_await store.index(std::move(in));
+    const json::value* docs = body->if_contains("documents");
+    if (!docs || !docs->is_array() || docs->as_array().empty() || docs->as_array().size() > 1000) {
+      co_return Response::error(Error(ErrorKind::invalid_field,
+                                      "'documents' must be an array of 1 to 1000 documents", "documents"));
+    }
+    // Every document is checked before any is written.
+    std::vector<knowledge::IndexRequest> requests;
+    for (std::size_t i = 0; i < docs->as_array().size(); ++i) {
+      const auto& d = docs->as_array()[i];
+      const std::string where = "documents[" + std::to_string(i) + "].";
+      if (!d.is_object()) {
+        co_return Response::error(Error(ErrorKind::invalid_field, "'" + where.substr(0, where.size() - 1) +
+                                                                      "' must be an object",
+                                        where.substr(0, where.size() - 1)));
+      }
+      json::object o = d.as_object();
+      o["collection"] = *collection;
+      auto in = index_request(o, "content", where);
+      if (!in) co_return Response::error(in.error());
+      requests.push_back(std::move(*in));
+    }
+    json::array results;
+    std::size_t failed = 0;
+    for (auto& in : requests) {
+      auto r = co_await store.index(std::move(in));
+      if (r) {
+        results.push_back(indexed_json(*r));
+      } else {
+        ++failed;
+        results.push_back(json::object{{"error", error_json(r.error())}});
+      }
+    }
+    co_return Response::json(200, json::serialize(json::object{{"object", "list"},
+                                                               {"data", std::move(results)},
+                                                               {"failed", failed}}));
+  });
+
+  router.add("GET", "/api/v1/stats", [&store](Request&) -> awaitable<Response> {
+    auto r = co_await store.list_collections();
     if (!r) co_return Response::error(r.error());
-    co_return Response::json(r->created ? 201 : 200,
-                             json::serialize(json::object{{"id", r->id},
-                                                          {"object", "document"},
-                                                          {"version", r->version},
-                                                          {"chunks", r->chunks},
-                                                          {"content_hash", r->content_hash},
-                                                          {"unchanged", r->unchanged}}));
+    std::int64_t docs = 0, chunks = 0;
+    json::array per;
+    for (const auto& c : *r) {
+      docs += c.documents;
+      chunks += c.chunks;
+      per.push_back(json::object{{"name", c.row.name}, {"documents", c.documents}, {"chunks", c.chunks},
+                                 {"embedding_model", c.row.embedding_model ? json::value(*c.row.embedding_model)
+                                                                           : json::value(nullptr)}});
+    }
+    co_return Response::json(200, json::serialize(json::object{{"object", "stats"},
+                                                               {"collections", r->size()},
+                                                               {"documents", docs},
+                                                               {"chunks", chunks},
+                                                               {"by_collection", std::move(per)}}));
   });
 
   router.add("POST", "/api/v1/search", [&store](Request& req) -> awaitable<Response> {
     auto body = parse_json_object(req.body);
     if (!body) co_return Response::error(body.error());
-    knowledge::SearchRequest in;
-    auto collection = required(*body, "collection");
-    if (!collection) co_return Response::error(collection.error());
-    in.collection = std::move(*collection);
-    auto query = get_string(*body, "query");
-    if (!query) co_return Response::error(query.error());
-    if (!*query) co_return Response::error(Error(ErrorKind::invalid_field, "'query' is required", "query"));
-    in.query = std::move(**query);
-    auto top_k = get_int(*body, "top_k", 1, 1000);
-    if (!top_k) co_return Response::error(top_k.error());
-    in.top_k = static_cast<int>(top_k->value_or(10));
-    auto mode = get_string(*body, "mode");
-    if (!mode) co_return Response::error(mode.error());
-    const std::string asked = mode->value_or("hybrid");
-    if (asked != "hybrid" && asked != "semantic" && asked != "keyword") {
-      co_return Response::error(Error(ErrorKind::invalid_field,
-                                      "'mode' must be \"hybrid\", \"semantic\" or \"keyword\"", "mode"));
-    }
-    auto r = co_await store.search(std::move(in));
+    auto in = search_request(*body);
+    if (!in) co_return Response::error(in.error());
+    auto r = co_await store.search(std::move(*in));
     if (!r) co_return Response::error(r.error());
     json::array data;
     for (const auto& h : r->hits) {
-      data.push_back(json::object{{"document_id", h.document_id},
-                                  {"id", h.external_id ? json::value(*h.external_id) : json::value(nullptr)},
-                                  {"title", h.title},
-                                  {"heading", h.heading},
-                                  {"page", h.page ? json::value(*h.page) : json::value(nullptr)},
-                                  {"text", h.text},
+      const auto& c = h.chunk;
+      data.push_back(json::object{{"document_id", c.document_id},
+                                  {"id", opt(c.external_id)},
+                                  {"title", c.title},
+                                  {"source", opt(c.source)},
+                                  {"tags", parsed(c.tags, json::array())},
+                                  {"heading", c.heading},
+                                  {"page", opt(c.page)},
+                                  {"text", c.text},
                                   {"score", h.score},
-                                  {"scores", json::object{{"keyword", h.score}}}});
+                                  {"scores", json::object{{"keyword", h.keyword ? json::value(*h.keyword) : json::value(nullptr)},
+                                                          {"semantic", h.semantic ? json::value(*h.semantic) : json::value(nullptr)}}}});
     }
-    json::object out{{"object", "list"}, {"collection", r->collection}, {"mode", "keyword"}, {"data", std::move(data)}};
-    if (asked != "keyword") {
-      out["note"] = "this collection has no embedding model: searched keyword-only";
-    }
+    json::object out{{"object", "list"}, {"collection", r->collection}, {"mode", mode_name(r->mode)},
+                     {"data", std::move(data)}};
+    if (r->note) out["note"] = *r->note;
     co_return Response::json(200, json::serialize(out));
   });
 }

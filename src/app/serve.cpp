@@ -6,6 +6,7 @@
 
 #include <csignal>
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -68,7 +69,7 @@ int serve(const core::Config& config) {
     core::ProviderConfig mock;
     mock.name = "mock";
     mock.type = "mock";
-    mock.models = {"echo"};
+    mock.models = {"echo", "embed"};  // chat, and hashed embeddings for the knowledge base
     gateway_config.providers.push_back(mock);
   }
   http::ClientOptions client_options;
@@ -109,7 +110,16 @@ int serve(const core::Config& config) {
                                                   context_ptrs);
     deps.jobs = job_service.get();
   }
-  knowledge::Store knowledge_store(database, clock);
+  // The knowledge base: vectors from the gateway's embedding routes, indexes in <data>/vectors.
+  const auto& kc = config.knowledge;
+  knowledge::VectorIndexes vector_indexes(
+      (std::filesystem::path(config.storage.data_dir) / "vectors").string(),
+      knowledge::HnswParams{kc.hnsw_m, kc.hnsw_ef_construction, kc.hnsw_ef_search});
+  auto embedder = knowledge::make_gateway_embedder(gateway, kc.embed_batch);
+  knowledge::StoreOptions store_options;
+  store_options.chunking = knowledge::ChunkOptions{kc.chunk_tokens, kc.chunk_overlap_tokens};
+  store_options.exact_search_below = kc.exact_search_below;
+  knowledge::Store knowledge_store(database, clock, vector_indexes, embedder.get(), store_options);
   deps.knowledge = &knowledge_store;
   api::register_routes(router, deps);
 
@@ -159,6 +169,7 @@ int serve(const core::Config& config) {
   for (auto& t : workers) t.join();
   client.close_idle();  // pooled sockets belong to the contexts, which go before the client
 
+  knowledge_store.flush();
   database.close();
   log::info("stopped", {{"open_connections", static_cast<long long>(server.open_connections())}});
   log::shutdown();

@@ -275,6 +275,29 @@ const std::vector<KeyDef>& schema() {
               kMaxMs, "One delivery attempt must be answered within this time."),
       bool_key("jobs", "webhook_allow_private", &Config::jobs, &JobsConfig::webhook_allow_private,
                "Allow webhook URLs on loopback, private and link-local addresses."),
+
+      int_key("knowledge", "chunk_tokens", &Config::knowledge, &KnowledgeConfig::chunk_tokens, 16, 8192,
+              "Token budget of a chunk (tokens estimated as words x 4/3)."),
+      int_key("knowledge", "chunk_overlap_tokens", &Config::knowledge,
+              &KnowledgeConfig::chunk_overlap_tokens, 0, 4096,
+              "Tokens from the end of a chunk repeated at the start of the next (within a section)."),
+      int_key("knowledge", "max_document_bytes", &Config::knowledge, &KnowledgeConfig::max_document_bytes,
+              1024, 1LL << 32, "Largest uploaded file or fetched URL; larger ones get 413."),
+      int_key("knowledge", "embed_batch", &Config::knowledge, &KnowledgeConfig::embed_batch, 1, 2048,
+              "Chunks per embeddings call while ingesting."),
+      int_key("knowledge", "hnsw_m", &Config::knowledge, &KnowledgeConfig::hnsw_m, 4, 128,
+              "HNSW graph degree (new indexes)."),
+      int_key("knowledge", "hnsw_ef_construction", &Config::knowledge,
+              &KnowledgeConfig::hnsw_ef_construction, 8, 4096, "HNSW candidate list while building."),
+      int_key("knowledge", "hnsw_ef_search", &Config::knowledge, &KnowledgeConfig::hnsw_ef_search, 8,
+              4096, "HNSW candidate list while searching (recall against speed)."),
+      int_key("knowledge", "exact_search_below", &Config::knowledge,
+              &KnowledgeConfig::exact_search_below, 0, 10000000,
+              "A filtered vector search over fewer matching chunks than this scores them all exactly."),
+      int_key("knowledge", "url_timeout_ms", &Config::knowledge, &KnowledgeConfig::url_timeout_ms, 100,
+              kMaxMs, "Deadline for fetching a document URL."),
+      bool_key("knowledge", "url_allow_private", &Config::knowledge, &KnowledgeConfig::url_allow_private,
+               "Allow document URLs on loopback, private and link-local addresses."),
   };
   return kSchema;
 }
@@ -433,7 +456,7 @@ std::string config_example() {
   }
   out += R"(
 # Providers and routes are read from this file only (no environment overrides). With no
-# [[providers]], a mock provider named "mock" serves the model "mock/echo".
+# [[providers]], a mock provider named "mock" serves the models "mock/echo" and "mock/embed".
 #
 # [[providers]]
 # name = "openai"                        # required; a-z 0-9 _ . - ; clients use "openai/<model>"

@@ -86,6 +86,20 @@ struct JobsConfig {
   bool webhook_allow_private = false;   // allow loopback/private/link-local webhook targets
 };
 
+// [knowledge]: collections, ingestion and search.
+struct KnowledgeConfig {
+  int chunk_tokens = 512;          // token budget per chunk
+  int chunk_overlap_tokens = 0;    // tokens repeated from the previous chunk
+  std::int64_t max_document_bytes = 10 * 1024 * 1024;  // an upload or fetched URL
+  int embed_batch = 64;            // texts per embeddings call
+  int hnsw_m = 16;
+  int hnsw_ef_construction = 200;
+  int hnsw_ef_search = 128;
+  int exact_search_below = 20000;  // filtered vector searches over fewer chunks are exact
+  int url_timeout_ms = 15000;
+  bool url_allow_private = false;  // allow fetching loopback/private/link-local addresses
+};
+
 // [[providers]]: an upstream the gateway can call.
 struct ProviderConfig {
   std::string name;         // used in "name/model" and in metrics; [a-z0-9_.-]+
@@ -124,6 +138,7 @@ struct Config {
   CorsConfig cors;
   GatewayConfig gateway;
   JobsConfig jobs;
+  KnowledgeConfig knowledge;
   std::vector<ProviderConfig> providers;
   std::vector<RouteConfig> routes;
 };

@@ -2,15 +2,24 @@
 
 #include <algorithm>
 #include <cctype>
+#include <map>
+#include <set>
+#include <unordered_map>
+
+#include <boost/json/array.hpp>
+#include <boost/json/serialize.hpp>
 
 #include "core/ids.hpp"
+#include "core/log.hpp"
 
 namespace sb::knowledge {
 
 using core::Error;
 using core::ErrorKind;
+using storage::CollectionRow;
 using storage::Connection;
 using storage::KnowledgeRepository;
+using Vectors = std::vector<std::pair<std::int64_t, std::vector<float>>>;
 
 namespace {
 
@@ -25,16 +34,61 @@ Error no_collection(std::string_view name) {
   return Error(ErrorKind::not_found, "no collection named '" + std::string(name) + "'", "collection");
 }
 
+Error no_document(std::string_view id) {
+  return Error(ErrorKind::not_found, "no document with id '" + std::string(id) + "'");
+}
+
+Error size_mismatch(const CollectionRow& col, std::size_t got) {
+  return Error(ErrorKind::conflict,
+               "embedding model '" + col.embedding_model.value_or("") + "' returned " + std::to_string(got) +
+                   "-dimensional vectors but collection '" + col.name + "' holds " +
+                   std::to_string(col.dimension.value_or(0)) + "-dimensional ones",
+               "embedding_model");
+}
+
+core::Result<CollectionRow> find(Connection& c, const std::string& name) {
+  auto col = KnowledgeRepository::find_collection(c, name);
+  if (!col) return std::move(col).error();
+  if (!*col) return no_collection(name);
+  return std::move(**col);
+}
+
 }  // namespace
 
-Task<storage::CollectionRow> Store::create_collection(std::string name) {
-  if (!valid_collection_name(name)) {
-    co_return Error(ErrorKind::invalid_field,
-                    "'name' must be 1-64 characters from A-Z a-z 0-9 _ - .", "name");
+Task<CollectionRow> Store::create_collection(NewCollection request) {
+  if (!valid_collection_name(request.name)) {
+    co_return Error(ErrorKind::invalid_field, "'name' must be 1-64 characters from A-Z a-z 0-9 _ - .", "name");
   }
-  auto fn = [name = std::move(name), id = "col_" + core::new_request_id().substr(0, 24),
-             now = clock_.now_ms()](Connection& c) {
-    return KnowledgeRepository::create_collection(c, id, name, now);
+  CollectionRow embedding;
+  if (request.embedding_model) {
+    if (!embedder_) {
+      co_return Error(ErrorKind::invalid_field, "this server has no embedding models", "embedding_model");
+    }
+    if (auto st = embedder_->check(*request.embedding_model); !st) {
+      Error e = std::move(st).error();
+      e.param = "embedding_model";
+      co_return e;
+    }
+    // One call measures the vector size (and proves the model answers).
+    std::vector<std::string> probe{"dimension probe"};
+    std::string model = *request.embedding_model;  // named: no temporaries in a co_await (GCC 12)
+    auto v = co_await embedder_->embed(std::move(model), request.dimensions, std::move(probe));
+    if (!v) co_return std::move(v).error();
+    const auto dim = static_cast<std::int64_t>(v->front().size());
+    if (request.dimensions && *request.dimensions != dim) {
+      co_return Error(ErrorKind::conflict,
+                      "embedding model '" + *request.embedding_model + "' returned " + std::to_string(dim) +
+                          "-dimensional vectors, not the " + std::to_string(*request.dimensions) + " asked",
+                      "dimensions");
+    }
+    embedding.embedding_model = request.embedding_model;
+    embedding.dimension = dim;
+    embedding.embed_dimensions = request.dimensions;
+  }
+  const bool with_model = request.embedding_model.has_value();
+  auto fn = [name = std::move(request.name), id = "col_" + core::new_request_id().substr(0, 24),
+             now = clock_.now_ms(), embedding = std::move(embedding), with_model](Connection& c) {
+    return KnowledgeRepository::create_collection(c, id, name, now, with_model ? &embedding : nullptr);
   };
   co_return co_await db_.write(std::move(fn));
 }
@@ -54,79 +108,344 @@ Task<std::vector<CollectionInfo>> Store::list_collections() {
   co_return co_await db_.run(std::move(fn));
 }
 
-Task<Indexed> Store::index(IndexRequest request) {
-  if (request.content.find_first_not_of(" \t\r\n") == std::string::npos) {
-    co_return Error(ErrorKind::invalid_field, "'content' must not be empty", "content");
-  }
-  // Chunking and hashing happen here, on the I/O thread: linear in the text, bounded by the
-  // request body limit.
-  storage::DocumentInsert doc;
-  doc.id = "doc_" + core::new_request_id().substr(0, 24);
-  doc.external_id = std::move(request.external_id);
-  doc.title = std::move(request.title);
-  doc.source = std::move(request.source);
-  doc.content_hash = normalized_hash(doc.title + "\n" + request.content);
-  doc.now = clock_.now_ms();
-  int ord = 0;
-  for (auto& ch : chunk_text(request.content, chunking_)) {
-    storage::ChunkInsert ci;
-    ci.ord = ord++;
-    ci.hash = normalized_hash(ch.text);
-    ci.heading = std::move(ch.heading);
-    ci.text = std::move(ch.text);
-    doc.chunks.push_back(std::move(ci));
-  }
-  auto fn = [doc = std::move(doc), name = std::move(request.collection)](Connection& c) mutable
-      -> core::Result<Indexed> {
-    auto col = KnowledgeRepository::find_collection(c, name);
+Task<CollectionInfo> Store::get_collection(std::string name) {
+  auto fn = [name = std::move(name)](Connection& c) -> core::Result<CollectionInfo> {
+    auto col = find(c, name);
     if (!col) return std::move(col).error();
-    if (!*col) return no_collection(name);
-    doc.collection_id = (*col)->id;
-    Indexed out{doc.id, 1, doc.chunks.size(), doc.content_hash};
-    if (doc.external_id) {
-      auto existing = KnowledgeRepository::find_by_external_id(c, doc.collection_id, *doc.external_id);
-      if (!existing) return std::move(existing).error();
-      if (*existing) {
-        out.id = (*existing)->id;
-        out.created = false;
-        if ((*existing)->content_hash == doc.content_hash) {
-          out.version = (*existing)->version;
-          out.unchanged = true;
-          return out;
-        }
-        auto v = KnowledgeRepository::add_version(c, **existing, doc);
-        if (!v) return std::move(v).error();
-        out.version = *v;
-        return out;
-      }
-    }
-    if (auto st = KnowledgeRepository::add_document(c, doc); !st) return std::move(st).error();
-    return out;
+    auto n = KnowledgeRepository::collection_counts(c, col->id);
+    if (!n) return std::move(n).error();
+    return CollectionInfo{std::move(*col), n->first, n->second};
   };
-  co_return co_await db_.write(std::move(fn));
+  co_return co_await db_.run(std::move(fn));
 }
 
-Task<SearchResult> Store::search(SearchRequest request) {
-  auto fn = [request = std::move(request)](Connection& c) -> core::Result<SearchResult> {
-    auto col = KnowledgeRepository::find_collection(c, request.collection);
+Task<CollectionRow> Store::delete_collection(std::string name) {
+  auto fn = [name = std::move(name), now = clock_.now_ms()](Connection& c) -> core::Result<CollectionRow> {
+    auto col = find(c, name);
     if (!col) return std::move(col).error();
-    if (!*col) return no_collection(request.collection);
-    SearchResult out{request.collection, {}};
-    const std::string match = keyword_query(request.query);
-    if (match.empty()) return out;  // nothing searchable in the query
-    auto hits = KnowledgeRepository::keyword_search(c, (*col)->id, match, request.top_k);
-    if (!hits) return std::move(hits).error();
-    out.hits = std::move(*hits);
-    return out;
+    auto done = KnowledgeRepository::delete_collection(c, name, now);
+    if (!done) return std::move(done).error();
+    return std::move(*col);
   };
+  auto r = co_await db_.write(std::move(fn));
+  if (r) vectors_.drop(r->id);
+  co_return r;
+}
+
+Task<CollectionRow> Store::collection(const std::string& name) {
+  auto fn = [name](Connection& c) { return find(c, name); };
   co_return co_await db_.run(std::move(fn));
 }
 
 namespace {
 
-Error no_document(std::string_view id) {
-  return Error(ErrorKind::not_found, "no document with id '" + std::string(id) + "'");
+// What the read before an index write found.
+struct Existing {
+  CollectionRow collection;
+  std::optional<KnowledgeRepository::DocumentRef> document;
+  std::unordered_map<std::string, std::vector<float>> cached;  // chunk hash -> vector
+};
+
+// The document a write replaces: by id (PUT) or by caller id in the collection.
+core::Result<std::optional<KnowledgeRepository::DocumentRef>> existing_document(
+    Connection& c, const CollectionRow& col, const storage::DocumentInsert& doc,
+    const std::optional<std::string>& document_id) {
+  using Ref = std::optional<KnowledgeRepository::DocumentRef>;
+  if (document_id) {
+    auto d = KnowledgeRepository::get_document(c, *document_id);
+    if (!d) return std::move(d).error();
+    if (!*d || (*d)->collection != col.name) return no_document(*document_id);
+    if ((*d)->deleted_at) {
+      return Error(ErrorKind::conflict, "document " + *document_id + " is deleted: restore it first");
+    }
+    return Ref(KnowledgeRepository::DocumentRef{(*d)->id, (*d)->version, (*d)->content_hash});
+  }
+  if (!doc.external_id) return Ref();
+  return KnowledgeRepository::find_by_external_id(c, col.id, *doc.external_id);
 }
+
+}  // namespace
+
+Task<Indexed> Store::index(IndexRequest request) {
+  const bool has_pages = !request.pages.empty();
+  auto blank = [](const std::string& s) { return s.find_first_not_of(" \t\r\n\f\v") == std::string::npos; };
+  if (has_pages ? std::all_of(request.pages.begin(), request.pages.end(), blank) : blank(request.content)) {
+    co_return Error(ErrorKind::invalid_field, "the document has no text", "content");
+  }
+  // Chunking and hashing: linear in the text, bounded by the body limit. Pages are chunked one
+  // by one so each chunk keeps its page number.
+  storage::DocumentInsert doc;
+  doc.id = "doc_" + core::new_request_id().substr(0, 24);
+  doc.external_id = std::move(request.external_id);
+  doc.title = std::move(request.title);
+  doc.source = std::move(request.source);
+  doc.author = std::move(request.author);
+  doc.metadata = std::move(request.metadata);
+  doc.content_type = std::move(request.content_type);
+  {
+    boost::json::array tags;
+    for (auto& t : request.tags) tags.emplace_back(t);
+    doc.tags = boost::json::serialize(tags);
+  }
+  doc.now = clock_.now_ms();
+  std::string all_text = doc.title + "\n";
+  auto add_chunks = [&](const std::string& text, std::optional<std::int64_t> page) {
+    for (auto& ch : chunk_text(text, options_.chunking)) {
+      storage::ChunkInsert ci;
+      ci.ord = static_cast<int>(doc.chunks.size());
+      ci.hash = normalized_hash(ch.text);
+      ci.heading = std::move(ch.heading);
+      ci.page = page;
+      ci.text = std::move(ch.text);
+      doc.chunks.push_back(std::move(ci));
+    }
+  };
+  if (has_pages) {
+    doc.pages = static_cast<std::int64_t>(request.pages.size());
+    for (std::size_t i = 0; i < request.pages.size(); ++i) {
+      add_chunks(request.pages[i], static_cast<std::int64_t>(i + 1));
+      all_text += request.pages[i] + "\f";
+    }
+  } else {
+    add_chunks(request.content, std::nullopt);
+    all_text += request.content;
+  }
+  // Metadata, tags and author are part of the version too: a change to them alone is new.
+  doc.content_hash = normalized_hash(all_text + "\n" + doc.tags + "\n" + doc.metadata + "\n" +
+                                     doc.author.value_or("") + "\n" + doc.source.value_or(""));
+
+  std::vector<std::string> hashes;
+  for (const auto& ch : doc.chunks) hashes.push_back(ch.hash);
+  std::sort(hashes.begin(), hashes.end());
+  hashes.erase(std::unique(hashes.begin(), hashes.end()), hashes.end());
+
+  // Read: the collection, the document this replaces, and which chunks are embedded already.
+  auto read = [name = request.collection, &doc, &hashes, document_id = request.document_id](
+                  Connection& c) -> core::Result<Existing> {
+    auto col = find(c, name);
+    if (!col) return std::move(col).error();
+    Existing out{std::move(*col), std::nullopt, {}};
+    auto ex = existing_document(c, out.collection, doc, document_id);
+    if (!ex) return std::move(ex).error();
+    out.document = std::move(*ex);
+    if (out.collection.embedding_model && !(out.document && out.document->content_hash == doc.content_hash)) {
+      auto cached = KnowledgeRepository::cached_embeddings(c, out.collection.embedding_key(), hashes);
+      if (!cached) return std::move(cached).error();
+      for (auto& [h, v] : *cached) out.cached.emplace(std::move(h), std::move(v));
+    }
+    return out;
+  };
+  auto found = co_await db_.run(std::move(read));
+  if (!found) co_return std::move(found).error();
+  const CollectionRow col = found->collection;
+  if (found->document && found->document->content_hash == doc.content_hash) {
+    co_return Indexed{found->document->id, found->document->version, doc.chunks.size(), doc.pages,
+                      doc.content_hash, false, true, 0};
+  }
+
+  // Embed the chunks no cached vector covers.
+  std::vector<std::pair<std::string, std::vector<float>>> fresh;
+  if (col.embedding_model) {
+    if (!embedder_) co_return Error(ErrorKind::unavailable, "this server has no embedding models");
+    std::vector<std::string> texts, missing;
+    for (const auto& ch : doc.chunks) {
+      if (found->cached.count(ch.hash) || std::find(missing.begin(), missing.end(), ch.hash) != missing.end()) continue;
+      missing.push_back(ch.hash);
+      texts.push_back(ch.text);
+    }
+    if (!texts.empty()) {
+      std::string model = *col.embedding_model;
+      auto v = co_await embedder_->embed(std::move(model), col.embed_dimensions, std::move(texts));
+      if (!v) co_return std::move(v).error();
+      for (std::size_t i = 0; i < missing.size(); ++i) {
+        if (col.dimension && static_cast<std::int64_t>((*v)[i].size()) != *col.dimension) {
+          co_return size_mismatch(col, (*v)[i].size());
+        }
+        found->cached.emplace(missing[i], (*v)[i]);
+        fresh.emplace_back(missing[i], std::move((*v)[i]));
+      }
+    }
+  }
+
+  struct Written {
+    Indexed indexed;
+    std::vector<std::int64_t> added, removed;
+  };
+  auto fn = [doc = std::move(doc), col, fresh = std::move(fresh), document_id = request.document_id](
+                Connection& c) mutable -> core::Result<Written> {
+    // Checked again inside the write: the collection may have gone, the caller id been taken.
+    auto now_col = find(c, col.name);
+    if (!now_col) return std::move(now_col).error();
+    if (now_col->id != col.id) return no_collection(col.name);
+    doc.collection_id = col.id;
+    Written out{Indexed{doc.id, 1, doc.chunks.size(), doc.pages, doc.content_hash}, {}, {}};
+    out.indexed.embedded = fresh.size();
+    if (!fresh.empty()) {
+      if (auto st = KnowledgeRepository::put_embeddings(c, col.embedding_key(), fresh); !st) return std::move(st).error();
+    }
+    auto existing = existing_document(c, col, doc, document_id);
+    if (!existing) return std::move(existing).error();
+    if (*existing) {
+      out.indexed.id = (*existing)->id;
+      out.indexed.created = false;
+      if ((*existing)->content_hash == doc.content_hash) {
+        out.indexed.version = (*existing)->version;
+        out.indexed.unchanged = true;
+        return out;
+      }
+      auto old = KnowledgeRepository::chunk_ids(c, (*existing)->id, (*existing)->version);
+      if (!old) return std::move(old).error();
+      out.removed = std::move(*old);
+      auto v = KnowledgeRepository::add_version(c, **existing, doc, &out.added);
+      if (!v) return std::move(v).error();
+      out.indexed.version = *v;
+      return out;
+    }
+    auto ids = KnowledgeRepository::add_document(c, doc);
+    if (!ids) return std::move(ids).error();
+    out.added = std::move(*ids);
+    return out;
+  };
+  // Keep what the vector index needs before the document moves into the write.
+  std::vector<std::string> chunk_hashes;
+  for (const auto& ch : doc.chunks) chunk_hashes.push_back(ch.hash);
+  auto written = co_await db_.write(std::move(fn));
+  if (!written) co_return std::move(written).error();
+  if (col.embedding_model && !written->indexed.unchanged) {
+    Vectors add;
+    for (std::size_t i = 0; i < written->added.size() && i < chunk_hashes.size(); ++i) {
+      auto it = found->cached.find(chunk_hashes[i]);
+      if (it != found->cached.end()) add.emplace_back(written->added[i], it->second);
+    }
+    std::string collection_id = col.id;
+    co_await update_index(std::move(collection_id), std::move(add), std::move(written->removed));
+  }
+  co_return written->indexed;
+}
+
+boost::asio::awaitable<void> Store::update_index(std::string collection_id, Vectors add,
+                                                 std::vector<std::int64_t> remove) {
+  auto index = vectors_.find(collection_id);
+  if (!index) co_return;  // not open: the next search loads and reconciles it
+  auto fn = [index, add = std::move(add), remove = std::move(remove)](Connection&) -> core::Result<bool> {
+    index->remove(remove);
+    for (const auto& [id, v] : add) {
+      if (v.size() == index->dim()) index->add(id, v.data());
+    }
+    return true;
+  };
+  auto r = co_await db_.run(std::move(fn));
+  if (!r) core::log::warn("vector index not updated", {{"collection", collection_id}, {"error", r.error().message}});
+}
+
+core::Result<std::shared_ptr<VectorIndex>> Store::open_index(Connection& c, const CollectionRow& col) {
+  const std::string key = col.embedding_key();
+  auto live = [&c, &col] { return KnowledgeRepository::live_chunk_ids(c, col.id); };
+  auto source = [&c, &col, &key](const std::vector<std::int64_t>* ids) {
+    return KnowledgeRepository::live_vectors(c, col.id, key, ids);
+  };
+  return vectors_.get(col.id, static_cast<std::size_t>(col.dimension.value_or(0)), live, source);
+}
+
+Task<SearchResult> Store::search(SearchRequest request) {
+  auto col = co_await collection(request.collection);
+  if (!col) co_return std::move(col).error();
+  SearchResult out{request.collection, request.mode, std::nullopt, {}};
+  std::vector<float> qv;
+  if (request.mode != SearchMode::keyword) {
+    if (!col->embedding_model || !col->dimension) {
+      out.mode = SearchMode::keyword;
+      out.note = "this collection has no embedding model: searched keyword-only";
+    } else if (!embedder_) {
+      co_return Error(ErrorKind::unavailable, "this server has no embedding models");
+    } else {
+      std::vector<std::string> q{request.query};
+      std::string model = *col->embedding_model;
+      auto v = co_await embedder_->embed(std::move(model), col->embed_dimensions, std::move(q));
+      if (!v && request.mode == SearchMode::semantic) co_return std::move(v).error();
+      if (!v) {
+        out.mode = SearchMode::keyword;
+        out.note = "the embedding model failed (" + v.error().message + "): searched keyword-only";
+      } else if (static_cast<std::int64_t>(v->front().size()) != *col->dimension) {
+        co_return size_mismatch(*col, v->front().size());
+      } else {
+        qv = std::move(v->front());
+      }
+    }
+  }
+  const std::size_t top_k = static_cast<std::size_t>(request.top_k);
+  const std::size_t depth = out.mode == SearchMode::hybrid ? std::max<std::size_t>(top_k * 2, 40) : top_k;
+  auto fn = [this, request = std::move(request), col = std::move(*col), qv = std::move(qv), out = std::move(out),
+             top_k, depth](Connection& c) mutable -> core::Result<SearchResult> {
+    std::unordered_map<std::int64_t, storage::ChunkHit> chunks;
+    std::vector<Ranked> keyword, semantic;
+    if (out.mode != SearchMode::semantic) {
+      const std::string match = keyword_query(request.query);
+      if (!match.empty()) {
+        auto hits = KnowledgeRepository::keyword_search(c, col.id, match, static_cast<int>(depth), request.filters);
+        if (!hits) return std::move(hits).error();
+        for (auto& h : *hits) {
+          keyword.push_back(Ranked{h.chunk_id, h.score});
+          chunks.emplace(h.chunk_id, std::move(h));
+        }
+      }
+    }
+    if (out.mode != SearchMode::keyword) {
+      auto index = open_index(c, col);
+      if (!index) return std::move(index).error();
+      std::vector<Scored> scored;
+      bool exact = false;
+      if (!request.filters.empty()) {
+        auto allowed = KnowledgeRepository::live_chunk_ids(c, col.id, request.filters);
+        if (!allowed) return std::move(allowed).error();
+        if (allowed->size() <= static_cast<std::size_t>(options_.exact_search_below)) {
+          scored = (*index)->exact(qv.data(), *allowed, depth);
+          exact = true;
+        }
+      }
+      // Approximate: ask for more than needed (stale or filtered-out entries are dropped by
+      // the check against storage), widening until enough remain or the index is exhausted.
+      std::size_t k = depth + 16;
+      for (;;) {
+        if (!exact) scored = (*index)->search(qv.data(), k);
+        std::vector<std::int64_t> ids;
+        for (const auto& s : scored) {
+          if (!chunks.count(s.id)) ids.push_back(s.id);
+        }
+        auto hits = KnowledgeRepository::hydrate(c, col.id, ids, request.filters);
+        if (!hits) return std::move(hits).error();
+        for (auto& h : *hits) chunks.emplace(h.chunk_id, std::move(h));
+        semantic.clear();
+        for (const auto& s : scored) {
+          if (chunks.count(s.id) && semantic.size() < depth) semantic.push_back(Ranked{s.id, s.score});
+        }
+        const std::size_t live = (*index)->live();
+        if (exact || semantic.size() >= depth || scored.size() < k || k >= live) break;
+        k = std::min(k * 4, live);
+      }
+    }
+    std::vector<Fused> fused;
+    if (out.mode == SearchMode::hybrid) {
+      fused = fuse(keyword, semantic, request.fusion, request.semantic_weight, top_k);
+    } else {
+      for (const auto& r : out.mode == SearchMode::keyword ? keyword : semantic) {
+        if (fused.size() == top_k) break;
+        Fused f{r.id, r.score, std::nullopt, std::nullopt};
+        (out.mode == SearchMode::keyword ? f.keyword : f.semantic) = r.score;
+        fused.push_back(f);
+      }
+    }
+    for (const auto& f : fused) {
+      auto it = chunks.find(f.id);
+      if (it == chunks.end()) continue;
+      out.hits.push_back(Hit{std::move(it->second), f.score, f.keyword, f.semantic});
+    }
+    return std::move(out);
+  };
+  co_return co_await db_.run(std::move(fn));
+}
+
+namespace {
 
 core::Result<DocumentView> view(Connection& c, std::string_view id, bool include_text) {
   auto doc = KnowledgeRepository::get_document(c, id);
@@ -158,12 +477,13 @@ Task<std::vector<storage::VersionRow>> Store::versions(std::string id) {
   co_return co_await db_.run(std::move(fn));
 }
 
-Task<DocumentPage> Store::list_documents(std::string collection, int limit, std::int64_t before_seq) {
-  auto fn = [collection = std::move(collection), limit, before_seq](Connection& c) -> core::Result<DocumentPage> {
-    auto col = KnowledgeRepository::find_collection(c, collection);
+Task<DocumentPage> Store::list_documents(std::string collection, int limit, std::int64_t before_seq,
+                                         std::optional<std::string> tag) {
+  auto fn = [collection = std::move(collection), limit, before_seq,
+             tag = std::move(tag)](Connection& c) -> core::Result<DocumentPage> {
+    auto col = find(c, collection);
     if (!col) return std::move(col).error();
-    if (!*col) return no_collection(collection);
-    auto rows = KnowledgeRepository::list_documents(c, (*col)->id, limit + 1, before_seq);
+    auto rows = KnowledgeRepository::list_documents(c, col->id, limit + 1, before_seq, tag);
     if (!rows) return std::move(rows).error();
     DocumentPage page;
     page.has_more = static_cast<int>(rows->size()) > limit;
@@ -183,16 +503,43 @@ Task<DocumentView> Store::restore_document(std::string id) {
 }
 
 Task<DocumentView> Store::set_deleted(std::string id, bool deleted) {
-  auto fn = [id = std::move(id), deleted, now = clock_.now_ms()](Connection& c) -> core::Result<DocumentView> {
+  struct Changed {
+    DocumentView view;
+    CollectionRow collection;
+    std::vector<std::int64_t> chunks;
+  };
+  auto fn = [id = std::move(id), deleted, now = clock_.now_ms()](Connection& c) -> core::Result<Changed> {
     auto done = deleted ? KnowledgeRepository::soft_delete(c, id, now) : KnowledgeRepository::restore(c, id, now);
     if (!done) return std::move(done).error();
     auto v = view(c, id, false);
-    if (v && !*done) {
+    if (!v) return std::move(v).error();
+    if (!*done) {
       return Error(ErrorKind::conflict, "document " + id + (deleted ? " is already deleted" : " is not deleted"));
     }
-    return v;
+    auto col = find(c, v->row.collection);
+    if (!col) return std::move(col).error();
+    auto chunks = KnowledgeRepository::chunk_ids(c, id, v->row.version);
+    if (!chunks) return std::move(chunks).error();
+    return Changed{std::move(*v), std::move(*col), std::move(*chunks)};
   };
-  co_return co_await db_.write(std::move(fn));
+  auto r = co_await db_.write(std::move(fn));
+  if (!r) co_return std::move(r).error();
+  if (r->collection.embedding_model && vectors_.find(r->collection.id)) {
+    std::string collection_id = r->collection.id;
+    if (deleted) {
+      Vectors none;
+      co_await update_index(std::move(collection_id), std::move(none), std::move(r->chunks));
+    } else {
+      // Restored: its vectors come back from storage.
+      auto load = [col = r->collection, ids = std::move(r->chunks)](Connection& c) {
+        return KnowledgeRepository::live_vectors(c, col.id, col.embedding_key(), &ids);
+      };
+      auto vectors = co_await db_.run(std::move(load));
+      std::vector<std::int64_t> none;
+      if (vectors) co_await update_index(std::move(collection_id), std::move(*vectors), std::move(none));
+    }
+  }
+  co_return std::move(r->view);
 }
 
 }  // namespace sb::knowledge

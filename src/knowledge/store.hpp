@@ -1,7 +1,8 @@
 #pragma once
-// The knowledge base as the API uses it: collections, indexing already-extracted text (chunked
-// and hashed here), and keyword search. Writes go through the database's single writer; reads
-// run on the blocking pool.
+// The knowledge base as the API uses it: collections (with an optional embedding model),
+// indexing already-extracted text (chunked, hashed, embedded here), and keyword, semantic and
+// hybrid search. Writes go through the database's single writer; reads and vector work run on
+// the blocking pool; embeddings come from the gateway.
 
 #include <boost/asio/awaitable.hpp>
 
@@ -11,7 +12,10 @@
 
 #include "core/clock.hpp"
 #include "core/error.hpp"
+#include "knowledge/embedder.hpp"
+#include "knowledge/fusion.hpp"
 #include "knowledge/text.hpp"
+#include "knowledge/vectors.hpp"
 #include "storage/database.hpp"
 #include "storage/knowledge_repository.hpp"
 
@@ -20,32 +24,60 @@ namespace sb::knowledge {
 template <class T>
 using Task = boost::asio::awaitable<core::Result<T>>;
 
+struct NewCollection {
+  std::string name;
+  std::optional<std::string> embedding_model;
+  std::optional<std::int64_t> dimensions;  // asked of the model; must match what it returns
+};
+
 struct IndexRequest {
   std::string collection;                  // name
   std::optional<std::string> external_id;  // the caller's id
   std::string title;
-  std::string content;
+  std::string content;                     // text (Markdown structure is used for chunking)
+  std::vector<std::string> pages;          // instead of content: text per page (PDF)
   std::optional<std::string> source;
+  std::optional<std::string> author;
+  std::vector<std::string> tags;
+  std::string metadata = "{}";             // JSON object
+  std::optional<std::string> content_type;
+  std::optional<std::string> document_id;  // PUT: a new version of this document
 };
 
 struct Indexed {
   std::string id;
   int version = 1;
   std::size_t chunks = 0;
+  std::optional<std::int64_t> pages;
   std::string content_hash;
   bool created = true;     // a new document (else a new version, or unchanged)
   bool unchanged = false;  // same caller id, same content: nothing was written
+  std::size_t embedded = 0;  // chunks sent to the embedding model (the others were cached)
 };
+
+enum class SearchMode { hybrid, semantic, keyword };
 
 struct SearchRequest {
   std::string collection;
   std::string query;
   int top_k = 10;
+  SearchMode mode = SearchMode::hybrid;
+  storage::SearchFilters filters;
+  double semantic_weight = 0.6;
+  Fusion fusion = Fusion::weighted;
+};
+
+struct Hit {
+  storage::ChunkHit chunk;
+  double score = 0;
+  std::optional<double> keyword, semantic;
 };
 
 struct SearchResult {
   std::string collection;
-  std::vector<storage::ChunkHit> hits;
+  SearchMode mode = SearchMode::keyword;  // what was searched
+  std::optional<std::string> note;        // why it differs from what was asked
+  std::vector<Hit> hits;
 };
 
 struct CollectionInfo {
@@ -63,34 +95,61 @@ struct DocumentPage {
   bool has_more = false;
 };
 
+struct StoreOptions {
+  ChunkOptions chunking;
+  int exact_search_below = 20000;
+};
+
 class Store {
  public:
-  Store(storage::Database& db, const core::Clock& clock, ChunkOptions chunking = {})
-      : db_(db), clock_(clock), chunking_(chunking) {}
+  // embedder may be null (collections cannot have an embedding model then).
+  Store(storage::Database& db, const core::Clock& clock, VectorIndexes& vectors, Embedder* embedder,
+        StoreOptions options = {})
+      : db_(db), clock_(clock), vectors_(vectors), embedder_(embedder), options_(options) {}
 
-  // Errors: invalid_field (bad name), conflict (name taken).
-  Task<storage::CollectionRow> create_collection(std::string name);
+  // Errors: invalid_field (bad name), conflict (name taken, or the model's vectors are not of the
+  // asked dimensions), model_not_found, and the model's own errors (its first call measures the
+  // vector size).
+  Task<storage::CollectionRow> create_collection(NewCollection request);
   Task<std::vector<CollectionInfo>> list_collections();
-  // A new document; or, when the collection already has one with this caller id, its next
-  // version — unless the content (title + text) is unchanged, when nothing is written.
-  // Errors: not_found (no such collection), invalid_field (empty content).
+  Task<CollectionInfo> get_collection(std::string name);
+  // Soft delete. Errors: not_found.
+  Task<storage::CollectionRow> delete_collection(std::string name);
+  // A new document; or, when the collection already has one with this caller id (or
+  // document_id is set), its next version — unless the content (title + text) is unchanged,
+  // when nothing is written. Only chunks whose hash has no cached embedding are embedded.
+  // Errors: not_found (no such collection or document), invalid_field (empty content),
+  // conflict (vector size changed), the embedding model's errors.
   Task<Indexed> index(IndexRequest request);
   Task<SearchResult> search(SearchRequest request);
 
   // Documents (soft-deleted ones too, with deleted_at). Errors: not_found.
   Task<DocumentView> get_document(std::string id, bool include_text);
   Task<std::vector<storage::VersionRow>> versions(std::string id);
-  Task<DocumentPage> list_documents(std::string collection, int limit, std::int64_t before_seq);
+  Task<DocumentPage> list_documents(std::string collection, int limit, std::int64_t before_seq,
+                                    std::optional<std::string> tag = std::nullopt);
   // Errors: not_found; conflict when already deleted (delete) or not deleted / id taken (restore).
   Task<DocumentView> delete_document(std::string id);
   Task<DocumentView> restore_document(std::string id);
 
+  // Saves the vector indexes (shutdown).
+  void flush() { vectors_.save_all(); }
+
  private:
   Task<DocumentView> set_deleted(std::string id, bool deleted);
+  Task<storage::CollectionRow> collection(const std::string& name);
+  // The collection's vector index, opened (or rebuilt) on the calling pool thread.
+  core::Result<std::shared_ptr<VectorIndex>> open_index(storage::Connection& c, const storage::CollectionRow& col);
+  // Adds and removes vectors of an open index (on the blocking pool).
+  boost::asio::awaitable<void> update_index(std::string collection_id,
+                                            std::vector<std::pair<std::int64_t, std::vector<float>>> add,
+                                            std::vector<std::int64_t> remove);
 
   storage::Database& db_;
   const core::Clock& clock_;
-  ChunkOptions chunking_;
+  VectorIndexes& vectors_;
+  Embedder* embedder_;
+  StoreOptions options_;
 };
 
 }  // namespace sb::knowledge

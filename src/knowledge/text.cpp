@@ -81,6 +81,28 @@ std::vector<std::string> split_long(std::string_view para, int budget) {
   return out;
 }
 
+// Starts each chunk with the last words of the chunk before it in the same section.
+void add_overlap(std::vector<Chunk>& chunks, int overlap_tokens) {
+  const std::size_t words = static_cast<std::size_t>(std::max(1, overlap_tokens * 3 / 4));
+  std::string tail;  // of the previous chunk, before its own overlap was added
+  for (std::size_t i = 0; i < chunks.size(); ++i) {
+    std::string own = chunks[i].text;
+    if (i > 0 && chunks[i].heading == chunks[i - 1].heading && !tail.empty()) {
+      chunks[i].text = tail + " " + chunks[i].text;
+      chunks[i].tokens = estimate_tokens(chunks[i].text);
+    }
+    // The last `words` words of this chunk's own text.
+    std::size_t end = own.size(), n = 0, pos = own.size();
+    while (pos > 0 && n < words) {
+      while (pos > 0 && is_space(own[pos - 1])) --pos;
+      if (pos == 0) break;
+      while (pos > 0 && !is_space(own[pos - 1])) --pos;
+      ++n;
+    }
+    tail = std::string(trim(std::string_view(own).substr(pos, end - pos)));
+  }
+}
+
 }  // namespace
 
 int estimate_tokens(std::string_view text) { return (word_count(text) * 4 + 2) / 3; }
@@ -142,6 +164,7 @@ std::vector<Chunk> chunk_text(std::string_view text, const ChunkOptions& options
   }
   add_paragraph(para);
   flush();
+  if (options.overlap_tokens > 0) add_overlap(out, options.overlap_tokens);
   return out;
 }
 

@@ -12,6 +12,8 @@ namespace sb::knowledge {
 
 struct ChunkOptions {
   int max_tokens = 512;  // budget per chunk (tokens estimated as words × 4/3)
+  int overlap_tokens = 0;  // a chunk starts with about this many tokens from the end of the one
+                           // before it in the same section (on top of the budget)
 };
 
 struct Chunk {

@@ -1,10 +1,25 @@
 #include "storage/knowledge_repository.hpp"
 
+#include <boost/json/array.hpp>
+#include <boost/json/serialize.hpp>
+
+#include <cstring>
+
 namespace sb::storage {
+
+namespace {
+
+CollectionRow read_collection(const Statement& r) {
+  return CollectionRow{r.column_text(0),       r.column_text(1),  r.column_opt_text(2),
+                       r.column_opt_int64(3),  r.column_int64(4), r.column_opt_int64(5)};
+}
+
+}  // namespace
 
 Result<CollectionRow> KnowledgeRepository::create_collection(Connection& c, std::string_view id,
                                                              std::string_view name,
-                                                             std::int64_t now) {
+                                                             std::int64_t now,
+                                                             const CollectionRow* embedding) {
   auto existing = find_collection(c, name);
   if (!existing) return std::move(existing).error();
   if (*existing) {
@@ -12,37 +27,71 @@ Result<CollectionRow> KnowledgeRepository::create_collection(Connection& c, std:
                  "a collection named '" + std::string(name) + "' already exists", "name",
                  "storage");
   }
-  auto st = c.cached("INSERT INTO collections (id, name, created_at) VALUES (?1, ?2, ?3)");
+  auto st = c.cached(
+      "INSERT INTO collections (id, name, created_at, embedding_model, dimension, embed_dimensions) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
   if (!st) return std::move(st).error();
-  st->bind(1, id).bind(2, name).bind(3, now);
+  CollectionRow row{std::string(id), std::string(name), std::nullopt, std::nullopt, now, std::nullopt};
+  if (embedding) {
+    row.embedding_model = embedding->embedding_model;
+    row.dimension = embedding->dimension;
+    row.embed_dimensions = embedding->embed_dimensions;
+  }
+  st->bind(1, id).bind(2, name).bind(3, now).bind_opt(4, row.embedding_model).bind_opt(5, row.dimension)
+      .bind_opt(6, row.embed_dimensions);
   if (auto r = st->run(); !r) return std::move(r).error();
-  return CollectionRow{std::string(id), std::string(name), std::nullopt, std::nullopt, now};
+  return row;
+}
+
+Result<bool> KnowledgeRepository::delete_collection(Connection& c, std::string_view name, std::int64_t now) {
+  auto col = find_collection(c, name);
+  if (!col) return std::move(col).error();
+  if (!*col) return false;
+  // Its chunks leave the keyword index; rows stay (soft delete).
+  auto unindex = c.cached(
+      "DELETE FROM chunks_fts WHERE rowid IN (SELECT ch.id FROM chunks ch JOIN documents d ON "
+      "d.id = ch.document_id WHERE d.collection_id = ?1)");
+  if (!unindex) return std::move(unindex).error();
+  unindex->bind(1, std::string_view((*col)->id));
+  if (auto r = unindex->run(); !r) return std::move(r).error();
+  auto docs = c.cached("UPDATE documents SET deleted_at = ?2 WHERE collection_id = ?1 AND deleted_at IS NULL");
+  if (!docs) return std::move(docs).error();
+  docs->bind(1, std::string_view((*col)->id)).bind(2, now);
+  if (auto r = docs->run(); !r) return std::move(r).error();
+  // The name is UNIQUE: a deleted collection gives it up ("name~id") so it can be taken again.
+  auto st = c.cached("UPDATE collections SET deleted_at = ?2, name = name || '~' || id WHERE id = ?1");
+  if (!st) return std::move(st).error();
+  st->bind(1, std::string_view((*col)->id)).bind(2, now);
+  if (auto r = st->run(); !r) return std::move(r).error();
+  return true;
+}
+
+Status KnowledgeRepository::set_dimension(Connection& c, std::string_view id, std::int64_t dimension) {
+  auto st = c.cached("UPDATE collections SET dimension = ?2 WHERE id = ?1");
+  if (!st) return std::move(st).error();
+  st->bind(1, id).bind(2, dimension);
+  return st->run();
 }
 
 Result<std::optional<CollectionRow>> KnowledgeRepository::find_collection(Connection& c,
                                                                           std::string_view name) {
   auto st = c.cached(
-      "SELECT id, name, embedding_model, dimension, created_at FROM collections "
+      "SELECT id, name, embedding_model, dimension, created_at, embed_dimensions FROM collections "
       "WHERE name = ?1 AND deleted_at IS NULL");
   if (!st) return std::move(st).error();
   st->bind(1, name);
   auto row = st->step();
   if (!row) return std::move(row).error();
   if (!*row) return std::optional<CollectionRow>();
-  return std::optional<CollectionRow>(CollectionRow{st->column_text(0), st->column_text(1),
-                                                    st->column_opt_text(2),
-                                                    st->column_opt_int64(3), st->column_int64(4)});
+  return std::optional<CollectionRow>(read_collection(*st));
 }
 
 Result<std::vector<CollectionRow>> KnowledgeRepository::list_collections(Connection& c) {
   auto st = c.cached(
-      "SELECT id, name, embedding_model, dimension, created_at FROM collections "
+      "SELECT id, name, embedding_model, dimension, created_at, embed_dimensions FROM collections "
       "WHERE deleted_at IS NULL ORDER BY name");
   if (!st) return std::move(st).error();
-  return st->all([](const Statement& r) {
-    return CollectionRow{r.column_text(0), r.column_text(1), r.column_opt_text(2),
-                         r.column_opt_int64(3), r.column_int64(4)};
-  });
+  return st->all(read_collection);
 }
 
 Result<std::pair<std::int64_t, std::int64_t>> KnowledgeRepository::collection_counts(
@@ -62,7 +111,8 @@ namespace {
 
 // The chunks of one version of a document, and their keyword index entries.
 Status insert_chunks(Connection& c, std::string_view document_id, int version,
-                     std::string_view title, const std::vector<ChunkInsert>& chunks) {
+                     std::string_view title, const std::vector<ChunkInsert>& chunks,
+                     std::vector<std::int64_t>* ids) {
   auto ch = c.cached(
       "INSERT INTO chunks (document_id, version, ord, heading, page, text, hash) "
       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING id");
@@ -81,6 +131,7 @@ Status insert_chunks(Connection& c, std::string_view document_id, int version,
     if (!row) return std::move(row).error();
     const std::int64_t chunk_id = ch->column_int64(0);
     ch->reset();
+    if (ids) ids->push_back(chunk_id);
     fts->bind(1, chunk_id).bind(2, title).bind(3, std::string_view(chunk.heading))
         .bind(4, std::string_view(chunk.text));
     if (auto r = fts->run(); !r) return r;
@@ -106,7 +157,8 @@ Result<std::optional<KnowledgeRepository::DocumentRef>> KnowledgeRepository::fin
 }
 
 Result<int> KnowledgeRepository::add_version(Connection& c, const DocumentRef& existing,
-                                             const DocumentInsert& doc) {
+                                             const DocumentInsert& doc,
+                                             std::vector<std::int64_t>* chunk_ids) {
   const int version = existing.version + 1;
   auto unindex = c.cached(
       "DELETE FROM chunks_fts WHERE rowid IN (SELECT id FROM chunks WHERE document_id = ?1 AND "
@@ -116,23 +168,40 @@ Result<int> KnowledgeRepository::add_version(Connection& c, const DocumentRef& e
   if (auto r = unindex->run(); !r) return std::move(r).error();
   auto upd = c.cached(
       "UPDATE documents SET version = ?1, title = ?2, source = ?3, content_hash = ?4, "
-      "updated_at = ?5 WHERE id = ?6");
+      "updated_at = ?5, author = ?7, tags = ?8, metadata = ?9, pages = ?10, content_type = ?11 "
+      "WHERE id = ?6");
   if (!upd) return std::move(upd).error();
   upd->bind(1, static_cast<std::int64_t>(version))
       .bind(2, std::string_view(doc.title))
       .bind_opt(3, doc.source)
       .bind(4, std::string_view(doc.content_hash))
       .bind(5, doc.now)
-      .bind(6, std::string_view(existing.id));
+      .bind(6, std::string_view(existing.id))
+      .bind_opt(7, doc.author)
+      .bind(8, std::string_view(doc.tags))
+      .bind(9, std::string_view(doc.metadata))
+      .bind_opt(10, doc.pages)
+      .bind_opt(11, doc.content_type);
   if (auto r = upd->run(); !r) return std::move(r).error();
-  if (auto st = insert_chunks(c, existing.id, version, doc.title, doc.chunks); !st) return std::move(st).error();
+  if (auto st = insert_chunks(c, existing.id, version, doc.title, doc.chunks, chunk_ids); !st) {
+    return std::move(st).error();
+  }
   return version;
 }
 
-Status KnowledgeRepository::add_document(Connection& c, const DocumentInsert& doc) {
+Result<std::vector<std::int64_t>> KnowledgeRepository::chunk_ids(Connection& c, std::string_view document_id,
+                                                                 int version) {
+  auto st = c.cached("SELECT id FROM chunks WHERE document_id = ?1 AND version = ?2 ORDER BY ord");
+  if (!st) return std::move(st).error();
+  st->bind(1, document_id).bind(2, static_cast<std::int64_t>(version));
+  return st->all([](const Statement& r) { return r.column_int64(0); });
+}
+
+Result<std::vector<std::int64_t>> KnowledgeRepository::add_document(Connection& c, const DocumentInsert& doc) {
   auto d = c.cached(
       "INSERT INTO documents (id, collection_id, external_id, title, source, version, "
-      "content_hash, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6, ?7, ?7)");
+      "content_hash, created_at, updated_at, author, tags, metadata, pages, content_type) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6, ?7, ?7, ?8, ?9, ?10, ?11, ?12)");
   if (!d) return std::move(d).error();
   d->bind(1, std::string_view(doc.id))
       .bind(2, std::string_view(doc.collection_id))
@@ -140,9 +209,16 @@ Status KnowledgeRepository::add_document(Connection& c, const DocumentInsert& do
       .bind(4, std::string_view(doc.title))
       .bind_opt(5, doc.source)
       .bind(6, std::string_view(doc.content_hash))
-      .bind(7, doc.now);
-  if (auto r = d->run(); !r) return r;
-  return insert_chunks(c, doc.id, 1, doc.title, doc.chunks);
+      .bind(7, doc.now)
+      .bind_opt(8, doc.author)
+      .bind(9, std::string_view(doc.tags))
+      .bind(10, std::string_view(doc.metadata))
+      .bind_opt(11, doc.pages)
+      .bind_opt(12, doc.content_type);
+  if (auto r = d->run(); !r) return std::move(r).error();
+  std::vector<std::int64_t> ids;
+  if (auto st = insert_chunks(c, doc.id, 1, doc.title, doc.chunks, &ids); !st) return std::move(st).error();
+  return ids;
 }
 
 namespace {
@@ -150,8 +226,8 @@ namespace {
 constexpr const char* kDocumentSelect =
     "SELECT d.rowid, d.id, col.name, d.external_id, d.title, d.source, d.version, d.content_hash, "
     "d.created_at, d.updated_at, d.deleted_at, (SELECT count(*) FROM chunks ch WHERE "
-    "ch.document_id = d.id AND ch.version = d.version) FROM documents d JOIN collections col ON "
-    "col.id = d.collection_id ";
+    "ch.document_id = d.id AND ch.version = d.version), d.author, d.tags, d.metadata, d.pages, "
+    "d.content_type FROM documents d JOIN collections col ON col.id = d.collection_id ";
 
 DocumentRow read_document(const Statement& st) {
   DocumentRow r;
@@ -167,6 +243,11 @@ DocumentRow read_document(const Statement& st) {
   r.updated_at = st.column_int64(9);
   r.deleted_at = st.column_opt_int64(10);
   r.chunks = st.column_int64(11);
+  r.author = st.column_opt_text(12);
+  r.tags = st.column_text(13);
+  r.metadata = st.column_text(14);
+  r.pages = st.column_opt_int64(15);
+  r.content_type = st.column_opt_text(16);
   return r;
 }
 
@@ -220,12 +301,14 @@ Result<std::vector<VersionRow>> KnowledgeRepository::versions(Connection& c, std
 
 Result<std::vector<DocumentRow>> KnowledgeRepository::list_documents(Connection& c,
                                                                      std::string_view collection_id,
-                                                                     int limit, std::int64_t before_seq) {
+                                                                     int limit, std::int64_t before_seq,
+                                                                     const std::optional<std::string>& tag) {
   auto st = c.cached(std::string(kDocumentSelect) +
                      "WHERE d.collection_id = ?1 AND d.deleted_at IS NULL AND (?2 <= 0 OR "
-                     "d.rowid < ?2) ORDER BY d.rowid DESC LIMIT ?3");
+                     "d.rowid < ?2) AND (?4 IS NULL OR EXISTS (SELECT 1 FROM json_each(d.tags) t "
+                     "WHERE t.value = ?4)) ORDER BY d.rowid DESC LIMIT ?3");
   if (!st) return std::move(st).error();
-  st->bind(1, collection_id).bind(2, before_seq).bind(3, static_cast<std::int64_t>(limit));
+  st->bind(1, collection_id).bind(2, before_seq).bind(3, static_cast<std::int64_t>(limit)).bind_opt(4, tag);
   return st->all(read_document);
 }
 
@@ -267,40 +350,120 @@ Result<bool> KnowledgeRepository::restore(Connection& c, std::string_view id, st
   return true;
 }
 
+namespace {
+
+std::string json_list(const std::vector<std::string>& items) {
+  boost::json::array a;
+  for (const auto& i : items) a.emplace_back(i);
+  return boost::json::serialize(a);
+}
+
+// " AND ..." conditions on the document `d` for the filters, numbering parameters from `first`;
+// bind_filters binds them in the same order.
+std::string filter_sql(const SearchFilters& f, int first) {
+  std::string sql;
+  int n = first;
+  auto p = [&n] { return "?" + std::to_string(n++); };
+  if (!f.tags.empty()) {
+    sql += " AND EXISTS (SELECT 1 FROM json_each(d.tags) t WHERE t.value IN (SELECT value FROM json_each(" +
+           p() + ")))";
+  }
+  if (!f.document_ids.empty()) {
+    const std::string ids = p();
+    sql += " AND (d.id IN (SELECT value FROM json_each(" + ids + ")) OR d.external_id IN (SELECT value FROM json_each(" +
+           ids + ")))";
+  }
+  for (const auto& m : f.metadata) {
+    sql += " AND EXISTS (SELECT 1 FROM json_each(d.metadata) m WHERE m.key = " + p();
+    switch (m.kind) {
+      case SearchFilters::Equals::Kind::text: sql += " AND m.type = 'text' AND m.atom = " + p() + ")"; break;
+      case SearchFilters::Equals::Kind::number:
+        sql += " AND m.type IN ('integer', 'real') AND m.atom = " + p() + ")";
+        break;
+      case SearchFilters::Equals::Kind::boolean:
+        sql += m.boolean ? " AND m.type = 'true')" : " AND m.type = 'false')";
+        break;
+    }
+  }
+  return sql;
+}
+
+void bind_filters(Statement& st, const SearchFilters& f, int first) {
+  int n = first;
+  if (!f.tags.empty()) st.bind(n++, std::string_view(json_list(f.tags)));
+  if (!f.document_ids.empty()) st.bind(n++, std::string_view(json_list(f.document_ids)));
+  for (const auto& m : f.metadata) {
+    st.bind(n++, std::string_view(m.key));
+    if (m.kind == SearchFilters::Equals::Kind::text) st.bind(n++, std::string_view(m.text));
+    if (m.kind == SearchFilters::Equals::Kind::number) st.bind_double(n++, m.number);
+  }
+}
+
+constexpr const char* kHitColumns =
+    "ch.id, ch.document_id, d.external_id, d.title, ch.heading, ch.page, ch.text, d.source, d.tags";
+
+ChunkHit read_hit(const Statement& st) {
+  ChunkHit h;
+  h.chunk_id = st.column_int64(0);
+  h.document_id = st.column_text(1);
+  h.external_id = st.column_opt_text(2);
+  h.title = st.column_text(3);
+  h.heading = st.column_text(4);
+  h.page = st.column_opt_int64(5);
+  h.text = st.column_text(6);
+  h.source = st.column_opt_text(7);
+  h.tags = st.column_text(8);
+  return h;
+}
+
+std::vector<float> read_vector(std::string_view blob) {
+  std::vector<float> v(blob.size() / sizeof(float));
+  if (!v.empty()) std::memcpy(v.data(), blob.data(), v.size() * sizeof(float));
+  return v;
+}
+
+std::string ids_json(const std::vector<std::int64_t>& ids) {
+  std::string out = "[";
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    if (i) out += ',';
+    out += std::to_string(ids[i]);
+  }
+  return out + "]";
+}
+
+constexpr const char* kLive =
+    " JOIN documents d ON d.id = ch.document_id WHERE d.collection_id = ?1 AND d.deleted_at IS NULL "
+    "AND ch.version = d.version";
+
+}  // namespace
+
 Result<std::vector<ChunkHit>> KnowledgeRepository::keyword_search(Connection& c,
                                                                   std::string_view collection_id,
                                                                   std::string_view match,
-                                                                  int limit) {
+                                                                  int limit,
+                                                                  const SearchFilters& filters) {
   // FTS5 ranks its own matches fastest (ORDER BY rank LIMIT inside the virtual table); the best
   // `window` are then joined and filtered to the collection's live documents. When the filter
   // leaves fewer than `limit` and the window was full, the window doubles: the answer is exact.
   // rank is bm25(): lower is better; a hit's score is its negation.
-  auto st = c.cached(
-      "SELECT ch.id, ch.document_id, d.external_id, d.title, ch.heading, ch.page, ch.text, "
-      "-f.rank, f.n FROM (SELECT rowid, rank, count(*) OVER () AS n FROM "
-      "(SELECT rowid, rank FROM chunks_fts WHERE chunks_fts MATCH ?1 ORDER BY rank LIMIT ?3)) f "
-      "JOIN chunks ch ON ch.id = f.rowid JOIN documents d ON d.id = ch.document_id "
-      "WHERE d.collection_id = ?2 AND d.deleted_at IS NULL AND ch.version = d.version "
-      "ORDER BY f.rank LIMIT ?4");
+  auto st = c.cached(std::string("SELECT ") + kHitColumns +
+                     ", -f.rank, f.n FROM (SELECT rowid, rank, count(*) OVER () AS n FROM "
+                     "(SELECT rowid, rank FROM chunks_fts WHERE chunks_fts MATCH ?2 ORDER BY rank LIMIT ?3)) f "
+                     "JOIN chunks ch ON ch.id = f.rowid" +
+                     kLive + filter_sql(filters, 5) + " ORDER BY f.rank LIMIT ?4");
   if (!st) return std::move(st).error();
   for (std::int64_t window = std::max(limit, 1) * 2 + 32;; window *= 2) {
-    st->bind(1, match).bind(2, collection_id).bind(3, window).bind(4, static_cast<std::int64_t>(limit));
+    st->bind(1, collection_id).bind(2, match).bind(3, window).bind(4, static_cast<std::int64_t>(limit));
+    bind_filters(*st, filters, 5);
     std::vector<ChunkHit> out;
     std::int64_t fetched = 0;
     for (;;) {
       auto row = st->step();
       if (!row) return std::move(row).error();
       if (!*row) break;
-      ChunkHit h;
-      h.chunk_id = st->column_int64(0);
-      h.document_id = st->column_text(1);
-      h.external_id = st->column_opt_text(2);
-      h.title = st->column_text(3);
-      h.heading = st->column_text(4);
-      h.page = st->column_opt_int64(5);
-      h.text = st->column_text(6);
-      h.score = st->column_double(7);
-      fetched = st->column_int64(8);
+      ChunkHit h = read_hit(*st);
+      h.score = st->column_double(9);
+      fetched = st->column_int64(10);
       out.push_back(std::move(h));
     }
     st->reset();
@@ -316,6 +479,62 @@ Result<std::vector<ChunkHit>> KnowledgeRepository::keyword_search(Connection& c,
       if (any->column_int64(0) <= window) return out;
     }
   }
+}
+
+Result<std::vector<std::pair<std::string, std::vector<float>>>> KnowledgeRepository::cached_embeddings(
+    Connection& c, std::string_view model, const std::vector<std::string>& hashes) {
+  auto st = c.cached(
+      "SELECT hash, vector FROM embeddings WHERE model = ?1 AND hash IN (SELECT value FROM json_each(?2))");
+  if (!st) return std::move(st).error();
+  st->bind(1, model).bind(2, std::string_view(json_list(hashes)));
+  return st->all([](const Statement& r) {
+    return std::pair<std::string, std::vector<float>>(r.column_text(0), read_vector(r.column_blob(1)));
+  });
+}
+
+Status KnowledgeRepository::put_embeddings(Connection& c, std::string_view model,
+                                           const std::vector<std::pair<std::string, std::vector<float>>>& vectors) {
+  auto st = c.cached("INSERT OR IGNORE INTO embeddings (model, hash, vector) VALUES (?1, ?2, ?3)");
+  if (!st) return std::move(st).error();
+  for (const auto& [hash, v] : vectors) {
+    st->bind(1, model).bind(2, std::string_view(hash)).bind_blob(3, v.data(), v.size() * sizeof(float));
+    if (auto r = st->run(); !r) return r;
+    st->reset();
+  }
+  return {};
+}
+
+Result<std::vector<std::pair<std::int64_t, std::vector<float>>>> KnowledgeRepository::live_vectors(
+    Connection& c, std::string_view collection_id, std::string_view model, const std::vector<std::int64_t>* ids) {
+  auto st = c.cached(std::string("SELECT ch.id, e.vector FROM chunks ch JOIN embeddings e ON e.model = ?2 AND "
+                                 "e.hash = ch.hash") +
+                     kLive + " AND (?3 IS NULL OR ch.id IN (SELECT value FROM json_each(?3)))");
+  if (!st) return std::move(st).error();
+  st->bind(1, collection_id).bind(2, model);
+  if (ids) st->bind(3, std::string_view(ids_json(*ids)));
+  return st->all([](const Statement& r) {
+    return std::pair<std::int64_t, std::vector<float>>(r.column_int64(0), read_vector(r.column_blob(1)));
+  });
+}
+
+Result<std::vector<std::int64_t>> KnowledgeRepository::live_chunk_ids(Connection& c, std::string_view collection_id,
+                                                                      const SearchFilters& filters) {
+  auto st = c.cached(std::string("SELECT ch.id FROM chunks ch") + kLive + filter_sql(filters, 2));
+  if (!st) return std::move(st).error();
+  st->bind(1, collection_id);
+  bind_filters(*st, filters, 2);
+  return st->all([](const Statement& r) { return r.column_int64(0); });
+}
+
+Result<std::vector<ChunkHit>> KnowledgeRepository::hydrate(Connection& c, std::string_view collection_id,
+                                                           const std::vector<std::int64_t>& ids,
+                                                           const SearchFilters& filters) {
+  auto st = c.cached(std::string("SELECT ") + kHitColumns + " FROM chunks ch" + kLive +
+                     " AND ch.id IN (SELECT value FROM json_each(?2))" + filter_sql(filters, 3));
+  if (!st) return std::move(st).error();
+  st->bind(1, collection_id).bind(2, std::string_view(ids_json(ids)));
+  bind_filters(*st, filters, 3);
+  return st->all(read_hit);
 }
 
 }  // namespace sb::storage

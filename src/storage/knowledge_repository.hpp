@@ -17,8 +17,30 @@ struct CollectionRow {
   std::string id;
   std::string name;
   std::optional<std::string> embedding_model;
-  std::optional<std::int64_t> dimension;
+  std::optional<std::int64_t> dimension;  // learnt from the model's first answer
   std::int64_t created_at = 0;
+  std::optional<std::int64_t> embed_dimensions;  // asked of the model ("dimensions"), if set
+
+  // The key of this collection's vectors in the embeddings cache: the model and the size asked.
+  std::string embedding_key() const {
+    if (!embedding_model) return {};
+    return embed_dimensions ? *embedding_model + "@" + std::to_string(*embed_dimensions) : *embedding_model;
+  }
+};
+
+// Which live chunks a search may return. Empty lists and maps do not filter.
+struct SearchFilters {
+  std::vector<std::string> tags;          // the document has any of these tags
+  std::vector<std::string> document_ids;  // document ids or caller ids
+  struct Equals {
+    std::string key;
+    enum class Kind { text, number, boolean } kind = Kind::text;
+    std::string text;
+    double number = 0;
+    bool boolean = false;
+  };
+  std::vector<Equals> metadata;  // every top-level metadata key equals its value
+  bool empty() const { return tags.empty() && document_ids.empty() && metadata.empty(); }
 };
 
 struct ChunkInsert {
@@ -35,6 +57,11 @@ struct DocumentInsert {
   std::optional<std::string> external_id;
   std::string title;
   std::optional<std::string> source;
+  std::optional<std::string> author;
+  std::string tags = "[]";      // JSON array of strings
+  std::string metadata = "{}";  // JSON object
+  std::optional<std::int64_t> pages;
+  std::optional<std::string> content_type;
   std::string content_hash;
   std::int64_t now = 0;
   std::vector<ChunkInsert> chunks;
@@ -45,6 +72,8 @@ struct ChunkHit {
   std::string document_id;
   std::optional<std::string> external_id;
   std::string title;
+  std::optional<std::string> source;
+  std::string tags = "[]";  // JSON array
   std::string heading;
   std::optional<std::int64_t> page;
   std::string text;
@@ -58,6 +87,11 @@ struct DocumentRow {
   std::optional<std::string> external_id;
   std::string title;
   std::optional<std::string> source;
+  std::optional<std::string> author;
+  std::string tags = "[]";      // JSON array
+  std::string metadata = "{}";  // JSON object
+  std::optional<std::int64_t> pages;
+  std::optional<std::string> content_type;
   int version = 1;
   std::string content_hash;
   std::int64_t created_at = 0, updated_at = 0;
@@ -73,15 +107,23 @@ struct VersionRow {
 class KnowledgeRepository {
  public:
   // A new collection; a live collection with the same name is a conflict.
+  // `embedding` (model, dimensions asked) when the collection has an embedding model.
   static Result<CollectionRow> create_collection(Connection& c, std::string_view id,
-                                                 std::string_view name, std::int64_t now);
+                                                 std::string_view name, std::int64_t now,
+                                                 const CollectionRow* embedding = nullptr);
+  // Soft delete: the collection, its documents and chunks leave every listing and search; its
+  // name can be taken again. False when there is no live collection of that name.
+  static Result<bool> delete_collection(Connection& c, std::string_view name, std::int64_t now);
+  // Records the vector size the model answered with (first embedding).
+  static Status set_dimension(Connection& c, std::string_view id, std::int64_t dimension);
   static Result<std::optional<CollectionRow>> find_collection(Connection& c, std::string_view name);
   static Result<std::vector<CollectionRow>> list_collections(Connection& c);
   // Live documents and chunks of a collection.
   static Result<std::pair<std::int64_t, std::int64_t>> collection_counts(Connection& c,
                                                                          std::string_view id);
-  // Inserts a document (version 1) with its chunks and their keyword index entries.
-  static Status add_document(Connection& c, const DocumentInsert& doc);
+  // Inserts a document (version 1) with its chunks and their keyword index entries; returns the
+  // chunk ids in order.
+  static Result<std::vector<std::int64_t>> add_document(Connection& c, const DocumentInsert& doc);
 
   struct DocumentRef {
     std::string id;
@@ -94,14 +136,20 @@ class KnowledgeRepository {
                                                                 std::string_view external_id);
   // Makes doc the next version of document `existing`: its chunks are added under the new
   // version (earlier versions' chunks stay, out of the keyword index), title and hash replaced.
-  static Result<int> add_version(Connection& c, const DocumentRef& existing, const DocumentInsert& doc);
+  // The new chunk ids are appended to `chunk_ids`.
+  static Result<int> add_version(Connection& c, const DocumentRef& existing, const DocumentInsert& doc,
+                                 std::vector<std::int64_t>* chunk_ids = nullptr);
+  // The chunk ids of one version of a document.
+  static Result<std::vector<std::int64_t>> chunk_ids(Connection& c, std::string_view document_id,
+                                                     int version);
   static Result<std::optional<DocumentRow>> get_document(Connection& c, std::string_view id);
   // The current version's chunk texts in order, joined by blank lines.
   static Result<std::string> document_text(Connection& c, std::string_view id, int version);
   static Result<std::vector<VersionRow>> versions(Connection& c, std::string_view id);
   // Live documents of a collection, newest first; before_seq > 0 continues a listing.
   static Result<std::vector<DocumentRow>> list_documents(Connection& c, std::string_view collection_id,
-                                                         int limit, std::int64_t before_seq);
+                                                         int limit, std::int64_t before_seq,
+                                                         const std::optional<std::string>& tag = std::nullopt);
   // Soft delete: out of search (its chunks leave the keyword index) until restored. Returns
   // false when the document was not live.
   static Result<bool> soft_delete(Connection& c, std::string_view id, std::int64_t now);
@@ -112,7 +160,26 @@ class KnowledgeRepository {
   // BM25 over live documents of the collection, best first. `match` is an FTS5 query
   // (knowledge::keyword_query builds one from user text).
   static Result<std::vector<ChunkHit>> keyword_search(Connection& c, std::string_view collection_id,
-                                                      std::string_view match, int limit);
+                                                      std::string_view match, int limit,
+                                                      const SearchFilters& filters = {});
+
+  // Embeddings cache, by model key and chunk hash. Vectors are float32, L2-normalised.
+  static Result<std::vector<std::pair<std::string, std::vector<float>>>> cached_embeddings(
+      Connection& c, std::string_view model, const std::vector<std::string>& hashes);
+  static Status put_embeddings(Connection& c, std::string_view model,
+                               const std::vector<std::pair<std::string, std::vector<float>>>& vectors);
+  // (chunk id, vector) of the live chunks of a collection that have an embedding under `model`;
+  // with ids set, only those chunks.
+  static Result<std::vector<std::pair<std::int64_t, std::vector<float>>>> live_vectors(
+      Connection& c, std::string_view collection_id, std::string_view model,
+      const std::vector<std::int64_t>* ids = nullptr);
+  // The ids of a collection's live chunks.
+  static Result<std::vector<std::int64_t>> live_chunk_ids(Connection& c, std::string_view collection_id,
+                                                          const SearchFilters& filters = {});
+  // The chunks among `ids` that are live in the collection and pass the filters (any order).
+  static Result<std::vector<ChunkHit>> hydrate(Connection& c, std::string_view collection_id,
+                                               const std::vector<std::int64_t>& ids,
+                                               const SearchFilters& filters = {});
 };
 
 }  // namespace sb::storage

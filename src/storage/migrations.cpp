@@ -94,6 +94,21 @@ CREATE TABLE chunks (
 CREATE INDEX chunks_document ON chunks(document_id, version);
 CREATE VIRTUAL TABLE chunks_fts USING fts5(title, heading, text, tokenize = 'snowball');
 )sql"},
+      {4, "knowledge: embeddings cache, document tags, metadata and state",
+       R"sql(
+ALTER TABLE collections ADD COLUMN embed_dimensions INTEGER;
+ALTER TABLE documents ADD COLUMN author TEXT;
+ALTER TABLE documents ADD COLUMN tags TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE documents ADD COLUMN metadata TEXT NOT NULL DEFAULT '{}';
+ALTER TABLE documents ADD COLUMN pages INTEGER;
+ALTER TABLE documents ADD COLUMN content_type TEXT;
+CREATE TABLE embeddings (
+  model  TEXT NOT NULL,
+  hash   TEXT NOT NULL,
+  vector BLOB NOT NULL,
+  PRIMARY KEY (model, hash)
+) WITHOUT ROWID;
+)sql"},
   };
   return kMigrations;
 }

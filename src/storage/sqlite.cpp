@@ -37,6 +37,16 @@ Statement& Statement::bind(int index, std::string_view v) {
   return *this;
 }
 
+Statement& Statement::bind_blob(int index, const void* data, std::size_t bytes) {
+  sqlite3_bind_blob64(stmt_, index, data, bytes, SQLITE_TRANSIENT);
+  return *this;
+}
+
+Statement& Statement::bind_double(int index, double v) {
+  sqlite3_bind_double(stmt_, index, v);
+  return *this;
+}
+
 Statement& Statement::bind_null(int index) {
   sqlite3_bind_null(stmt_, index);
   return *this;
@@ -69,6 +79,13 @@ std::string Statement::column_text(int col) const {
   int n = sqlite3_column_bytes(stmt_, col);
   return p ? std::string(reinterpret_cast<const char*>(p), static_cast<std::size_t>(n))
            : std::string();
+}
+
+std::string_view Statement::column_blob(int col) const {
+  const auto* p = sqlite3_column_blob(stmt_, col);
+  int n = sqlite3_column_bytes(stmt_, col);
+  return p ? std::string_view(static_cast<const char*>(p), static_cast<std::size_t>(n))
+           : std::string_view();
 }
 
 std::optional<std::int64_t> Statement::column_opt_int64(int col) const {

@@ -39,6 +39,9 @@ class Statement {
   Statement& bind(int index, std::string_view v);
   Statement& bind(int index, const char* v) { return bind(index, std::string_view(v)); }
   Statement& bind_null(int index);
+  Statement& bind_double(int index, double v);
+  // Raw bytes (BLOB), e.g. a float vector.
+  Statement& bind_blob(int index, const void* data, std::size_t bytes);
 
   // true = a row is available; false = done.
   Result<bool> step();
@@ -72,6 +75,8 @@ class Statement {
   // Rows changed by the last statement run on this connection.
   std::int64_t changes() const;
   std::string column_text(int col) const;
+  // A BLOB column's bytes (valid until the next step or reset).
+  std::string_view column_blob(int col) const;
   bool column_is_null(int col) const;
 
  private:

@@ -4,6 +4,12 @@
 #include <boost/json/parse.hpp>
 #include <gtest/gtest.h>
 
+#include <csignal>
+#include <filesystem>
+
+#include <boost/json/serialize.hpp>
+
+#include "fake_upstream.hpp"
 #include "harness.hpp"
 
 namespace sbtest {
@@ -141,7 +147,10 @@ TEST(Knowledge, BadInputIsRefusedWithTheFieldNamed) {
   check("/api/v1/collections", "{oops", 400, "");
   check("/api/v1/collections", R"({})", 400, "name");
   check("/api/v1/collections", R"({"name":"has space"})", 400, "name");
-  check("/api/v1/collections", R"({"name":"x","embedding_model":"mock/echo"})", 400, "embedding_model");
+  check("/api/v1/collections", R"({"name":"x","embedding_model":"nope/model"})", 404, "embedding_model");
+  check("/api/v1/collections", R"({"name":"x","embedding_model":7})", 400, "embedding_model");
+  check("/api/v1/collections", R"({"name":"x","dimensions":64})", 400, "dimensions");
+  check("/api/v1/collections", R"({"name":"x","embedding_model":"mock/embed","dimensions":0})", 400, "dimensions");
   check("/api/v1/index", R"({"collection":"none","content":"text"})", 404, "collection");
   ASSERT_EQ(http(s.port(), "POST", "/api/v1/collections", R"({"name":"c"})")->status, 201);
   check("/api/v1/index", R"({"collection":"c"})", 400, "content");
@@ -151,7 +160,198 @@ TEST(Knowledge, BadInputIsRefusedWithTheFieldNamed) {
   check("/api/v1/search", R"({"collection":"c","query":"x","top_k":0})", 400, "top_k");
   check("/api/v1/search", R"({"collection":"c","query":"x","mode":"magic"})", 400, "mode");
   check("/api/v1/search", R"({"collection":"missing","query":"x"})", 404, "collection");
+  check("/api/v1/search", R"({"collection":"c","query":"x","fusion":"max"})", 400, "fusion");
+  check("/api/v1/search", R"({"collection":"c","query":"x","semantic_weight":1.5})", 400, "semantic_weight");
+  check("/api/v1/search", R"({"collection":"c","query":"x","filters":[]})", 400, "filters");
+  check("/api/v1/search", R"({"collection":"c","query":"x","filters":{"colour":"red"}})", 400, "filters.colour");
+  check("/api/v1/search", R"({"collection":"c","query":"x","filters":{"tags":"a"}})", 400, "filters.tags");
+  check("/api/v1/search", R"({"collection":"c","query":"x","filters":{"metadata":{"a":[1]}}})", 400,
+        "filters.metadata.a");
+  check("/api/v1/index", R"({"collection":"c","content":"t","tags":[1]})", 400, "tags");
+  check("/api/v1/index", R"({"collection":"c","content":"t","metadata":"m"})", 400, "metadata");
+  check("/api/v1/documents", R"({"collection":"c","content":"t"})", 400, "text");
+  check("/api/v1/index/batch", R"({"collection":"c","documents":[]})", 400, "documents");
+  check("/api/v1/index/batch", R"({"collection":"c","documents":[{"content":"ok"},{"content":5}]})", 400,
+        "documents[1].content");
   EXPECT_EQ(http(s.port(), "GET", "/health")->status, 200);
+}
+
+// A collection with the mock provider's hashed embeddings: semantic and hybrid search, filters,
+// versions and deletes seen by the vector index, and the index rebuilt from storage.
+TEST(Knowledge, HybridSearchWithEmbeddingsFiltersAndARebuiltIndex) {
+  TempDir data;
+  auto search = [](int port, const std::string& body) {
+    auto r = http(port, "POST", "/api/v1/search", body);
+    EXPECT_EQ(r->status, 200) << body << " -> " << r->body;
+    return json::parse(r->body).as_object();
+  };
+  auto ids = [](const json::object& res) {
+    std::vector<std::string> out;
+    for (const auto& h : res.at("data").as_array()) out.emplace_back(h.at("id").as_string());
+    return out;
+  };
+  std::string pets_doc;
+  {
+    Server s({.data_dir = data.path()});
+    auto created = http(s.port(), "POST", "/api/v1/collections",
+                        R"({"name":"kb","embedding_model":"mock/embed","dimensions":128})");
+    ASSERT_EQ(created->status, 201) << created->body;
+    EXPECT_EQ(json::parse(created->body).at("dimension"), 128);
+    // The model answers 128-dimensional vectors; asking 64 of a collection that says 128 is
+    // impossible here, so the mismatch is checked at creation instead.
+    const std::vector<std::string> docs = {
+        R"({"collection":"kb","id":"cats","title":"Cats","text":"Cats are small domesticated mammals that purr and hunt mice.","tags":["pets"],"metadata":{"year":2020,"lang":"en","indoor":true}})",
+        R"({"collection":"kb","id":"dogs","title":"Dogs","text":"Dogs are loyal domesticated mammals that bark and fetch.","tags":["pets"],"metadata":{"year":2021,"lang":"en"}})",
+        R"({"collection":"kb","id":"rockets","title":"Rockets","text":"A rocket engine burns propellant to produce thrust in space.","tags":["space"],"metadata":{"year":2021,"lang":"de"}})",
+    };
+    for (const auto& d : docs) {
+      auto r = http(s.port(), "POST", "/api/v1/documents", d);
+      ASSERT_EQ(r->status, 201) << r->body;
+      EXPECT_EQ(json::parse(r->body).at("embedded_chunks"), 1);
+      if (d.find("\"cats\"") != std::string::npos) pets_doc = json::parse(r->body).at("id").as_string();
+    }
+    auto sem = search(s.port(), R"({"collection":"kb","query":"mammals that purr","mode":"semantic","top_k":3})");
+    EXPECT_EQ(sem.at("mode"), "semantic");
+    ASSERT_EQ(ids(sem).size(), 3u);
+    EXPECT_EQ(ids(sem)[0], "cats");
+    EXPECT_TRUE(sem.at("data").at(0).at("scores").at("keyword").is_null());
+    EXPECT_GT(sem.at("data").at(0).at("scores").at("semantic").as_double(), 0.3);
+
+    auto hybrid = search(s.port(), R"({"collection":"kb","query":"rocket thrust","top_k":2})");
+    EXPECT_EQ(hybrid.at("mode"), "hybrid");
+    EXPECT_FALSE(hybrid.contains("note"));
+    ASSERT_GE(ids(hybrid).size(), 1u);
+    EXPECT_EQ(ids(hybrid)[0], "rockets");
+    EXPECT_DOUBLE_EQ(hybrid.at("data").at(0).at("score").as_double(), 1.0) << "best in both lists";
+    auto rrf = search(s.port(), R"({"collection":"kb","query":"rocket thrust","fusion":"rrf","top_k":1})");
+    EXPECT_NEAR(rrf.at("data").at(0).at("score").as_double(), 2.0 / 61, 1e-9);
+
+    // Filters apply to both halves.
+    auto pets = search(s.port(), R"({"collection":"kb","query":"rocket thrust","filters":{"tags":["pets"]}})");
+    for (const auto& id : ids(pets)) EXPECT_NE(id, "rockets");
+    auto y2021 = search(s.port(), R"({"collection":"kb","query":"domesticated mammals","mode":"semantic","filters":{"metadata":{"year":2021,"lang":"en"}}})");
+    EXPECT_EQ(ids(y2021), std::vector<std::string>{"dogs"});
+    auto indoor = search(s.port(), R"({"collection":"kb","query":"mammals","filters":{"metadata":{"indoor":true}}})");
+    EXPECT_EQ(ids(indoor), std::vector<std::string>{"cats"});
+    auto by_id = search(s.port(), R"({"collection":"kb","query":"mammals","mode":"semantic","filters":{"document_ids":["dogs"]}})");
+    EXPECT_EQ(ids(by_id), std::vector<std::string>{"dogs"});
+
+    // A new version replaces the old text in the vector index too; a deleted document is gone.
+    auto put = http(s.port(), "PUT", "/api/v1/documents/" + pets_doc,
+                    R"({"title":"Cats","text":"Cats sleep most of the day on warm windowsills.","tags":["pets"]})");
+    ASSERT_EQ(put->status, 200) << put->body;
+    EXPECT_EQ(json::parse(put->body).at("version"), 2);
+    auto purr = search(s.port(), R"({"collection":"kb","query":"purr and hunt mice","mode":"semantic","top_k":3})");
+    for (const auto& h : purr.at("data").as_array()) {
+      EXPECT_EQ(std::string(h.at("text").as_string()).find("purr"), std::string::npos) << "old version found";
+    }
+    ASSERT_EQ(http(s.port(), "DELETE", "/api/v1/documents/" + pets_doc)->status, 200);
+    auto after = search(s.port(), R"({"collection":"kb","query":"cats sleep windowsills","mode":"semantic","top_k":5})");
+    for (const auto& id : ids(after)) EXPECT_NE(id, "cats");
+    ASSERT_EQ(http(s.port(), "POST", "/api/v1/documents/" + pets_doc + "/restore")->status, 200);
+    auto back = search(s.port(), R"({"collection":"kb","query":"cats sleep windowsills","mode":"semantic","top_k":1})");
+    EXPECT_EQ(ids(back), std::vector<std::string>{"cats"});
+
+    // Re-indexing unchanged content embeds nothing; a stats call counts what is live.
+    auto again = http(s.port(), "POST", "/api/v1/index/batch",
+                      R"({"collection":"kb","documents":[{"id":"dogs","title":"Dogs","content":"Dogs are loyal domesticated mammals that bark and fetch.","tags":["pets"],"metadata":{"year":2021,"lang":"en"}},{"id":"fish","title":"Fish","content":"Goldfish swim in bowls."}]})");
+    ASSERT_EQ(again->status, 200) << again->body;
+    auto batch = json::parse(again->body);
+    EXPECT_EQ(batch.at("data").at(0).at("unchanged"), true);
+    EXPECT_EQ(batch.at("data").at(1).at("embedded_chunks"), 1);
+    EXPECT_EQ(batch.at("failed"), 0);
+    auto stats = json::parse(http(s.port(), "GET", "/api/v1/stats")->body);
+    EXPECT_EQ(stats.at("documents"), 4);
+    EXPECT_EQ(stats.at("chunks"), 4);
+    EXPECT_EQ(s.stop(SIGTERM), 0);
+  }
+  // The saved index is deleted: the next search rebuilds it from the stored vectors.
+  std::filesystem::remove_all(data.path() + "/vectors");
+  {
+    Server s({.data_dir = data.path()});
+    auto res = search(s.port(), R"({"collection":"kb","query":"goldfish bowls","mode":"semantic","top_k":1})");
+    EXPECT_EQ(ids(res), std::vector<std::string>{"fish"});
+    EXPECT_TRUE(s.wait_for_log("vector index rebuilt"));
+    // Deleting the collection removes it from listings and search; the name is free again.
+    ASSERT_EQ(http(s.port(), "DELETE", "/api/v1/collections/kb")->status, 200);
+    EXPECT_EQ(http(s.port(), "DELETE", "/api/v1/collections/kb")->status, 404);
+    EXPECT_EQ(http(s.port(), "POST", "/api/v1/search", R"({"collection":"kb","query":"fish"})")->status, 404);
+    EXPECT_EQ(http(s.port(), "POST", "/api/v1/collections", R"({"name":"kb"})")->status, 201);
+    EXPECT_EQ(json::parse(http(s.port(), "GET", "/api/v1/collections/kb")->body).at("documents"), 0);
+  }
+  // A saved index that fails its checksum is rebuilt too (not trusted, not crashed on).
+}
+
+// An OpenAI embeddings answer with one vector of `dim` values per input (inputs counted by the
+// test, not parsed).
+Behavior embeddings(std::size_t inputs, std::size_t dim) {
+  json::array data;
+  for (std::size_t i = 0; i < inputs; ++i) {
+    json::array v;
+    for (std::size_t j = 0; j < dim; ++j) v.push_back(j == i % dim ? 1.0 : 0.0);
+    data.push_back(json::object{{"object", "embedding"}, {"index", i}, {"embedding", std::move(v)}});
+  }
+  Behavior b;
+  b.body = json::serialize(json::object{{"object", "list"}, {"data", std::move(data)}, {"model", "e"},
+                                        {"usage", json::object{{"prompt_tokens", 1}, {"total_tokens", 1}}}});
+  return b;
+}
+
+TEST(Knowledge, EmbeddingModelErrorsAndDimensionMismatches) {
+  FakeUpstream up;
+  Server s({.config_toml = "[[providers]]\nname = \"emb\"\ntype = \"openai\"\nbase_url = \"" + up.url() +
+                           "/v1\"\ntimeout_ms = 5000\n[gateway]\nmax_retries = 0\n"});
+  // The model answers 8 values where 16 were asked: 409 at creation, nothing created.
+  up.push(embeddings(1, 8));
+  auto r = http(s.port(), "POST", "/api/v1/collections",
+                R"({"name":"kb","embedding_model":"emb/e","dimensions":16})");
+  EXPECT_EQ(r->status, 409) << r->body;
+  EXPECT_EQ(json::parse(r->body).at("error").at("param"), "dimensions");
+  ASSERT_GE(up.received().size(), 1u);
+  EXPECT_EQ(json::parse(up.received().back().body).at("dimensions"), 16) << "asked of the model";
+  EXPECT_EQ(http(s.port(), "GET", "/api/v1/collections/kb")->status, 404);
+
+  up.push(embeddings(1, 8));
+  r = http(s.port(), "POST", "/api/v1/collections", R"({"name":"kb","embedding_model":"emb/e"})");
+  ASSERT_EQ(r->status, 201) << r->body;
+  EXPECT_EQ(json::parse(r->body).at("dimension"), 8);
+
+  // Later the model answers another size (switched behind our back): 409, nothing written.
+  up.push(embeddings(2, 4));
+  r = http(s.port(), "POST", "/api/v1/index", R"({"collection":"kb","content":"One.\n\n# Two\n\nTwo."})");
+  EXPECT_EQ(r->status, 409) << r->body;
+  EXPECT_NE(std::string(json::parse(r->body).at("error").at("message").as_string()).find("8-dimensional"),
+            std::string::npos);
+  // A failing model fails ingestion with its status class; nothing is half-written.
+  up.push(failing(500, "model melted"));
+  r = http(s.port(), "POST", "/api/v1/index", R"({"collection":"kb","content":"Three."})");
+  EXPECT_EQ(r->status, 502) << r->body;
+  // A wrong number of vectors is the upstream's fault.
+  up.push(embeddings(3, 8));
+  r = http(s.port(), "POST", "/api/v1/index", R"({"collection":"kb","content":"Four."})");
+  EXPECT_EQ(r->status, 502) << r->body;
+  EXPECT_EQ(json::parse(http(s.port(), "GET", "/api/v1/collections/kb")->body).at("documents"), 0);
+
+  // Hybrid search with a failing model falls back to keyword and says why; semantic fails.
+  up.push(embeddings(1, 8));
+  ASSERT_EQ(http(s.port(), "POST", "/api/v1/index", R"({"collection":"kb","content":"Owls hunt at night."})")->status,
+            201);
+  up.push(failing(503, "busy"));
+  auto kw = json::parse(http(s.port(), "POST", "/api/v1/search", R"({"collection":"kb","query":"owls"})")->body);
+  EXPECT_EQ(kw.at("mode"), "keyword");
+  EXPECT_NE(std::string(kw.at("note").as_string()).find("embedding model failed"), std::string::npos);
+  EXPECT_EQ(kw.at("data").as_array().size(), 1u);
+  up.push(failing(503, "busy"));
+  EXPECT_EQ(http(s.port(), "POST", "/api/v1/search", R"({"collection":"kb","query":"owls","mode":"semantic"})")->status,
+            502);
+
+  // A collection without a model searches keyword-only and says so.
+  ASSERT_EQ(http(s.port(), "POST", "/api/v1/collections", R"({"name":"plain"})")->status, 201);
+  ASSERT_EQ(http(s.port(), "POST", "/api/v1/index", R"({"collection":"plain","content":"Owls hunt at night."})")->status, 201);
+  auto plain = json::parse(http(s.port(), "POST", "/api/v1/search",
+                                R"({"collection":"plain","query":"owls","mode":"semantic"})")->body);
+  EXPECT_EQ(plain.at("mode"), "keyword");
+  EXPECT_TRUE(plain.as_object().contains("note"));
 }
 
 }  // namespace

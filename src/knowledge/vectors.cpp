@@ -1,0 +1,287 @@
+#include "knowledge/vectors.hpp"
+
+#include <hnswlib/hnswlib.h>
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <unordered_set>
+
+#include "core/log.hpp"
+
+namespace sb::knowledge {
+
+using core::Error;
+using core::ErrorKind;
+namespace fs = std::filesystem;
+
+void normalize(std::vector<float>& v) {
+  double sum = 0;
+  for (float x : v) sum += static_cast<double>(x) * x;
+  if (sum <= 0) return;
+  const float inv = static_cast<float>(1.0 / std::sqrt(sum));
+  for (float& x : v) x *= inv;
+}
+
+namespace {
+
+// Lowercase hex SHA-256 of a file's bytes, or "" when it cannot be read.
+std::string file_sha256(const std::string& path, std::uintmax_t* size) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return {};
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
+  std::vector<char> buf(1 << 20);
+  std::uintmax_t total = 0;
+  while (in) {
+    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+    const auto n = in.gcount();
+    if (n > 0) EVP_DigestUpdate(ctx, buf.data(), static_cast<std::size_t>(n));
+    total += static_cast<std::uintmax_t>(n);
+  }
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_DigestFinal_ex(ctx, md, &len);
+  EVP_MD_CTX_free(ctx);
+  static const char* hex = "0123456789abcdef";
+  std::string out;
+  for (unsigned i = 0; i < len; ++i) {
+    out += hex[md[i] >> 4];
+    out += hex[md[i] & 15];
+  }
+  if (size) *size = total;
+  return out;
+}
+
+constexpr const char* kMagic = "switchboard-hnsw 1";
+
+}  // namespace
+
+VectorIndex::VectorIndex(std::size_t dim, const HnswParams& params, std::size_t capacity)
+    : dim_(dim), params_(params), space_(std::make_unique<hnswlib::InnerProductSpace>(dim)) {
+  hnsw_ = std::make_unique<hnswlib::HierarchicalNSW<float>>(
+      space_.get(), std::max<std::size_t>(capacity, 16), static_cast<std::size_t>(params.m),
+      static_cast<std::size_t>(params.ef_construction));
+  hnsw_->setEf(static_cast<std::size_t>(params.ef_search));
+}
+
+VectorIndex::~VectorIndex() = default;
+
+core::Result<std::unique_ptr<VectorIndex>> VectorIndex::load(const std::string& path, std::size_t dim,
+                                                             const HnswParams& params) {
+  std::ifstream meta(path + ".sum");
+  std::string magic_line, sum;
+  std::size_t stored_dim = 0;
+  std::uintmax_t stored_size = 0;
+  if (!meta || !std::getline(meta, magic_line) || magic_line != kMagic || !(meta >> stored_dim >> stored_size >> sum)) {
+    return Error(ErrorKind::not_found, "no saved index");
+  }
+  if (stored_dim != dim) return Error(ErrorKind::conflict, "saved index has another vector size");
+  std::uintmax_t size = 0;
+  if (file_sha256(path, &size) != sum || size != stored_size) {
+    return Error(ErrorKind::invalid_field, "saved index fails its checksum");
+  }
+  auto out = std::make_unique<VectorIndex>(dim, params, 16);
+  try {
+    out->hnsw_ = std::make_unique<hnswlib::HierarchicalNSW<float>>(out->space_.get(), path);
+  } catch (const std::exception& e) {
+    return Error(ErrorKind::invalid_field, std::string("saved index unreadable: ") + e.what());
+  }
+  out->hnsw_->setEf(static_cast<std::size_t>(params.ef_search));
+  // hnswlib 0.6.2's loading constructor leaves its deleted count uninitialised: recount.
+  std::size_t deleted = 0;
+  for (std::size_t i = 0; i < out->hnsw_->cur_element_count; ++i) {
+    if (out->hnsw_->isMarkedDeleted(static_cast<hnswlib::tableint>(i))) ++deleted;
+  }
+  out->hnsw_->num_deleted_ = deleted;
+  out->live_ = out->hnsw_->cur_element_count - deleted;
+  return out;
+}
+
+core::Status VectorIndex::save(const std::string& path) const {
+  std::unique_lock lock(mu_);  // alone: hnswlib reads the graph while writing it
+  const std::string tmp = path + ".tmp", tmp_sum = path + ".sum.tmp";
+  try {
+    hnsw_->saveIndex(tmp);
+  } catch (const std::exception& e) {
+    return Error(ErrorKind::unavailable, std::string("cannot save vector index: ") + e.what());
+  }
+  std::uintmax_t size = 0;
+  const std::string sum = file_sha256(tmp, &size);
+  {
+    std::ofstream out(tmp_sum, std::ios::trunc);
+    out << kMagic << "\n" << dim_ << " " << size << " " << sum << "\n";
+    if (!out) return Error(ErrorKind::unavailable, "cannot write " + tmp_sum);
+  }
+  std::error_code ec;
+  fs::rename(tmp, path, ec);
+  if (!ec) fs::rename(tmp_sum, path + ".sum", ec);
+  if (ec) return Error(ErrorKind::unavailable, "cannot save vector index: " + ec.message());
+  dirty_ = false;
+  return {};
+}
+
+void VectorIndex::add(std::int64_t id, const float* v) {
+  std::unique_lock lock(mu_);
+  if (hnsw_->cur_element_count >= hnsw_->max_elements_) {
+    hnsw_->resizeIndex(std::max<std::size_t>(hnsw_->max_elements_ * 2, 1024));
+  }
+  auto it = hnsw_->label_lookup_.find(static_cast<hnswlib::labeltype>(id));
+  if (it == hnsw_->label_lookup_.end() || hnsw_->isMarkedDeleted(it->second)) ++live_;
+  hnsw_->addPoint(v, static_cast<hnswlib::labeltype>(id));
+  dirty_ = true;
+}
+
+void VectorIndex::remove(const std::vector<std::int64_t>& ids) {
+  std::unique_lock lock(mu_);
+  for (auto id : ids) {
+    auto it = hnsw_->label_lookup_.find(static_cast<hnswlib::labeltype>(id));
+    if (it == hnsw_->label_lookup_.end() || hnsw_->isMarkedDeleted(it->second)) continue;
+    hnsw_->markDeletedInternal(it->second);
+    --live_;
+    dirty_ = true;
+  }
+}
+
+std::vector<std::int64_t> VectorIndex::live_ids() const {
+  std::shared_lock lock(mu_);
+  std::vector<std::int64_t> out;
+  out.reserve(hnsw_->label_lookup_.size());
+  for (const auto& [label, internal] : hnsw_->label_lookup_) {
+    if (!hnsw_->isMarkedDeleted(internal)) out.push_back(static_cast<std::int64_t>(label));
+  }
+  return out;
+}
+
+std::size_t VectorIndex::live() const {
+  std::shared_lock lock(mu_);
+  return live_;
+}
+
+bool VectorIndex::dirty() const {
+  std::shared_lock lock(mu_);
+  return dirty_;
+}
+
+std::vector<Scored> VectorIndex::search(const float* q, std::size_t k) const {
+  std::shared_lock lock(mu_);
+  std::vector<Scored> out;
+  if (k == 0 || hnsw_->cur_element_count == 0) return out;
+  auto top = hnsw_->searchKnn(q, k);
+  out.resize(top.size());
+  for (std::size_t i = top.size(); i-- > 0;) {  // the queue pops the farthest first
+    out[i] = Scored{static_cast<std::int64_t>(top.top().second), 1.0f - top.top().first};
+    top.pop();
+  }
+  return out;
+}
+
+std::vector<Scored> VectorIndex::exact(const float* q, const std::vector<std::int64_t>& ids, std::size_t k) const {
+  std::shared_lock lock(mu_);
+  std::vector<Scored> out;
+  auto dist = space_->get_dist_func();
+  void* param = space_->get_dist_func_param();
+  for (auto id : ids) {
+    auto it = hnsw_->label_lookup_.find(static_cast<hnswlib::labeltype>(id));
+    if (it == hnsw_->label_lookup_.end() || hnsw_->isMarkedDeleted(it->second)) continue;
+    out.push_back(Scored{id, 1.0f - dist(q, hnsw_->getDataByInternalId(it->second), param)});
+  }
+  const std::size_t n = std::min(k, out.size());
+  std::partial_sort(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(n), out.end(),
+                    [](const Scored& a, const Scored& b) { return a.score > b.score; });
+  out.resize(n);
+  return out;
+}
+
+std::string VectorIndexes::path(const std::string& collection_id) const {
+  return (fs::path(dir_) / (collection_id + ".hnsw")).string();
+}
+
+core::Result<std::shared_ptr<VectorIndex>> VectorIndexes::get(const std::string& collection_id, std::size_t dim,
+                                                               const LiveIds& live, const Source& source) {
+  std::lock_guard lock(mu_);
+  if (auto it = open_.find(collection_id); it != open_.end() && it->second->dim() == dim) return it->second;
+  std::unique_ptr<VectorIndex> index;
+  std::string why = "no saved index";
+  if (!dir_.empty()) {
+    auto loaded = VectorIndex::load(path(collection_id), dim, params_);
+    if (loaded) {
+      index = std::move(*loaded);
+    } else {
+      why = loaded.error().message;
+    }
+  }
+  if (index) {
+    // Reconcile with storage: the saved file may predate the last writes (a crash).
+    auto ids = live();
+    if (!ids) return std::move(ids).error();
+    std::unordered_set<std::int64_t> want(ids->begin(), ids->end());
+    std::vector<std::int64_t> gone, missing;
+    for (auto id : index->live_ids()) {
+      if (!want.erase(id)) gone.push_back(id);
+    }
+    missing.assign(want.begin(), want.end());
+    index->remove(gone);
+    if (!missing.empty()) {
+      auto vectors = source(&missing);
+      if (!vectors) return std::move(vectors).error();
+      for (auto& [id, v] : *vectors) {
+        if (v.size() == dim) index->add(id, v.data());
+      }
+    }
+    if (!gone.empty() || !missing.empty()) {
+      core::log::info("vector index reconciled", {{"collection", collection_id},
+                                                  {"added", static_cast<long long>(missing.size())},
+                                                  {"removed", static_cast<long long>(gone.size())}});
+    }
+  } else {
+    auto vectors = source(nullptr);
+    if (!vectors) return std::move(vectors).error();
+    index = std::make_unique<VectorIndex>(dim, params_, vectors->size() + 1024);
+    for (auto& [id, v] : *vectors) {
+      if (v.size() == dim) index->add(id, v.data());
+    }
+    if (!vectors->empty()) {
+      core::log::info("vector index rebuilt", {{"collection", collection_id},
+                                               {"vectors", static_cast<long long>(vectors->size())},
+                                               {"reason", why}});
+    }
+  }
+  std::shared_ptr<VectorIndex> shared(std::move(index));
+  open_[collection_id] = shared;
+  return shared;
+}
+
+std::shared_ptr<VectorIndex> VectorIndexes::find(const std::string& collection_id) {
+  std::lock_guard lock(mu_);
+  auto it = open_.find(collection_id);
+  return it == open_.end() ? nullptr : it->second;
+}
+
+void VectorIndexes::drop(const std::string& collection_id) {
+  std::lock_guard lock(mu_);
+  open_.erase(collection_id);
+  if (dir_.empty()) return;
+  std::error_code ec;
+  fs::remove(path(collection_id), ec);
+  fs::remove(path(collection_id) + ".sum", ec);
+}
+
+void VectorIndexes::save_all() {
+  if (dir_.empty()) return;
+  std::lock_guard lock(mu_);
+  std::error_code ec;
+  fs::create_directories(dir_, ec);
+  for (const auto& [id, index] : open_) {
+    if (!index->dirty()) continue;
+    if (auto st = index->save(path(id)); !st) {
+      core::log::warn("vector index not saved", {{"collection", id}, {"error", st.error().message}});
+    }
+  }
+}
+
+}  // namespace sb::knowledge

@@ -1,0 +1,113 @@
+#pragma once
+// Vector indexes: one hnswlib HNSW graph per collection (cosine similarity as the inner product
+// of L2-normalised float32 vectors), labelled by chunk id. The index is a cache of what SQLite
+// holds (the vectors live in the embeddings table): it is saved to <data>/vectors/ at shutdown
+// with a checksum, and at first use it is loaded, checked against the live chunks (missing ones
+// added, gone ones marked deleted) or rebuilt when the file is missing, corrupt or of another
+// size. Searches share a lock; changes take it alone.
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/error.hpp"
+
+namespace hnswlib {
+template <typename T>
+class HierarchicalNSW;
+class InnerProductSpace;
+}  // namespace hnswlib
+
+namespace sb::knowledge {
+
+struct HnswParams {
+  int m = 16;
+  int ef_construction = 200;
+  int ef_search = 128;
+};
+
+struct Scored {
+  std::int64_t id = 0;
+  float score = 0;  // cosine similarity, higher is better
+};
+
+// Scales v to unit length (a zero vector stays zero).
+void normalize(std::vector<float>& v);
+
+class VectorIndex {
+ public:
+  VectorIndex(std::size_t dim, const HnswParams& params, std::size_t capacity = 1024);
+  ~VectorIndex();
+  VectorIndex(const VectorIndex&) = delete;
+  VectorIndex& operator=(const VectorIndex&) = delete;
+
+  // Loads a saved index; errors when it is missing, fails its checksum or has another size.
+  static core::Result<std::unique_ptr<VectorIndex>> load(const std::string& path, std::size_t dim,
+                                                         const HnswParams& params);
+  // Writes the index and its checksum (atomically: temporary files, then renames).
+  core::Status save(const std::string& path) const;
+
+  std::size_t dim() const { return dim_; }
+  // Adds a vector (dim floats, normalised) or revives/replaces the one with this id.
+  void add(std::int64_t id, const float* v);
+  // Marks ids deleted; unknown or already deleted ids are ignored.
+  void remove(const std::vector<std::int64_t>& ids);
+  // The ids present and not deleted.
+  std::vector<std::int64_t> live_ids() const;
+  std::size_t live() const;
+  // Approximate k nearest, best first.
+  std::vector<Scored> search(const float* q, std::size_t k) const;
+  // Exact scores of the given ids that are present, best first, at most k.
+  std::vector<Scored> exact(const float* q, const std::vector<std::int64_t>& ids, std::size_t k) const;
+  bool dirty() const;
+
+ private:
+  std::size_t dim_;
+  HnswParams params_;
+  std::unique_ptr<hnswlib::InnerProductSpace> space_;
+  std::unique_ptr<hnswlib::HierarchicalNSW<float>> hnsw_;
+  mutable std::shared_mutex mu_;
+  std::size_t live_ = 0;          // present and not deleted
+  mutable bool dirty_ = false;  // changed since loaded or saved
+};
+
+// Every collection's index, by collection id, loaded on first use.
+class VectorIndexes {
+ public:
+  // dir empty: nothing is saved or loaded (in-memory only).
+  VectorIndexes(std::string dir, HnswParams params) : dir_(std::move(dir)), params_(params) {}
+
+  // The live (id, vector) pairs of a collection, all of them (ids == nullptr) or just those ids.
+  using Source = std::function<core::Result<std::vector<std::pair<std::int64_t, std::vector<float>>>>(
+      const std::vector<std::int64_t>* ids)>;
+  using LiveIds = std::function<core::Result<std::vector<std::int64_t>>()>;
+
+  // The collection's index of `dim`-sized vectors: already open, loaded and reconciled with
+  // the live chunks, or rebuilt from `source`. Blocking: call it on the blocking pool.
+  core::Result<std::shared_ptr<VectorIndex>> get(const std::string& collection_id, std::size_t dim,
+                                                 const LiveIds& live, const Source& source);
+  // The open index, if any (writes that found none leave the next get to reconcile).
+  std::shared_ptr<VectorIndex> find(const std::string& collection_id);
+  // Forgets a collection's index and removes its files.
+  void drop(const std::string& collection_id);
+  // Saves every changed index. Called at shutdown.
+  void save_all();
+
+  const HnswParams& params() const { return params_; }
+
+ private:
+  std::string path(const std::string& collection_id) const;
+
+  std::string dir_;
+  HnswParams params_;
+  std::mutex mu_;  // guards open_; held while an index loads
+  std::map<std::string, std::shared_ptr<VectorIndex>> open_;
+};
+
+}  // namespace sb::knowledge

@@ -1,0 +1,140 @@
+#include "knowledge/vectors.hpp"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <set>
+
+namespace sb::knowledge {
+namespace {
+
+std::vector<float> random_unit(std::mt19937& rng, std::size_t dim) {
+  std::normal_distribution<float> n;
+  std::vector<float> v(dim);
+  for (auto& x : v) x = n(rng);
+  normalize(v);
+  return v;
+}
+
+std::string temp_dir() {
+  auto p = std::filesystem::temp_directory_path() / ("sb-vec-" + std::to_string(::getpid()) + "-" +
+                                                     std::to_string(std::random_device{}()));
+  std::filesystem::create_directories(p);
+  return p.string();
+}
+
+TEST(Vectors, NormalizeMakesUnitLength) {
+  std::vector<float> v = {3, 4};
+  normalize(v);
+  EXPECT_FLOAT_EQ(v[0], 0.6f);
+  EXPECT_FLOAT_EQ(v[1], 0.8f);
+  std::vector<float> zero = {0, 0};
+  normalize(zero);
+  EXPECT_EQ(zero[0], 0);
+}
+
+TEST(Vectors, SearchFindsNearestAndHonoursDeletes) {
+  std::mt19937 rng(7);
+  VectorIndex index(32, HnswParams{}, 4);  // grows past its first capacity
+  std::vector<std::vector<float>> vs;
+  for (int i = 0; i < 200; ++i) {
+    vs.push_back(random_unit(rng, 32));
+    index.add(1000 + i, vs.back().data());
+  }
+  EXPECT_EQ(index.live(), 200u);
+  auto top = index.search(vs[17].data(), 3);
+  ASSERT_EQ(top.size(), 3u);
+  EXPECT_EQ(top[0].id, 1017);
+  EXPECT_NEAR(top[0].score, 1.0, 1e-5);
+  EXPECT_GE(top[0].score, top[1].score);
+
+  index.remove({1017, 999999});  // unknown ids are ignored
+  index.remove({1017});          // and so is a second delete
+  EXPECT_EQ(index.live(), 199u);
+  for (const auto& s : index.search(vs[17].data(), 10)) EXPECT_NE(s.id, 1017);
+  index.add(1017, vs[17].data());  // revived
+  EXPECT_EQ(index.search(vs[17].data(), 1)[0].id, 1017);
+
+  auto exact = index.exact(vs[5].data(), {1005, 1006, 1007, 424242}, 2);
+  ASSERT_EQ(exact.size(), 2u);
+  EXPECT_EQ(exact[0].id, 1005);
+}
+
+TEST(Vectors, SavedIndexLoadsAndACorruptOneIsRefused) {
+  const std::string dir = temp_dir();
+  const std::string path = dir + "/c.hnsw";
+  std::mt19937 rng(11);
+  std::vector<std::vector<float>> vs;
+  {
+    VectorIndex index(16, HnswParams{});
+    for (int i = 0; i < 50; ++i) {
+      vs.push_back(random_unit(rng, 16));
+      index.add(i, vs.back().data());
+    }
+    index.remove({3});
+    ASSERT_TRUE(index.save(path));
+    EXPECT_FALSE(index.dirty());
+  }
+  auto loaded = VectorIndex::load(path, 16, HnswParams{});
+  ASSERT_TRUE(loaded) << loaded.error().message;
+  EXPECT_EQ((*loaded)->live(), 49u);
+  EXPECT_EQ((*loaded)->search(vs[9].data(), 1)[0].id, 9);
+  EXPECT_FALSE(VectorIndex::load(path, 32, HnswParams{})) << "another vector size";
+  {
+    std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(100);
+    f.put('\x7f');
+  }
+  auto corrupt = VectorIndex::load(path, 16, HnswParams{});
+  ASSERT_FALSE(corrupt);
+  EXPECT_NE(corrupt.error().message.find("checksum"), std::string::npos);
+  EXPECT_FALSE(VectorIndex::load(dir + "/missing.hnsw", 16, HnswParams{}));
+  std::filesystem::remove_all(dir);
+}
+
+TEST(Vectors, IndexesReconcileASavedFileWithStorage) {
+  const std::string dir = temp_dir();
+  std::mt19937 rng(3);
+  std::map<std::int64_t, std::vector<float>> stored;
+  for (int i = 1; i <= 20; ++i) stored[i] = random_unit(rng, 8);
+  auto live = [&stored]() -> core::Result<std::vector<std::int64_t>> {
+    std::vector<std::int64_t> ids;
+    for (const auto& [id, v] : stored) ids.push_back(id);
+    return ids;
+  };
+  auto source = [&stored](const std::vector<std::int64_t>* ids)
+      -> core::Result<std::vector<std::pair<std::int64_t, std::vector<float>>>> {
+    std::vector<std::pair<std::int64_t, std::vector<float>>> out;
+    for (const auto& [id, v] : stored) {
+      if (!ids || std::find(ids->begin(), ids->end(), id) != ids->end()) out.emplace_back(id, v);
+    }
+    return out;
+  };
+  {
+    VectorIndexes indexes(dir, HnswParams{});
+    auto idx = indexes.get("c1", 8, live, source);
+    ASSERT_TRUE(idx);
+    EXPECT_EQ((*idx)->live(), 20u);
+    indexes.save_all();
+  }
+  // Storage moved on while the file stayed behind (a crash): 5 gone, 3 new.
+  for (int i = 1; i <= 5; ++i) stored.erase(i);
+  for (int i = 21; i <= 23; ++i) stored[i] = random_unit(rng, 8);
+  VectorIndexes again(dir, HnswParams{});
+  auto idx = again.get("c1", 8, live, source);
+  ASSERT_TRUE(idx);
+  auto ids = (*idx)->live_ids();
+  std::set<std::int64_t> got(ids.begin(), ids.end());
+  std::set<std::int64_t> want;
+  for (const auto& [id, v] : stored) want.insert(id);
+  EXPECT_EQ(got, want);
+  EXPECT_EQ((*idx)->search(stored[22].data(), 1)[0].id, 22);
+  again.drop("c1");
+  EXPECT_FALSE(std::filesystem::exists(dir + "/c1.hnsw"));
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace sb::knowledge
