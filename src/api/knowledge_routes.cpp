@@ -9,6 +9,7 @@
 #include "api/json.hpp"
 #include "api/routes.hpp"
 #include "http/message.hpp"
+#include "http/multipart.hpp"
 
 namespace sb::api {
 
@@ -281,6 +282,70 @@ core::Result<knowledge::SearchRequest> search_request(const json::object& body) 
   return in;
 }
 
+
+// A multipart upload: `file` (required) plus the JSON route's fields as form fields (`tags` as
+// a JSON array or comma-separated, `metadata` as a JSON object). The file's text is extracted
+// on the blocking pool.
+awaitable<core::Result<knowledge::IndexRequest>> upload_request(knowledge::Store& store, const Request& req,
+                                                                std::string_view boundary,
+                                                                std::optional<std::string> collection) {
+  auto parts = http::parse_multipart(req.body, boundary);
+  if (!parts) co_return std::move(parts).error();
+  json::object fields;
+  const http::FormPart* file = nullptr;
+  for (const auto& p : *parts) {
+    if (p.name == "file") {
+      if (file) co_return Error(ErrorKind::invalid_field, "send one 'file' per request", "file");
+      file = &p;
+    } else if (p.name == "tags") {
+      boost::system::error_code ec;
+      json::value v = json::parse(p.body, ec);
+      if (ec || !v.is_array()) {
+        json::array tags;
+        std::string_view rest = p.body;
+        while (!rest.empty()) {
+          auto comma = rest.find(',');
+          std::string_view t = rest.substr(0, comma);
+          while (!t.empty() && t.front() == ' ') t.remove_prefix(1);
+          while (!t.empty() && t.back() == ' ') t.remove_suffix(1);
+          if (!t.empty()) tags.emplace_back(t);
+          rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+        }
+        v = std::move(tags);
+      }
+      fields["tags"] = std::move(v);
+    } else if (p.name == "metadata") {
+      boost::system::error_code ec;
+      json::value v = json::parse(p.body, ec);
+      if (ec || !v.is_object()) co_return Error(ErrorKind::invalid_field, "'metadata' must be a JSON object", "metadata");
+      fields["metadata"] = std::move(v);
+    } else {
+      fields[p.name] = json::string(p.body);
+    }
+  }
+  if (!file) co_return Error(ErrorKind::invalid_field, "'file' is required (a multipart file part)", "file");
+  if (collection) fields["collection"] = *collection;
+  fields["text"] = "";  // filled from the file below
+  auto in = index_request(fields, "text", {});
+  if (!in) co_return std::move(in).error();
+  std::string content_type = file->content_type, filename = file->filename;
+  auto extracted = co_await store.extract(file->body, std::move(content_type), std::move(filename));
+  if (!extracted) co_return std::move(extracted).error();
+  in->content = std::move(extracted->text);
+  in->pages = std::move(extracted->pages);
+  in->content_type = extracted->content_type;
+  if (in->title.empty()) in->title = !extracted->title.empty() ? extracted->title : file->filename;
+  if (!in->source && !file->filename.empty()) in->source = file->filename;
+  const bool blank = in->pages.empty() ? in->content.find_first_not_of(" \t\r\n\f\v") == std::string::npos
+                                       : std::all_of(in->pages.begin(), in->pages.end(), [](const std::string& p) {
+                                           return p.find_first_not_of(" \t\r\n\f\v") == std::string::npos;
+                                         });
+  if (blank) {
+    co_return Error(ErrorKind::unprocessable, "no text could be extracted from the file (a scanned PDF?)", "file");
+  }
+  co_return std::move(*in);
+}
+
 }  // namespace
 
 void register_knowledge_routes(http::Router& router, knowledge::Store& store) {
@@ -306,8 +371,15 @@ void register_knowledge_routes(http::Router& router, knowledge::Store& store) {
                                                                 : json::value(nullptr);
       co_return Response::json(200, json::serialize(out));
     });
-    // JSON {collection, title?, text, id?, source?, author?, tags?, metadata?}
+    // JSON {collection, title?, text, id?, source?, author?, tags?, metadata?}, or a multipart
+    // upload with the same fields and a `file`.
     router.add("POST", base, [&store](Request& req) -> awaitable<Response> {
+      const std::string boundary = http::multipart_boundary(req.header("content-type"));
+      if (!boundary.empty()) {
+        auto in = co_await upload_request(store, req, boundary, std::nullopt);
+        if (!in) co_return Response::error(in.error());
+        co_return indexed_response(co_await store.index(std::move(*in)));
+      }
       auto body = parse_json_object(req.body);
       if (!body) co_return Response::error(body.error());
       auto in = index_request(*body, "text", {});
@@ -316,13 +388,21 @@ void register_knowledge_routes(http::Router& router, knowledge::Store& store) {
     });
     // A new version of a document: the same fields; collection and id are the document's.
     router.add("PUT", base + "/{id}", [&store](Request& req) -> awaitable<Response> {
-      auto body = parse_json_object(req.body);
-      if (!body) co_return Response::error(body.error());
       const std::string id(req.param("id"));
-      auto doc = co_await store.get_document(id, false);
+      std::string lookup = id;  // named: no temporaries in a co_await (GCC 12)
+      auto doc = co_await store.get_document(std::move(lookup), false);
       if (!doc) co_return Response::error(doc.error());
-      (*body)["collection"] = doc->row.collection;
-      auto in = index_request(*body, "text", {});
+      const std::string boundary = http::multipart_boundary(req.header("content-type"));
+      core::Result<knowledge::IndexRequest> in = Error(ErrorKind::internal, "unset");
+      if (!boundary.empty()) {
+        std::optional<std::string> collection = doc->row.collection;
+        in = co_await upload_request(store, req, boundary, std::move(collection));
+      } else {
+        auto body = parse_json_object(req.body);
+        if (!body) co_return Response::error(body.error());
+        (*body)["collection"] = doc->row.collection;
+        in = index_request(*body, "text", {});
+      }
       if (!in) co_return Response::error(in.error());
       in->document_id = id;
       in->external_id = doc->row.external_id;

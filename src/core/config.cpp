@@ -282,7 +282,7 @@ const std::vector<KeyDef>& schema() {
               &KnowledgeConfig::chunk_overlap_tokens, 0, 4096,
               "Tokens from the end of a chunk repeated at the start of the next (within a section)."),
       int_key("knowledge", "max_document_bytes", &Config::knowledge, &KnowledgeConfig::max_document_bytes,
-              1024, 1LL << 32, "Largest uploaded file or fetched URL; larger ones get 413."),
+              1024, 1LL << 32, "Largest uploaded file; larger ones get 413 (server.max_body_bytes bounds the request too)."),
       int_key("knowledge", "embed_batch", &Config::knowledge, &KnowledgeConfig::embed_batch, 1, 2048,
               "Chunks per embeddings call while ingesting."),
       int_key("knowledge", "hnsw_m", &Config::knowledge, &KnowledgeConfig::hnsw_m, 4, 128,
@@ -294,10 +294,6 @@ const std::vector<KeyDef>& schema() {
       int_key("knowledge", "exact_search_below", &Config::knowledge,
               &KnowledgeConfig::exact_search_below, 0, 10000000,
               "A filtered vector search over fewer matching chunks than this scores them all exactly."),
-      int_key("knowledge", "url_timeout_ms", &Config::knowledge, &KnowledgeConfig::url_timeout_ms, 100,
-              kMaxMs, "Deadline for fetching a document URL."),
-      bool_key("knowledge", "url_allow_private", &Config::knowledge, &KnowledgeConfig::url_allow_private,
-               "Allow document URLs on loopback, private and link-local addresses."),
   };
   return kSchema;
 }

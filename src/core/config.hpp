@@ -90,14 +90,12 @@ struct JobsConfig {
 struct KnowledgeConfig {
   int chunk_tokens = 512;          // token budget per chunk
   int chunk_overlap_tokens = 0;    // tokens repeated from the previous chunk
-  std::int64_t max_document_bytes = 10 * 1024 * 1024;  // an upload or fetched URL
+  std::int64_t max_document_bytes = 10 * 1024 * 1024;  // an uploaded file
   int embed_batch = 64;            // texts per embeddings call
   int hnsw_m = 16;
   int hnsw_ef_construction = 200;
   int hnsw_ef_search = 128;
   int exact_search_below = 20000;  // filtered vector searches over fewer chunks are exact
-  int url_timeout_ms = 15000;
-  bool url_allow_private = false;  // allow fetching loopback/private/link-local addresses
 };
 
 // [[providers]]: an upstream the gateway can call.

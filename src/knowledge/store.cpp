@@ -132,6 +132,19 @@ Task<CollectionRow> Store::delete_collection(std::string name) {
   co_return r;
 }
 
+Task<Extracted> Store::extract(std::string_view bytes, std::string content_type, std::string filename) {
+  if (static_cast<std::int64_t>(bytes.size()) > options_.max_document_bytes) {
+    co_return Error(ErrorKind::payload_too_large,
+                    "the file is " + std::to_string(bytes.size()) + " bytes; the limit is " +
+                        std::to_string(options_.max_document_bytes) + " (knowledge.max_document_bytes)",
+                    "file");
+  }
+  auto fn = [bytes, content_type = std::move(content_type), filename = std::move(filename)] {
+    return knowledge::extract(bytes, content_type, filename);
+  };
+  co_return co_await db_.pool().run(std::move(fn));
+}
+
 Task<CollectionRow> Store::collection(const std::string& name) {
   auto fn = [name](Connection& c) { return find(c, name); };
   co_return co_await db_.run(std::move(fn));

@@ -13,6 +13,7 @@
 #include "core/clock.hpp"
 #include "core/error.hpp"
 #include "knowledge/embedder.hpp"
+#include "knowledge/extract.hpp"
 #include "knowledge/fusion.hpp"
 #include "knowledge/text.hpp"
 #include "knowledge/vectors.hpp"
@@ -98,6 +99,7 @@ struct DocumentPage {
 struct StoreOptions {
   ChunkOptions chunking;
   int exact_search_below = 20000;
+  std::int64_t max_document_bytes = 10 * 1024 * 1024;
 };
 
 class Store {
@@ -131,6 +133,10 @@ class Store {
   // Errors: not_found; conflict when already deleted (delete) or not deleted / id taken (restore).
   Task<DocumentView> delete_document(std::string id);
   Task<DocumentView> restore_document(std::string id);
+
+  // Text from an uploaded file, extracted on the blocking pool (bytes must outlive the call).
+  // Errors: payload_too_large over max_document_bytes, and extract()'s.
+  Task<Extracted> extract(std::string_view bytes, std::string content_type, std::string filename);
 
   // Saves the vector indexes (shutdown).
   void flush() { vectors_.save_all(); }
