@@ -6,9 +6,11 @@
 
 #include <csignal>
 #include <filesystem>
+#include <map>
 
 #include <boost/json/serialize.hpp>
 
+#include "documents.hpp"
 #include "fake_upstream.hpp"
 #include "harness.hpp"
 
@@ -280,6 +282,85 @@ TEST(Knowledge, HybridSearchWithEmbeddingsFiltersAndARebuiltIndex) {
     EXPECT_EQ(json::parse(http(s.port(), "GET", "/api/v1/collections/kb")->body).at("documents"), 0);
   }
   // A saved index that fails its checksum is rebuilt too (not trusted, not crashed on).
+}
+
+// A multipart/form-data body with text fields and one file part.
+std::string form(const std::map<std::string, std::string>& fields, const std::string& filename,
+                 const std::string& type, const std::string& file) {
+  std::string b;
+  for (const auto& [k, v] : fields) {
+    b += "--BoUnDaRy\r\nContent-Disposition: form-data; name=\"" + k + "\"\r\n\r\n" + v + "\r\n";
+  }
+  b += "--BoUnDaRy\r\nContent-Disposition: form-data; name=\"file\"; filename=\"" + filename + "\"\r\n";
+  if (!type.empty()) b += "Content-Type: " + type + "\r\n";
+  return b + "\r\n" + file + "\r\n--BoUnDaRy--\r\n";
+}
+const std::map<std::string, std::string> kForm = {{"Content-Type", "multipart/form-data; boundary=BoUnDaRy"}};
+
+TEST(Knowledge, UploadsArePdfDocxHtmlOrTextAndBadFilesAreRefused) {
+  Server s({.env = {{"SWITCHBOARD_KNOWLEDGE_MAX_DOCUMENT_BYTES", "200000"}}});
+  ASSERT_EQ(http(s.port(), "POST", "/api/v1/collections", R"({"name":"files"})")->status, 201);
+  const std::string pdf = sbtest::make_pdf({"Zebras graze on the savanna.", "Lions hunt at dusk.", "Appendix."});
+  auto r = http(s.port(), "POST", "/api/v1/documents",
+                form({{"collection", "files"}, {"tags", "animals, africa"}, {"metadata", R"({"dept":"zoo"})"}},
+                     "animals.pdf", "application/pdf", pdf),
+                kForm);
+  ASSERT_EQ(r->status, 201) << r->body;
+  auto doc = json::parse(r->body);
+  EXPECT_EQ(doc.at("pages"), 3);
+  const std::string pdf_id(doc.at("id").as_string());
+  auto hit = json::parse(http(s.port(), "POST", "/api/v1/search", R"({"collection":"files","query":"lions hunting"})")->body);
+  ASSERT_GE(hit.at("data").as_array().size(), 1u) << hit;
+  EXPECT_EQ(hit.at("data").at(0).at("page"), 2) << "page numbers kept";
+  EXPECT_EQ(hit.at("data").at(0).at("source"), "animals.pdf");
+  EXPECT_EQ(hit.at("data").at(0).at("title"), "animals.pdf");
+  auto meta = json::parse(http(s.port(), "GET", "/api/v1/documents/" + pdf_id)->body);
+  EXPECT_EQ(meta.at("content_type"), "application/pdf");
+  EXPECT_EQ(meta.at("tags"), json::parse(R"(["animals","africa"])"));
+  EXPECT_EQ(meta.at("metadata").at("dept"), "zoo");
+  EXPECT_EQ(json::parse(http(s.port(), "GET", "/api/v1/documents?collection=files&tag=africa")->body)
+                .at("data").as_array().size(), 1u);
+  EXPECT_EQ(json::parse(http(s.port(), "GET", "/api/v1/documents?collection=files&tag=europe")->body)
+                .at("data").as_array().size(), 0u);
+
+  const std::string docx = sbtest::make_docx({{"Heading1", "Parking"}, {"", "Parking is free on weekends."}});
+  r = http(s.port(), "POST", "/api/v1/documents", form({{"collection", "files"}, {"id", "parking"}}, "p.docx", "", docx), kForm);
+  ASSERT_EQ(r->status, 201) << r->body;
+  hit = json::parse(http(s.port(), "POST", "/api/v1/search", R"({"collection":"files","query":"weekend parking"})")->body);
+  EXPECT_EQ(hit.at("data").at(0).at("id"), "parking");
+  EXPECT_EQ(hit.at("data").at(0).at("heading"), "Parking");
+
+  // A new version by upload (PUT): the old text leaves search.
+  const std::string html = "<html><head><title>Parking v2</title><script>x()</script></head>"
+                           "<body><h1>Parking</h1><p>Parking costs 5 euros.</p></body></html>";
+  std::string docx_id(json::parse(r->body).at("id").as_string());
+  r = http(s.port(), "PUT", "/api/v1/documents/" + docx_id, form({}, "p.html", "text/html", html), kForm);
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(json::parse(r->body).at("version"), 2);
+  auto v2 = json::parse(http(s.port(), "GET", "/api/v1/documents/" + docx_id + "?include=text")->body);
+  EXPECT_EQ(v2.at("title"), "Parking v2");
+  EXPECT_EQ(v2.at("text"), "Parking costs 5 euros.") << "chunk texts (headings are kept apart)";
+  EXPECT_EQ(json::parse(http(s.port(), "POST", "/api/v1/search", R"({"collection":"files","query":"free weekends"})")->body)
+                .at("data").as_array().size(), 0u);
+
+  auto refused = [&](const std::string& body, int status, const std::string& what) {
+    auto res = http(s.port(), "POST", "/api/v1/documents", body, kForm);
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, status) << what << ": " << res->body;
+    EXPECT_TRUE(json::parse(res->body).as_object().contains("error")) << res->body;
+  };
+  refused(form({{"collection", "files"}}, "x.png", "image/png", std::string("\x89PNG\r\n\x1a\n\0\0", 10)), 415, "image");
+  refused(form({{"collection", "files"}}, "big.txt", "text/plain", std::string(300000, 'a')), 413, "over the limit");
+  refused(form({{"collection", "files"}}, "broken.pdf", "application/pdf", "%PDF-1.4 garbage"), 422, "corrupt pdf");
+  refused(form({{"collection", "files"}}, "bad.docx", "", "PK\x03\x04 not really"), 422, "bad docx");
+  refused(form({{"collection", "files"}}, "blank.txt", "text/plain", "   \n  "), 422, "no text");
+  refused(form({{"collection", "files"}, {"metadata", "[1]"}}, "a.txt", "text/plain", "words"), 400, "bad metadata");
+  refused(form({{"collection", "nope"}}, "a.txt", "text/plain", "words"), 404, "unknown collection");
+  refused("--BoUnDaRy\r\nContent-Disposition: form-data; name=\"collection\"\r\n\r\nfiles", 400, "unterminated");
+  refused("--BoUnDaRy\r\nContent-Disposition: form-data; name=\"collection\"\r\n\r\nfiles\r\n--BoUnDaRy--\r\n", 400,
+          "no file");
+  EXPECT_EQ(json::parse(http(s.port(), "GET", "/api/v1/collections/files")->body).at("documents"), 2)
+      << "nothing half-written";
 }
 
 // An OpenAI embeddings answer with one vector of `dim` values per input (inputs counted by the
