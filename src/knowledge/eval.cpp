@@ -222,7 +222,7 @@ core::Result<EvalReport> evaluate(const std::string& dataset_dir, const std::str
   keyword.p99_ms = percentile(latencies, 0.99);
   report.modes.push_back(keyword);
   for (const char* mode : {"semantic", "hybrid"}) {
-    report.modes.push_back(ModeReport{mode, false, "no embedding model yet (keyword only so far)"});
+    report.modes.push_back(ModeReport{mode, false, "eval does not embed yet (keyword only)"});
   }
   return report;
 }
