@@ -5,6 +5,8 @@
 #include <map>
 #include <set>
 #include <unordered_map>
+#include <unordered_set>
+#include <functional>
 
 #include <boost/json/array.hpp>
 #include <boost/json/serialize.hpp>
@@ -128,7 +130,10 @@ Task<CollectionRow> Store::delete_collection(std::string name) {
     return std::move(*col);
   };
   auto r = co_await db_.write(std::move(fn));
-  if (r) vectors_.drop(r->id);
+  if (r) {
+    vectors_.drop(r->id);
+    keyword_.drop(r->id);
+  }
   co_return r;
 }
 
@@ -280,6 +285,13 @@ Task<Indexed> Store::index(IndexRequest request) {
     }
   }
 
+  // Keep what the in-memory indexes need before the document moves into the write.
+  std::vector<std::string> chunk_hashes;
+  std::vector<Bm25Doc> keyword_docs;
+  for (const auto& ch : doc.chunks) {
+    chunk_hashes.push_back(ch.hash);
+    keyword_docs.push_back(Bm25Doc{0, doc.title, ch.heading, ch.text});
+  }
   struct Written {
     Indexed indexed;
     std::vector<std::int64_t> added, removed;
@@ -319,11 +331,15 @@ Task<Indexed> Store::index(IndexRequest request) {
     out.added = std::move(*ids);
     return out;
   };
-  // Keep what the vector index needs before the document moves into the write.
-  std::vector<std::string> chunk_hashes;
-  for (const auto& ch : doc.chunks) chunk_hashes.push_back(ch.hash);
   auto written = co_await db_.write(std::move(fn));
   if (!written) co_return std::move(written).error();
+  if (!written->indexed.unchanged && keyword_.find(col.id)) {
+    for (std::size_t i = 0; i < written->added.size() && i < keyword_docs.size(); ++i) keyword_docs[i].id = written->added[i];
+    keyword_docs.resize(std::min(keyword_docs.size(), written->added.size()));
+    std::string collection_id = col.id;
+    std::vector<std::int64_t> removed = written->removed;
+    co_await update_keyword(std::move(collection_id), std::move(keyword_docs), std::move(removed));
+  }
   if (col.embedding_model && !written->indexed.unchanged) {
     Vectors add;
     for (std::size_t i = 0; i < written->added.size() && i < chunk_hashes.size(); ++i) {
@@ -349,6 +365,31 @@ boost::asio::awaitable<void> Store::update_index(std::string collection_id, Vect
   };
   auto r = co_await db_.run(std::move(fn));
   if (!r) core::log::warn("vector index not updated", {{"collection", collection_id}, {"error", r.error().message}});
+}
+
+boost::asio::awaitable<void> Store::update_keyword(std::string collection_id, std::vector<Bm25Doc> add,
+                                                   std::vector<std::int64_t> remove) {
+  auto index = keyword_.find(collection_id);
+  if (!index) co_return;  // not built: the next search builds it from storage
+  auto fn = [index, add = std::move(add), remove = std::move(remove)](Connection&) -> core::Result<bool> {
+    index->remove(remove);
+    for (const auto& d : add) index->add(d);
+    return true;
+  };
+  auto r = co_await db_.run(std::move(fn));
+  if (!r) core::log::warn("keyword index not updated", {{"collection", collection_id}, {"error", r.error().message}});
+}
+
+core::Result<std::shared_ptr<Bm25Index>> Store::open_keyword(Connection& c, const std::string& collection_id) {
+  auto source = [&c, &collection_id]() -> core::Result<std::vector<Bm25Doc>> {
+    auto rows = KnowledgeRepository::live_chunk_texts(c, collection_id);
+    if (!rows) return std::move(rows).error();
+    std::vector<Bm25Doc> docs;
+    docs.reserve(rows->size());
+    for (auto& r : *rows) docs.push_back(Bm25Doc{r.id, std::move(r.title), std::move(r.heading), std::move(r.text)});
+    return docs;
+  };
+  return keyword_.get(collection_id, source);
 }
 
 core::Result<std::shared_ptr<VectorIndex>> Store::open_index(Connection& c, const CollectionRow& col) {
@@ -392,49 +433,53 @@ Task<SearchResult> Store::search(SearchRequest request) {
              top_k, depth](Connection& c) mutable -> core::Result<SearchResult> {
     std::unordered_map<std::int64_t, storage::ChunkHit> chunks;
     std::vector<Ranked> keyword, semantic;
-    if (out.mode != SearchMode::semantic) {
-      const std::string match = keyword_query(request.query);
-      if (!match.empty()) {
-        auto hits = KnowledgeRepository::keyword_search(c, col.id, match, static_cast<int>(depth), request.filters);
-        if (!hits) return std::move(hits).error();
-        for (auto& h : *hits) {
-          keyword.push_back(Ranked{h.chunk_id, h.score});
-          chunks.emplace(h.chunk_id, std::move(h));
-        }
-      }
+    // With filters: the chunks that pass them (one query), asked about each candidate.
+    std::optional<std::unordered_set<std::int64_t>> allowed;
+    if (!request.filters.empty()) {
+      auto ids = KnowledgeRepository::live_chunk_ids(c, col.id, request.filters);
+      if (!ids) return std::move(ids).error();
+      allowed.emplace(ids->begin(), ids->end());
     }
-    if (out.mode != SearchMode::keyword) {
-      auto index = open_index(c, col);
-      if (!index) return std::move(index).error();
-      std::vector<Scored> scored;
-      bool exact = false;
-      if (!request.filters.empty()) {
-        auto allowed = KnowledgeRepository::live_chunk_ids(c, col.id, request.filters);
-        if (!allowed) return std::move(allowed).error();
-        if (allowed->size() <= static_cast<std::size_t>(options_.exact_search_below)) {
-          scored = (*index)->exact(qv.data(), *allowed, depth);
-          exact = true;
-        }
-      }
-      // Approximate: ask for more than needed (stale or filtered-out entries are dropped by
-      // the check against storage), widening until enough remain or the index is exhausted.
+    // Candidates from scan(k), best first, checked against storage (live, filters): widened
+    // until `depth` remain or the scan has nothing more (stale entries are dropped here).
+    auto collect = [&](const auto& scan, std::size_t total, std::vector<Ranked>& out) -> core::Status {
       std::size_t k = depth + 16;
       for (;;) {
-        if (!exact) scored = (*index)->search(qv.data(), k);
+        std::vector<Scored> scored = scan(k);
         std::vector<std::int64_t> ids;
         for (const auto& s : scored) {
           if (!chunks.count(s.id)) ids.push_back(s.id);
         }
-        auto hits = KnowledgeRepository::hydrate(c, col.id, ids, request.filters);
-        if (!hits) return std::move(hits).error();
-        for (auto& h : *hits) chunks.emplace(h.chunk_id, std::move(h));
-        semantic.clear();
-        for (const auto& s : scored) {
-          if (chunks.count(s.id) && semantic.size() < depth) semantic.push_back(Ranked{s.id, s.score});
+        if (!ids.empty()) {
+          auto hits = KnowledgeRepository::hydrate(c, col.id, ids, request.filters);
+          if (!hits) return std::move(hits).error();
+          for (auto& h : *hits) chunks.emplace(h.chunk_id, std::move(h));
         }
-        const std::size_t live = (*index)->live();
-        if (exact || semantic.size() >= depth || scored.size() < k || k >= live) break;
-        k = std::min(k * 4, live);
+        out.clear();
+        for (const auto& s : scored) {
+          if (chunks.count(s.id) && out.size() < depth) out.push_back(Ranked{s.id, s.score});
+        }
+        if (out.size() >= depth || scored.size() < k || k >= total) return {};
+        k = std::min(k * 4, total);
+      }
+    };
+    if (out.mode != SearchMode::semantic && !keyword_terms(request.query).empty()) {
+      auto index = open_keyword(c, col.id);
+      if (!index) return std::move(index).error();
+      std::function<bool(std::int64_t)> pass = [&allowed](std::int64_t id) { return allowed->count(id) > 0; };
+      auto scan = [&](std::size_t k) { return (*index)->search(request.query, k, allowed ? &pass : nullptr); };
+      if (auto st = collect(scan, (*index)->live(), keyword); !st) return std::move(st).error();
+    }
+    if (out.mode != SearchMode::keyword) {
+      auto index = open_index(c, col);
+      if (!index) return std::move(index).error();
+      if (allowed && allowed->size() <= static_cast<std::size_t>(options_.exact_search_below)) {
+        std::vector<std::int64_t> ids(allowed->begin(), allowed->end());
+        auto scan = [&](std::size_t) { return (*index)->exact(qv.data(), ids, depth); };
+        if (auto st = collect(scan, depth, semantic); !st) return std::move(st).error();
+      } else {
+        auto scan = [&](std::size_t k) { return (*index)->search(qv.data(), k); };
+        if (auto st = collect(scan, (*index)->live(), semantic); !st) return std::move(st).error();
       }
     }
     std::vector<Fused> fused;
@@ -537,6 +582,25 @@ Task<DocumentView> Store::set_deleted(std::string id, bool deleted) {
   };
   auto r = co_await db_.write(std::move(fn));
   if (!r) co_return std::move(r).error();
+  if (keyword_.find(r->collection.id)) {
+    std::string collection_id = r->collection.id;
+    if (deleted) {
+      std::vector<Bm25Doc> none;
+      std::vector<std::int64_t> ids = r->chunks;
+      co_await update_keyword(std::move(collection_id), std::move(none), std::move(ids));
+    } else {
+      auto load = [id = r->collection.id, ids = r->chunks](Connection& c) {
+        return KnowledgeRepository::live_chunk_texts(c, id, &ids);
+      };
+      auto texts = co_await db_.run(std::move(load));
+      if (texts) {
+        std::vector<Bm25Doc> docs;
+        for (auto& t : *texts) docs.push_back(Bm25Doc{t.id, std::move(t.title), std::move(t.heading), std::move(t.text)});
+        std::vector<std::int64_t> none;
+        co_await update_keyword(std::move(collection_id), std::move(docs), std::move(none));
+      }
+    }
+  }
   if (r->collection.embedding_model && vectors_.find(r->collection.id)) {
     std::string collection_id = r->collection.id;
     if (deleted) {

@@ -12,6 +12,7 @@
 
 #include "core/clock.hpp"
 #include "core/error.hpp"
+#include "knowledge/bm25.hpp"
 #include "knowledge/embedder.hpp"
 #include "knowledge/extract.hpp"
 #include "knowledge/fusion.hpp"
@@ -144,16 +145,22 @@ class Store {
  private:
   Task<DocumentView> set_deleted(std::string id, bool deleted);
   Task<storage::CollectionRow> collection(const std::string& name);
+  // The collection's keyword index, built from storage on first use (on a pool thread).
+  core::Result<std::shared_ptr<Bm25Index>> open_keyword(storage::Connection& c, const std::string& collection_id);
   // The collection's vector index, opened (or rebuilt) on the calling pool thread.
   core::Result<std::shared_ptr<VectorIndex>> open_index(storage::Connection& c, const storage::CollectionRow& col);
   // Adds and removes vectors of an open index (on the blocking pool).
   boost::asio::awaitable<void> update_index(std::string collection_id,
                                             std::vector<std::pair<std::int64_t, std::vector<float>>> add,
                                             std::vector<std::int64_t> remove);
+  // The same for an open keyword index.
+  boost::asio::awaitable<void> update_keyword(std::string collection_id, std::vector<Bm25Doc> add,
+                                              std::vector<std::int64_t> remove);
 
   storage::Database& db_;
   const core::Clock& clock_;
   VectorIndexes& vectors_;
+  Bm25Indexes keyword_;
   Embedder* embedder_;
   StoreOptions options_;
 };

@@ -192,19 +192,17 @@ std::string normalized_hash(std::string_view text) {
   return out;
 }
 
-std::string keyword_query(std::string_view text) {
+std::vector<std::string> keyword_terms(std::string_view text) {
   // Lucene's English stop set: words that match nearly every chunk add cost, not ranking.
   static const std::set<std::string, std::less<>> kStop = {
       "a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "if", "in", "into", "is",
       "it", "no", "not", "of", "on", "or", "such", "that", "the", "their", "then", "there",
       "these", "they", "this", "to", "was", "will", "with"};
   std::set<std::string> seen;
-  std::string out;
+  std::vector<std::string> out;
   std::string word;
   auto emit = [&] {
-    if (!word.empty() && !kStop.count(word) && seen.insert(word).second) {
-      out += (out.empty() ? "\"" : " OR \"") + word + "\"";
-    }
+    if (!word.empty() && !kStop.count(word) && seen.insert(word).second) out.push_back(word);
     word.clear();
   };
   for (unsigned char c : text) {
@@ -216,6 +214,12 @@ std::string keyword_query(std::string_view text) {
     }
   }
   emit();
+  return out;
+}
+
+std::string keyword_query(std::string_view text) {
+  std::string out;
+  for (const auto& w : keyword_terms(text)) out += (out.empty() ? "\"" : " OR \"") + w + "\"";
   return out;
 }
 

@@ -39,4 +39,7 @@ std::string normalized_hash(std::string_view text);
 // through (quotes, operators, column filters are just text).
 std::string keyword_query(std::string_view text);
 
+// The words keyword_query keeps (lowercased, stop words and duplicates dropped), in order.
+std::vector<std::string> keyword_terms(std::string_view text);
+
 }  // namespace sb::knowledge

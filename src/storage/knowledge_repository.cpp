@@ -517,6 +517,18 @@ Result<std::vector<std::pair<std::int64_t, std::vector<float>>>> KnowledgeReposi
   });
 }
 
+Result<std::vector<KnowledgeRepository::ChunkText>> KnowledgeRepository::live_chunk_texts(
+    Connection& c, std::string_view collection_id, const std::vector<std::int64_t>* ids) {
+  auto st = c.cached(std::string("SELECT ch.id, d.title, ch.heading, ch.text FROM chunks ch") + kLive +
+                     " AND (?2 IS NULL OR ch.id IN (SELECT value FROM json_each(?2)))");
+  if (!st) return std::move(st).error();
+  st->bind(1, collection_id);
+  if (ids) st->bind(2, std::string_view(ids_json(*ids)));
+  return st->all([](const Statement& r) {
+    return ChunkText{r.column_int64(0), r.column_text(1), r.column_text(2), r.column_text(3)};
+  });
+}
+
 Result<std::vector<std::int64_t>> KnowledgeRepository::live_chunk_ids(Connection& c, std::string_view collection_id,
                                                                       const SearchFilters& filters) {
   auto st = c.cached(std::string("SELECT ch.id FROM chunks ch") + kLive + filter_sql(filters, 2));
@@ -529,8 +541,9 @@ Result<std::vector<std::int64_t>> KnowledgeRepository::live_chunk_ids(Connection
 Result<std::vector<ChunkHit>> KnowledgeRepository::hydrate(Connection& c, std::string_view collection_id,
                                                            const std::vector<std::int64_t>& ids,
                                                            const SearchFilters& filters) {
-  auto st = c.cached(std::string("SELECT ") + kHitColumns + " FROM chunks ch" + kLive +
-                     " AND ch.id IN (SELECT value FROM json_each(?2))" + filter_sql(filters, 3));
+  // Driven by the id list (CROSS JOIN keeps it the outer loop): one primary-key lookup per id.
+  auto st = c.cached(std::string("SELECT ") + kHitColumns +
+                     " FROM json_each(?2) j CROSS JOIN chunks ch ON ch.id = j.value" + kLive + filter_sql(filters, 3));
   if (!st) return std::move(st).error();
   st->bind(1, collection_id).bind(2, std::string_view(ids_json(ids)));
   bind_filters(*st, filters, 3);

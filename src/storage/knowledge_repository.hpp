@@ -173,6 +173,13 @@ class KnowledgeRepository {
   static Result<std::vector<std::pair<std::int64_t, std::vector<float>>>> live_vectors(
       Connection& c, std::string_view collection_id, std::string_view model,
       const std::vector<std::int64_t>* ids = nullptr);
+  struct ChunkText {
+    std::int64_t id = 0;
+    std::string title, heading, text;
+  };
+  // The live chunks of a collection with what the keyword index reads (all, or just `ids`).
+  static Result<std::vector<ChunkText>> live_chunk_texts(Connection& c, std::string_view collection_id,
+                                                         const std::vector<std::int64_t>* ids = nullptr);
   // The ids of a collection's live chunks.
   static Result<std::vector<std::int64_t>> live_chunk_ids(Connection& c, std::string_view collection_id,
                                                           const SearchFilters& filters = {});

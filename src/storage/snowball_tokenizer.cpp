@@ -64,6 +64,20 @@ int tokenize(Fts5Tokenizer* p, void* ctx, int, const char* text, int n,
 
 }  // namespace
 
+Stemmer::Stemmer() : stemmer_(sb_stemmer_new("english", "UTF_8")) {}
+
+Stemmer::~Stemmer() {
+  if (stemmer_) sb_stemmer_delete(stemmer_);
+}
+
+std::string_view Stemmer::stem(std::string_view word) {
+  const sb_symbol* s = stemmer_ ? sb_stemmer_stem(stemmer_, reinterpret_cast<const sb_symbol*>(word.data()),
+                                                  static_cast<int>(word.size()))
+                                : nullptr;
+  if (!s) return word;
+  return {reinterpret_cast<const char*>(s), static_cast<std::size_t>(sb_stemmer_length(stemmer_))};
+}
+
 bool register_snowball_tokenizer(sqlite3* db) {
   fts5_api* api = nullptr;
   sqlite3_stmt* stmt = nullptr;

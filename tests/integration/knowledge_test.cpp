@@ -262,6 +262,11 @@ TEST(Knowledge, HybridSearchWithEmbeddingsFiltersAndARebuiltIndex) {
     EXPECT_EQ(batch.at("data").at(0).at("unchanged"), true);
     EXPECT_EQ(batch.at("data").at(1).at("embedded_chunks"), 1);
     EXPECT_EQ(batch.at("failed"), 0);
+    // Written after the indexes were opened: both see it at once.
+    auto fish = search(s.port(), R"({"collection":"kb","query":"goldfish bowls","mode":"semantic","top_k":1})");
+    EXPECT_EQ(ids(fish), std::vector<std::string>{"fish"});
+    auto fish_kw = search(s.port(), R"({"collection":"kb","query":"goldfish","mode":"keyword","top_k":1})");
+    EXPECT_EQ(ids(fish_kw), std::vector<std::string>{"fish"});
     auto stats = json::parse(http(s.port(), "GET", "/api/v1/stats")->body);
     EXPECT_EQ(stats.at("documents"), 4);
     EXPECT_EQ(stats.at("chunks"), 4);
