@@ -276,6 +276,9 @@ core::Result<knowledge::SearchRequest> search_request(const json::object& body) 
     }
     in.semantic_weight = w->to_number<double>();
   }
+  auto exact = get_bool(body, "exact");
+  if (!exact) return std::move(exact).error();
+  in.exact = exact->value_or(false);
   auto filters = search_filters(body);
   if (!filters) return std::move(filters).error();
   in.filters = std::move(*filters);

@@ -333,7 +333,7 @@ Task<Indexed> Store::index(IndexRequest request) {
   };
   auto written = co_await db_.write(std::move(fn));
   if (!written) co_return std::move(written).error();
-  if (!written->indexed.unchanged && keyword_.find(col.id)) {
+  if (!written->indexed.unchanged) {
     for (std::size_t i = 0; i < written->added.size() && i < keyword_docs.size(); ++i) keyword_docs[i].id = written->added[i];
     keyword_docs.resize(std::min(keyword_docs.size(), written->added.size()));
     std::string collection_id = col.id;
@@ -346,34 +346,35 @@ Task<Indexed> Store::index(IndexRequest request) {
       auto it = found->cached.find(chunk_hashes[i]);
       if (it != found->cached.end()) add.emplace_back(written->added[i], it->second);
     }
-    std::string collection_id = col.id;
-    co_await update_index(std::move(collection_id), std::move(add), std::move(written->removed));
+    CollectionRow target = col;
+    co_await update_index(std::move(target), std::move(add), std::move(written->removed));
   }
   co_return written->indexed;
 }
 
-boost::asio::awaitable<void> Store::update_index(std::string collection_id, Vectors add,
-                                                 std::vector<std::int64_t> remove) {
-  auto index = vectors_.find(collection_id);
-  if (!index) co_return;  // not open: the next search loads and reconciles it
-  auto fn = [index, add = std::move(add), remove = std::move(remove)](Connection&) -> core::Result<bool> {
-    index->remove(remove);
+boost::asio::awaitable<void> Store::update_index(CollectionRow col, Vectors add, std::vector<std::int64_t> remove) {
+  // The index is opened (loaded or built from storage) if it is not yet: a collection's indexes
+  // stay current from its first write on. Adding what a fresh build already holds is a no-op.
+  auto fn = [this, col, add = std::move(add), remove = std::move(remove)](Connection& c) -> core::Result<bool> {
+    auto index = open_index(c, col);
+    if (!index) return std::move(index).error();
+    (*index)->remove(remove);
     for (const auto& [id, v] : add) {
-      if (v.size() == index->dim()) index->add(id, v.data());
+      if (v.size() == (*index)->dim()) (*index)->add(id, v.data());
     }
     return true;
   };
   auto r = co_await db_.run(std::move(fn));
-  if (!r) core::log::warn("vector index not updated", {{"collection", collection_id}, {"error", r.error().message}});
+  if (!r) core::log::warn("vector index not updated", {{"collection", col.id}, {"error", r.error().message}});
 }
 
 boost::asio::awaitable<void> Store::update_keyword(std::string collection_id, std::vector<Bm25Doc> add,
                                                    std::vector<std::int64_t> remove) {
-  auto index = keyword_.find(collection_id);
-  if (!index) co_return;  // not built: the next search builds it from storage
-  auto fn = [index, add = std::move(add), remove = std::move(remove)](Connection&) -> core::Result<bool> {
-    index->remove(remove);
-    for (const auto& d : add) index->add(d);
+  auto fn = [this, collection_id, add = std::move(add), remove = std::move(remove)](Connection& c) -> core::Result<bool> {
+    auto index = open_keyword(c, collection_id);
+    if (!index) return std::move(index).error();
+    (*index)->remove(remove);
+    for (const auto& d : add) (*index)->add(d);
     return true;
   };
   auto r = co_await db_.run(std::move(fn));
@@ -473,8 +474,9 @@ Task<SearchResult> Store::search(SearchRequest request) {
     if (out.mode != SearchMode::keyword) {
       auto index = open_index(c, col);
       if (!index) return std::move(index).error();
-      if (allowed && allowed->size() <= static_cast<std::size_t>(options_.exact_search_below)) {
-        std::vector<std::int64_t> ids(allowed->begin(), allowed->end());
+      if (request.exact || (allowed && allowed->size() <= static_cast<std::size_t>(options_.exact_search_below))) {
+        std::vector<std::int64_t> ids = allowed ? std::vector<std::int64_t>(allowed->begin(), allowed->end())
+                                                : (*index)->live_ids();
         auto scan = [&](std::size_t) { return (*index)->exact(qv.data(), ids, depth); };
         if (auto st = collect(scan, depth, semantic); !st) return std::move(st).error();
       } else {
@@ -602,10 +604,10 @@ Task<DocumentView> Store::set_deleted(std::string id, bool deleted) {
     }
   }
   if (r->collection.embedding_model && vectors_.find(r->collection.id)) {
-    std::string collection_id = r->collection.id;
+    CollectionRow target = r->collection;
     if (deleted) {
       Vectors none;
-      co_await update_index(std::move(collection_id), std::move(none), std::move(r->chunks));
+      co_await update_index(std::move(target), std::move(none), std::move(r->chunks));
     } else {
       // Restored: its vectors come back from storage.
       auto load = [col = r->collection, ids = std::move(r->chunks)](Connection& c) {
@@ -613,7 +615,7 @@ Task<DocumentView> Store::set_deleted(std::string id, bool deleted) {
       };
       auto vectors = co_await db_.run(std::move(load));
       std::vector<std::int64_t> none;
-      if (vectors) co_await update_index(std::move(collection_id), std::move(*vectors), std::move(none));
+      if (vectors) co_await update_index(std::move(target), std::move(*vectors), std::move(none));
     }
   }
   co_return std::move(r->view);

@@ -67,6 +67,7 @@ struct SearchRequest {
   storage::SearchFilters filters;
   double semantic_weight = 0.6;
   Fusion fusion = Fusion::weighted;
+  bool exact = false;  // score every vector instead of asking the HNSW graph (for measuring recall)
 };
 
 struct Hit {
@@ -149,11 +150,11 @@ class Store {
   core::Result<std::shared_ptr<Bm25Index>> open_keyword(storage::Connection& c, const std::string& collection_id);
   // The collection's vector index, opened (or rebuilt) on the calling pool thread.
   core::Result<std::shared_ptr<VectorIndex>> open_index(storage::Connection& c, const storage::CollectionRow& col);
-  // Adds and removes vectors of an open index (on the blocking pool).
-  boost::asio::awaitable<void> update_index(std::string collection_id,
+  // Adds and removes vectors (on the blocking pool), opening the index first if needed.
+  boost::asio::awaitable<void> update_index(storage::CollectionRow col,
                                             std::vector<std::pair<std::int64_t, std::vector<float>>> add,
                                             std::vector<std::int64_t> remove);
-  // The same for an open keyword index.
+  // The same for the keyword index.
   boost::asio::awaitable<void> update_keyword(std::string collection_id, std::vector<Bm25Doc> add,
                                               std::vector<std::int64_t> remove);
 

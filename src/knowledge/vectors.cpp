@@ -130,8 +130,17 @@ void VectorIndex::add(std::int64_t id, const float* v) {
   if (hnsw_->cur_element_count >= hnsw_->max_elements_) {
     hnsw_->resizeIndex(std::max<std::size_t>(hnsw_->max_elements_ * 2, 1024));
   }
+  // A chunk id's vector never changes: present -> nothing to do, deleted -> revived as it was.
   auto it = hnsw_->label_lookup_.find(static_cast<hnswlib::labeltype>(id));
-  if (it == hnsw_->label_lookup_.end() || hnsw_->isMarkedDeleted(it->second)) ++live_;
+  if (it != hnsw_->label_lookup_.end()) {
+    if (hnsw_->isMarkedDeleted(it->second)) {
+      hnsw_->unmarkDeletedInternal(it->second);
+      ++live_;
+      dirty_ = true;
+    }
+    return;
+  }
+  ++live_;
   hnsw_->addPoint(v, static_cast<hnswlib::labeltype>(id));
   dirty_ = true;
 }

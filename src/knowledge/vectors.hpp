@@ -54,7 +54,8 @@ class VectorIndex {
   core::Status save(const std::string& path) const;
 
   std::size_t dim() const { return dim_; }
-  // Adds a vector (dim floats, normalised) or revives/replaces the one with this id.
+  // Adds a vector (dim floats, normalised); an id already present is left as it is, a deleted
+  // one is revived (a chunk id's vector never changes).
   void add(std::int64_t id, const float* v);
   // Marks ids deleted; unknown or already deleted ids are ignored.
   void remove(const std::vector<std::int64_t>& ids);

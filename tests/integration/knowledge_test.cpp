@@ -219,6 +219,10 @@ TEST(Knowledge, HybridSearchWithEmbeddingsFiltersAndARebuiltIndex) {
     EXPECT_TRUE(sem.at("data").at(0).at("scores").at("keyword").is_null());
     EXPECT_GT(sem.at("data").at(0).at("scores").at("semantic").as_double(), 0.3);
 
+    auto exact = search(s.port(), R"({"collection":"kb","query":"mammals that purr","mode":"semantic","top_k":3,"exact":true})");
+    EXPECT_EQ(ids(exact), ids(sem)) << "three vectors: the graph finds them all";
+    EXPECT_EQ(http(s.port(), "POST", "/api/v1/search", R"({"collection":"kb","query":"x","exact":"yes"})")->status, 400);
+
     auto hybrid = search(s.port(), R"({"collection":"kb","query":"rocket thrust","top_k":2})");
     EXPECT_EQ(hybrid.at("mode"), "hybrid");
     EXPECT_FALSE(hybrid.contains("note"));
