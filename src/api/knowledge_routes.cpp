@@ -286,6 +286,21 @@ core::Result<knowledge::SearchRequest> search_request(const json::object& body) 
 }
 
 
+// Puts an extracted file's text into the request; the title defaults to the file's own or
+// `name`, the source to `name`. Errors: unprocessable when no text came out.
+core::Status use_extracted(knowledge::IndexRequest& in, knowledge::Extracted extracted, const std::string& name) {
+  in.content = std::move(extracted.text);
+  in.pages = std::move(extracted.pages);
+  in.content_type = extracted.content_type;
+  if (in.title.empty()) in.title = !extracted.title.empty() ? extracted.title : name;
+  if (!in.source && !name.empty()) in.source = name;
+  auto blank = [](const std::string& p) { return p.find_first_not_of(" \t\r\n\f\v") == std::string::npos; };
+  if (in.pages.empty() ? blank(in.content) : std::all_of(in.pages.begin(), in.pages.end(), blank)) {
+    return Error(ErrorKind::unprocessable, "no text could be extracted from the document (a scanned PDF?)", "file");
+  }
+  return {};
+}
+
 // A multipart upload: `file` (required) plus the JSON route's fields as form fields (`tags` as
 // a JSON array or comma-separated, `metadata` as a JSON object). The file's text is extracted
 // on the blocking pool.
@@ -334,18 +349,7 @@ awaitable<core::Result<knowledge::IndexRequest>> upload_request(knowledge::Store
   std::string content_type = file->content_type, filename = file->filename;
   auto extracted = co_await store.extract(file->body, std::move(content_type), std::move(filename));
   if (!extracted) co_return std::move(extracted).error();
-  in->content = std::move(extracted->text);
-  in->pages = std::move(extracted->pages);
-  in->content_type = extracted->content_type;
-  if (in->title.empty()) in->title = !extracted->title.empty() ? extracted->title : file->filename;
-  if (!in->source && !file->filename.empty()) in->source = file->filename;
-  const bool blank = in->pages.empty() ? in->content.find_first_not_of(" \t\r\n\f\v") == std::string::npos
-                                       : std::all_of(in->pages.begin(), in->pages.end(), [](const std::string& p) {
-                                           return p.find_first_not_of(" \t\r\n\f\v") == std::string::npos;
-                                         });
-  if (blank) {
-    co_return Error(ErrorKind::unprocessable, "no text could be extracted from the file (a scanned PDF?)", "file");
-  }
+  if (auto st = use_extracted(*in, std::move(*extracted), file->filename); !st) co_return std::move(st).error();
   co_return std::move(*in);
 }
 
@@ -385,8 +389,20 @@ void register_knowledge_routes(http::Router& router, knowledge::Store& store) {
       }
       auto body = parse_json_object(req.body);
       if (!body) co_return Response::error(body.error());
+      auto url = get_string(*body, "url");
+      if (!url) co_return Response::error(url.error());
+      if (*url && body->contains("text")) {
+        co_return Response::error(Error(ErrorKind::invalid_field, "send either 'text' or 'url', not both", "url"));
+      }
+      if (*url) (*body)["text"] = "";  // filled from the URL below
       auto in = index_request(*body, "text", {});
       if (!in) co_return Response::error(in.error());
+      if (*url) {
+        std::string address = **url;
+        auto fetched = co_await store.fetch(std::move(address));
+        if (!fetched) co_return Response::error(fetched.error());
+        if (auto st = use_extracted(*in, std::move(*fetched), **url); !st) co_return Response::error(st.error());
+      }
       co_return indexed_response(co_await store.index(std::move(*in)));
     });
     // A new version of a document: the same fields; collection and id are the document's.

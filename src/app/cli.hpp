@@ -15,7 +15,8 @@ struct CommandLine {
   bool help = false;
 };
 
-// Flags that take a value: --config, --listen, --data-dir, --log-level, --dataset, --split.
+// Flags that take a value: --config, --listen, --data-dir, --log-level, --dataset, --split,
+// --collection, --server, --mode, --top-k.
 // Throws std::invalid_argument on an unknown flag or a missing value.
 CommandLine parse_command_line(const std::vector<std::string>& argv);
 

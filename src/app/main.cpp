@@ -7,6 +7,7 @@
 
 #include "app/cli.hpp"
 #include "app/eval_command.hpp"
+#include "app/kb_commands.hpp"
 #include "app/serve.hpp"
 #include "core/config.hpp"
 #include "core/version.hpp"
@@ -20,6 +21,8 @@ Usage: switchboard [COMMAND] [FLAGS]
 Commands:
   serve      Run the HTTP server (the default command)
   config     Print the example config or the configuration reference
+  ingest     Upload files and directories into a collection of a running server
+  search     Search a collection of a running server
   eval       Measure retrieval quality on a BEIR-format dataset
   version    Print the version
 
@@ -57,6 +60,30 @@ collection, runs every query of DIR/qrels/NAME.tsv (default split: test) with it
 DIR/queries.jsonl, and prints nDCG@10, Recall@100 and MRR@10 per search mode, the ingestion
 time and the query latency p50/p99. The data goes to a temporary directory that is removed
 afterwards, unless --data-dir names one.
+)";
+
+constexpr const char* kIngestUsage = R"(Usage: switchboard ingest --collection NAME [--server URL] PATH...
+
+Uploads each file to a running server (POST /api/v1/documents); a directory is walked for
+.txt .md .markdown .html .htm .pdf .docx files. The document id is the file's path (below the
+directory given), so ingesting again makes new versions of changed files only. Prints one line
+per file. Exit codes: 0 all indexed, 1 some failed, 2 server unreachable or bad usage.
+
+Flags:
+  --collection NAME  The collection (must exist: POST /api/v1/collections)
+  --server URL       The server (default $SWITCHBOARD_URL or http://127.0.0.1:8080);
+                     $SWITCHBOARD_API_KEY is sent as the bearer token when set
+)";
+
+constexpr const char* kSearchUsage = R"(Usage: switchboard search --collection NAME [--mode MODE] [--top-k N] [--server URL] QUERY
+
+Searches a collection of a running server (POST /api/v1/search) and prints the results.
+
+Flags:
+  --collection NAME  The collection
+  --mode MODE        hybrid (default), semantic or keyword
+  --top-k N          Results (default 10)
+  --server URL       As for ingest
 )";
 
 constexpr const char* kVersionUsage = "Usage: switchboard version\n\nPrints the version.\n";
@@ -128,6 +155,36 @@ int main(int argc, char** argv) {
     auto split = cl.flags.find("--split");
     return sb::app::eval(dataset->second, split == cl.flags.end() ? "test" : split->second,
                          cl.flags.count("--data-dir") ? cl.flags.at("--data-dir") : "");
+  }
+  if (cmd == "ingest" || cmd == "search") {
+    const bool ingest = cmd == "ingest";
+    auto collection = cl.flags.find("--collection");
+    if (cl.help || collection == cl.flags.end() || cl.args.empty() || (!ingest && cl.args.size() != 1)) {
+      std::fputs(ingest ? kIngestUsage : kSearchUsage, cl.help ? stdout : stderr);
+      return cl.help ? 0 : 2;
+    }
+    sb::app::KbOptions o;
+    o.collection = collection->second;
+    auto env = sb::core::process_env();
+    if (auto it = env.find("SWITCHBOARD_URL"); it != env.end() && !it->second.empty()) o.server = it->second;
+    if (auto it = cl.flags.find("--server"); it != cl.flags.end()) o.server = it->second;
+    while (!o.server.empty() && o.server.back() == '/') o.server.pop_back();
+    if (auto it = env.find("SWITCHBOARD_API_KEY"); it != env.end()) o.api_key = it->second;
+    if (ingest) return sb::app::ingest(o, cl.args);
+    int top_k = 10;
+    if (auto it = cl.flags.find("--top-k"); it != cl.flags.end()) {
+      try {
+        top_k = std::stoi(it->second);
+      } catch (const std::exception&) {
+        top_k = 0;
+      }
+      if (top_k < 1 || top_k > 1000) {
+        std::fputs("switchboard: --top-k must be 1 to 1000\n", stderr);
+        return 2;
+      }
+    }
+    auto mode = cl.flags.find("--mode");
+    return sb::app::search(o, cl.args[0], mode == cl.flags.end() ? "" : mode->second, top_k);
   }
   if (cmd == "config") {
     std::string sub = cl.args.empty() ? "" : cl.args[0];

@@ -120,7 +120,9 @@ int serve(const core::Config& config) {
   store_options.chunking = knowledge::ChunkOptions{kc.chunk_tokens, kc.chunk_overlap_tokens};
   store_options.exact_search_below = kc.exact_search_below;
   store_options.max_document_bytes = kc.max_document_bytes;
-  knowledge::Store knowledge_store(database, clock, vector_indexes, embedder.get(), store_options);
+  store_options.url.timeout = std::chrono::milliseconds(kc.url_timeout_ms);
+  store_options.url.allow_private = kc.url_allow_private;
+  knowledge::Store knowledge_store(database, clock, vector_indexes, embedder.get(), store_options, &client);
   deps.knowledge = &knowledge_store;
   api::register_routes(router, deps);
 

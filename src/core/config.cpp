@@ -294,6 +294,10 @@ const std::vector<KeyDef>& schema() {
       int_key("knowledge", "exact_search_below", &Config::knowledge,
               &KnowledgeConfig::exact_search_below, 0, 10000000,
               "A filtered vector search over fewer matching chunks than this scores them all exactly."),
+      int_key("knowledge", "url_timeout_ms", &Config::knowledge, &KnowledgeConfig::url_timeout_ms, 100, kMaxMs,
+              "Fetching a document URL: limit for connecting, the first byte and each silence."),
+      bool_key("knowledge", "url_allow_private", &Config::knowledge, &KnowledgeConfig::url_allow_private,
+               "Allow document URLs on loopback, private and link-local addresses (refused by default)."),
   };
   return kSchema;
 }

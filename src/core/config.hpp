@@ -96,6 +96,8 @@ struct KnowledgeConfig {
   int hnsw_ef_construction = 200;
   int hnsw_ef_search = 128;
   int exact_search_below = 20000;  // filtered vector searches over fewer chunks are exact
+  int url_timeout_ms = 15000;      // fetching a document URL (connect, first byte, each read)
+  bool url_allow_private = false;  // allow document URLs on loopback/private/link-local addresses
 };
 
 // [[providers]]: an upstream the gateway can call.

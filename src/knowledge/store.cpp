@@ -150,6 +150,15 @@ Task<Extracted> Store::extract(std::string_view bytes, std::string content_type,
   co_return co_await db_.pool().run(std::move(fn));
 }
 
+Task<Extracted> Store::fetch(std::string url) {
+  if (!client_) co_return Error(ErrorKind::invalid_field, "this server does not fetch URLs", "url");
+  auto fetched = co_await fetch_url(*client_, std::move(url), options_.url);
+  if (!fetched) co_return std::move(fetched).error();
+  std::string_view bytes = fetched->body;
+  std::string type = fetched->content_type, name = fetched->filename;
+  co_return co_await extract(bytes, std::move(type), std::move(name));
+}
+
 Task<CollectionRow> Store::collection(const std::string& name) {
   auto fn = [name](Connection& c) { return find(c, name); };
   co_return co_await db_.run(std::move(fn));

@@ -15,6 +15,7 @@
 #include "knowledge/bm25.hpp"
 #include "knowledge/embedder.hpp"
 #include "knowledge/extract.hpp"
+#include "knowledge/fetch.hpp"
 #include "knowledge/fusion.hpp"
 #include "knowledge/text.hpp"
 #include "knowledge/vectors.hpp"
@@ -102,14 +103,18 @@ struct StoreOptions {
   ChunkOptions chunking;
   int exact_search_below = 20000;
   std::int64_t max_document_bytes = 10 * 1024 * 1024;
+  UrlOptions url;  // its max_bytes is max_document_bytes
 };
 
 class Store {
  public:
   // embedder may be null (collections cannot have an embedding model then).
+  // client (for documents by URL) may be null: URLs are refused then.
   Store(storage::Database& db, const core::Clock& clock, VectorIndexes& vectors, Embedder* embedder,
-        StoreOptions options = {})
-      : db_(db), clock_(clock), vectors_(vectors), embedder_(embedder), options_(options) {}
+        StoreOptions options = {}, http::Client* client = nullptr)
+      : db_(db), clock_(clock), vectors_(vectors), embedder_(embedder), options_(options), client_(client) {
+    options_.url.max_bytes = options_.max_document_bytes;
+  }
 
   // Errors: invalid_field (bad name), conflict (name taken, or the model's vectors are not of the
   // asked dimensions), model_not_found, and the model's own errors (its first call measures the
@@ -139,6 +144,8 @@ class Store {
   // Text from an uploaded file, extracted on the blocking pool (bytes must outlive the call).
   // Errors: payload_too_large over max_document_bytes, and extract()'s.
   Task<Extracted> extract(std::string_view bytes, std::string content_type, std::string filename);
+  // A document's text from a URL: fetch_url's rules, then extract(). Errors: theirs.
+  Task<Extracted> fetch(std::string url);
 
   // Saves the vector indexes (shutdown).
   void flush() { vectors_.save_all(); }
@@ -164,6 +171,7 @@ class Store {
   Bm25Indexes keyword_;
   Embedder* embedder_;
   StoreOptions options_;
+  http::Client* client_;
 };
 
 }  // namespace sb::knowledge

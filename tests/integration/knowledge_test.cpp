@@ -372,6 +372,61 @@ TEST(Knowledge, UploadsArePdfDocxHtmlOrTextAndBadFilesAreRefused) {
       << "nothing half-written";
 }
 
+TEST(Knowledge, DocumentsFromUrlsWithPrivateAddressesRefusedByDefault) {
+  FakeUpstream site;
+  Behavior page;
+  page.headers = {{"Content-Type", "text/html; charset=utf-8"}};
+  page.body = "<html><head><title>Travel policy</title><style>x{}</style></head><body><h1>Trains</h1>"
+              "<p>Book second class for trips under four hours.</p></body></html>";
+  {
+    Server s;
+    ASSERT_EQ(http(s.port(), "POST", "/api/v1/collections", R"({"name":"web"})")->status, 201);
+    for (const std::string url : {site.url() + "/travel", std::string("http://localhost:1/x"),
+                                  std::string("http://10.0.0.7/x"), std::string("http://169.254.169.254/latest")}) {
+      auto r = http(s.port(), "POST", "/api/v1/documents", R"({"collection":"web","url":")" + url + R"("})");
+      EXPECT_EQ(r->status, 400) << url << " -> " << r->body;
+      EXPECT_EQ(json::parse(r->body).at("error").at("param"), "url");
+    }
+    EXPECT_TRUE(site.received().empty()) << "nothing was fetched";
+    auto ftp = http(s.port(), "POST", "/api/v1/documents", R"({"collection":"web","url":"ftp://example.com/a"})");
+    EXPECT_EQ(ftp->status, 400);
+    auto both = http(s.port(), "POST", "/api/v1/documents", R"({"collection":"web","url":"http://x.example/","text":"t"})");
+    EXPECT_EQ(both->status, 400);
+  }
+  Server s({.env = {{"SWITCHBOARD_KNOWLEDGE_URL_ALLOW_PRIVATE", "true"},
+                    {"SWITCHBOARD_KNOWLEDGE_MAX_DOCUMENT_BYTES", "4096"}}});
+  ASSERT_EQ(http(s.port(), "POST", "/api/v1/collections", R"({"name":"web"})")->status, 201);
+  Behavior moved;
+  moved.status = 302;
+  moved.headers = {{"Location", "/travel"}};
+  moved.body = "";
+  site.push(moved);
+  site.push(page);
+  auto r = http(s.port(), "POST", "/api/v1/documents",
+                R"({"collection":"web","id":"travel","url":")" + site.url() + R"(/old-travel"})");
+  ASSERT_EQ(r->status, 201) << r->body;
+  auto doc = json::parse(http(s.port(), "GET", "/api/v1/documents/" + std::string(json::parse(r->body).at("id").as_string()) +
+                                                   "?include=text")->body);
+  EXPECT_EQ(doc.at("title"), "Travel policy");
+  EXPECT_EQ(std::string(doc.at("source").as_string()), site.url() + "/old-travel");
+  EXPECT_EQ(doc.at("content_type"), "text/html");
+  EXPECT_EQ(doc.at("text"), "Book second class for trips under four hours.");
+  ASSERT_EQ(site.received().size(), 2u);
+  EXPECT_EQ(site.received()[1].target, "/travel") << "the redirect was followed";
+
+  Behavior missing = failing(404, "gone");
+  site.push(missing);
+  r = http(s.port(), "POST", "/api/v1/documents", R"({"collection":"web","url":")" + site.url() + R"(/gone"})");
+  EXPECT_EQ(r->status, 422) << r->body;
+  Behavior huge;
+  huge.headers = {{"Content-Type", "text/plain"}};
+  huge.body = std::string(10000, 'x');
+  site.push(huge);
+  r = http(s.port(), "POST", "/api/v1/documents", R"({"collection":"web","url":")" + site.url() + R"(/huge"})");
+  EXPECT_EQ(r->status, 413) << r->body;
+  EXPECT_EQ(json::parse(http(s.port(), "GET", "/api/v1/collections/web")->body).at("documents"), 1);
+}
+
 // An OpenAI embeddings answer with one vector of `dim` values per input (inputs counted by the
 // test, not parsed).
 Behavior embeddings(std::size_t inputs, std::size_t dim) {

@@ -67,6 +67,35 @@ TEST(Cli, EvalMeasuresKeywordRetrievalOnABeirFolder) {
   EXPECT_NE(broken.out.find("corpus.jsonl:1"), std::string::npos) << broken.out;
 }
 
+TEST(Cli, IngestAndSearchTalkToARunningServer) {
+  Server s;
+  ASSERT_EQ(http(s.port(), "POST", "/api/v1/collections", R"({"name":"notes"})")->status, 201);
+  TempDir d;
+  std::filesystem::create_directories(d.path() + "/docs/sub");
+  std::ofstream(d.path() + "/docs/penguins.md") << "# Penguins\n\nEmperor penguins breed in the Antarctic winter.";
+  std::ofstream(d.path() + "/docs/sub/lava.html") << "<html><body><p>Lava flows from erupting volcanoes.</p></body></html>";
+  std::ofstream(d.path() + "/docs/skip.bin") << "not a document";
+  const std::string server = " --server http://127.0.0.1:" + std::to_string(s.port());
+  auto first = run("ingest --collection notes" + server + " " + d.path() + "/docs");
+  EXPECT_EQ(first.code, 0) << first.out;
+  EXPECT_NE(first.out.find("penguins.md: created"), std::string::npos) << first.out;
+  EXPECT_NE(first.out.find("lava.html: created"), std::string::npos) << first.out;
+  EXPECT_NE(first.out.find("2 files, 0 failed"), std::string::npos) << first.out;
+  auto again = run("ingest --collection notes" + server + " " + d.path() + "/docs");
+  EXPECT_EQ(again.code, 0);
+  EXPECT_NE(again.out.find("penguins.md: unchanged"), std::string::npos) << again.out;
+  auto found = run("search --collection notes --top-k 1" + server + " \"where do penguins breed\"");
+  EXPECT_EQ(found.code, 0) << found.out;
+  EXPECT_NE(found.out.find("docs/penguins.md"), std::string::npos) << found.out;
+  EXPECT_NE(found.out.find("Emperor penguins"), std::string::npos) << found.out;
+  // Bad input: an unknown collection, a missing file, no server.
+  EXPECT_EQ(run("ingest --collection nope" + server + " " + d.path() + "/docs/penguins.md").code, 1);
+  EXPECT_EQ(run("ingest --collection notes" + server + " " + d.path() + "/missing.md").code, 1);
+  EXPECT_EQ(run("search --collection nope" + server + " x").code, 1);
+  EXPECT_EQ(run("search --collection notes --server http://127.0.0.1:1 x").code, 2);
+  EXPECT_EQ(run("search x").code, 2) << "no --collection";
+}
+
 TEST(Cli, VersionAndHelp) {
   auto v = run("version");
   EXPECT_EQ(v.code, 0);

@@ -1,0 +1,25 @@
+#pragma once
+// `switchboard ingest` and `switchboard search`: the knowledge API of a running server from the
+// command line (so the server's indexes see every change).
+
+#include <string>
+#include <vector>
+
+namespace sb::app {
+
+struct KbOptions {
+  std::string server = "http://127.0.0.1:8080";  // --server, or $SWITCHBOARD_URL
+  std::string api_key;                           // $SWITCHBOARD_API_KEY
+  std::string collection;
+};
+
+// Uploads each file (directories: every .txt .md .markdown .html .htm .pdf .docx below them)
+// with its path as the document id, so ingesting again makes a new version only for changed
+// files. One line per file; exit code 0 when every file was indexed, 1 otherwise, 2 when the
+// server cannot be reached.
+int ingest(const KbOptions& options, const std::vector<std::string>& paths);
+
+// Prints the results of one search; exit code 0, 1 on an error answer, 2 when unreachable.
+int search(const KbOptions& options, const std::string& query, const std::string& mode, int top_k);
+
+}  // namespace sb::app
