@@ -85,7 +85,10 @@ json::object document_json(const knowledge::DocumentView& v) {
                  {"content_hash", d.content_hash},
                  {"created_at", d.created_at},
                  {"updated_at", d.updated_at},
-                 {"deleted_at", d.deleted_at ? json::value(*d.deleted_at) : json::value(nullptr)}};
+                 {"deleted_at", d.deleted_at ? json::value(*d.deleted_at) : json::value(nullptr)},
+                 {"state", d.state},
+                 {"error", opt(d.state_error)},
+                 {"progress", d.progress ? json::value(*d.progress) : json::value(nullptr)}};
   if (v.text) o["text"] = *v.text;
   return o;
 }
@@ -286,27 +289,14 @@ core::Result<knowledge::SearchRequest> search_request(const json::object& body) 
 }
 
 
-// Puts an extracted file's text into the request; the title defaults to the file's own or
-// `name`, the source to `name`. Errors: unprocessable when no text came out.
-core::Status use_extracted(knowledge::IndexRequest& in, knowledge::Extracted extracted, const std::string& name) {
-  in.content = std::move(extracted.text);
-  in.pages = std::move(extracted.pages);
-  in.content_type = extracted.content_type;
-  if (in.title.empty()) in.title = !extracted.title.empty() ? extracted.title : name;
-  if (!in.source && !name.empty()) in.source = name;
-  auto blank = [](const std::string& p) { return p.find_first_not_of(" \t\r\n\f\v") == std::string::npos; };
-  if (in.pages.empty() ? blank(in.content) : std::all_of(in.pages.begin(), in.pages.end(), blank)) {
-    return Error(ErrorKind::unprocessable, "no text could be extracted from the document (a scanned PDF?)", "file");
-  }
-  return {};
-}
-
 // A multipart upload: `file` (required) plus the JSON route's fields as form fields (`tags` as
 // a JSON array or comma-separated, `metadata` as a JSON object). The file's text is extracted
-// on the blocking pool.
-awaitable<core::Result<knowledge::IndexRequest>> upload_request(knowledge::Store& store, const Request& req,
-                                                                std::string_view boundary,
-                                                                std::optional<std::string> collection) {
+// on the blocking pool and indexed within the request, or, for a file over
+// knowledge.async_ingest_bytes (or with ?async=true), in the background (202).
+awaitable<core::Result<Response>> upload(knowledge::Store& store, const Request& req, std::string_view boundary,
+                                         std::optional<std::string> collection,
+                                         std::optional<std::string> document_id = std::nullopt,
+                                         std::optional<std::string> external_id = std::nullopt) {
   auto parts = http::parse_multipart(req.body, boundary);
   if (!parts) co_return std::move(parts).error();
   json::object fields;
@@ -346,11 +336,27 @@ awaitable<core::Result<knowledge::IndexRequest>> upload_request(knowledge::Store
   fields["text"] = "";  // filled from the file below
   auto in = index_request(fields, "text", {});
   if (!in) co_return std::move(in).error();
+  in->document_id = std::move(document_id);
+  if (in->document_id) in->external_id = std::move(external_id);
+  // Large files (or ?async=true) are processed in the background: 202 and a pending document.
+  auto async = req.query("async");
+  if (async && *async != "true" && *async != "false") {
+    co_return Error(ErrorKind::invalid_field, "'async' must be true or false", "async");
+  }
+  const bool background = async ? *async == "true" : static_cast<std::int64_t>(file->body.size()) > store.async_ingest_bytes();
+  if (background) {
+    std::string bytes(file->body), content_type = file->content_type, filename = file->filename;
+    auto doc = co_await store.submit(std::move(*in), std::move(bytes), std::move(content_type), std::move(filename));
+    if (!doc) co_return std::move(doc).error();
+    Response res = Response::json(202, json::serialize(document_json(*doc)));
+    res.header("Location", "/api/v1/documents/" + doc->row.id);
+    co_return res;
+  }
   std::string content_type = file->content_type, filename = file->filename;
   auto extracted = co_await store.extract(file->body, std::move(content_type), std::move(filename));
   if (!extracted) co_return std::move(extracted).error();
-  if (auto st = use_extracted(*in, std::move(*extracted), file->filename); !st) co_return std::move(st).error();
-  co_return std::move(*in);
+  if (auto st = knowledge::use_extracted(*in, std::move(*extracted), file->filename); !st) co_return std::move(st).error();
+  co_return indexed_response(co_await store.index(std::move(*in)));
 }
 
 }  // namespace
@@ -383,9 +389,8 @@ void register_knowledge_routes(http::Router& router, knowledge::Store& store) {
     router.add("POST", base, [&store](Request& req) -> awaitable<Response> {
       const std::string boundary = http::multipart_boundary(req.header("content-type"));
       if (!boundary.empty()) {
-        auto in = co_await upload_request(store, req, boundary, std::nullopt);
-        if (!in) co_return Response::error(in.error());
-        co_return indexed_response(co_await store.index(std::move(*in)));
+        auto res = co_await upload(store, req, boundary, std::nullopt);
+        co_return res ? std::move(*res) : Response::error(res.error());
       }
       auto body = parse_json_object(req.body);
       if (!body) co_return Response::error(body.error());
@@ -401,7 +406,7 @@ void register_knowledge_routes(http::Router& router, knowledge::Store& store) {
         std::string address = **url;
         auto fetched = co_await store.fetch(std::move(address));
         if (!fetched) co_return Response::error(fetched.error());
-        if (auto st = use_extracted(*in, std::move(*fetched), **url); !st) co_return Response::error(st.error());
+        if (auto st = knowledge::use_extracted(*in, std::move(*fetched), **url); !st) co_return Response::error(st.error());
       }
       co_return indexed_response(co_await store.index(std::move(*in)));
     });
@@ -412,16 +417,16 @@ void register_knowledge_routes(http::Router& router, knowledge::Store& store) {
       auto doc = co_await store.get_document(std::move(lookup), false);
       if (!doc) co_return Response::error(doc.error());
       const std::string boundary = http::multipart_boundary(req.header("content-type"));
-      core::Result<knowledge::IndexRequest> in = Error(ErrorKind::internal, "unset");
       if (!boundary.empty()) {
-        std::optional<std::string> collection = doc->row.collection;
-        in = co_await upload_request(store, req, boundary, std::move(collection));
-      } else {
-        auto body = parse_json_object(req.body);
-        if (!body) co_return Response::error(body.error());
-        (*body)["collection"] = doc->row.collection;
-        in = index_request(*body, "text", {});
+        std::optional<std::string> collection = doc->row.collection, document_id = id, external_id = doc->row.external_id;
+        auto res = co_await upload(store, req, boundary, std::move(collection), std::move(document_id),
+                                   std::move(external_id));
+        co_return res ? std::move(*res) : Response::error(res.error());
       }
+      auto body = parse_json_object(req.body);
+      if (!body) co_return Response::error(body.error());
+      (*body)["collection"] = doc->row.collection;
+      auto in = index_request(*body, "text", {});
       if (!in) co_return Response::error(in.error());
       in->document_id = id;
       in->external_id = doc->row.external_id;

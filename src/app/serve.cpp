@@ -120,10 +120,14 @@ int serve(const core::Config& config) {
   store_options.chunking = knowledge::ChunkOptions{kc.chunk_tokens, kc.chunk_overlap_tokens};
   store_options.exact_search_below = kc.exact_search_below;
   store_options.max_document_bytes = kc.max_document_bytes;
+  store_options.async_ingest_bytes = kc.async_ingest_bytes;
   store_options.url.timeout = std::chrono::milliseconds(kc.url_timeout_ms);
   store_options.url.allow_private = kc.url_allow_private;
   knowledge::Store knowledge_store(database, clock, vector_indexes, embedder.get(), store_options, &client);
   deps.knowledge = &knowledge_store;
+  if (auto n = knowledge_store.recover(); n && *n > 0) {
+    log::warn("unfinished uploads marked failed", {{"documents", static_cast<long long>(*n)}});
+  }
   api::register_routes(router, deps);
 
   http::Server server(context_ptrs, config, router, auth, cors, registry);

@@ -283,6 +283,10 @@ const std::vector<KeyDef>& schema() {
               "Tokens from the end of a chunk repeated at the start of the next (within a section)."),
       int_key("knowledge", "max_document_bytes", &Config::knowledge, &KnowledgeConfig::max_document_bytes,
               1024, 1LL << 32, "Largest uploaded file; larger ones get 413 (server.max_body_bytes bounds the request too)."),
+      int_key("knowledge", "async_ingest_bytes", &Config::knowledge, &KnowledgeConfig::async_ingest_bytes, 0,
+              1LL << 32,
+              "Uploads larger than this are answered 202 at once and processed in the background (the "
+              "document's state shows progress); ?async=true|false decides per request."),
       int_key("knowledge", "embed_batch", &Config::knowledge, &KnowledgeConfig::embed_batch, 1, 2048,
               "Chunks per embeddings call while ingesting."),
       int_key("knowledge", "hnsw_m", &Config::knowledge, &KnowledgeConfig::hnsw_m, 4, 128,

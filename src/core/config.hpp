@@ -91,6 +91,7 @@ struct KnowledgeConfig {
   int chunk_tokens = 512;          // token budget per chunk
   int chunk_overlap_tokens = 0;    // tokens repeated from the previous chunk
   std::int64_t max_document_bytes = 10 * 1024 * 1024;  // an uploaded file
+  std::int64_t async_ingest_bytes = 1024 * 1024;       // larger uploads are processed in the background
   int embed_batch = 64;            // texts per embeddings call
   int hnsw_m = 16;
   int hnsw_ef_construction = 200;

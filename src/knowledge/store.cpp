@@ -8,6 +8,9 @@
 #include <unordered_set>
 #include <functional>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/json/array.hpp>
 #include <boost/json/serialize.hpp>
 
@@ -46,6 +49,19 @@ Error size_mismatch(const CollectionRow& col, std::size_t got) {
                    "-dimensional vectors but collection '" + col.name + "' holds " +
                    std::to_string(col.dimension.value_or(0)) + "-dimensional ones",
                "embedding_model");
+}
+
+core::Result<DocumentView> view(Connection& c, std::string_view id, bool include_text) {
+  auto doc = KnowledgeRepository::get_document(c, id);
+  if (!doc) return std::move(doc).error();
+  if (!*doc) return no_document(id);
+  DocumentView v{std::move(**doc), std::nullopt};
+  if (include_text) {
+    auto text = KnowledgeRepository::document_text(c, v.row.id, v.row.version);
+    if (!text) return std::move(text).error();
+    v.text = std::move(*text);
+  }
+  return v;
 }
 
 core::Result<CollectionRow> find(Connection& c, const std::string& name) {
@@ -150,6 +166,102 @@ Task<Extracted> Store::extract(std::string_view bytes, std::string content_type,
   co_return co_await db_.pool().run(std::move(fn));
 }
 
+Task<DocumentView> Store::submit(IndexRequest request, std::string bytes, std::string content_type,
+                                 std::string filename) {
+  if (static_cast<std::int64_t>(bytes.size()) > options_.max_document_bytes) {
+    co_return Error(ErrorKind::payload_too_large,
+                    "the file is " + std::to_string(bytes.size()) + " bytes; the limit is " +
+                        std::to_string(options_.max_document_bytes) + " (knowledge.max_document_bytes)",
+                    "file");
+  }
+  storage::DocumentInsert doc;
+  doc.id = "doc_" + core::new_request_id().substr(0, 24);
+  doc.external_id = request.external_id;
+  doc.title = request.title.empty() ? filename : request.title;
+  doc.source = request.source ? request.source : std::optional<std::string>(filename);
+  doc.author = request.author;
+  doc.metadata = request.metadata;
+  {
+    boost::json::array tags;
+    for (const auto& t : request.tags) tags.emplace_back(t);
+    doc.tags = boost::json::serialize(tags);
+  }
+  doc.now = clock_.now_ms();
+  auto fn = [doc = std::move(doc), name = request.collection,
+             document_id = request.document_id](Connection& c) mutable -> core::Result<DocumentView> {
+    auto col = find(c, name);
+    if (!col) return std::move(col).error();
+    if (document_id) {
+      auto v = view(c, *document_id, false);
+      if (!v) return std::move(v).error();
+      if (v->row.deleted_at) return Error(ErrorKind::conflict, "document " + *document_id + " is deleted: restore it first");
+      if (v->row.state == "pending" || v->row.state == "processing") {
+        return Error(ErrorKind::conflict, "document " + *document_id + " is still processing an upload");
+      }
+      if (auto st = KnowledgeRepository::set_state(c, *document_id, "pending", std::nullopt, 0.0); !st) return std::move(st).error();
+      return view(c, *document_id, false);
+    }
+    doc.collection_id = col->id;
+    if (auto st = KnowledgeRepository::add_pending(c, doc); !st) return std::move(st).error();
+    return view(c, doc.id, false);
+  };
+  auto placed = co_await db_.write(std::move(fn));
+  if (!placed) co_return std::move(placed).error();
+  request.document_id = placed->row.id;
+  auto ex = co_await boost::asio::this_coro::executor;
+  boost::asio::co_spawn(ex, process(std::move(request), std::move(bytes), std::move(content_type), std::move(filename)),
+                        boost::asio::detached);
+  co_return std::move(*placed);
+}
+
+boost::asio::awaitable<void> Store::process(IndexRequest request, std::string bytes, std::string content_type,
+                                            std::string filename) {
+  const std::string id = *request.document_id;
+  co_await set_state(id, "processing", std::nullopt, 0.0);
+  auto fail = [this, &id](const Error& e) { return set_state(id, "failed", e.message, std::nullopt); };
+  std::string_view view_bytes = bytes;
+  std::string type = std::move(content_type), name = filename;
+  auto extracted = co_await extract(view_bytes, std::move(type), std::move(name));
+  if (!extracted) {
+    co_await fail(extracted.error());
+    co_return;
+  }
+  bytes.clear();
+  bytes.shrink_to_fit();
+  if (auto st = use_extracted(request, std::move(*extracted), filename); !st) {
+    co_await fail(st.error());
+    co_return;
+  }
+  auto progress = [this, id](double p) -> boost::asio::awaitable<void> {
+    co_await set_state(id, "processing", std::nullopt, p);
+  };
+  auto r = co_await index(std::move(request), progress);
+  if (!r) {
+    co_await fail(r.error());
+    co_return;
+  }
+  // add_version set it ready; an unchanged upload wrote nothing: ready as it was.
+  if (r->unchanged) co_await set_state(id, "ready", std::nullopt, std::nullopt);
+  core::log::info("upload processed", {{"document", id}, {"chunks", static_cast<long long>(r->chunks)},
+                                       {"version", r->version}});
+}
+
+boost::asio::awaitable<void> Store::set_state(std::string id, std::string state, std::optional<std::string> error,
+                                              std::optional<double> progress) {
+  auto fn = [id = std::move(id), state = std::move(state), error = std::move(error), progress](Connection& c) -> core::Result<bool> {
+    if (auto st = KnowledgeRepository::set_state(c, id, state, error, progress); !st) return std::move(st).error();
+    return true;
+  };
+  auto r = co_await db_.write(std::move(fn));
+  if (!r) core::log::warn("document state not saved", {{"error", r.error().message}});
+}
+
+core::Result<std::int64_t> Store::recover() {
+  return db_.run_sync([](Connection& c) {
+    return KnowledgeRepository::fail_unfinished(c, "the server stopped while this upload was processed: upload it again");
+  });
+}
+
 Task<Extracted> Store::fetch(std::string url) {
   if (!client_) co_return Error(ErrorKind::invalid_field, "this server does not fetch URLs", "url");
   auto fetched = co_await fetch_url(*client_, std::move(url), options_.url);
@@ -193,7 +305,20 @@ core::Result<std::optional<KnowledgeRepository::DocumentRef>> existing_document(
 
 }  // namespace
 
-Task<Indexed> Store::index(IndexRequest request) {
+core::Status use_extracted(IndexRequest& in, Extracted extracted, const std::string& name) {
+  in.content = std::move(extracted.text);
+  in.pages = std::move(extracted.pages);
+  in.content_type = extracted.content_type;
+  if (in.title.empty()) in.title = !extracted.title.empty() ? extracted.title : name;
+  if (!in.source && !name.empty()) in.source = name;
+  auto blank = [](const std::string& p) { return p.find_first_not_of(" \t\r\n\f\v") == std::string::npos; };
+  if (in.pages.empty() ? blank(in.content) : std::all_of(in.pages.begin(), in.pages.end(), blank)) {
+    return Error(ErrorKind::unprocessable, "no text could be extracted from the document (a scanned PDF?)", "file");
+  }
+  return {};
+}
+
+Task<Indexed> Store::index(IndexRequest request, std::function<boost::asio::awaitable<void>(double)> progress) {
   const bool has_pages = !request.pages.empty();
   auto blank = [](const std::string& s) { return s.find_first_not_of(" \t\r\n\f\v") == std::string::npos; };
   if (has_pages ? std::all_of(request.pages.begin(), request.pages.end(), blank) : blank(request.content)) {
@@ -280,17 +405,22 @@ Task<Indexed> Store::index(IndexRequest request) {
       missing.push_back(ch.hash);
       texts.push_back(ch.text);
     }
-    if (!texts.empty()) {
+    // In slices when someone follows the progress, else in one call (the embedder batches).
+    const std::size_t slice = progress ? 64 : std::max<std::size_t>(texts.size(), 1);
+    for (std::size_t start = 0; start < texts.size(); start += slice) {
+      const std::size_t end = std::min(texts.size(), start + slice);
+      std::vector<std::string> part(std::make_move_iterator(texts.begin() + static_cast<std::ptrdiff_t>(start)),
+                                    std::make_move_iterator(texts.begin() + static_cast<std::ptrdiff_t>(end)));
       std::string model = *col.embedding_model;
-      auto v = co_await embedder_->embed(std::move(model), col.embed_dimensions, std::move(texts));
+      auto v = co_await embedder_->embed(std::move(model), col.embed_dimensions, std::move(part));
       if (!v) co_return std::move(v).error();
-      for (std::size_t i = 0; i < missing.size(); ++i) {
-        if (col.dimension && static_cast<std::int64_t>((*v)[i].size()) != *col.dimension) {
-          co_return size_mismatch(col, (*v)[i].size());
-        }
-        found->cached.emplace(missing[i], (*v)[i]);
-        fresh.emplace_back(missing[i], std::move((*v)[i]));
+      for (std::size_t i = start; i < end; ++i) {
+        auto& vec = (*v)[i - start];
+        if (col.dimension && static_cast<std::int64_t>(vec.size()) != *col.dimension) co_return size_mismatch(col, vec.size());
+        found->cached.emplace(missing[i], vec);
+        fresh.emplace_back(missing[i], std::move(vec));
       }
+      if (progress) co_await progress(static_cast<double>(end) / static_cast<double>(texts.size()));
     }
   }
 
@@ -514,22 +644,6 @@ Task<SearchResult> Store::search(SearchRequest request) {
   co_return co_await db_.run(std::move(fn));
 }
 
-namespace {
-
-core::Result<DocumentView> view(Connection& c, std::string_view id, bool include_text) {
-  auto doc = KnowledgeRepository::get_document(c, id);
-  if (!doc) return std::move(doc).error();
-  if (!*doc) return no_document(id);
-  DocumentView v{std::move(**doc), std::nullopt};
-  if (include_text) {
-    auto text = KnowledgeRepository::document_text(c, v.row.id, v.row.version);
-    if (!text) return std::move(text).error();
-    v.text = std::move(*text);
-  }
-  return v;
-}
-
-}  // namespace
 
 Task<DocumentView> Store::get_document(std::string id, bool include_text) {
   auto fn = [id = std::move(id), include_text](Connection& c) { return view(c, id, include_text); };

@@ -6,6 +6,7 @@
 
 #include <boost/asio/awaitable.hpp>
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -46,6 +47,10 @@ struct IndexRequest {
   std::optional<std::string> content_type;
   std::optional<std::string> document_id;  // PUT: a new version of this document
 };
+
+// Puts an extracted file's text into the request; the title defaults to the file's own or
+// `name`, the source to `name`. Errors: unprocessable when no text came out.
+core::Status use_extracted(IndexRequest& in, Extracted extracted, const std::string& name);
 
 struct Indexed {
   std::string id;
@@ -103,6 +108,7 @@ struct StoreOptions {
   ChunkOptions chunking;
   int exact_search_below = 20000;
   std::int64_t max_document_bytes = 10 * 1024 * 1024;
+  std::int64_t async_ingest_bytes = 1024 * 1024;  // uploads over this are processed in the background
   UrlOptions url;  // its max_bytes is max_document_bytes
 };
 
@@ -129,7 +135,16 @@ class Store {
   // when nothing is written. Only chunks whose hash has no cached embedding are embedded.
   // Errors: not_found (no such collection or document), invalid_field (empty content),
   // conflict (vector size changed), the embedding model's errors.
-  Task<Indexed> index(IndexRequest request);
+  // `progress`, when given, hears the share of chunks embedded so far.
+  Task<Indexed> index(IndexRequest request, std::function<boost::asio::awaitable<void>(double)> progress = {});
+  // An upload processed in the background (large files): the document (a new placeholder, or
+  // the one request.document_id names) is answered at once with state "pending"; extraction,
+  // embedding and indexing follow on this thread's context, the state going processing (with
+  // progress) -> ready, or failed with the reason. The bytes are kept until then.
+  // Errors (at once): not_found, conflict (caller id taken, document deleted).
+  Task<DocumentView> submit(IndexRequest request, std::string bytes, std::string content_type, std::string filename);
+  // Marks uploads a stopped process left unfinished as failed (at start).
+  core::Result<std::int64_t> recover();
   Task<SearchResult> search(SearchRequest request);
 
   // Documents (soft-deleted ones too, with deleted_at). Errors: not_found.
@@ -147,11 +162,17 @@ class Store {
   // A document's text from a URL: fetch_url's rules, then extract(). Errors: theirs.
   Task<Extracted> fetch(std::string url);
 
+  std::int64_t async_ingest_bytes() const { return options_.async_ingest_bytes; }
+
   // Saves the vector indexes (shutdown).
   void flush() { vectors_.save_all(); }
 
  private:
   Task<DocumentView> set_deleted(std::string id, bool deleted);
+  boost::asio::awaitable<void> process(IndexRequest request, std::string bytes, std::string content_type,
+                                       std::string filename);
+  boost::asio::awaitable<void> set_state(std::string id, std::string state, std::optional<std::string> error,
+                                         std::optional<double> progress);
   Task<storage::CollectionRow> collection(const std::string& name);
   // The collection's keyword index, built from storage on first use (on a pool thread).
   core::Result<std::shared_ptr<Bm25Index>> open_keyword(storage::Connection& c, const std::string& collection_id);

@@ -168,8 +168,8 @@ Result<int> KnowledgeRepository::add_version(Connection& c, const DocumentRef& e
   if (auto r = unindex->run(); !r) return std::move(r).error();
   auto upd = c.cached(
       "UPDATE documents SET version = ?1, title = ?2, source = ?3, content_hash = ?4, "
-      "updated_at = ?5, author = ?7, tags = ?8, metadata = ?9, pages = ?10, content_type = ?11 "
-      "WHERE id = ?6");
+      "updated_at = ?5, author = ?7, tags = ?8, metadata = ?9, pages = ?10, content_type = ?11, "
+      "state = 'ready', state_error = NULL, progress = NULL WHERE id = ?6");
   if (!upd) return std::move(upd).error();
   upd->bind(1, static_cast<std::int64_t>(version))
       .bind(2, std::string_view(doc.title))
@@ -227,7 +227,8 @@ constexpr const char* kDocumentSelect =
     "SELECT d.rowid, d.id, col.name, d.external_id, d.title, d.source, d.version, d.content_hash, "
     "d.created_at, d.updated_at, d.deleted_at, (SELECT count(*) FROM chunks ch WHERE "
     "ch.document_id = d.id AND ch.version = d.version), d.author, d.tags, d.metadata, d.pages, "
-    "d.content_type FROM documents d JOIN collections col ON col.id = d.collection_id ";
+    "d.content_type, d.state, d.state_error, d.progress FROM documents d JOIN collections col ON "
+    "col.id = d.collection_id ";
 
 DocumentRow read_document(const Statement& st) {
   DocumentRow r;
@@ -248,6 +249,9 @@ DocumentRow read_document(const Statement& st) {
   r.metadata = st.column_text(14);
   r.pages = st.column_opt_int64(15);
   r.content_type = st.column_opt_text(16);
+  r.state = st.column_text(17);
+  r.state_error = st.column_opt_text(18);
+  if (!st.column_is_null(19)) r.progress = st.column_double(19);
   return r;
 }
 
@@ -310,6 +314,56 @@ Result<std::vector<DocumentRow>> KnowledgeRepository::list_documents(Connection&
   if (!st) return std::move(st).error();
   st->bind(1, collection_id).bind(2, before_seq).bind(3, static_cast<std::int64_t>(limit)).bind_opt(4, tag);
   return st->all(read_document);
+}
+
+Status KnowledgeRepository::add_pending(Connection& c, const DocumentInsert& doc) {
+  if (doc.external_id) {
+    auto taken = find_by_external_id(c, doc.collection_id, *doc.external_id);
+    if (!taken) return std::move(taken).error();
+    if (*taken) {
+      return Error(core::ErrorKind::conflict, "a document with the id '" + *doc.external_id + "' exists: PUT a new version",
+                   "id", "storage");
+    }
+  }
+  auto d = c.cached(
+      "INSERT INTO documents (id, collection_id, external_id, title, source, version, content_hash, created_at, "
+      "updated_at, author, tags, metadata, content_type, state) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, 0, '', ?6, ?6, ?7, ?8, ?9, ?10, 'pending')");
+  if (!d) return std::move(d).error();
+  d->bind(1, std::string_view(doc.id))
+      .bind(2, std::string_view(doc.collection_id))
+      .bind_opt(3, doc.external_id)
+      .bind(4, std::string_view(doc.title))
+      .bind_opt(5, doc.source)
+      .bind(6, doc.now)
+      .bind_opt(7, doc.author)
+      .bind(8, std::string_view(doc.tags))
+      .bind(9, std::string_view(doc.metadata))
+      .bind_opt(10, doc.content_type);
+  return d->run();
+}
+
+Status KnowledgeRepository::set_state(Connection& c, std::string_view id, std::string_view state,
+                                      const std::optional<std::string>& error, std::optional<double> progress) {
+  auto st = c.cached("UPDATE documents SET state = ?2, state_error = ?3, progress = ?4 WHERE id = ?1");
+  if (!st) return std::move(st).error();
+  st->bind(1, id).bind(2, state).bind_opt(3, error);
+  if (progress) {
+    st->bind_double(4, *progress);
+  } else {
+    st->bind_null(4);
+  }
+  return st->run();
+}
+
+Result<std::int64_t> KnowledgeRepository::fail_unfinished(Connection& c, std::string_view reason) {
+  auto st = c.cached(
+      "UPDATE documents SET state = 'failed', state_error = ?1, progress = NULL WHERE state IN ('pending', "
+      "'processing')");
+  if (!st) return std::move(st).error();
+  st->bind(1, reason);
+  if (auto r = st->run(); !r) return std::move(r).error();
+  return st->changes();
 }
 
 Result<bool> KnowledgeRepository::soft_delete(Connection& c, std::string_view id, std::int64_t now) {

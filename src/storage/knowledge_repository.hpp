@@ -97,6 +97,9 @@ struct DocumentRow {
   std::int64_t created_at = 0, updated_at = 0;
   std::optional<std::int64_t> deleted_at;
   std::int64_t chunks = 0;  // of the current version
+  std::string state = "ready";  // pending | processing | ready | failed (of the latest upload)
+  std::optional<std::string> state_error;
+  std::optional<double> progress;  // 0..1 while processing
 };
 
 struct VersionRow {
@@ -150,6 +153,15 @@ class KnowledgeRepository {
   static Result<std::vector<DocumentRow>> list_documents(Connection& c, std::string_view collection_id,
                                                          int limit, std::int64_t before_seq,
                                                          const std::optional<std::string>& tag = std::nullopt);
+  // A placeholder for a document whose upload is processed in the background: version 0, no
+  // chunks, state pending. Errors: conflict when a live document has the caller id.
+  static Status add_pending(Connection& c, const DocumentInsert& doc);
+  // Sets the ingestion state of a document (progress only while processing).
+  static Status set_state(Connection& c, std::string_view id, std::string_view state,
+                          const std::optional<std::string>& error, std::optional<double> progress);
+  // Documents left pending or processing by a process that stopped: failed, with a reason.
+  static Result<std::int64_t> fail_unfinished(Connection& c, std::string_view reason);
+
   // Soft delete: out of search (its chunks leave the keyword index) until restored. Returns
   // false when the document was not live.
   static Result<bool> soft_delete(Connection& c, std::string_view id, std::int64_t now);

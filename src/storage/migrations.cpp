@@ -94,7 +94,7 @@ CREATE TABLE chunks (
 CREATE INDEX chunks_document ON chunks(document_id, version);
 CREATE VIRTUAL TABLE chunks_fts USING fts5(title, heading, text, tokenize = 'snowball');
 )sql"},
-      {4, "knowledge: embeddings cache, document tags, metadata and state",
+      {4, "knowledge: embeddings cache, document tags, metadata and ingestion state",
        R"sql(
 ALTER TABLE collections ADD COLUMN embed_dimensions INTEGER;
 ALTER TABLE documents ADD COLUMN author TEXT;
@@ -102,6 +102,9 @@ ALTER TABLE documents ADD COLUMN tags TEXT NOT NULL DEFAULT '[]';
 ALTER TABLE documents ADD COLUMN metadata TEXT NOT NULL DEFAULT '{}';
 ALTER TABLE documents ADD COLUMN pages INTEGER;
 ALTER TABLE documents ADD COLUMN content_type TEXT;
+ALTER TABLE documents ADD COLUMN state TEXT NOT NULL DEFAULT 'ready';
+ALTER TABLE documents ADD COLUMN state_error TEXT;
+ALTER TABLE documents ADD COLUMN progress REAL;
 CREATE TABLE embeddings (
   model  TEXT NOT NULL,
   hash   TEXT NOT NULL,

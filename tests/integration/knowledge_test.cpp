@@ -4,7 +4,9 @@
 #include <boost/json/parse.hpp>
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <csignal>
+#include <thread>
 #include <filesystem>
 #include <map>
 
@@ -425,6 +427,93 @@ TEST(Knowledge, DocumentsFromUrlsWithPrivateAddressesRefusedByDefault) {
   r = http(s.port(), "POST", "/api/v1/documents", R"({"collection":"web","url":")" + site.url() + R"(/huge"})");
   EXPECT_EQ(r->status, 413) << r->body;
   EXPECT_EQ(json::parse(http(s.port(), "GET", "/api/v1/collections/web")->body).at("documents"), 1);
+}
+
+TEST(Knowledge, LargeUploadsAreProcessedInTheBackgroundWithAState) {
+  Server s({.env = {{"SWITCHBOARD_KNOWLEDGE_ASYNC_INGEST_BYTES", "2000"}}});
+  ASSERT_EQ(http(s.port(), "POST", "/api/v1/collections", R"({"name":"big","embedding_model":"mock/embed"})")->status, 201);
+  auto wait_state = [&](const std::string& id) {
+    json::value doc;
+    for (int i = 0; i < 100; ++i) {
+      doc = json::parse(http(s.port(), "GET", "/api/v1/documents/" + id)->body);
+      const std::string state(doc.at("state").as_string());
+      if (state == "ready" || state == "failed") break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return doc;
+  };
+  // Over the threshold: 202 at once, then ready.
+  std::string text;
+  for (int i = 0; i < 60; ++i) text += "Paragraph " + std::to_string(i) + " about glaciers and moraines.\n\n";
+  auto r = http(s.port(), "POST", "/api/v1/documents", form({{"collection", "big"}, {"id", "glaciers"}}, "g.txt", "text/plain", text), kForm);
+  ASSERT_EQ(r->status, 202) << r->body;
+  auto pending = json::parse(r->body);
+  EXPECT_TRUE(pending.at("state") == "pending" || pending.at("state") == "processing") << pending;
+  EXPECT_EQ(pending.at("version"), 0);
+  const std::string id(pending.at("id").as_string());
+  auto done = wait_state(id);
+  EXPECT_EQ(done.at("state"), "ready") << done;
+  EXPECT_EQ(done.at("version"), 1);
+  EXPECT_GT(done.at("chunks").as_int64(), 0);
+  EXPECT_TRUE(done.at("progress").is_null());
+  auto hit = json::parse(http(s.port(), "POST", "/api/v1/search", R"({"collection":"big","query":"moraines","top_k":1})")->body);
+  EXPECT_EQ(hit.at("data").at(0).at("id"), "glaciers");
+  // A small file with ?async=true, broken: failed, with the reason; the document stays out of search.
+  r = http(s.port(), "POST", "/api/v1/documents?async=true",
+           form({{"collection", "big"}}, "broken.pdf", "application/pdf", "%PDF-1.4 nothing"), kForm);
+  ASSERT_EQ(r->status, 202) << r->body;
+  auto failed = wait_state(std::string(json::parse(r->body).at("id").as_string()));
+  EXPECT_EQ(failed.at("state"), "failed");
+  EXPECT_NE(std::string(failed.at("error").as_string()).find("PDF"), std::string::npos) << failed;
+  // A new version in the background (PUT): the old one stays searchable until it is ready.
+  r = http(s.port(), "PUT", "/api/v1/documents/" + id + "?async=true",
+           form({}, "g2.txt", "text/plain", "Glaciers retreat in warm summers."), kForm);
+  ASSERT_EQ(r->status, 202) << r->body;
+  auto v2 = wait_state(id);
+  EXPECT_EQ(v2.at("state"), "ready");
+  EXPECT_EQ(v2.at("version"), 2);
+  EXPECT_EQ(http(s.port(), "POST", "/api/v1/documents?async=maybe", form({{"collection", "big"}}, "a.txt", "text/plain", "x"), kForm)->status,
+            400);
+  // An id that is taken cannot get a second placeholder.
+  EXPECT_EQ(http(s.port(), "POST", "/api/v1/documents?async=true",
+                 form({{"collection", "big"}, {"id", "glaciers"}}, "g.txt", "text/plain", "again"), kForm)->status,
+            409);
+}
+
+// Concurrent writers and readers on one collection: every write lands, every search answers.
+TEST(Knowledge, ConcurrentIngestAndSearch) {
+  Server s;
+  ASSERT_EQ(http(s.port(), "POST", "/api/v1/collections", R"({"name":"busy","embedding_model":"mock/embed"})")->status, 201);
+  std::atomic<int> bad{0};
+  std::vector<std::thread> threads;
+  for (int w = 0; w < 4; ++w) {
+    threads.emplace_back([&, w] {
+      for (int i = 0; i < 25; ++i) {
+        const std::string body = R"({"collection":"busy","id":"w)" + std::to_string(w) + "-" + std::to_string(i) +
+                                 R"(","content":"Writer )" + std::to_string(w) + " note " + std::to_string(i) +
+                                 R"( about comets and asteroids."})";
+        auto r = http(s.port(), "POST", "/api/v1/index", body);
+        if (!r || r->status != 201) ++bad;
+      }
+    });
+  }
+  for (int q = 0; q < 2; ++q) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 40; ++i) {
+        auto r = http(s.port(), "POST", "/api/v1/search", R"({"collection":"busy","query":"comets asteroids","top_k":5})");
+        if (!r || r->status != 200) ++bad;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(bad.load(), 0);
+  EXPECT_EQ(json::parse(http(s.port(), "GET", "/api/v1/collections/busy")->body).at("documents"), 100);
+  auto all = json::parse(http(s.port(), "POST", "/api/v1/search",
+                              R"({"collection":"busy","query":"comets","mode":"keyword","top_k":1000})")->body);
+  EXPECT_EQ(all.at("data").as_array().size(), 100u) << "the keyword index saw every write";
+  auto sem = json::parse(http(s.port(), "POST", "/api/v1/search",
+                              R"({"collection":"busy","query":"comets","mode":"semantic","top_k":1000})")->body);
+  EXPECT_EQ(sem.at("data").as_array().size(), 100u) << "the vector index saw every write";
 }
 
 // An OpenAI embeddings answer with one vector of `dim` values per input (inputs counted by the
