@@ -8,7 +8,7 @@ namespace sb::app {
 CommandLine parse_command_line(const std::vector<std::string>& argv) {
   static const std::set<std::string> kValueFlags = {"--config",  "--listen",     "--data-dir", "--log-level",
                                                     "--dataset", "--split",      "--collection", "--server",
-                                                    "--mode",    "--top-k"};
+                                                    "--mode",    "--top-k",      "--embedding-model", "--dimensions"};
   CommandLine out;
   for (std::size_t i = 0; i < argv.size(); ++i) {
     std::string a = argv[i];

@@ -1,17 +1,28 @@
 #include "app/eval_command.hpp"
 
+#include <boost/asio/io_context.hpp>
+
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 
+#include "app/serve.hpp"
+#include "core/clock.hpp"
+#include "core/metrics.hpp"
+#include "gateway/gateway.hpp"
+#include "http/client.hpp"
+#include "knowledge/embedder.hpp"
 #include "knowledge/eval.hpp"
+#include "knowledge/store.hpp"
+#include "knowledge/vectors.hpp"
 #include "storage/database.hpp"
 
 namespace sb::app {
 
-int eval(const std::string& dataset_dir, const std::string& split, const std::string& data_dir) {
+int eval(const core::Config& config, const std::string& dataset_dir, const std::string& split,
+         const std::optional<std::string>& embedding_model, std::optional<std::int64_t> dimensions, bool keep_data) {
   namespace fs = std::filesystem;
-  std::string dir = data_dir;
+  std::string dir = keep_data ? config.storage.data_dir : "";
   bool temporary = false;
   if (dir.empty()) {
     std::string tmpl = (fs::temp_directory_path() / "switchboard-eval-XXXXXX").string();
@@ -24,14 +35,30 @@ int eval(const std::string& dataset_dir, const std::string& split, const std::st
   }
   int code = 0;
   {
-    core::StorageConfig storage;
+    core::StorageConfig storage = config.storage;
     storage.data_dir = dir;
     auto db = storage::Database::open(storage);
     if (!db) {
       std::fprintf(stderr, "switchboard: %s\n", db.error().message.c_str());
       code = 1;
     } else {
-      auto report = knowledge::evaluate(dataset_dir, split, **db);
+      // The gateway gives the embeddings, as in the server (providers from --config; with none,
+      // mock/embed).
+      boost::asio::io_context ioc(1);
+      core::metrics::Registry registry;
+      http::Client client;
+      gateway::Gateway gateway(with_default_provider(config), client, registry);
+      auto embedder = knowledge::make_gateway_embedder(gateway, config.knowledge.embed_batch);
+      const auto& kc = config.knowledge;
+      knowledge::VectorIndexes vectors("", knowledge::HnswParams{kc.hnsw_m, kc.hnsw_ef_construction, kc.hnsw_ef_search});
+      core::SystemClock clock;
+      knowledge::StoreOptions options;
+      options.chunking = knowledge::ChunkOptions{kc.chunk_tokens, kc.chunk_overlap_tokens};
+      options.exact_search_below = kc.exact_search_below;
+      knowledge::Store store(**db, clock, vectors, embedder.get(), options);
+      auto report = knowledge::evaluate(dataset_dir, split, store, **db, ioc,
+                                        knowledge::EvalOptions{embedding_model, dimensions});
+      client.close_idle();
       if (!report) {
         std::fprintf(stderr, "switchboard: eval: %s\n", report.error().message.c_str());
         code = 2;

@@ -1,7 +1,9 @@
 // switchboard — one binary between applications and language models.
 
 #include <cstdio>
+#include <cstdint>
 #include <exception>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -53,13 +55,16 @@ Subcommands:
 Flags (for check): --config FILE, --listen HOST:PORT, --data-dir DIR, --log-level LEVEL
 )";
 
-constexpr const char* kEvalUsage = R"(Usage: switchboard eval --dataset DIR [--split NAME] [--data-dir DIR]
+constexpr const char* kEvalUsage = R"(Usage: switchboard eval --dataset DIR [--split NAME] [--embedding-model MODEL [--dimensions N]]
+                        [--config FILE] [--data-dir DIR]
 
 Ingests DIR/corpus.jsonl (BEIR format: {"_id", "title", "text"} per line) into a fresh
 collection, runs every query of DIR/qrels/NAME.tsv (default split: test) with its text from
-DIR/queries.jsonl, and prints nDCG@10, Recall@100 and MRR@10 per search mode, the ingestion
-time and the query latency p50/p99. The data goes to a temporary directory that is removed
-afterwards, unless --data-dir names one.
+DIR/queries.jsonl, and prints nDCG@10, Recall@100 and MRR@10 per search mode (keyword, FTS5's
+own ranking for comparison, and semantic and hybrid with --embedding-model: a route or
+provider/model from --config's providers, or mock/embed without any), the ingestion time and
+the query latency p50/p99. The data goes to a temporary directory that is removed afterwards,
+unless --data-dir names one.
 )";
 
 constexpr const char* kIngestUsage = R"(Usage: switchboard ingest --collection NAME [--server URL] PATH...
@@ -153,8 +158,27 @@ int main(int argc, char** argv) {
       return cl.help ? 0 : 2;
     }
     auto split = cl.flags.find("--split");
-    return sb::app::eval(dataset->second, split == cl.flags.end() ? "test" : split->second,
-                         cl.flags.count("--data-dir") ? cl.flags.at("--data-dir") : "");
+    std::optional<std::string> model;
+    if (auto it = cl.flags.find("--embedding-model"); it != cl.flags.end()) model = it->second;
+    std::optional<std::int64_t> dims;
+    if (auto it = cl.flags.find("--dimensions"); it != cl.flags.end()) {
+      try {
+        dims = std::stoll(it->second);
+      } catch (const std::exception&) {
+        dims = 0;
+      }
+      if (*dims < 1 || !model) {
+        std::fputs("switchboard: --dimensions must be a positive integer, with --embedding-model\n", stderr);
+        return 2;
+      }
+    }
+    try {
+      return sb::app::eval(load(cl), dataset->second, split == cl.flags.end() ? "test" : split->second, model, dims,
+                           cl.flags.count("--data-dir") > 0);
+    } catch (const sb::core::ConfigError& e) {
+      std::fprintf(stderr, "switchboard: config error: %s\n", e.what());
+      return 2;
+    }
   }
   if (cmd == "ingest" || cmd == "search") {
     const bool ingest = cmd == "ingest";

@@ -31,6 +31,17 @@
 
 namespace sb::app {
 
+core::Config with_default_provider(core::Config config) {
+  if (config.providers.empty()) {
+    core::ProviderConfig mock;
+    mock.name = "mock";
+    mock.type = "mock";
+    mock.models = {"echo", "embed"};  // chat, and hashed embeddings for the knowledge base
+    config.providers.push_back(mock);
+  }
+  return config;
+}
+
 namespace asio = boost::asio;
 namespace log = core::log;
 
@@ -62,16 +73,7 @@ int serve(const core::Config& config) {
                            .with({});
   registry.on_collect([&] { pool_pending.set(static_cast<double>(database.pool().pending())); });
 
-  // The gateway. With no [[providers]] configured, a mock provider named "mock" is there, so
-  // the embedded default answers /v1/chat/completions out of the box ("mock/anything").
-  core::Config gateway_config = config;
-  if (gateway_config.providers.empty()) {
-    core::ProviderConfig mock;
-    mock.name = "mock";
-    mock.type = "mock";
-    mock.models = {"echo", "embed"};  // chat, and hashed embeddings for the knowledge base
-    gateway_config.providers.push_back(mock);
-  }
+  const core::Config gateway_config = with_default_provider(config);
   http::ClientOptions client_options;
   http::proxy_from_environment(client_options);
   http::Client client(client_options);

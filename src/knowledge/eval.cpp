@@ -1,9 +1,13 @@
 #include "knowledge/eval.hpp"
 
-#include <functional>
-#include <memory>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 
-#include "knowledge/bm25.hpp"
+#include <optional>
+
+#include "storage/knowledge_repository.hpp"
 
 #include <boost/json/parse.hpp>
 
@@ -126,12 +130,53 @@ double percentile(std::vector<double> v, double p) {
 
 }  // namespace
 
-core::Result<EvalReport> evaluate(const std::string& dataset_dir, const std::string& split,
-                                  storage::Database& db) {
+namespace {
+
+struct Judged {
+  double ndcg = 0, recall = 0, mrr = 0;
+  std::size_t n = 0;
+  std::vector<double> latencies;
+  void add(const std::vector<std::string>& ranked, const std::map<std::string, int>& rel, double ms) {
+    latencies.push_back(ms);
+    ndcg += ndcg_at(ranked, rel, 10);
+    recall += recall_at(ranked, rel, 100);
+    mrr += mrr_at(ranked, rel, 10);
+    ++n;
+  }
+  ModeReport report(std::string mode) const {
+    ModeReport m{std::move(mode), true};
+    if (n > 0) {
+      m.ndcg10 = ndcg / static_cast<double>(n);
+      m.recall100 = recall / static_cast<double>(n);
+      m.mrr10 = mrr / static_cast<double>(n);
+    }
+    m.p50_ms = percentile(latencies, 0.5);
+    m.p99_ms = percentile(latencies, 0.99);
+    return m;
+  }
+};
+
+// Documents in the order of their best chunk, at most 100.
+std::vector<std::string> documents_of(const std::vector<storage::ChunkHit>& hits) {
+  std::vector<std::string> ranked;
+  std::set<std::string> seen;
+  for (const auto& h : hits) {
+    const std::string id = h.external_id.value_or(h.document_id);
+    if (seen.insert(id).second) ranked.push_back(id);
+    if (ranked.size() == 100) break;
+  }
+  return ranked;
+}
+
+}  // namespace
+
+core::Result<EvalReport> evaluate(const std::string& dataset_dir, const std::string& split, Store& store,
+                                  storage::Database& db, boost::asio::io_context& ioc, const EvalOptions& options) {
   namespace fs = std::filesystem;
   const fs::path dir(dataset_dir);
   EvalReport report;
-  report.dataset = dir.filename().empty() ? dir.parent_path().filename().string() : dir.filename().string();
+  report.dataset = dir.filename().string();
+  if (report.dataset.empty()) report.dataset = dir.parent_path().filename().string();
   report.split = split;
   auto corpus = read_jsonl(dir / "corpus.jsonl");
   if (!corpus) return std::move(corpus).error();
@@ -139,128 +184,116 @@ core::Result<EvalReport> evaluate(const std::string& dataset_dir, const std::str
   if (!queries) return std::move(queries).error();
   auto qrels = read_qrels(dir / "qrels" / (split + ".tsv"));
   if (!qrels) return std::move(qrels).error();
-
-  // Ingest into a fresh collection, in one transaction.
-  const auto t0 = Clock::now();
-  const std::string collection_id = "col_" + core::new_request_id().substr(0, 24);
-  auto ingested = db.run_sync([&](storage::Connection& c) -> core::Result<std::size_t> {
-    if (auto st = c.exec("BEGIN IMMEDIATE"); !st) return std::move(st).error();
-    auto fail = [&](Error e) {
-      (void)c.exec("ROLLBACK");
-      return e;
-    };
-    auto col = storage::KnowledgeRepository::create_collection(c, collection_id, "eval-" + collection_id, 0);
-    if (!col) return fail(col.error());
-    std::size_t chunks = 0;
-    for (const auto& d : *corpus) {
-      storage::DocumentInsert doc;
-      doc.id = "doc_" + core::new_request_id().substr(0, 24);
-      doc.collection_id = collection_id;
-      doc.external_id = str(d, "_id");
-      doc.title = str(d, "title");
-      const std::string text = str(d, "text");
-      report.corpus_bytes += doc.title.size() + text.size();
-      doc.content_hash = normalized_hash(doc.title + "\n" + text);
-      int ord = 0;
-      for (auto& ch : chunk_text(text)) {
-        storage::ChunkInsert ci;
-        ci.ord = ord++;
-        ci.heading = std::move(ch.heading);
-        ci.hash = normalized_hash(ch.text);
-        ci.text = std::move(ch.text);
-        doc.chunks.push_back(std::move(ci));
-      }
-      if (doc.chunks.empty() && !doc.title.empty()) {  // a title-only document is still findable
-        doc.chunks.push_back(storage::ChunkInsert{0, "", std::nullopt, "", normalized_hash("")});
-      }
-      chunks += doc.chunks.size();
-      if (auto st = storage::KnowledgeRepository::add_document(c, doc); !st) return fail(st.error());
-    }
-    if (auto st = c.exec("COMMIT"); !st) return fail(st.error());
-    return chunks;
-  });
-  if (!ingested) return std::move(ingested).error();
-  report.ingest_seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-  report.documents = corpus->size();
-  report.chunks = *ingested;
-
   std::map<std::string, std::string> query_text;
   for (const auto& q : *queries) query_text[str(q, "_id")] = str(q, "text");
 
-  // Keyword search as the server runs it (the in-memory BM25 index, then the chunks checked
-  // against storage), and straight through FTS5 for comparison: the two must agree.
-  auto built = db.run_sync([&](storage::Connection& c) -> core::Result<std::shared_ptr<Bm25Index>> {
-    auto rows = storage::KnowledgeRepository::live_chunk_texts(c, collection_id);
-    if (!rows) return std::move(rows).error();
-    auto index = std::make_shared<Bm25Index>();
-    for (auto& r : *rows) index->add(Bm25Doc{r.id, std::move(r.title), std::move(r.heading), std::move(r.text)});
-    return index;
-  });
-  if (!built) return std::move(built).error();
-  using Search = std::function<core::Result<std::vector<storage::ChunkHit>>(storage::Connection&, const std::string&)>;
-  const Search in_memory = [&](storage::Connection& c, const std::string& q) -> core::Result<std::vector<storage::ChunkHit>> {
-    auto scored = (*built)->search(q, 300);
-    std::vector<std::int64_t> ids;
-    for (const auto& s : scored) ids.push_back(s.id);
-    auto hits = storage::KnowledgeRepository::hydrate(c, collection_id, ids);
-    if (!hits) return std::move(hits).error();
-    std::map<std::int64_t, storage::ChunkHit> by_id;
-    for (auto& h : *hits) by_id.emplace(h.chunk_id, std::move(h));
-    std::vector<storage::ChunkHit> out;
-    for (const auto& s : scored) {
-      if (auto it = by_id.find(s.id); it != by_id.end()) out.push_back(std::move(it->second));
+  std::optional<core::Result<EvalReport>> result;
+  auto run = [&]() -> boost::asio::awaitable<void> {
+    auto finish = [&](Error e) { result.emplace(std::move(e)); };
+    // A fresh collection, with the embedding model when one is given.
+    NewCollection nc{"eval-" + core::new_request_id().substr(0, 16), options.embedding_model, options.dimensions};
+    auto col = co_await store.create_collection(std::move(nc));
+    if (!col) co_return finish(col.error());
+    // Ingest through the store, as the API does (8 documents in flight).
+    const auto t0 = Clock::now();
+    std::size_t next = 0, chunks = 0;
+    std::optional<Error> failed;
+    auto worker = [&]() -> boost::asio::awaitable<void> {
+      while (next < corpus->size() && !failed) {
+        const auto& d = (*corpus)[next++];
+        IndexRequest in;
+        in.collection = col->name;
+        in.external_id = str(d, "_id");
+        in.title = str(d, "title");
+        in.content = str(d, "text");
+        report.corpus_bytes += in.title.size() + in.content.size();
+        if (in.content.find_first_not_of(" \t\r\n") == std::string::npos) in.content = in.title;  // title-only
+        if (in.content.find_first_not_of(" \t\r\n") == std::string::npos) continue;
+        auto r = co_await store.index(std::move(in));
+        if (!r) {
+          failed = r.error();
+          co_return;
+        }
+        chunks += r->chunks;
+      }
+    };
+    auto ex = co_await boost::asio::this_coro::executor;
+    std::size_t running = 8;
+    for (int i = 0; i < 8; ++i) {
+      boost::asio::co_spawn(ex, worker(), [&running](std::exception_ptr) { --running; });
     }
-    return out;
-  };
-  const Search fts5 = [&](storage::Connection& c, const std::string& q) -> core::Result<std::vector<storage::ChunkHit>> {
-    const std::string match = keyword_query(q);
-    if (match.empty()) return std::vector<storage::ChunkHit>{};
-    return storage::KnowledgeRepository::keyword_search(c, collection_id, match, 300);
-  };
-  std::size_t n = 0;
-  for (const auto& [name, search] : {std::pair<const char*, const Search*>{"keyword", &in_memory},
-                                     std::pair<const char*, const Search*>{"fts5", &fts5}}) {
-    ModeReport mode{name, true};
-    std::vector<double> latencies;
-    double ndcg = 0, recall = 0, mrr = 0;
-    n = 0;
-    auto searched = db.run_sync([&](storage::Connection& c) -> core::Result<int> {
+    boost::asio::steady_timer wait(ex);
+    while (running > 0) {
+      wait.expires_after(std::chrono::milliseconds(5));
+      co_await wait.async_wait(boost::asio::use_awaitable);
+    }
+    if (failed) co_return finish(*failed);
+    report.ingest_seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+    report.documents = corpus->size();
+    report.chunks = chunks;
+
+    // Every mode through Store::search (what POST /api/v1/search runs), and FTS5's own ranking
+    // of the keyword query for comparison.
+    std::vector<std::pair<std::string, SearchMode>> modes = {{"keyword", SearchMode::keyword}};
+    if (options.embedding_model) {
+      modes.emplace_back("semantic", SearchMode::semantic);
+      modes.emplace_back("hybrid", SearchMode::hybrid);
+    }
+    for (const auto& [name, mode] : modes) {
+      Judged j;
       for (const auto& [qid, rel] : *qrels) {
         auto it = query_text.find(qid);
         if (it == query_text.end()) continue;
         const auto q0 = Clock::now();
-        auto hits = (*search)(c, it->second);
-        if (!hits) return std::move(hits).error();
-        std::vector<std::string> ranked;
-        std::set<std::string> seen;
-        for (const auto& h : *hits) {  // documents in the order of their best chunk
-          const std::string id = h.external_id.value_or(h.document_id);
-          if (seen.insert(id).second) ranked.push_back(id);
-          if (ranked.size() == 100) break;
-        }
-        latencies.push_back(std::chrono::duration<double, std::milli>(Clock::now() - q0).count());
-        ndcg += ndcg_at(ranked, rel, 10);
-        recall += recall_at(ranked, rel, 100);
-        mrr += mrr_at(ranked, rel, 10);
-        ++n;
+        SearchRequest req;
+        req.collection = col->name;
+        req.query = it->second;
+        req.top_k = 300;
+        req.mode = mode;
+        auto hits = co_await store.search(std::move(req));
+        if (!hits) co_return finish(hits.error());
+        std::vector<storage::ChunkHit> chunk_hits;
+        for (auto& h : hits->hits) chunk_hits.push_back(std::move(h.chunk));
+        j.add(documents_of(chunk_hits), rel, std::chrono::duration<double, std::milli>(Clock::now() - q0).count());
       }
-      return 0;
-    });
-    if (!searched) return std::move(searched).error();
-    if (n > 0) {
-      mode.ndcg10 = ndcg / n;
-      mode.recall100 = recall / n;
-      mode.mrr10 = mrr / n;
+      report.queries = j.n;
+      report.modes.push_back(j.report(name));
+      if (mode == SearchMode::keyword) {
+        Judged f;
+        auto fts = db.run_sync([&](storage::Connection& c) -> core::Result<int> {
+          for (const auto& [qid, rel] : *qrels) {
+            auto it = query_text.find(qid);
+            if (it == query_text.end()) continue;
+            const auto q0 = Clock::now();
+            const std::string match = keyword_query(it->second);
+            std::vector<storage::ChunkHit> hits;
+            if (!match.empty()) {
+              auto r = storage::KnowledgeRepository::keyword_search(c, col->id, match, 300);
+              if (!r) return std::move(r).error();
+              hits = std::move(*r);
+            }
+            f.add(documents_of(hits), rel, std::chrono::duration<double, std::milli>(Clock::now() - q0).count());
+          }
+          return 0;
+        });
+        if (!fts) co_return finish(fts.error());
+        report.modes.push_back(f.report("fts5"));
+      }
     }
-    mode.p50_ms = percentile(latencies, 0.5);
-    mode.p99_ms = percentile(latencies, 0.99);
-    report.modes.push_back(mode);
-  }
-  report.queries = n;
-  for (const char* mode : {"semantic", "hybrid"}) {
-    report.modes.push_back(ModeReport{mode, false, "eval does not embed yet (keyword only)"});
-  }
-  return report;
+    if (!options.embedding_model) {
+      for (const char* m : {"semantic", "hybrid"}) {
+        report.modes.push_back(ModeReport{m, false, "no --embedding-model given (keyword only)"});
+      }
+    }
+    result.emplace(std::move(report));
+  };
+  boost::asio::co_spawn(ioc, run(), [&result](std::exception_ptr e) {
+    if (e && !result) result.emplace(Error(ErrorKind::internal, "eval stopped by an exception"));
+  });
+  ioc.run();
+  ioc.restart();
+  if (!result) return Error(ErrorKind::internal, "eval did not finish");
+  return std::move(*result);
 }
 
 std::string format_report(const EvalReport& r) {

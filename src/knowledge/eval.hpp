@@ -7,7 +7,12 @@
 #include <string>
 #include <vector>
 
+#include <boost/asio/io_context.hpp>
+
+#include <optional>
+
 #include "core/error.hpp"
+#include "knowledge/store.hpp"
 #include "storage/database.hpp"
 
 namespace sb::knowledge {
@@ -38,8 +43,16 @@ struct EvalReport {
   std::vector<ModeReport> modes;
 };
 
-core::Result<EvalReport> evaluate(const std::string& dataset_dir, const std::string& split,
-                                  storage::Database& db);
+struct EvalOptions {
+  std::optional<std::string> embedding_model;  // semantic and hybrid modes need one
+  std::optional<std::int64_t> dimensions;
+};
+
+// Ingests through `store` (a fresh collection in `db`) and searches every mode through it, on
+// `ioc` (run here until done).
+core::Result<EvalReport> evaluate(const std::string& dataset_dir, const std::string& split, Store& store,
+                                  storage::Database& db, boost::asio::io_context& ioc,
+                                  const EvalOptions& options = {});
 
 // The report as the CLI prints it.
 std::string format_report(const EvalReport& r);

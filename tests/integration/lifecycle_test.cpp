@@ -56,6 +56,14 @@ TEST(Cli, EvalMeasuresKeywordRetrievalOnABeirFolder) {
   EXPECT_NE(r.out.find("3 documents, 3 chunks, 2 queries"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("keyword    1.0000      1.0000  1.0000"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("semantic  not available"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("fts5       1.0000      1.0000  1.0000"), std::string::npos) << r.out;
+  // With an embedding model (the built-in mock), semantic and hybrid modes are measured too.
+  auto with_model = run("eval --dataset " + d.path() + " --embedding-model mock/embed --dimensions 64");
+  ASSERT_EQ(with_model.code, 0) << with_model.out;
+  EXPECT_NE(with_model.out.find("semantic   "), std::string::npos) << with_model.out;
+  EXPECT_NE(with_model.out.find("hybrid     1.0000"), std::string::npos) << with_model.out;
+  EXPECT_EQ(run("eval --dataset " + d.path() + " --embedding-model nope/model").code, 2);
+  EXPECT_EQ(run("eval --dataset " + d.path() + " --dimensions 64").code, 2) << "dimensions need a model";
   // Bad input: a missing folder or split, a broken corpus line.
   EXPECT_EQ(run("eval").code, 2);
   auto missing = run("eval --dataset " + d.path() + " --split nope");
