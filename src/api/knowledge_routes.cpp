@@ -28,7 +28,15 @@ json::object collection_json(const storage::CollectionRow& c) {
           {"name", c.name},
           {"embedding_model", c.embedding_model ? json::value(*c.embedding_model) : json::value(nullptr)},
           {"dimension", c.dimension ? json::value(*c.dimension) : json::value(nullptr)},
-          {"created_at", c.created_at}};
+          {"created_at", c.created_at},
+          {"reembedding", c.next_model || c.reembed_state
+                              ? json::value(json::object{
+                                    {"embedding_model", c.next_model ? json::value(*c.next_model) : json::value(nullptr)},
+                                    {"dimension", c.next_dimension ? json::value(*c.next_dimension) : json::value(nullptr)},
+                                    {"state", c.reembed_state ? json::value(*c.reembed_state) : json::value(nullptr)},
+                                    {"progress", c.reembed_progress ? json::value(*c.reembed_progress) : json::value(nullptr)},
+                                    {"error", c.reembed_error ? json::value(*c.reembed_error) : json::value(nullptr)}})
+                              : json::value(nullptr)}};
 }
 
 json::value parsed(const std::string& text, json::value fallback) {
@@ -499,6 +507,26 @@ void register_knowledge_routes(http::Router& router, knowledge::Store& store) {
     if (!r) co_return Response::error(r.error());
     co_return Response::json(200, json::serialize(collection_info_json(*r)));
   });
+  // PATCH {embedding_model, dimensions?}: a model change, re-embedding in the background (202).
+  router.add("PATCH", "/api/v1/collections/{name}", [&store](Request& req) -> awaitable<Response> {
+    auto body = parse_json_object(req.body);
+    if (!body) co_return Response::error(body.error());
+    auto model = required(*body, "embedding_model");
+    if (!model) co_return Response::error(model.error());
+    auto dims = get_int(*body, "dimensions", 1, 65536);
+    if (!dims) co_return Response::error(dims.error());
+    std::string name(req.param("name"));
+    std::string lookup = name;  // named: no temporaries in a co_await (GCC 12)
+    auto before = co_await store.get_collection(std::move(lookup));
+    if (!before) co_return Response::error(before.error());
+    std::optional<std::int64_t> asked = *dims;
+    auto r = co_await store.change_model(std::move(name), std::move(*model), asked);
+    if (!r) co_return Response::error(r.error());
+    const bool started = r->reembed_state == std::optional<std::string>("running") &&
+                         before->row.reembed_state != std::optional<std::string>("running");
+    co_return Response::json(started ? 202 : 200, json::serialize(collection_json(*r)));
+  });
+
   router.add("DELETE", "/api/v1/collections/{name}", [&store](Request& req) -> awaitable<Response> {
     std::string param(req.param("name"));
     auto r = co_await store.delete_collection(std::move(param));

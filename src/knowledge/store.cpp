@@ -87,20 +87,10 @@ Task<CollectionRow> Store::create_collection(NewCollection request) {
       e.param = "embedding_model";
       co_return e;
     }
-    // One call measures the vector size (and proves the model answers).
-    std::vector<std::string> probe{"dimension probe"};
-    std::string model = *request.embedding_model;  // named: no temporaries in a co_await (GCC 12)
-    auto v = co_await embedder_->embed(std::move(model), request.dimensions, std::move(probe));
-    if (!v) co_return std::move(v).error();
-    const auto dim = static_cast<std::int64_t>(v->front().size());
-    if (request.dimensions && *request.dimensions != dim) {
-      co_return Error(ErrorKind::conflict,
-                      "embedding model '" + *request.embedding_model + "' returned " + std::to_string(dim) +
-                          "-dimensional vectors, not the " + std::to_string(*request.dimensions) + " asked",
-                      "dimensions");
-    }
+    auto dim = co_await probe(*request.embedding_model, request.dimensions);
+    if (!dim) co_return std::move(dim).error();
     embedding.embedding_model = request.embedding_model;
-    embedding.dimension = dim;
+    embedding.dimension = *dim;
     embedding.embed_dimensions = request.dimensions;
   }
   const bool with_model = request.embedding_model.has_value();
@@ -109,6 +99,158 @@ Task<CollectionRow> Store::create_collection(NewCollection request) {
     return KnowledgeRepository::create_collection(c, id, name, now, with_model ? &embedding : nullptr);
   };
   co_return co_await db_.write(std::move(fn));
+}
+
+Task<std::int64_t> Store::probe(const std::string& model, std::optional<std::int64_t> dimensions) {
+  // One call measures the vector size (and proves the model answers).
+  std::vector<std::string> texts{"dimension probe"};
+  std::string name = model;  // named: no temporaries in a co_await (GCC 12)
+  auto v = co_await embedder_->embed(std::move(name), dimensions, std::move(texts));
+  if (!v) co_return std::move(v).error();
+  const auto dim = static_cast<std::int64_t>(v->front().size());
+  if (dimensions && *dimensions != dim) {
+    co_return Error(ErrorKind::conflict,
+                    "embedding model '" + model + "' returned " + std::to_string(dim) + "-dimensional vectors, not the " +
+                        std::to_string(*dimensions) + " asked",
+                    "dimensions");
+  }
+  co_return dim;
+}
+
+Task<CollectionRow> Store::change_model(std::string name, std::string model, std::optional<std::int64_t> dimensions) {
+  if (!embedder_) co_return Error(ErrorKind::invalid_field, "this server has no embedding models", "embedding_model");
+  if (auto st = embedder_->check(model); !st) {
+    Error e = std::move(st).error();
+    e.param = "embedding_model";
+    co_return e;
+  }
+  auto current = co_await collection(name);
+  if (!current) co_return std::move(current).error();
+  if (current->embedding_model == model && current->embed_dimensions == dimensions &&
+      current->reembed_state != std::optional<std::string>("running")) {
+    co_return std::move(*current);  // nothing changes
+  }
+  auto dim = co_await probe(model, dimensions);
+  if (!dim) co_return std::move(dim).error();
+  auto fn = [name, model, dimensions, dim = *dim](Connection& c) -> core::Result<CollectionRow> {
+    auto col = find(c, name);
+    if (!col) return std::move(col).error();
+    // A keyword-only collection gets its first model the same way: its chunks are embedded first.
+    if (auto st = KnowledgeRepository::start_reembed(c, col->id, model, dimensions, dim); !st) return std::move(st).error();
+    return find(c, name);
+  };
+  auto started = co_await db_.write(std::move(fn));
+  if (!started) co_return std::move(started).error();
+  auto ex = co_await boost::asio::this_coro::executor;
+  boost::asio::co_spawn(ex, reembed(*started), boost::asio::detached);
+  co_return std::move(*started);
+}
+
+boost::asio::awaitable<void> Store::reembed(CollectionRow col) {
+  const std::string key = col.next_key(), model = *col.next_model;
+  const auto dim = static_cast<std::size_t>(*col.next_dimension);
+  auto fail = [this, &col](const std::string& why) -> boost::asio::awaitable<void> {
+    auto fn = [id = col.id, why](Connection& c) -> core::Result<bool> {
+      if (auto st = KnowledgeRepository::set_reembed(c, id, "failed", why, std::nullopt); !st) return std::move(st).error();
+      return true;
+    };
+    co_await db_.write(std::move(fn));
+    core::log::warn("embedding model change failed", {{"collection", col.name}, {"error", why}});
+  };
+  // Embeds live chunks that have no vector under the new model yet, until none is left.
+  // Returns the chunk ids embedded (with their vectors), or an error.
+  auto embed_missing = [&](bool report) -> Task<Vectors> {
+    Vectors done;
+    auto count = [id = col.id](Connection& c) -> core::Result<std::size_t> {
+      auto all = KnowledgeRepository::live_chunk_ids(c, id);
+      if (!all) return std::move(all).error();
+      return all->size();
+    };
+    auto total = co_await db_.run(std::move(count));
+    if (!total) co_return std::move(total).error();
+    for (;;) {
+      auto load = [id = col.id, key](Connection& c) { return KnowledgeRepository::missing_vectors(c, id, key, 256); };
+      auto missing = co_await db_.run(std::move(load));
+      if (!missing) co_return std::move(missing).error();
+      if (missing->empty()) co_return done;
+      std::vector<std::string> hashes, texts;
+      for (const auto& m : *missing) {
+        if (std::find(hashes.begin(), hashes.end(), m.hash) != hashes.end()) continue;
+        hashes.push_back(m.hash);
+        texts.push_back(m.text);
+      }
+      std::string name = model;
+      auto v = co_await embedder_->embed(std::move(name), col.next_embed_dimensions, std::move(texts));
+      if (!v) co_return std::move(v).error();
+      std::vector<std::pair<std::string, std::vector<float>>> fresh;
+      for (std::size_t i = 0; i < hashes.size(); ++i) {
+        if ((*v)[i].size() != dim) {
+          co_return Error(ErrorKind::conflict, "embedding model '" + model + "' returned " + std::to_string((*v)[i].size()) +
+                                                   "-dimensional vectors, not " + std::to_string(dim));
+        }
+        fresh.emplace_back(hashes[i], (*v)[i]);
+      }
+      for (const auto& m : *missing) {
+        auto it = std::find(hashes.begin(), hashes.end(), m.hash);
+        done.emplace_back(m.chunk_id, (*v)[static_cast<std::size_t>(it - hashes.begin())]);
+      }
+      const double progress = *total ? std::min(1.0, static_cast<double>(done.size()) / static_cast<double>(*total)) : 1.0;
+      auto put = [id = col.id, key, fresh = std::move(fresh), progress, report](Connection& c) -> core::Result<bool> {
+        if (auto st = KnowledgeRepository::put_embeddings(c, key, fresh); !st) return std::move(st).error();
+        if (report) {
+          if (auto st = KnowledgeRepository::set_reembed(c, id, "running", std::nullopt, progress); !st) return std::move(st).error();
+        }
+        return true;
+      };
+      auto r = co_await db_.write(std::move(put));
+      if (!r) co_return std::move(r).error();
+    }
+  };
+  auto first = co_await embed_missing(true);
+  if (!first) co_return co_await fail(first.error().message);
+  // A new index of the new vectors, then the switch; searches used the old ones until now.
+  auto build = [this, col, key, dim](Connection& c) -> core::Result<std::shared_ptr<VectorIndex>> {
+    auto vectors = KnowledgeRepository::live_vectors(c, col.id, key);
+    if (!vectors) return std::move(vectors).error();
+    auto index = std::make_shared<VectorIndex>(dim, vectors_.params(), vectors->size() + 1024, key);
+    for (const auto& [id, v] : *vectors) index->add(id, v.data());
+    return index;
+  };
+  auto index = co_await db_.run(std::move(build));
+  if (!index) co_return co_await fail(index.error().message);
+  auto flip = [id = col.id](Connection& c) -> core::Result<bool> {
+    if (auto st = KnowledgeRepository::finish_reembed(c, id); !st) return std::move(st).error();
+    return true;
+  };
+  auto switched = co_await db_.write(std::move(flip));
+  if (!switched) co_return co_await fail(switched.error().message);
+  vectors_.replace(col.id, *index);
+  // Chunks written while this ran: those with only old-model vectors are embedded now, and the
+  // index is reconciled with storage by id (what was written or deleted meanwhile).
+  auto late = co_await embed_missing(false);
+  if (!late) core::log::warn("embedding model change: late chunks not embedded", {{"error", late.error().message}});
+  auto reconcile = [index = *index, id = col.id, key](Connection& c) -> core::Result<bool> {
+    auto live = KnowledgeRepository::live_chunk_ids(c, id);
+    if (!live) return std::move(live).error();
+    std::unordered_set<std::int64_t> want(live->begin(), live->end());
+    std::vector<std::int64_t> gone, missing;
+    for (auto have : index->live_ids()) {
+      if (!want.erase(have)) gone.push_back(have);
+    }
+    missing.assign(want.begin(), want.end());
+    index->remove(gone);
+    if (!missing.empty()) {
+      auto vectors = KnowledgeRepository::live_vectors(c, id, key, &missing);
+      if (!vectors) return std::move(vectors).error();
+      for (const auto& [chunk, v] : *vectors) {
+        if (v.size() == index->dim()) index->add(chunk, v.data());
+      }
+    }
+    return true;
+  };
+  co_await db_.run(std::move(reconcile));
+  core::log::info("embedding model changed", {{"collection", col.name}, {"model", model},
+                                              {"dimension", static_cast<long long>(dim)}});
 }
 
 Task<std::vector<CollectionInfo>> Store::list_collections() {
@@ -257,8 +399,13 @@ boost::asio::awaitable<void> Store::set_state(std::string id, std::string state,
 }
 
 core::Result<std::int64_t> Store::recover() {
-  return db_.run_sync([](Connection& c) {
-    return KnowledgeRepository::fail_unfinished(c, "the server stopped while this upload was processed: upload it again");
+  return db_.run_sync([](Connection& c) -> core::Result<std::int64_t> {
+    auto docs = KnowledgeRepository::fail_unfinished(c, "the server stopped while this upload was processed: upload it again");
+    if (!docs) return docs;
+    auto models = KnowledgeRepository::fail_unfinished_reembeds(
+        c, "the server stopped during the model change: send it again (vectors already made are reused)");
+    if (!models) return models;
+    return *docs + *models;
   });
 }
 
@@ -538,7 +685,7 @@ core::Result<std::shared_ptr<VectorIndex>> Store::open_index(Connection& c, cons
   auto source = [&c, &col, &key](const std::vector<std::int64_t>* ids) {
     return KnowledgeRepository::live_vectors(c, col.id, key, ids);
   };
-  return vectors_.get(col.id, static_cast<std::size_t>(col.dimension.value_or(0)), live, source);
+  return vectors_.get(col.id, static_cast<std::size_t>(col.dimension.value_or(0)), live, source, key);
 }
 
 Task<SearchResult> Store::search(SearchRequest request) {

@@ -130,6 +130,12 @@ class Store {
   Task<CollectionInfo> get_collection(std::string name);
   // Soft delete. Errors: not_found.
   Task<storage::CollectionRow> delete_collection(std::string name);
+  // Changes the collection's embedding model: the new model is probed (vector size), then
+  // every live chunk is embedded with it in the background (cached vectors are reused) and a new
+  // vector index built; searches keep using the old model until the switch. The same model and
+  // size again changes nothing. Errors: as create_collection's, not_found, conflict (a change is
+  // already running).
+  Task<storage::CollectionRow> change_model(std::string name, std::string model, std::optional<std::int64_t> dimensions);
   // A new document; or, when the collection already has one with this caller id (or
   // document_id is set), its next version — unless the content (title + text) is unchanged,
   // when nothing is written. Only chunks whose hash has no cached embedding are embedded.
@@ -143,7 +149,7 @@ class Store {
   // progress) -> ready, or failed with the reason. The bytes are kept until then.
   // Errors (at once): not_found, conflict (caller id taken, document deleted).
   Task<DocumentView> submit(IndexRequest request, std::string bytes, std::string content_type, std::string filename);
-  // Marks uploads a stopped process left unfinished as failed (at start).
+  // Marks uploads and model changes a stopped process left unfinished as failed (at start).
   core::Result<std::int64_t> recover();
   Task<SearchResult> search(SearchRequest request);
 
@@ -169,6 +175,10 @@ class Store {
 
  private:
   Task<DocumentView> set_deleted(std::string id, bool deleted);
+  // Measures a model's vector size with one call. Errors: the model's; conflict when `dimensions`
+  // was asked and not given.
+  Task<std::int64_t> probe(const std::string& model, std::optional<std::int64_t> dimensions);
+  boost::asio::awaitable<void> reembed(storage::CollectionRow col);
   boost::asio::awaitable<void> process(IndexRequest request, std::string bytes, std::string content_type,
                                        std::string filename);
   boost::asio::awaitable<void> set_state(std::string id, std::string state, std::optional<std::string> error,

@@ -61,8 +61,8 @@ constexpr const char* kMagic = "switchboard-hnsw 1";
 
 }  // namespace
 
-VectorIndex::VectorIndex(std::size_t dim, const HnswParams& params, std::size_t capacity)
-    : dim_(dim), params_(params), space_(std::make_unique<hnswlib::InnerProductSpace>(dim)) {
+VectorIndex::VectorIndex(std::size_t dim, const HnswParams& params, std::size_t capacity, std::string key)
+    : dim_(dim), params_(params), key_(std::move(key)), space_(std::make_unique<hnswlib::InnerProductSpace>(dim)) {
   hnsw_ = std::make_unique<hnswlib::HierarchicalNSW<float>>(
       space_.get(), std::max<std::size_t>(capacity, 16), static_cast<std::size_t>(params.m),
       static_cast<std::size_t>(params.ef_construction));
@@ -72,7 +72,7 @@ VectorIndex::VectorIndex(std::size_t dim, const HnswParams& params, std::size_t 
 VectorIndex::~VectorIndex() = default;
 
 core::Result<std::unique_ptr<VectorIndex>> VectorIndex::load(const std::string& path, std::size_t dim,
-                                                             const HnswParams& params) {
+                                                             const HnswParams& params, const std::string& key) {
   std::ifstream meta(path + ".sum");
   std::string magic_line, sum;
   std::size_t stored_dim = 0;
@@ -81,11 +81,15 @@ core::Result<std::unique_ptr<VectorIndex>> VectorIndex::load(const std::string& 
     return Error(ErrorKind::not_found, "no saved index");
   }
   if (stored_dim != dim) return Error(ErrorKind::conflict, "saved index has another vector size");
+  std::string stored_key;
+  meta >> std::ws;
+  std::getline(meta, stored_key);
+  if (stored_key != key) return Error(ErrorKind::conflict, "saved index holds another model's vectors");
   std::uintmax_t size = 0;
   if (file_sha256(path, &size) != sum || size != stored_size) {
     return Error(ErrorKind::invalid_field, "saved index fails its checksum");
   }
-  auto out = std::make_unique<VectorIndex>(dim, params, 16);
+  auto out = std::make_unique<VectorIndex>(dim, params, 16, key);
   try {
     out->hnsw_ = std::make_unique<hnswlib::HierarchicalNSW<float>>(out->space_.get(), path);
   } catch (const std::exception& e) {
@@ -114,7 +118,7 @@ core::Status VectorIndex::save(const std::string& path) const {
   const std::string sum = file_sha256(tmp, &size);
   {
     std::ofstream out(tmp_sum, std::ios::trunc);
-    out << kMagic << "\n" << dim_ << " " << size << " " << sum << "\n";
+    out << kMagic << "\n" << dim_ << " " << size << " " << sum << "\n" << key_ << "\n";
     if (!out) return Error(ErrorKind::unavailable, "cannot write " + tmp_sum);
   }
   std::error_code ec;
@@ -211,13 +215,16 @@ std::string VectorIndexes::path(const std::string& collection_id) const {
 }
 
 core::Result<std::shared_ptr<VectorIndex>> VectorIndexes::get(const std::string& collection_id, std::size_t dim,
-                                                               const LiveIds& live, const Source& source) {
+                                                               const LiveIds& live, const Source& source,
+                                                               const std::string& key) {
   std::lock_guard lock(mu_);
-  if (auto it = open_.find(collection_id); it != open_.end() && it->second->dim() == dim) return it->second;
+  if (auto it = open_.find(collection_id); it != open_.end() && it->second->dim() == dim && it->second->key() == key) {
+    return it->second;
+  }
   std::unique_ptr<VectorIndex> index;
   std::string why = "no saved index";
   if (!dir_.empty()) {
-    auto loaded = VectorIndex::load(path(collection_id), dim, params_);
+    auto loaded = VectorIndex::load(path(collection_id), dim, params_, key);
     if (loaded) {
       index = std::move(*loaded);
     } else {
@@ -250,7 +257,7 @@ core::Result<std::shared_ptr<VectorIndex>> VectorIndexes::get(const std::string&
   } else {
     auto vectors = source(nullptr);
     if (!vectors) return std::move(vectors).error();
-    index = std::make_unique<VectorIndex>(dim, params_, vectors->size() + 1024);
+    index = std::make_unique<VectorIndex>(dim, params_, vectors->size() + 1024, key);
     for (auto& [id, v] : *vectors) {
       if (v.size() == dim) index->add(id, v.data());
     }
@@ -263,6 +270,11 @@ core::Result<std::shared_ptr<VectorIndex>> VectorIndexes::get(const std::string&
   std::shared_ptr<VectorIndex> shared(std::move(index));
   open_[collection_id] = shared;
   return shared;
+}
+
+void VectorIndexes::replace(const std::string& collection_id, std::shared_ptr<VectorIndex> index) {
+  std::lock_guard lock(mu_);
+  open_[collection_id] = std::move(index);
 }
 
 std::shared_ptr<VectorIndex> VectorIndexes::find(const std::string& collection_id) {

@@ -42,18 +42,22 @@ void normalize(std::vector<float>& v);
 
 class VectorIndex {
  public:
-  VectorIndex(std::size_t dim, const HnswParams& params, std::size_t capacity = 1024);
+  // key: what the vectors are (the embedding model and size), saved with the index and checked
+  // when it is loaded.
+  VectorIndex(std::size_t dim, const HnswParams& params, std::size_t capacity = 1024, std::string key = "");
   ~VectorIndex();
   VectorIndex(const VectorIndex&) = delete;
   VectorIndex& operator=(const VectorIndex&) = delete;
 
-  // Loads a saved index; errors when it is missing, fails its checksum or has another size.
+  // Loads a saved index; errors when it is missing, fails its checksum, or has another size or
+  // key.
   static core::Result<std::unique_ptr<VectorIndex>> load(const std::string& path, std::size_t dim,
-                                                         const HnswParams& params);
+                                                         const HnswParams& params, const std::string& key = "");
   // Writes the index and its checksum (atomically: temporary files, then renames).
   core::Status save(const std::string& path) const;
 
   std::size_t dim() const { return dim_; }
+  const std::string& key() const { return key_; }
   // Adds a vector (dim floats, normalised); an id already present is left as it is, a deleted
   // one is revived (a chunk id's vector never changes).
   void add(std::int64_t id, const float* v);
@@ -71,6 +75,7 @@ class VectorIndex {
  private:
   std::size_t dim_;
   HnswParams params_;
+  std::string key_;
   std::unique_ptr<hnswlib::InnerProductSpace> space_;
   std::unique_ptr<hnswlib::HierarchicalNSW<float>> hnsw_;
   mutable std::shared_mutex mu_;
@@ -92,7 +97,10 @@ class VectorIndexes {
   // The collection's index of `dim`-sized vectors: already open, loaded and reconciled with
   // the live chunks, or rebuilt from `source`. Blocking: call it on the blocking pool.
   core::Result<std::shared_ptr<VectorIndex>> get(const std::string& collection_id, std::size_t dim,
-                                                 const LiveIds& live, const Source& source);
+                                                 const LiveIds& live, const Source& source,
+                                                 const std::string& key = "");
+  // Puts a complete index in place of the collection's (a model change), to be saved later.
+  void replace(const std::string& collection_id, std::shared_ptr<VectorIndex> index);
   // The open index, if any (writes that found none leave the next get to reconcile).
   std::shared_ptr<VectorIndex> find(const std::string& collection_id);
   // Forgets a collection's index and removes its files.

@@ -9,9 +9,20 @@ namespace sb::storage {
 
 namespace {
 
+constexpr const char* kCollectionColumns =
+    "id, name, embedding_model, dimension, created_at, embed_dimensions, next_model, next_embed_dimensions, "
+    "next_dimension, reembed_state, reembed_error, reembed_progress";
+
 CollectionRow read_collection(const Statement& r) {
-  return CollectionRow{r.column_text(0),       r.column_text(1),  r.column_opt_text(2),
-                       r.column_opt_int64(3),  r.column_int64(4), r.column_opt_int64(5)};
+  CollectionRow c{r.column_text(0),      r.column_text(1),  r.column_opt_text(2),
+                  r.column_opt_int64(3), r.column_int64(4), r.column_opt_int64(5)};
+  c.next_model = r.column_opt_text(6);
+  c.next_embed_dimensions = r.column_opt_int64(7);
+  c.next_dimension = r.column_opt_int64(8);
+  c.reembed_state = r.column_opt_text(9);
+  c.reembed_error = r.column_opt_text(10);
+  if (!r.column_is_null(11)) c.reembed_progress = r.column_double(11);
+  return c;
 }
 
 }  // namespace
@@ -66,6 +77,55 @@ Result<bool> KnowledgeRepository::delete_collection(Connection& c, std::string_v
   return true;
 }
 
+Status KnowledgeRepository::start_reembed(Connection& c, std::string_view id, std::string_view model,
+                                          std::optional<std::int64_t> embed_dimensions, std::int64_t dimension) {
+  auto st = c.cached(
+      "UPDATE collections SET next_model = ?2, next_embed_dimensions = ?3, next_dimension = ?4, "
+      "reembed_state = 'running', reembed_error = NULL, reembed_progress = 0 WHERE id = ?1 AND "
+      "(reembed_state IS NULL OR reembed_state <> 'running')");
+  if (!st) return std::move(st).error();
+  st->bind(1, id).bind(2, model).bind_opt(3, embed_dimensions).bind(4, dimension);
+  if (auto r = st->run(); !r) return r;
+  if (st->changes() == 0) {
+    return Error(core::ErrorKind::conflict, "the collection's model is already being changed", "embedding_model",
+                 "storage");
+  }
+  return {};
+}
+
+Status KnowledgeRepository::set_reembed(Connection& c, std::string_view id, std::string_view state,
+                                        const std::optional<std::string>& error, std::optional<double> progress) {
+  auto st = c.cached("UPDATE collections SET reembed_state = ?2, reembed_error = ?3, reembed_progress = ?4 WHERE id = ?1");
+  if (!st) return std::move(st).error();
+  st->bind(1, id).bind(2, state).bind_opt(3, error);
+  if (progress) {
+    st->bind_double(4, *progress);
+  } else {
+    st->bind_null(4);
+  }
+  return st->run();
+}
+
+Status KnowledgeRepository::finish_reembed(Connection& c, std::string_view id) {
+  auto st = c.cached(
+      "UPDATE collections SET embedding_model = next_model, embed_dimensions = next_embed_dimensions, "
+      "dimension = next_dimension, next_model = NULL, next_embed_dimensions = NULL, next_dimension = NULL, "
+      "reembed_state = NULL, reembed_error = NULL, reembed_progress = NULL WHERE id = ?1 AND next_model IS NOT NULL");
+  if (!st) return std::move(st).error();
+  st->bind(1, id);
+  return st->run();
+}
+
+Result<std::int64_t> KnowledgeRepository::fail_unfinished_reembeds(Connection& c, std::string_view reason) {
+  auto st = c.cached(
+      "UPDATE collections SET reembed_state = 'failed', reembed_error = ?1, reembed_progress = NULL "
+      "WHERE reembed_state = 'running'");
+  if (!st) return std::move(st).error();
+  st->bind(1, reason);
+  if (auto r = st->run(); !r) return std::move(r).error();
+  return st->changes();
+}
+
 Status KnowledgeRepository::set_dimension(Connection& c, std::string_view id, std::int64_t dimension) {
   auto st = c.cached("UPDATE collections SET dimension = ?2 WHERE id = ?1");
   if (!st) return std::move(st).error();
@@ -75,9 +135,8 @@ Status KnowledgeRepository::set_dimension(Connection& c, std::string_view id, st
 
 Result<std::optional<CollectionRow>> KnowledgeRepository::find_collection(Connection& c,
                                                                           std::string_view name) {
-  auto st = c.cached(
-      "SELECT id, name, embedding_model, dimension, created_at, embed_dimensions FROM collections "
-      "WHERE name = ?1 AND deleted_at IS NULL");
+  auto st = c.cached(std::string("SELECT ") + kCollectionColumns +
+                     " FROM collections WHERE name = ?1 AND deleted_at IS NULL");
   if (!st) return std::move(st).error();
   st->bind(1, name);
   auto row = st->step();
@@ -87,9 +146,8 @@ Result<std::optional<CollectionRow>> KnowledgeRepository::find_collection(Connec
 }
 
 Result<std::vector<CollectionRow>> KnowledgeRepository::list_collections(Connection& c) {
-  auto st = c.cached(
-      "SELECT id, name, embedding_model, dimension, created_at, embed_dimensions FROM collections "
-      "WHERE deleted_at IS NULL ORDER BY name");
+  auto st = c.cached(std::string("SELECT ") + kCollectionColumns +
+                     " FROM collections WHERE deleted_at IS NULL ORDER BY name");
   if (!st) return std::move(st).error();
   return st->all(read_collection);
 }
@@ -581,6 +639,16 @@ Result<std::vector<KnowledgeRepository::ChunkText>> KnowledgeRepository::live_ch
   return st->all([](const Statement& r) {
     return ChunkText{r.column_int64(0), r.column_text(1), r.column_text(2), r.column_text(3)};
   });
+}
+
+Result<std::vector<KnowledgeRepository::MissingVector>> KnowledgeRepository::missing_vectors(
+    Connection& c, std::string_view collection_id, std::string_view model, int limit) {
+  auto st = c.cached(std::string("SELECT ch.id, ch.hash, ch.text FROM chunks ch") + kLive +
+                     " AND NOT EXISTS (SELECT 1 FROM embeddings e WHERE e.model = ?2 AND e.hash = ch.hash) "
+                     "ORDER BY ch.id LIMIT ?3");
+  if (!st) return std::move(st).error();
+  st->bind(1, collection_id).bind(2, model).bind(3, static_cast<std::int64_t>(limit));
+  return st->all([](const Statement& r) { return MissingVector{r.column_int64(0), r.column_text(1), r.column_text(2)}; });
 }
 
 Result<std::vector<std::int64_t>> KnowledgeRepository::live_chunk_ids(Connection& c, std::string_view collection_id,

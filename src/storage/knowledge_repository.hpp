@@ -20,6 +20,18 @@ struct CollectionRow {
   std::optional<std::int64_t> dimension;  // learnt from the model's first answer
   std::int64_t created_at = 0;
   std::optional<std::int64_t> embed_dimensions;  // asked of the model ("dimensions"), if set
+  // A model change in progress (or failed): the vectors of next_model are being computed; the
+  // collection keeps searching with embedding_model until they are all there.
+  std::optional<std::string> next_model;
+  std::optional<std::int64_t> next_embed_dimensions, next_dimension;
+  std::optional<std::string> reembed_state;  // running | failed
+  std::optional<std::string> reembed_error;
+  std::optional<double> reembed_progress;
+
+  std::string next_key() const {
+    if (!next_model) return {};
+    return next_embed_dimensions ? *next_model + "@" + std::to_string(*next_embed_dimensions) : *next_model;
+  }
 
   // The key of this collection's vectors in the embeddings cache: the model and the size asked.
   std::string embedding_key() const {
@@ -119,6 +131,22 @@ class KnowledgeRepository {
   static Result<bool> delete_collection(Connection& c, std::string_view name, std::int64_t now);
   // Records the vector size the model answered with (first embedding).
   static Status set_dimension(Connection& c, std::string_view id, std::int64_t dimension);
+  // Model changes: start (conflict when one is running), progress or failure, and the switch
+  // (embedding_model, dimension and embed_dimensions become the next ones).
+  static Status start_reembed(Connection& c, std::string_view id, std::string_view model,
+                              std::optional<std::int64_t> embed_dimensions, std::int64_t dimension);
+  static Status set_reembed(Connection& c, std::string_view id, std::string_view state,
+                            const std::optional<std::string>& error, std::optional<double> progress);
+  static Status finish_reembed(Connection& c, std::string_view id);
+  // Model changes a stopped process left running: failed, with a reason.
+  static Result<std::int64_t> fail_unfinished_reembeds(Connection& c, std::string_view reason);
+  struct MissingVector {
+    std::int64_t chunk_id = 0;
+    std::string hash, text;
+  };
+  // Live chunks of a collection whose hash has no vector under `model` yet, at most `limit`.
+  static Result<std::vector<MissingVector>> missing_vectors(Connection& c, std::string_view collection_id,
+                                                            std::string_view model, int limit);
   static Result<std::optional<CollectionRow>> find_collection(Connection& c, std::string_view name);
   static Result<std::vector<CollectionRow>> list_collections(Connection& c);
   // Live documents and chunks of a collection.

@@ -97,6 +97,12 @@ CREATE VIRTUAL TABLE chunks_fts USING fts5(title, heading, text, tokenize = 'sno
       {4, "knowledge: embeddings cache, document tags, metadata and ingestion state",
        R"sql(
 ALTER TABLE collections ADD COLUMN embed_dimensions INTEGER;
+ALTER TABLE collections ADD COLUMN next_model TEXT;
+ALTER TABLE collections ADD COLUMN next_embed_dimensions INTEGER;
+ALTER TABLE collections ADD COLUMN next_dimension INTEGER;
+ALTER TABLE collections ADD COLUMN reembed_state TEXT;
+ALTER TABLE collections ADD COLUMN reembed_error TEXT;
+ALTER TABLE collections ADD COLUMN reembed_progress REAL;
 ALTER TABLE documents ADD COLUMN author TEXT;
 ALTER TABLE documents ADD COLUMN tags TEXT NOT NULL DEFAULT '[]';
 ALTER TABLE documents ADD COLUMN metadata TEXT NOT NULL DEFAULT '{}';

@@ -9,6 +9,7 @@
 #include <thread>
 #include <filesystem>
 #include <map>
+#include <set>
 
 #include <boost/json/serialize.hpp>
 
@@ -514,6 +515,63 @@ TEST(Knowledge, ConcurrentIngestAndSearch) {
   auto sem = json::parse(http(s.port(), "POST", "/api/v1/search",
                               R"({"collection":"busy","query":"comets","mode":"semantic","top_k":1000})")->body);
   EXPECT_EQ(sem.at("data").as_array().size(), 100u) << "the vector index saw every write";
+}
+
+TEST(Knowledge, ChangingTheEmbeddingModelReembedsInTheBackground) {
+  TempDir data;
+  {
+    Server s({.data_dir = data.path()});
+    // Keyword-only at first, with documents.
+    ASSERT_EQ(http(s.port(), "POST", "/api/v1/collections", R"({"name":"kb"})")->status, 201);
+    for (int i = 0; i < 30; ++i) {
+      const std::string body = R"({"collection":"kb","id":"n)" + std::to_string(i) + R"(","content":"Note )" +
+                               std::to_string(i) + R"( about )" + (i == 7 ? "volcanic eruptions" : "garden tools") + R"(."})";
+      ASSERT_EQ(http(s.port(), "POST", "/api/v1/index", body)->status, 201);
+    }
+    auto wait_switch = [&](std::int64_t dimension) {
+      json::value c;
+      for (int i = 0; i < 100; ++i) {
+        c = json::parse(http(s.port(), "GET", "/api/v1/collections/kb")->body);
+        if (c.at("reembedding").is_null() && c.at("dimension") == dimension) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
+      return c;
+    };
+    auto r = http(s.port(), "PATCH", "/api/v1/collections/kb", R"({"embedding_model":"mock/embed","dimensions":64})");
+    ASSERT_EQ(r->status, 202) << r->body;
+    EXPECT_EQ(json::parse(r->body).at("reembedding").at("embedding_model"), "mock/embed");
+    auto c = wait_switch(64);
+    EXPECT_EQ(c.at("embedding_model"), "mock/embed") << c;
+    auto sem = json::parse(http(s.port(), "POST", "/api/v1/search",
+                                R"({"collection":"kb","query":"volcanic eruptions","mode":"semantic","top_k":1})")->body);
+    EXPECT_EQ(sem.at("mode"), "semantic");
+    EXPECT_EQ(sem.at("data").at(0).at("id"), "n7");
+    // Another size of the same model: a new index of 256-dimensional vectors.
+    r = http(s.port(), "PATCH", "/api/v1/collections/kb", R"({"embedding_model":"mock/embed","dimensions":256})");
+    ASSERT_EQ(r->status, 202) << r->body;
+    c = wait_switch(256);
+    EXPECT_EQ(c.at("dimension"), 256) << c;
+    sem = json::parse(http(s.port(), "POST", "/api/v1/search",
+                           R"({"collection":"kb","query":"volcanic eruptions","mode":"semantic","top_k":1})")->body);
+    EXPECT_EQ(sem.at("data").at(0).at("id"), "n7");
+    // New documents use the new model at once.
+    ASSERT_EQ(http(s.port(), "POST", "/api/v1/index", R"({"collection":"kb","id":"lava","content":"Lava from volcanic eruptions."})")->status, 201);
+    // The same model and size again: nothing to do (200).
+    EXPECT_EQ(http(s.port(), "PATCH", "/api/v1/collections/kb", R"({"embedding_model":"mock/embed","dimensions":256})")->status, 200);
+    EXPECT_EQ(http(s.port(), "PATCH", "/api/v1/collections/kb", R"({"embedding_model":"nope/x"})")->status, 404);
+    EXPECT_EQ(http(s.port(), "PATCH", "/api/v1/collections/kb", R"({})")->status, 400);
+    EXPECT_EQ(http(s.port(), "PATCH", "/api/v1/collections/none", R"({"embedding_model":"mock/embed"})")->status, 404);
+    EXPECT_EQ(s.stop(SIGTERM), 0);
+  }
+  // After a restart the saved index is the new model's (its key is checked), and it finds the
+  // document written last.
+  Server s({.data_dir = data.path()});
+  auto sem = json::parse(http(s.port(), "POST", "/api/v1/search",
+                              R"({"collection":"kb","query":"lava from volcanic eruptions","mode":"semantic","top_k":2})")->body);
+  std::set<std::string> found;
+  for (const auto& h : sem.at("data").as_array()) found.insert(std::string(h.at("id").as_string()));
+  EXPECT_TRUE(found.count("lava")) << sem;
+  EXPECT_TRUE(found.count("n7")) << sem;
 }
 
 // An OpenAI embeddings answer with one vector of `dim` values per input (inputs counted by the

@@ -82,6 +82,7 @@ TEST(Vectors, SavedIndexLoadsAndACorruptOneIsRefused) {
   EXPECT_EQ((*loaded)->live(), 49u);
   EXPECT_EQ((*loaded)->search(vs[9].data(), 1)[0].id, 9);
   EXPECT_FALSE(VectorIndex::load(path, 32, HnswParams{})) << "another vector size";
+  EXPECT_FALSE(VectorIndex::load(path, 16, HnswParams{}, "other-model")) << "another model's vectors";
   {
     std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
     f.seekp(100);
