@@ -230,22 +230,12 @@ boost::asio::awaitable<void> Store::reembed(CollectionRow col) {
   auto late = co_await embed_missing(false);
   if (!late) core::log::warn("embedding model change: late chunks not embedded", {{"error", late.error().message}});
   auto reconcile = [index = *index, id = col.id, key](Connection& c) -> core::Result<bool> {
-    auto live = KnowledgeRepository::live_chunk_ids(c, id);
-    if (!live) return std::move(live).error();
-    std::unordered_set<std::int64_t> want(live->begin(), live->end());
-    std::vector<std::int64_t> gone, missing;
-    for (auto have : index->live_ids()) {
-      if (!want.erase(have)) gone.push_back(have);
-    }
-    missing.assign(want.begin(), want.end());
-    index->remove(gone);
-    if (!missing.empty()) {
-      auto vectors = KnowledgeRepository::live_vectors(c, id, key, &missing);
-      if (!vectors) return std::move(vectors).error();
-      for (const auto& [chunk, v] : *vectors) {
-        if (v.size() == index->dim()) index->add(chunk, v.data());
-      }
-    }
+    auto live = [&c, &id] { return KnowledgeRepository::live_chunk_ids(c, id); };
+    auto source = [&c, &id, &key](const std::vector<std::int64_t>* ids) {
+      return KnowledgeRepository::live_vectors(c, id, key, ids);
+    };
+    auto changed = VectorIndexes::reconcile(*index, live, source);
+    if (!changed) return std::move(changed).error();
     return true;
   };
   co_await db_.run(std::move(reconcile));

@@ -233,26 +233,12 @@ core::Result<std::shared_ptr<VectorIndex>> VectorIndexes::get(const std::string&
   }
   if (index) {
     // Reconcile with storage: the saved file may predate the last writes (a crash).
-    auto ids = live();
-    if (!ids) return std::move(ids).error();
-    std::unordered_set<std::int64_t> want(ids->begin(), ids->end());
-    std::vector<std::int64_t> gone, missing;
-    for (auto id : index->live_ids()) {
-      if (!want.erase(id)) gone.push_back(id);
-    }
-    missing.assign(want.begin(), want.end());
-    index->remove(gone);
-    if (!missing.empty()) {
-      auto vectors = source(&missing);
-      if (!vectors) return std::move(vectors).error();
-      for (auto& [id, v] : *vectors) {
-        if (v.size() == dim) index->add(id, v.data());
-      }
-    }
-    if (!gone.empty() || !missing.empty()) {
+    auto changed = reconcile(*index, live, source);
+    if (!changed) return std::move(changed).error();
+    if (changed->first || changed->second) {
       core::log::info("vector index reconciled", {{"collection", collection_id},
-                                                  {"added", static_cast<long long>(missing.size())},
-                                                  {"removed", static_cast<long long>(gone.size())}});
+                                                  {"added", static_cast<long long>(changed->first)},
+                                                  {"removed", static_cast<long long>(changed->second)}});
     }
   } else {
     auto vectors = source(nullptr);
@@ -270,6 +256,30 @@ core::Result<std::shared_ptr<VectorIndex>> VectorIndexes::get(const std::string&
   std::shared_ptr<VectorIndex> shared(std::move(index));
   open_[collection_id] = shared;
   return shared;
+}
+
+core::Result<std::pair<std::size_t, std::size_t>> VectorIndexes::reconcile(VectorIndex& index, const LiveIds& live,
+                                                                           const Source& source) {
+  auto ids = live();
+  if (!ids) return std::move(ids).error();
+  std::unordered_set<std::int64_t> want(ids->begin(), ids->end());
+  std::vector<std::int64_t> gone, missing;
+  for (auto id : index.live_ids()) {
+    if (!want.erase(id)) gone.push_back(id);
+  }
+  missing.assign(want.begin(), want.end());
+  index.remove(gone);
+  std::size_t added = 0;
+  if (!missing.empty()) {
+    auto vectors = source(&missing);
+    if (!vectors) return std::move(vectors).error();
+    for (auto& [id, v] : *vectors) {
+      if (v.size() != index.dim()) continue;
+      index.add(id, v.data());
+      ++added;
+    }
+  }
+  return std::pair<std::size_t, std::size_t>{added, gone.size()};
 }
 
 void VectorIndexes::replace(const std::string& collection_id, std::shared_ptr<VectorIndex> index) {

@@ -99,6 +99,10 @@ class VectorIndexes {
   core::Result<std::shared_ptr<VectorIndex>> get(const std::string& collection_id, std::size_t dim,
                                                  const LiveIds& live, const Source& source,
                                                  const std::string& key = "");
+  // Makes `index` hold exactly the live chunks: those gone are removed, those missing added
+  // from `source`. Returns (added, removed).
+  static core::Result<std::pair<std::size_t, std::size_t>> reconcile(VectorIndex& index, const LiveIds& live,
+                                                                     const Source& source);
   // Puts a complete index in place of the collection's (a model change), to be saved later.
   void replace(const std::string& collection_id, std::shared_ptr<VectorIndex> index);
   // The open index, if any (writes that found none leave the next get to reconcile).

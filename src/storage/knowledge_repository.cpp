@@ -9,6 +9,20 @@ namespace sb::storage {
 
 namespace {
 
+// Runs `sql` (id ?1, state ?2, error ?3, progress ?4): the state of a background task.
+Status set_progress(Connection& c, const char* sql, std::string_view id, std::string_view state,
+                    const std::optional<std::string>& error, std::optional<double> progress) {
+  auto st = c.cached(sql);
+  if (!st) return std::move(st).error();
+  st->bind(1, id).bind(2, state).bind_opt(3, error);
+  if (progress) {
+    st->bind_double(4, *progress);
+  } else {
+    st->bind_null(4);
+  }
+  return st->run();
+}
+
 constexpr const char* kCollectionColumns =
     "id, name, embedding_model, dimension, created_at, embed_dimensions, next_model, next_embed_dimensions, "
     "next_dimension, reembed_state, reembed_error, reembed_progress";
@@ -95,15 +109,8 @@ Status KnowledgeRepository::start_reembed(Connection& c, std::string_view id, st
 
 Status KnowledgeRepository::set_reembed(Connection& c, std::string_view id, std::string_view state,
                                         const std::optional<std::string>& error, std::optional<double> progress) {
-  auto st = c.cached("UPDATE collections SET reembed_state = ?2, reembed_error = ?3, reembed_progress = ?4 WHERE id = ?1");
-  if (!st) return std::move(st).error();
-  st->bind(1, id).bind(2, state).bind_opt(3, error);
-  if (progress) {
-    st->bind_double(4, *progress);
-  } else {
-    st->bind_null(4);
-  }
-  return st->run();
+  return set_progress(c, "UPDATE collections SET reembed_state = ?2, reembed_error = ?3, reembed_progress = ?4 WHERE id = ?1",
+                      id, state, error, progress);
 }
 
 Status KnowledgeRepository::finish_reembed(Connection& c, std::string_view id) {
@@ -403,15 +410,8 @@ Status KnowledgeRepository::add_pending(Connection& c, const DocumentInsert& doc
 
 Status KnowledgeRepository::set_state(Connection& c, std::string_view id, std::string_view state,
                                       const std::optional<std::string>& error, std::optional<double> progress) {
-  auto st = c.cached("UPDATE documents SET state = ?2, state_error = ?3, progress = ?4 WHERE id = ?1");
-  if (!st) return std::move(st).error();
-  st->bind(1, id).bind(2, state).bind_opt(3, error);
-  if (progress) {
-    st->bind_double(4, *progress);
-  } else {
-    st->bind_null(4);
-  }
-  return st->run();
+  return set_progress(c, "UPDATE documents SET state = ?2, state_error = ?3, progress = ?4 WHERE id = ?1", id, state,
+                      error, progress);
 }
 
 Result<std::int64_t> KnowledgeRepository::fail_unfinished(Connection& c, std::string_view reason) {
