@@ -1,5 +1,7 @@
 #include "app/serve.hpp"
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -152,6 +154,7 @@ int serve(const core::Config& config) {
                               {"boot", *boot}});
   server.start();
   if (job_service) job_service->start();
+  asio::co_spawn(ioc, knowledge_store.warm(), asio::detached);
 
   asio::signal_set signals(ioc, SIGINT, SIGTERM);
   const std::chrono::milliseconds grace(config.server.shutdown_grace_ms);

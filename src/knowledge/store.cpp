@@ -388,6 +388,30 @@ boost::asio::awaitable<void> Store::set_state(std::string id, std::string state,
   if (!r) core::log::warn("document state not saved", {{"error", r.error().message}});
 }
 
+boost::asio::awaitable<void> Store::warm() {
+  const auto t0 = std::chrono::steady_clock::now();
+  auto list = [](Connection& c) { return KnowledgeRepository::list_collections(c); };
+  auto cols = co_await db_.run(std::move(list));
+  if (!cols || cols->empty()) co_return;
+  for (const auto& col : *cols) {
+    auto open = [this, col](Connection& c) -> core::Result<bool> {
+      if (auto k = open_keyword(c, col.id); !k) return std::move(k).error();
+      if (col.embedding_model && col.dimension) {
+        if (auto v = open_index(c, col); !v) return std::move(v).error();
+      }
+      return true;
+    };
+    if (auto r = co_await db_.run(std::move(open)); !r) {
+      core::log::warn("knowledge index not opened", {{"collection", col.name}, {"error", r.error().message}});
+    }
+  }
+  core::log::info("knowledge indexes ready",
+                  {{"collections", static_cast<long long>(cols->size())},
+                   {"ms", static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                     std::chrono::steady_clock::now() - t0)
+                                                     .count())}});
+}
+
 core::Result<std::int64_t> Store::recover() {
   return db_.run_sync([](Connection& c) -> core::Result<std::int64_t> {
     auto docs = KnowledgeRepository::fail_unfinished(c, "the server stopped while this upload was processed: upload it again");
@@ -455,14 +479,14 @@ core::Status use_extracted(IndexRequest& in, Extracted extracted, const std::str
   return {};
 }
 
-Task<Indexed> Store::index(IndexRequest request, std::function<boost::asio::awaitable<void>(double)> progress) {
+namespace {
+
+// The rows of a document: chunks (pages one by one, so each chunk keeps its page number), their
+// hashes and the content hash. Metadata, tags, author and source are part of the version too: a
+// change to them alone is a new version.
+core::Result<storage::DocumentInsert> prepare_document(IndexRequest& request, const ChunkOptions& chunking,
+                                                       std::int64_t now) {
   const bool has_pages = !request.pages.empty();
-  auto blank = [](const std::string& s) { return s.find_first_not_of(" \t\r\n\f\v") == std::string::npos; };
-  if (has_pages ? std::all_of(request.pages.begin(), request.pages.end(), blank) : blank(request.content)) {
-    co_return Error(ErrorKind::invalid_field, "the document has no text", "content");
-  }
-  // Chunking and hashing: linear in the text, bounded by the body limit. Pages are chunked one
-  // by one so each chunk keeps its page number.
   storage::DocumentInsert doc;
   doc.id = "doc_" + core::new_request_id().substr(0, 24);
   doc.external_id = std::move(request.external_id);
@@ -476,10 +500,10 @@ Task<Indexed> Store::index(IndexRequest request, std::function<boost::asio::awai
     for (auto& t : request.tags) tags.emplace_back(t);
     doc.tags = boost::json::serialize(tags);
   }
-  doc.now = clock_.now_ms();
+  doc.now = now;
   std::string all_text = doc.title + "\n";
   auto add_chunks = [&](const std::string& text, std::optional<std::int64_t> page) {
-    for (auto& ch : chunk_text(text, options_.chunking)) {
+    for (auto& ch : chunk_text(text, chunking)) {
       storage::ChunkInsert ci;
       ci.ord = static_cast<int>(doc.chunks.size());
       ci.hash = normalized_hash(ch.text);
@@ -499,9 +523,28 @@ Task<Indexed> Store::index(IndexRequest request, std::function<boost::asio::awai
     add_chunks(request.content, std::nullopt);
     all_text += request.content;
   }
-  // Metadata, tags and author are part of the version too: a change to them alone is new.
   doc.content_hash = normalized_hash(all_text + "\n" + doc.tags + "\n" + doc.metadata + "\n" +
                                      doc.author.value_or("") + "\n" + doc.source.value_or(""));
+  return doc;
+}
+
+}  // namespace
+
+Task<Indexed> Store::index(IndexRequest request, std::function<boost::asio::awaitable<void>(double)> progress) {
+  const bool has_pages = !request.pages.empty();
+  auto blank = [](const std::string& s) { return s.find_first_not_of(" \t\r\n\f\v") == std::string::npos; };
+  if (has_pages ? std::all_of(request.pages.begin(), request.pages.end(), blank) : blank(request.content)) {
+    co_return Error(ErrorKind::invalid_field, "the document has no text", "content");
+  }
+  // Chunking and hashing (linear in the text, bounded by the body limit) on the blocking pool.
+  const std::string collection_name = request.collection;
+  const std::optional<std::string> document_id = request.document_id;
+  auto prepare = [request = std::move(request), chunking = options_.chunking, now = clock_.now_ms()]() mutable {
+    return prepare_document(request, chunking, now);
+  };
+  auto prepared = co_await db_.pool().run(std::move(prepare));
+  if (!prepared) co_return std::move(prepared).error();
+  storage::DocumentInsert doc = std::move(*prepared);
 
   std::vector<std::string> hashes;
   for (const auto& ch : doc.chunks) hashes.push_back(ch.hash);
@@ -509,7 +552,7 @@ Task<Indexed> Store::index(IndexRequest request, std::function<boost::asio::awai
   hashes.erase(std::unique(hashes.begin(), hashes.end()), hashes.end());
 
   // Read: the collection, the document this replaces, and which chunks are embedded already.
-  auto read = [name = request.collection, &doc, &hashes, document_id = request.document_id](
+  auto read = [name = collection_name, &doc, &hashes, document_id](
                   Connection& c) -> core::Result<Existing> {
     auto col = find(c, name);
     if (!col) return std::move(col).error();
@@ -572,7 +615,7 @@ Task<Indexed> Store::index(IndexRequest request, std::function<boost::asio::awai
     Indexed indexed;
     std::vector<std::int64_t> added, removed;
   };
-  auto fn = [doc = std::move(doc), col, fresh = std::move(fresh), document_id = request.document_id](
+  auto fn = [doc = std::move(doc), col, fresh = std::move(fresh), document_id](
                 Connection& c) mutable -> core::Result<Written> {
     // Checked again inside the write: the collection may have gone, the caller id been taken.
     auto now_col = find(c, col.name);

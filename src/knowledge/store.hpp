@@ -149,6 +149,9 @@ class Store {
   // progress) -> ready, or failed with the reason. The bytes are kept until then.
   // Errors (at once): not_found, conflict (caller id taken, document deleted).
   Task<DocumentView> submit(IndexRequest request, std::string bytes, std::string content_type, std::string filename);
+  // Opens every collection's keyword and vector indexes (built from storage or loaded), so the
+  // first searches after a start do not pay for it. Run in the background at start.
+  boost::asio::awaitable<void> warm();
   // Marks uploads and model changes a stopped process left unfinished as failed (at start).
   core::Result<std::int64_t> recover();
   Task<SearchResult> search(SearchRequest request);

@@ -269,6 +269,17 @@ TEST(Knowledge, HybridSearchWithEmbeddingsFiltersAndARebuiltIndex) {
     EXPECT_EQ(batch.at("data").at(0).at("unchanged"), true);
     EXPECT_EQ(batch.at("data").at(1).at("embedded_chunks"), 1);
     EXPECT_EQ(batch.at("failed"), 0);
+    // A changed document embeds only its changed chunks (the others' vectors are cached by hash).
+    const std::string two = R"({"collection":"kb","id":"two","title":"Two","content":"# A\n\nAlpha section text.\n\n# B\n\nBeta section text."})";
+    auto v1 = json::parse(http(s.port(), "POST", "/api/v1/index", two)->body);
+    EXPECT_EQ(v1.at("chunks"), 2);
+    EXPECT_EQ(v1.at("embedded_chunks"), 2);
+    auto v2 = json::parse(http(s.port(), "POST", "/api/v1/index",
+                               R"({"collection":"kb","id":"two","title":"Two","content":"# A\n\nAlpha section text.\n\n# B\n\nBeta section, rewritten."})")->body);
+    EXPECT_EQ(v2.at("version"), 2);
+    EXPECT_EQ(v2.at("embedded_chunks"), 1) << v2;
+    ASSERT_EQ(http(s.port(), "DELETE", "/api/v1/documents/" + std::string(v2.at("id").as_string()))->status, 200);
+
     // Written after the indexes were opened: both see it at once.
     auto fish = search(s.port(), R"({"collection":"kb","query":"goldfish bowls","mode":"semantic","top_k":1})");
     EXPECT_EQ(ids(fish), std::vector<std::string>{"fish"});
