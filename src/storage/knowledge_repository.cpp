@@ -262,27 +262,36 @@ Result<std::vector<std::int64_t>> KnowledgeRepository::chunk_ids(Connection& c, 
   return st->all([](const Statement& r) { return r.column_int64(0); });
 }
 
-Result<std::vector<std::int64_t>> KnowledgeRepository::add_document(Connection& c, const DocumentInsert& doc) {
+namespace {
+
+// The document row alone, at version 0 (no chunks yet) in `state`; add_version fills it.
+Status insert_document_row(Connection& c, const DocumentInsert& doc, std::string_view state) {
   auto d = c.cached(
-      "INSERT INTO documents (id, collection_id, external_id, title, source, version, "
-      "content_hash, created_at, updated_at, author, tags, metadata, pages, content_type) "
-      "VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6, ?7, ?7, ?8, ?9, ?10, ?11, ?12)");
+      "INSERT INTO documents (id, collection_id, external_id, title, source, version, content_hash, created_at, "
+      "updated_at, author, tags, metadata, content_type, state) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, 0, '', ?6, ?6, ?7, ?8, ?9, ?10, ?11)");
   if (!d) return std::move(d).error();
   d->bind(1, std::string_view(doc.id))
       .bind(2, std::string_view(doc.collection_id))
       .bind_opt(3, doc.external_id)
       .bind(4, std::string_view(doc.title))
       .bind_opt(5, doc.source)
-      .bind(6, std::string_view(doc.content_hash))
-      .bind(7, doc.now)
-      .bind_opt(8, doc.author)
-      .bind(9, std::string_view(doc.tags))
-      .bind(10, std::string_view(doc.metadata))
-      .bind_opt(11, doc.pages)
-      .bind_opt(12, doc.content_type);
-  if (auto r = d->run(); !r) return std::move(r).error();
+      .bind(6, doc.now)
+      .bind_opt(7, doc.author)
+      .bind(8, std::string_view(doc.tags))
+      .bind(9, std::string_view(doc.metadata))
+      .bind_opt(10, doc.content_type)
+      .bind(11, state);
+  return d->run();
+}
+
+}  // namespace
+
+Result<std::vector<std::int64_t>> KnowledgeRepository::add_document(Connection& c, const DocumentInsert& doc) {
+  if (auto st = insert_document_row(c, doc, "ready"); !st) return std::move(st).error();
   std::vector<std::int64_t> ids;
-  if (auto st = insert_chunks(c, doc.id, 1, doc.title, doc.chunks, &ids); !st) return std::move(st).error();
+  auto v = add_version(c, DocumentRef{doc.id, 0, ""}, doc, &ids);
+  if (!v) return std::move(v).error();
   return ids;
 }
 
@@ -390,22 +399,7 @@ Status KnowledgeRepository::add_pending(Connection& c, const DocumentInsert& doc
                    "id", "storage");
     }
   }
-  auto d = c.cached(
-      "INSERT INTO documents (id, collection_id, external_id, title, source, version, content_hash, created_at, "
-      "updated_at, author, tags, metadata, content_type, state) "
-      "VALUES (?1, ?2, ?3, ?4, ?5, 0, '', ?6, ?6, ?7, ?8, ?9, ?10, 'pending')");
-  if (!d) return std::move(d).error();
-  d->bind(1, std::string_view(doc.id))
-      .bind(2, std::string_view(doc.collection_id))
-      .bind_opt(3, doc.external_id)
-      .bind(4, std::string_view(doc.title))
-      .bind_opt(5, doc.source)
-      .bind(6, doc.now)
-      .bind_opt(7, doc.author)
-      .bind(8, std::string_view(doc.tags))
-      .bind(9, std::string_view(doc.metadata))
-      .bind_opt(10, doc.content_type);
-  return d->run();
+  return insert_document_row(c, doc, "pending");
 }
 
 Status KnowledgeRepository::set_state(Connection& c, std::string_view id, std::string_view state,
