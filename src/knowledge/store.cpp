@@ -7,11 +7,8 @@
 #include <unordered_map>
 #include <unordered_set>
 #include <functional>
-#include <future>
 
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/post.hpp>
-#include <boost/asio/thread_pool.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/json/array.hpp>
@@ -469,20 +466,6 @@ core::Result<std::optional<KnowledgeRepository::DocumentRef>> existing_document(
 
 }  // namespace
 
-Store::Store(storage::Database& db, const core::Clock& clock, VectorIndexes& vectors, Embedder* embedder,
-             StoreOptions options, http::Client* client)
-    : db_(db),
-      clock_(clock),
-      vectors_(vectors),
-      embedder_(embedder),
-      options_(options),
-      client_(client),
-      side_(std::make_unique<boost::asio::thread_pool>(2)) {
-  options_.url.max_bytes = options_.max_document_bytes;
-}
-
-Store::~Store() { side_->join(); }
-
 core::Status use_extracted(IndexRequest& in, Extracted extracted, const std::string& name) {
   in.content = std::move(extracted.text);
   in.pages = std::move(extracted.pages);
@@ -800,18 +783,6 @@ Task<SearchResult> Store::search(SearchRequest request) {
         k = std::min(k * 4, total);
       }
     };
-    // Hybrid, unfiltered: the first vector scan runs on the side pool while the keyword scan
-    // runs here (the task owns copies of what it reads).
-    std::optional<std::future<std::vector<Scored>>> early;
-    const std::size_t first_k = depth + 16;
-    if (out.mode == SearchMode::hybrid && !request.exact && !allowed) {
-      auto index = open_index(c, col);
-      if (!index) return std::move(index).error();
-      auto task = std::make_shared<std::packaged_task<std::vector<Scored>()>>(
-          [index = *index, q = qv, first_k] { return index->search(q.data(), first_k); });
-      early = task->get_future();
-      boost::asio::post(*side_, [task] { (*task)(); });
-    }
     if (out.mode != SearchMode::semantic && !keyword_terms(request.query).empty()) {
       auto index = open_keyword(c, col.id);
       if (!index) return std::move(index).error();
@@ -828,14 +799,7 @@ Task<SearchResult> Store::search(SearchRequest request) {
         auto scan = [&](std::size_t) { return (*index)->exact(qv.data(), ids, depth); };
         if (auto st = collect(scan, depth, semantic); !st) return std::move(st).error();
       } else {
-        auto scan = [&](std::size_t k) {
-          if (early && k == first_k) {
-            auto got = early->get();
-            early.reset();
-            return got;
-          }
-          return (*index)->search(qv.data(), k);
-        };
+        auto scan = [&](std::size_t k) { return (*index)->search(qv.data(), k); };
         if (auto st = collect(scan, (*index)->live(), semantic); !st) return std::move(st).error();
       }
     }

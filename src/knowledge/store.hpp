@@ -7,7 +7,6 @@
 #include <boost/asio/awaitable.hpp>
 
 #include <functional>
-#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -23,10 +22,6 @@
 #include "knowledge/vectors.hpp"
 #include "storage/database.hpp"
 #include "storage/knowledge_repository.hpp"
-
-namespace boost::asio {
-class thread_pool;
-}
 
 namespace sb::knowledge {
 
@@ -122,10 +117,10 @@ class Store {
   // embedder may be null (collections cannot have an embedding model then).
   // client (for documents by URL) may be null: URLs are refused then.
   Store(storage::Database& db, const core::Clock& clock, VectorIndexes& vectors, Embedder* embedder,
-        StoreOptions options = {}, http::Client* client = nullptr);
-  ~Store();
-  Store(const Store&) = delete;
-  Store& operator=(const Store&) = delete;
+        StoreOptions options = {}, http::Client* client = nullptr)
+      : db_(db), clock_(clock), vectors_(vectors), embedder_(embedder), options_(options), client_(client) {
+    options_.url.max_bytes = options_.max_document_bytes;
+  }
 
   // Errors: invalid_field (bad name), conflict (name taken, or the model's vectors are not of the
   // asked dimensions), model_not_found, and the model's own errors (its first call measures the
@@ -211,9 +206,6 @@ class Store {
   Embedder* embedder_;
   StoreOptions options_;
   http::Client* client_;
-  // Runs a hybrid search's vector half beside its keyword half (its tasks never wait on
-  // anything, so they cannot starve the blocking pool).
-  std::unique_ptr<boost::asio::thread_pool> side_;
 };
 
 }  // namespace sb::knowledge
