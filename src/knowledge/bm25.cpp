@@ -102,7 +102,7 @@ void Bm25Index::compact() {
 }
 
 std::vector<Scored> Bm25Index::search(std::string_view query, std::size_t k,
-                                      const std::function<bool(std::int64_t)>* allowed, bool prune) const {
+                                      const std::function<bool(std::int64_t)>* allowed) const {
   std::vector<std::string> stems;
   for (const auto& word : keyword_terms(query)) stems.emplace_back(stemmer().stem(word));
   std::shared_lock lock(mu_);
@@ -110,15 +110,11 @@ std::vector<Scored> Bm25Index::search(std::string_view query, std::size_t k,
   if (live_ == 0 || k == 0) return out;
   const double n = static_cast<double>(live_);
   const double avgdl = static_cast<double>(live_tokens_) / n;
-  const double norm = kK1 * (1 - kB);
-  const double per_len = kK1 * kB / avgdl;
-  // Each word counts on its own, as each is its own phrase in the FTS5 query. A word's
-  // contribution to any chunk is below idf * (k1 + 1): its bound.
-  struct Term {
-    const std::vector<Posting>* list;
-    double idf, bound;
-  };
-  std::vector<Term> terms;
+  thread_local std::vector<float> acc;
+  thread_local std::vector<std::uint32_t> touched;
+  if (acc.size() < ids_.size()) acc.resize(ids_.size(), 0.0f);
+  touched.clear();
+  // Each word counts on its own, as each is its own phrase in the FTS5 query.
   for (const auto& stem : stems) {
     auto it = terms_.find(stem);
     if (it == terms_.end()) continue;
@@ -131,62 +127,14 @@ std::vector<Scored> Bm25Index::search(std::string_view query, std::size_t k,
     if (hits == 0) continue;
     double idf = std::log((n - static_cast<double>(hits) + 0.5) / (static_cast<double>(hits) + 0.5));
     if (idf <= 0) idf = 1e-6;
-    terms.push_back(Term{&list, idf, idf * (kK1 + 1)});
-  }
-  // Rarest (highest bound) first. Once the words left cannot lift a chunk that none of the
-  // earlier words matched above the k-th best score so far (MaxScore), the rest only add to the
-  // chunks already found: exact top k without walking every posting of common words.
-  std::sort(terms.begin(), terms.end(), [](const Term& a, const Term& b) { return a.bound > b.bound; });
-  std::vector<double> rest(terms.size() + 1, 0.0);
-  for (std::size_t i = terms.size(); i-- > 0;) rest[i] = rest[i + 1] + terms[i].bound;
-  thread_local std::vector<float> acc;
-  thread_local std::vector<std::uint32_t> touched;
-  thread_local std::vector<float> scratch;
-  if (acc.size() < ids_.size()) acc.resize(ids_.size(), 0.0f);
-  touched.clear();
-  auto score = [&](const Term& t, const Posting& p) {
-    const double tf = p.tf;
-    return static_cast<float>(t.idf * (tf * (kK1 + 1)) / (tf + norm + per_len * length_[p.slot]));
-  };
-  // The k-th best score among the (allowed) chunks found so far, 0 when fewer.
-  auto kth = [&]() -> double {
-    scratch.clear();
-    for (auto slot : touched) {
-      if (!allowed || (*allowed)(ids_[slot])) scratch.push_back(acc[slot]);
-    }
-    if (scratch.size() < k) return 0.0;
-    std::nth_element(scratch.begin(), scratch.begin() + static_cast<std::ptrdiff_t>(k - 1), scratch.end(),
-                     std::greater<float>());
-    return scratch[k - 1];
-  };
-  std::size_t i = 0;
-  for (; i < terms.size(); ++i) {
-    if (prune && i > 0 && touched.size() >= k && rest[i] * 1.001 < kth()) break;
-    for (const auto& p : *terms[i].list) {
+    const double norm = kK1 * (1 - kB);
+    const double per_len = kK1 * kB / avgdl;
+    for (const auto& p : list) {
       if (!alive_[p.slot]) continue;
+      const double tf = p.tf;
+      const double s = idf * (tf * (kK1 + 1)) / (tf + norm + per_len * length_[p.slot]);
       if (acc[p.slot] == 0.0f) touched.push_back(p.slot);
-      acc[p.slot] += score(terms[i], p);
-    }
-  }
-  if (i < terms.size()) {
-    // The remaining words: looked up for the chunks found, galloping through each sorted list.
-    std::sort(touched.begin(), touched.end());
-    for (; i < terms.size(); ++i) {
-      const auto& list = *terms[i].list;
-      std::size_t pos = 0;
-      for (auto slot : touched) {
-        std::size_t step = 1, hi = pos;
-        while (hi < list.size() && list[hi].slot < slot) {
-          pos = hi;
-          hi += step;
-          step *= 2;
-        }
-        const auto first = std::lower_bound(list.begin() + static_cast<std::ptrdiff_t>(pos),
-                                            list.begin() + static_cast<std::ptrdiff_t>(std::min(hi + 1, list.size())), slot,
-                                            [](const Posting& p, std::uint32_t s) { return p.slot < s; });
-        pos = static_cast<std::size_t>(first - list.begin());
-        if (pos < list.size() && list[pos].slot == slot) acc[slot] += score(terms[i], list[pos]);
-      }
+      acc[p.slot] += static_cast<float>(s);
     }
   }
   out.reserve(touched.size());

@@ -32,10 +32,9 @@ class Bm25Index {
   void add(const Bm25Doc& doc);
   void remove(const std::vector<std::int64_t>& ids);
   // The best k chunks for the query's words (keyword_terms, stemmed), best first. `allowed`,
-  // when given, is asked about each candidate id. prune = false scores every posting (the same
-  // answer, slower; for tests).
+  // when given, is asked about each candidate id.
   std::vector<Scored> search(std::string_view query, std::size_t k,
-                             const std::function<bool(std::int64_t)>* allowed = nullptr, bool prune = true) const;
+                             const std::function<bool(std::int64_t)>* allowed = nullptr) const;
   std::size_t live() const;
   std::size_t postings() const;
 
