@@ -36,7 +36,9 @@ void register_chat_routes(http::Router& router, gateway::Gateway& gateway, jobs:
 // The job API (/api/v1/jobs...).
 void register_job_routes(http::Router& router, jobs::Service& jobs, gateway::Gateway& gateway,
                          bool allow_private_webhooks);
-// POST/GET /api/v1/collections, POST /api/v1/index, POST /api/v1/search.
+// The knowledge API: /api/v1/collections (CRUD, model change), /api/v1/documents and its alias
+// /api/v1/docs (JSON, uploads, URLs, versions, soft delete), /api/v1/index[/batch],
+// /api/v1/stats, /api/v1/search.
 void register_knowledge_routes(http::Router& router, knowledge::Store& store);
 // Submits a job and answers 202 with its status (or the admission error).
 boost::asio::awaitable<http::Response> enqueue_job(jobs::Service& jobs, jobs::Submit submit);
