@@ -79,7 +79,6 @@ awaitable<core::Result<Fetched>> fetch_url(http::Client& client, std::string url
       co_return unfetchable("'url' answered HTTP " + std::to_string(r->status));
     }
     Fetched out;
-    out.url = url;
     out.content_type = std::string(r->header("content-type"));
     std::string path = parsed->target.substr(0, parsed->target.find('?'));
     out.filename = path.substr(path.rfind('/') + 1);

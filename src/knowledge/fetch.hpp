@@ -25,7 +25,6 @@ struct UrlOptions {
 };
 
 struct Fetched {
-  std::string url;           // after redirects
   std::string content_type;  // as the server said
   std::string filename;      // the last path segment, for type detection
   std::string body;

@@ -49,6 +49,24 @@ TEST(Chunker, SplitsLongTextAtSentencesThenWordsWithinTheBudget) {
   EXPECT_EQ(joined, words(300)) << "nothing lost or repeated";
 }
 
+TEST(Chunker, OverlapRepeatsTheEndOfThePreviousChunkWithinASection) {
+  ChunkOptions o;
+  o.max_tokens = 16;     // 12 words per chunk
+  o.overlap_tokens = 4;  // 3 words repeated
+  std::string para;
+  for (int i = 1; i <= 20; ++i) para += "w" + std::to_string(i) + " ";
+  auto chunks = chunk_text("# A\n\n" + para + "\n\n# B\n\nOther section text.", o);
+  ASSERT_EQ(chunks.size(), 3u);
+  EXPECT_EQ(chunks[0].text.rfind("w1 ", 0), 0u);
+  // The second chunk of section A starts with the last three words of the first.
+  const auto first_end = chunks[0].text.substr(chunks[0].text.size() - 11);
+  EXPECT_EQ(chunks[1].text.rfind(first_end, 0), 0u) << chunks[1].text;
+  EXPECT_EQ(chunks[2].heading, "B");
+  EXPECT_EQ(chunks[2].text, "Other section text.") << "no overlap across sections";
+  o.overlap_tokens = 0;
+  EXPECT_EQ(chunk_text("# A\n\n" + para, o)[1].text.rfind("w13", 0), 0u);
+}
+
 TEST(Chunker, EmptyAndBlankTextGiveNoChunks) {
   EXPECT_TRUE(chunk_text("").empty());
   EXPECT_TRUE(chunk_text(" \n\n\t \n").empty());
