@@ -54,11 +54,15 @@ TEST(BlockingPool, AnswersBusyWhenTheQueueIsFull) {
             ++done;
           } else if (r.error().kind == ErrorKind::busy) {
             ++busy;
-            release = true;
           }
         },
         asio::detached);
   }
+  // Release the held tasks only after all five calls were made (this runs after the five
+  // coroutines reached their first wait): releasing earlier would let a finished task free a slot
+  // before the later calls ask for one.
+  asio::co_spawn(
+      ioc, [&]() -> asio::awaitable<void> { release = true; co_return; }, asio::detached);
   ioc.run();
   EXPECT_EQ(busy, 3);
   EXPECT_EQ(done, 2);
