@@ -189,6 +189,11 @@ const std::vector<KeyDef>& schema() {
               1000000, "Most blocking tasks waiting at once; beyond it requests get 503."),
       int_key("storage", "busy_timeout_ms", &Config::storage, &StorageConfig::busy_timeout_ms, 0,
               kMaxMs, "How long a database call waits for a lock held by another."),
+      int_key("storage", "mmap_mb", &Config::storage, &StorageConfig::mmap_mb, 0, 1048576,
+              "How much of the database file SQLite reads through a shared memory map instead of "
+              "read calls (0 = off). Address space only: the OS pages it in and out."),
+      int_key("storage", "cache_mb", &Config::storage, &StorageConfig::cache_mb, 1, 65536,
+              "SQLite page cache per database connection."),
 
       string_key("log", "level", &Config::log, &LogConfig::level,
                  {"trace", "debug", "info", "warn", "error", "off"}, "Least severe level written."),

@@ -174,6 +174,8 @@ Result<std::unique_ptr<Database>> Database::open(const core::StorageConfig& conf
   Connection::Options options;
   options.synchronous_full = config.synchronous == "full";
   options.busy_timeout_ms = config.busy_timeout_ms;
+  options.mmap_mb = config.mmap_mb;
+  options.cache_mb = config.cache_mb;
   std::string path = (std::filesystem::path(config.data_dir) / "switchboard.db").string();
   std::unique_ptr<Database> db(new Database(path, options, config));
   auto report = db->run_sync([&](Connection& c) { return migrate(c, list); });

@@ -133,6 +133,8 @@ Result<std::unique_ptr<Connection>> Connection::open(const std::string& path,
   std::string pragmas = options.synchronous_full ? "PRAGMA synchronous=FULL;"
                                                  : "PRAGMA synchronous=NORMAL;";
   pragmas += "PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY;";
+  pragmas += "PRAGMA mmap_size=" + std::to_string(static_cast<std::int64_t>(options.mmap_mb) << 20) + ";";
+  pragmas += "PRAGMA cache_size=-" + std::to_string(static_cast<std::int64_t>(options.cache_mb) * 1024) + ";";
   if (auto st = conn->exec(pragmas); !st) return std::move(st).error();
   return conn;
 }

@@ -90,6 +90,8 @@ class Connection {
   struct Options {
     bool synchronous_full = false;
     int busy_timeout_ms = 5000;
+    int mmap_mb = 0;
+    int cache_mb = 2;
   };
   // Opens (creating if needed) and sets WAL mode and the pragmas from options.
   static Result<std::unique_ptr<Connection>> open(const std::string& path, const Options& options);
