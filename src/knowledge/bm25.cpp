@@ -102,7 +102,8 @@ void Bm25Index::compact() {
 }
 
 std::vector<Scored> Bm25Index::search(std::string_view query, std::size_t k,
-                                      const std::function<bool(std::int64_t)>* allowed) const {
+                                      const std::function<bool(std::int64_t)>* allowed,
+                                      std::optional<bool> force_dense) const {
   std::vector<std::string> stems;
   for (const auto& word : keyword_terms(query)) stems.emplace_back(stemmer().stem(word));
   std::shared_lock lock(mu_);
@@ -110,11 +111,14 @@ std::vector<Scored> Bm25Index::search(std::string_view query, std::size_t k,
   if (live_ == 0 || k == 0) return out;
   const double n = static_cast<double>(live_);
   const double avgdl = static_cast<double>(live_tokens_) / n;
-  thread_local std::vector<float> acc;
-  thread_local std::vector<std::uint32_t> touched;
-  if (acc.size() < ids_.size()) acc.resize(ids_.size(), 0.0f);
-  touched.clear();
+  const double norm = kK1 * (1 - kB);
+  const double per_len = kK1 * kB / avgdl;
   // Each word counts on its own, as each is its own phrase in the FTS5 query.
+  struct Term {
+    const std::vector<Posting>* list;
+    double idf;
+  };
+  std::vector<Term> terms;
   for (const auto& stem : stems) {
     auto it = terms_.find(stem);
     if (it == terms_.end()) continue;
@@ -127,27 +131,70 @@ std::vector<Scored> Bm25Index::search(std::string_view query, std::size_t k,
     if (hits == 0) continue;
     double idf = std::log((n - static_cast<double>(hits) + 0.5) / (static_cast<double>(hits) + 0.5));
     if (idf <= 0) idf = 1e-6;
-    const double norm = kK1 * (1 - kB);
-    const double per_len = kK1 * kB / avgdl;
-    for (const auto& p : list) {
-      if (!alive_[p.slot]) continue;
+    terms.push_back(Term{&list, idf});
+  }
+  // Term at a time: every posting of each word adds to its chunk's score. Dense: when the
+  // postings are many for the number of chunks, the scores are added without tracking which
+  // chunks were touched (a hard-to-predict branch per posting) and every slot is swept instead;
+  // sparse: a list of the touched chunks is kept.
+  std::size_t total = 0;
+  for (const auto& t : terms) total += t.list->size();
+  const std::size_t slots = ids_.size();
+  const bool dense = force_dense ? *force_dense : total >= slots / 4;
+  thread_local std::vector<float> acc;
+  thread_local std::vector<std::uint32_t> touched;
+  if (acc.size() < slots) acc.resize(slots, 0.0f);
+  touched.clear();
+  for (const auto& t : terms) {
+    auto score = [&](const Posting& p) {
       const double tf = p.tf;
-      const double s = idf * (tf * (kK1 + 1)) / (tf + norm + per_len * length_[p.slot]);
-      if (acc[p.slot] == 0.0f) touched.push_back(p.slot);
-      acc[p.slot] += static_cast<float>(s);
+      return static_cast<float>(t.idf * (tf * (kK1 + 1)) / (tf + norm + per_len * length_[p.slot]));
+    };
+    if (dense && dead_ == 0) {
+      for (const auto& p : *t.list) acc[p.slot] += score(p);
+    } else if (dense) {
+      for (const auto& p : *t.list) {
+        if (alive_[p.slot]) acc[p.slot] += score(p);
+      }
+    } else {
+      for (const auto& p : *t.list) {
+        if (!alive_[p.slot]) continue;
+        if (acc[p.slot] == 0.0f) touched.push_back(p.slot);
+        acc[p.slot] += score(p);
+      }
     }
   }
-  out.reserve(touched.size());
-  for (auto slot : touched) {
-    const float s = acc[slot];
-    acc[slot] = 0.0f;
-    if (allowed && !(*allowed)(ids_[slot])) continue;
-    out.push_back(Scored{ids_[slot], s});
+  if (dense) {
+    // The touched slots, listed without a branch per slot.
+    touched.resize(slots);
+    std::size_t n = 0;
+    for (std::uint32_t slot = 0; slot < slots; ++slot) {
+      touched[n] = slot;
+      n += acc[slot] != 0.0f ? 1 : 0;
+    }
+    touched.resize(n);
   }
-  const std::size_t keep = std::min(k, out.size());
-  std::partial_sort(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(keep), out.end(),
-                    [](const Scored& a, const Scored& b) { return a.score != b.score ? a.score > b.score : a.id < b.id; });
-  out.resize(keep);
+  // The best k in a heap whose top is the worst kept (higher score first, then lower id).
+  auto better = [](const Scored& a, const Scored& b) { return a.score != b.score ? a.score > b.score : a.id < b.id; };
+  out.reserve(std::min(k, touched.size()) + 1);
+  for (auto slot : touched) {
+    const Scored c{ids_[slot], acc[slot]};
+    if (out.size() == k && !better(c, out.front())) continue;
+    if (allowed && !(*allowed)(c.id)) continue;
+    if (out.size() == k) {
+      std::pop_heap(out.begin(), out.end(), better);
+      out.back() = c;
+    } else {
+      out.push_back(c);
+    }
+    std::push_heap(out.begin(), out.end(), better);
+  }
+  if (dense) {
+    std::fill(acc.begin(), acc.begin() + static_cast<std::ptrdiff_t>(slots), 0.0f);
+  } else {
+    for (auto slot : touched) acc[slot] = 0.0f;
+  }
+  std::sort_heap(out.begin(), out.end(), better);
   return out;
 }
 

@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
 #include <string>
 #include <string_view>
@@ -32,9 +33,11 @@ class Bm25Index {
   void add(const Bm25Doc& doc);
   void remove(const std::vector<std::int64_t>& ids);
   // The best k chunks for the query's words (keyword_terms, stemmed), best first. `allowed`,
-  // when given, is asked about each candidate id.
+  // when given, is asked about each candidate id. force_dense picks the scan (for tests; else
+  // chosen by the number of postings).
   std::vector<Scored> search(std::string_view query, std::size_t k,
-                             const std::function<bool(std::int64_t)>* allowed = nullptr) const;
+                             const std::function<bool(std::int64_t)>* allowed = nullptr,
+                             std::optional<bool> force_dense = std::nullopt) const;
   std::size_t live() const;
   std::size_t postings() const;
 

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <random>
 
 namespace sb::knowledge {
 namespace {
@@ -26,6 +28,46 @@ TEST(Bm25, RanksLikeBm25AndHonoursRemovals) {
   EXPECT_EQ(index.live(), 3u);
   std::function<bool(std::int64_t)> only2 = [](std::int64_t id) { return id == 2; };
   EXPECT_TRUE(index.search("camels", 10, &only2).empty());
+}
+
+// The dense scan (every slot swept) and the sparse one (touched chunks tracked) answer alike,
+// with removed chunks and filters.
+TEST(Bm25, DenseAndSparseScansAgree) {
+  std::mt19937 rng(5);
+  std::vector<std::string> vocab;
+  for (int i = 0; i < 400; ++i) vocab.push_back("w" + std::to_string(i) + "x");
+  auto word = [&] {
+    // Skewed: low indexes are common words.
+    std::uniform_real_distribution<double> u(0, 1);
+    return vocab[static_cast<std::size_t>(std::pow(u(rng), 3) * vocab.size()) % vocab.size()];
+  };
+  Bm25Index index;
+  for (int d = 0; d < 3000; ++d) {
+    std::string text;
+    const int len = 20 + static_cast<int>(rng() % 120);
+    for (int w = 0; w < len; ++w) text += word() + " ";
+    index.add({d, "", "", text});
+  }
+  std::vector<std::int64_t> removed;
+  for (int d = 0; d < 3000; d += 7) removed.push_back(d);
+  index.remove(removed);
+  std::function<bool(std::int64_t)> even = [](std::int64_t id) { return id % 2 == 0; };
+  for (int q = 0; q < 200; ++q) {
+    std::string query;
+    for (int w = 0; w < 2 + q % 9; ++w) query += word() + " ";
+    for (std::size_t k : {1u, 10u, 56u}) {
+      for (auto* filter : {static_cast<std::function<bool(std::int64_t)>*>(nullptr), &even}) {
+        auto fast = index.search(query, k, filter, true);
+        auto full = index.search(query, k, filter, false);
+        ASSERT_FALSE(full.empty()) << query;
+        ASSERT_EQ(fast.size(), full.size()) << query;
+        for (std::size_t i = 0; i < fast.size(); ++i) {
+          EXPECT_EQ(fast[i].id, full[i].id) << query << " k=" << k << " at " << i;
+          EXPECT_NEAR(fast[i].score, full[i].score, 1e-4);
+        }
+      }
+    }
+  }
 }
 
 }  // namespace
