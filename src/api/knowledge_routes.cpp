@@ -5,6 +5,7 @@
 #include <boost/json/serialize.hpp>
 
 #include <cstdint>
+#include <cstdio>
 
 #include "api/json.hpp"
 #include "api/routes.hpp"
@@ -633,7 +634,15 @@ void register_knowledge_routes(http::Router& router, knowledge::Store& store) {
     json::object out{{"object", "list"}, {"collection", r->collection}, {"mode", mode_name(r->mode)},
                      {"data", std::move(data)}};
     if (r->note) out["note"] = *r->note;
-    co_return Response::json(200, json::serialize(out));
+    Response res = Response::json(200, json::serialize(out));
+    std::string timing;
+    for (const auto& [name, ms] : r->timings) {
+      char dur[32];
+      std::snprintf(dur, sizeof dur, "%.3f", ms);
+      timing += (timing.empty() ? "" : ", ") + name + ";dur=" + dur;
+    }
+    if (!timing.empty()) res.header("Server-Timing", timing);
+    co_return res;
   });
 }
 

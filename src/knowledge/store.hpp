@@ -5,8 +5,10 @@
 // the blocking pool; embeddings come from the gateway.
 
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/thread_pool.hpp>
 
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -87,6 +89,10 @@ struct SearchResult {
   SearchMode mode = SearchMode::keyword;  // what was searched
   std::optional<std::string> note;        // why it differs from what was asked
   std::vector<Hit> hits;
+  // Where the time went, in order (name, milliseconds): embed (the query's vector), wait (for a
+  // database thread), keyword and vector (each list), keyword_fetch and vector_fetch (reading
+  // their chunks' rows); for the Server-Timing header.
+  std::vector<std::pair<std::string, double>> timings;
 };
 
 struct CollectionInfo {
@@ -118,7 +124,8 @@ class Store {
   // client (for documents by URL) may be null: URLs are refused then.
   Store(storage::Database& db, const core::Clock& clock, VectorIndexes& vectors, Embedder* embedder,
         StoreOptions options = {}, http::Client* client = nullptr)
-      : db_(db), clock_(clock), vectors_(vectors), embedder_(embedder), options_(options), client_(client) {
+      : db_(db), clock_(clock), vectors_(vectors), embedder_(embedder), options_(options), client_(client),
+        side_(std::make_unique<boost::asio::thread_pool>(1)) {
     options_.url.max_bytes = options_.max_document_bytes;
   }
 
@@ -206,6 +213,9 @@ class Store {
   Embedder* embedder_;
   StoreOptions options_;
   http::Client* client_;
+  // A hybrid search's vector half runs here while its keyword half runs on the pool thread (or
+  // on the pool thread after it, when this one has not started it by then).
+  std::unique_ptr<boost::asio::thread_pool> side_;
 };
 
 }  // namespace sb::knowledge

@@ -12,6 +12,7 @@
 #include <set>
 
 #include <boost/json/serialize.hpp>
+#include <sqlite3.h>
 
 #include "documents.hpp"
 #include "fake_upstream.hpp"
@@ -305,6 +306,51 @@ TEST(Knowledge, HybridSearchWithEmbeddingsFiltersAndARebuiltIndex) {
     EXPECT_EQ(json::parse(http(s.port(), "GET", "/api/v1/collections/kb")->body).at("documents"), 0);
   }
   // A saved index that fails its checksum is rebuilt too (not trusted, not crashed on).
+}
+
+// Search reads its candidates from the in-memory indexes and only the hits from storage: a chunk
+// that storage no longer holds as live (here deleted behind the server's back, as when a write
+// lands between the two) is never returned, in any mode, and the others still are. The answer
+// says where its time went.
+TEST(Knowledge, AChunkGoneFromStorageIsNeverReturnedThoughTheIndexesStillHoldIt) {
+  Server s;
+  ASSERT_EQ(http(s.port(), "POST", "/api/v1/collections",
+                 R"({"name":"kb","embedding_model":"mock/embed","dimensions":64})")->status,
+            201);
+  // "a" is the best match in every mode.
+  for (const std::string id : {"a", "b", "c"}) {
+    const std::string more = id == "a" ? " A lighthouse, a harbour." : "";
+    auto r = http(s.port(), "POST", "/api/v1/index",
+                  R"({"collection":"kb","id":")" + id + R"(","title":"Harbour )" + id +
+                      R"(","content":"The lighthouse guards the harbour entrance at night.)" + more + R"("})");
+    ASSERT_EQ(r->status, 201) << r->body;
+  }
+  auto ids = [&](const std::string& mode) {
+    auto r = http(s.port(), "POST", "/api/v1/search",
+                  R"({"collection":"kb","query":"lighthouse harbour","top_k":2,"mode":")" + mode + R"("})");
+    EXPECT_EQ(r->status, 200) << r->body;
+    std::set<std::string> out;
+    const json::value body = json::parse(r->body);
+    for (const auto& h : body.at("data").as_array()) out.emplace(h.at("id").as_string());
+    return std::make_pair(out, r->header("server-timing"));
+  };
+  for (const char* mode : {"keyword", "semantic"}) EXPECT_EQ(ids(mode).first.count("a"), 1u) << mode;
+  auto [before, timing] = ids("hybrid");
+  EXPECT_EQ(before.count("a"), 1u);
+  for (const char* part : {"embed;dur=", "wait;dur=", "keyword;dur=", "vector;dur=", "fetch;dur="}) {
+    EXPECT_NE(timing.find(part), std::string::npos) << timing;
+  }
+  EXPECT_EQ(ids("keyword").second.find("vector;"), std::string::npos) << "keyword mode has no vector half";
+
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((s.data_dir() + "/switchboard.db").c_str(), &db), SQLITE_OK);
+  sqlite3_busy_timeout(db, 10000);
+  ASSERT_EQ(sqlite3_exec(db, "UPDATE documents SET deleted_at = 1 WHERE external_id = 'a'", nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  // Still two hits: the search was made again checking every candidate.
+  const std::set<std::string> rest{"b", "c"};
+  for (const char* mode : {"keyword", "semantic", "hybrid"}) EXPECT_EQ(ids(mode).first, rest) << mode;
 }
 
 // A multipart/form-data body with text fields and one file part.
