@@ -8,7 +8,7 @@
 
 namespace sbtest {
 
-std::string make_pdf(const std::vector<std::string>& pages) {
+std::string make_pdf(const std::vector<std::string>& pages, bool password_protected) {
   // Objects: 1 catalog, 2 pages, 3 font, then a page and its content stream per page.
   std::vector<std::string> objects;
   std::string kids;
@@ -40,7 +40,14 @@ std::string make_pdf(const std::vector<std::string>& pages) {
     std::snprintf(line, sizeof line, "%010zu 00000 n \n", off);
     out += line;
   }
-  out += "trailer\n<< /Size " + std::to_string(objects.size() + 1) + " /Root 1 0 R >>\nstartxref\n" +
+  // The handler's O and U entries are 32 bytes each; U here is not the one the empty password
+  // gives, so no reader can open the file without a password.
+  const std::string encrypt =
+      password_protected ? " /Encrypt << /Filter /Standard /V 1 /R 2 /P -4 /O <" + std::string(64, 'a') + "> /U <" +
+                               std::string(64, 'b') + "> >> /ID [<" + std::string(32, 'c') + "> <" +
+                               std::string(32, 'c') + ">]"
+                         : "";
+  out += "trailer\n<< /Size " + std::to_string(objects.size() + 1) + " /Root 1 0 R" + encrypt + " >>\nstartxref\n" +
          std::to_string(xref) + "\n%%EOF\n";
   return out;
 }

@@ -8,7 +8,9 @@
 
 namespace sbtest {
 
-std::string make_pdf(const std::vector<std::string>& pages);
+// password_protected: the trailer names a Standard security handler whose user password is not
+// empty (readers must ask for it), as a password-protected PDF's does.
+std::string make_pdf(const std::vector<std::string>& pages, bool password_protected = false);
 // A ZIP with these (path, content) entries (deflated).
 std::string make_zip(const std::vector<std::pair<std::string, std::string>>& entries);
 // A DOCX of (paragraph style, text) paragraphs; style "" = body text, "Heading1", "Title", ...

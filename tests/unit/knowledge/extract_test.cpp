@@ -50,6 +50,11 @@ TEST(Extract, BrokenPdfsAreUnprocessable) {
   auto not_pdf = extract("hello", "application/pdf", "x.pdf");
   ASSERT_FALSE(not_pdf);
   EXPECT_EQ(not_pdf.error().kind, ErrorKind::unprocessable);
+  auto locked = extract(sbtest::make_pdf({"Secret page."}, true), "application/pdf", "secret.pdf");
+  ASSERT_FALSE(locked);
+  EXPECT_EQ(locked.error().kind, ErrorKind::unprocessable);
+  EXPECT_NE(locked.error().message.find("encrypted"), std::string::npos) << locked.error().message;
+  EXPECT_TRUE(extract(sbtest::make_pdf({"Open page."}, false), "application/pdf", "open.pdf"));
 }
 
 TEST(Extract, DocxParagraphsWithHeadingStyles) {
