@@ -154,7 +154,7 @@ int serve(const core::Config& config) {
                               {"boot", *boot}});
   server.start();
   if (job_service) job_service->start();
-  asio::co_spawn(ioc, knowledge_store.warm(), asio::detached);
+  asio::co_spawn(ioc, knowledge_store.start(), asio::detached);
 
   asio::signal_set signals(ioc, SIGINT, SIGTERM);
   const std::chrono::milliseconds grace(config.server.shutdown_grace_ms);

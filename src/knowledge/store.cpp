@@ -16,6 +16,8 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
 #include "core/ids.hpp"
@@ -31,6 +33,48 @@ using storage::KnowledgeRepository;
 using Vectors = std::vector<std::pair<std::int64_t, std::vector<float>>>;
 
 namespace {
+
+// An upload's fields, kept with its bytes until it is processed.
+std::string upload_json(const IndexRequest& r) {
+  boost::json::object o{{"collection", r.collection}, {"title", r.title}, {"metadata", r.metadata}};
+  boost::json::array tags;
+  for (const auto& t : r.tags) tags.emplace_back(t);
+  o["tags"] = std::move(tags);
+  auto put = [&o](const char* key, const std::optional<std::string>& v) {
+    if (v) o[key] = *v;
+  };
+  put("id", r.external_id);
+  put("source", r.source);
+  put("author", r.author);
+  put("content_type", r.content_type);
+  return boost::json::serialize(o);
+}
+
+IndexRequest upload_request(std::string_view json) {
+  IndexRequest r;
+  boost::system::error_code ec;
+  const auto v = boost::json::parse(json, ec);
+  const auto* o = ec ? nullptr : v.if_object();
+  if (!o) return r;
+  auto text = [o](const char* key) -> std::optional<std::string> {
+    const auto* x = o->if_contains(key);
+    if (!x || !x->is_string()) return std::nullopt;
+    return std::string(x->get_string());
+  };
+  r.collection = text("collection").value_or("");
+  r.title = text("title").value_or("");
+  r.metadata = text("metadata").value_or("{}");
+  r.external_id = text("id");
+  r.source = text("source");
+  r.author = text("author");
+  r.content_type = text("content_type");
+  if (const auto* tags = o->if_contains("tags"); tags && tags->is_array()) {
+    for (const auto& t : tags->get_array()) {
+      if (t.is_string()) r.tags.emplace_back(t.get_string());
+    }
+  }
+  return r;
+}
 
 bool valid_collection_name(std::string_view n) {
   if (n.empty() || n.size() > 64) return false;
@@ -323,23 +367,28 @@ Task<DocumentView> Store::submit(IndexRequest request, std::string bytes, std::s
     doc.tags = boost::json::serialize(tags);
   }
   doc.now = clock_.now_ms();
-  auto fn = [doc = std::move(doc), name = request.collection,
-             document_id = request.document_id](Connection& c) mutable -> core::Result<DocumentView> {
+  // The upload is kept with the document's pending row (one transaction) until it is processed.
+  const storage::UploadRow kept{request.document_id.value_or(doc.id), upload_json(request), content_type, filename, {}};
+  auto fn = [doc = std::move(doc), name = request.collection, document_id = request.document_id, &kept,
+             &bytes](Connection& c) mutable -> core::Result<DocumentView> {
     auto col = find(c, name);
     if (!col) return std::move(col).error();
+    storage::UploadRow row = kept;
     if (document_id) {
       auto v = view(c, *document_id, false);
       if (!v) return std::move(v).error();
+      row.document_id = v->row.id;
       if (v->row.deleted_at) return Error(ErrorKind::conflict, "document " + *document_id + " is deleted: restore it first");
       if (v->row.state == "pending" || v->row.state == "processing") {
         return Error(ErrorKind::conflict, "document " + *document_id + " is still processing an upload");
       }
       if (auto st = KnowledgeRepository::set_state(c, *document_id, "pending", std::nullopt, 0.0); !st) return std::move(st).error();
-      return view(c, *document_id, false);
+    } else {
+      doc.collection_id = col->id;
+      if (auto st = KnowledgeRepository::add_pending(c, doc); !st) return std::move(st).error();
     }
-    doc.collection_id = col->id;
-    if (auto st = KnowledgeRepository::add_pending(c, doc); !st) return std::move(st).error();
-    return view(c, doc.id, false);
+    if (auto st = KnowledgeRepository::save_upload(c, row, bytes, doc.now); !st) return std::move(st).error();
+    return view(c, row.document_id, false);
   };
   auto placed = co_await db_.write(std::move(fn));
   if (!placed) co_return std::move(placed).error();
@@ -352,6 +401,21 @@ Task<DocumentView> Store::submit(IndexRequest request, std::string bytes, std::s
 
 boost::asio::awaitable<void> Store::process(IndexRequest request, std::string bytes, std::string content_type,
                                             std::string filename) {
+  const std::string id = *request.document_id;
+  co_await process_upload(std::move(request), std::move(bytes), std::move(content_type), std::move(filename));
+  // Processed (ready or failed): the kept bytes go. Should the server stop before this, the
+  // upload is processed again at start, which writes nothing new for the same content.
+  auto forget = [id](Connection& c) -> core::Result<bool> {
+    if (auto st = KnowledgeRepository::delete_upload(c, id); !st) return std::move(st).error();
+    return true;
+  };
+  if (auto r = co_await db_.write(std::move(forget)); !r) {
+    core::log::warn("processed upload not forgotten", {{"document", id}, {"error", r.error().message}});
+  }
+}
+
+boost::asio::awaitable<void> Store::process_upload(IndexRequest request, std::string bytes, std::string content_type,
+                                                   std::string filename) {
   const std::string id = *request.document_id;
   co_await set_state(id, "processing", std::nullopt, 0.0);
   auto fail = [this, &id](const Error& e) { return set_state(id, "failed", e.message, std::nullopt); };
@@ -417,14 +481,42 @@ boost::asio::awaitable<void> Store::warm() {
 }
 
 core::Result<std::int64_t> Store::recover() {
-  return db_.run_sync([](Connection& c) -> core::Result<std::int64_t> {
-    auto docs = KnowledgeRepository::fail_unfinished(c, "the server stopped while this upload was processed: upload it again");
-    if (!docs) return docs;
-    auto models = KnowledgeRepository::fail_unfinished_reembeds(
-        c, "the server stopped during the model change: send it again (vectors already made are reused)");
-    if (!models) return models;
-    return *docs + *models;
+  return db_.run_sync([](Connection& c) {
+    return KnowledgeRepository::fail_unfinished(c, "the server stopped while this upload was processed: upload it again");
   });
+}
+
+boost::asio::awaitable<void> Store::start() {
+  co_await warm();
+  struct Unfinished {
+    std::vector<storage::UploadRow> uploads;
+    std::vector<CollectionRow> reembeds;
+  };
+  auto load = [](Connection& c) -> core::Result<Unfinished> {
+    auto uploads = KnowledgeRepository::uploads(c);
+    if (!uploads) return std::move(uploads).error();
+    auto reembeds = KnowledgeRepository::running_reembeds(c);
+    if (!reembeds) return std::move(reembeds).error();
+    return Unfinished{std::move(*uploads), std::move(*reembeds)};
+  };
+  auto unfinished = co_await db_.run(std::move(load));
+  if (!unfinished) {
+    core::log::error("unfinished knowledge work not read", {{"error", unfinished.error().message}});
+    co_return;
+  }
+  auto ex = co_await boost::asio::this_coro::executor;
+  for (auto& col : unfinished->reembeds) {
+    core::log::info("embedding model change resumed", {{"collection", col.name}, {"model", *col.next_model}});
+    boost::asio::co_spawn(ex, reembed(std::move(col)), boost::asio::detached);
+  }
+  if (!unfinished->uploads.empty()) {
+    core::log::info("uploads resumed", {{"documents", static_cast<long long>(unfinished->uploads.size())}});
+  }
+  for (auto& u : unfinished->uploads) {
+    auto request = upload_request(u.request);
+    request.document_id = u.document_id;
+    co_await process(std::move(request), std::move(u.bytes), std::move(u.content_type), std::move(u.filename));
+  }
 }
 
 Task<Extracted> Store::fetch(std::string url) {

@@ -159,8 +159,12 @@ class Store {
   // Opens every collection's keyword and vector indexes (built from storage or loaded), so the
   // first searches after a start do not pay for it. Run in the background at start.
   boost::asio::awaitable<void> warm();
-  // Marks uploads and model changes a stopped process left unfinished as failed (at start).
+  // At start, before serving: marks uploads a stopped process left unfinished without their
+  // bytes (written before uploads were kept) as failed; returns how many.
   core::Result<std::int64_t> recover();
+  // In the background at start: warm(), then the kept uploads a stopped process did not finish
+  // are processed and its unfinished model changes carried on (vectors already made are reused).
+  boost::asio::awaitable<void> start();
   Task<SearchResult> search(SearchRequest request);
 
   // Documents (soft-deleted ones too, with deleted_at). Errors: not_found.
@@ -189,8 +193,11 @@ class Store {
   // was asked and not given.
   Task<std::int64_t> probe(const std::string& model, std::optional<std::int64_t> dimensions);
   boost::asio::awaitable<void> reembed(storage::CollectionRow col);
+  // Processes a kept upload, then forgets it.
   boost::asio::awaitable<void> process(IndexRequest request, std::string bytes, std::string content_type,
                                        std::string filename);
+  boost::asio::awaitable<void> process_upload(IndexRequest request, std::string bytes, std::string content_type,
+                                              std::string filename);
   boost::asio::awaitable<void> set_state(std::string id, std::string state, std::optional<std::string> error,
                                          std::optional<double> progress);
   Task<storage::CollectionRow> collection(const std::string& name);

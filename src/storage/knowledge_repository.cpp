@@ -123,16 +123,6 @@ Status KnowledgeRepository::finish_reembed(Connection& c, std::string_view id) {
   return st->run();
 }
 
-Result<std::int64_t> KnowledgeRepository::fail_unfinished_reembeds(Connection& c, std::string_view reason) {
-  auto st = c.cached(
-      "UPDATE collections SET reembed_state = 'failed', reembed_error = ?1, reembed_progress = NULL "
-      "WHERE reembed_state = 'running'");
-  if (!st) return std::move(st).error();
-  st->bind(1, reason);
-  if (auto r = st->run(); !r) return std::move(r).error();
-  return st->changes();
-}
-
 Status KnowledgeRepository::set_dimension(Connection& c, std::string_view id, std::int64_t dimension) {
   auto st = c.cached("UPDATE collections SET dimension = ?2 WHERE id = ?1");
   if (!st) return std::move(st).error();
@@ -411,11 +401,45 @@ Status KnowledgeRepository::set_state(Connection& c, std::string_view id, std::s
 Result<std::int64_t> KnowledgeRepository::fail_unfinished(Connection& c, std::string_view reason) {
   auto st = c.cached(
       "UPDATE documents SET state = 'failed', state_error = ?1, progress = NULL WHERE state IN ('pending', "
-      "'processing')");
+      "'processing') AND id NOT IN (SELECT document_id FROM uploads)");
   if (!st) return std::move(st).error();
   st->bind(1, reason);
   if (auto r = st->run(); !r) return std::move(r).error();
   return st->changes();
+}
+
+Status KnowledgeRepository::save_upload(Connection& c, const UploadRow& upload, std::string_view bytes,
+                                        std::int64_t now) {
+  auto st = c.cached(
+      "INSERT OR REPLACE INTO uploads (document_id, request, content_type, filename, bytes, created_at) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+  if (!st) return std::move(st).error();
+  st->bind(1, upload.document_id).bind(2, upload.request).bind(3, upload.content_type).bind(4, upload.filename);
+  st->bind_blob(5, bytes.data(), bytes.size()).bind(6, now);
+  return st->run();
+}
+
+Status KnowledgeRepository::delete_upload(Connection& c, std::string_view document_id) {
+  auto st = c.cached("DELETE FROM uploads WHERE document_id = ?1");
+  if (!st) return std::move(st).error();
+  st->bind(1, document_id);
+  return st->run();
+}
+
+Result<std::vector<UploadRow>> KnowledgeRepository::uploads(Connection& c) {
+  auto st = c.cached("SELECT document_id, request, content_type, filename, bytes FROM uploads ORDER BY created_at, rowid");
+  if (!st) return std::move(st).error();
+  return st->all([](const Statement& r) {
+    return UploadRow{r.column_text(0), r.column_text(1), r.column_text(2), r.column_text(3),
+                     std::string(r.column_blob(4))};
+  });
+}
+
+Result<std::vector<CollectionRow>> KnowledgeRepository::running_reembeds(Connection& c) {
+  auto st = c.cached(std::string("SELECT ") + kCollectionColumns +
+                     " FROM collections WHERE reembed_state = 'running' AND deleted_at IS NULL");
+  if (!st) return std::move(st).error();
+  return st->all(read_collection);
 }
 
 Result<bool> KnowledgeRepository::soft_delete(Connection& c, std::string_view id, std::int64_t now) {

@@ -63,6 +63,14 @@ struct ChunkInsert {
   std::string hash;
 };
 
+struct UploadRow {
+  std::string document_id;
+  std::string request;  // JSON
+  std::string content_type;
+  std::string filename;
+  std::string bytes;  // read back (save_upload takes them apart)
+};
+
 struct DocumentInsert {
   std::string id;
   std::string collection_id;
@@ -138,8 +146,6 @@ class KnowledgeRepository {
   static Status set_reembed(Connection& c, std::string_view id, std::string_view state,
                             const std::optional<std::string>& error, std::optional<double> progress);
   static Status finish_reembed(Connection& c, std::string_view id);
-  // Model changes a stopped process left running: failed, with a reason.
-  static Result<std::int64_t> fail_unfinished_reembeds(Connection& c, std::string_view reason);
   struct MissingVector {
     std::int64_t chunk_id = 0;
     std::string hash, text;
@@ -187,8 +193,16 @@ class KnowledgeRepository {
   // Sets the ingestion state of a document (progress only while processing).
   static Status set_state(Connection& c, std::string_view id, std::string_view state,
                           const std::optional<std::string>& error, std::optional<double> progress);
-  // Documents left pending or processing by a process that stopped: failed, with a reason.
+  // Documents left pending or processing by a process that stopped whose upload was not kept:
+  // failed, with a reason.
   static Result<std::int64_t> fail_unfinished(Connection& c, std::string_view reason);
+  // An accepted upload, kept (bytes and the request's fields as JSON) until it is processed.
+  static Status save_upload(Connection& c, const UploadRow& upload, std::string_view bytes, std::int64_t now);
+  static Status delete_upload(Connection& c, std::string_view document_id);
+  // Every kept upload, oldest first.
+  static Result<std::vector<UploadRow>> uploads(Connection& c);
+  // Collections whose model change was running.
+  static Result<std::vector<CollectionRow>> running_reembeds(Connection& c);
 
   // Soft delete: out of search (its chunks leave the keyword index) until restored. Returns
   // false when the document was not live.

@@ -118,6 +118,17 @@ CREATE TABLE embeddings (
   PRIMARY KEY (model, hash)
 ) WITHOUT ROWID;
 )sql"},
+      {5, "knowledge: uploads kept until processed",
+       R"sql(
+CREATE TABLE uploads (
+  document_id  TEXT PRIMARY KEY REFERENCES documents(id),
+  request      TEXT NOT NULL,
+  content_type TEXT NOT NULL,
+  filename     TEXT NOT NULL,
+  bytes        BLOB NOT NULL,
+  created_at   INTEGER NOT NULL
+);
+)sql"},
   };
   return kMigrations;
 }

@@ -574,6 +574,69 @@ TEST(Knowledge, ConcurrentIngestAndSearch) {
   EXPECT_EQ(sem.at("data").as_array().size(), 100u) << "the vector index saw every write";
 }
 
+// An accepted (202) upload and a running model change survive kill -9: the upload's bytes are
+// kept with its pending row until it is processed, and both are carried on at the next start.
+TEST(Knowledge, AcceptedUploadsAndModelChangesSurviveAKill) {
+  TempDir data;
+  // Each embedding call takes 150 ms; one chunk per call and small chunks make the work last.
+  const std::string config = "[[providers]]\nname = \"slow\"\ntype = \"mock\"\nlatency_ms = 150\n";
+  const std::map<std::string, std::string> env = {{"SWITCHBOARD_KNOWLEDGE_EMBED_BATCH", "1"},
+                                                  {"SWITCHBOARD_KNOWLEDGE_CHUNK_TOKENS", "64"},
+                                                  {"SWITCHBOARD_KNOWLEDGE_CHUNK_OVERLAP_TOKENS", "0"}};
+  std::string text;
+  for (int i = 0; i < 12; ++i) {
+    text += "# Part " + std::to_string(i) + "\n\nThe glacier moraine number " + std::to_string(i) +
+            " holds boulders, gravel and sand left by the retreating ice sheet.\n\n";
+  }
+  std::string id;
+  {
+    Server s({.env = env, .config_toml = config, .data_dir = data.path()});
+    ASSERT_EQ(http(s.port(), "POST", "/api/v1/collections", R"({"name":"ice","embedding_model":"slow/embed","dimensions":32})")->status,
+              201);
+    ASSERT_EQ(http(s.port(), "POST", "/api/v1/collections", R"({"name":"notes"})")->status, 201);
+    for (int i = 0; i < 12; ++i) {
+      ASSERT_EQ(http(s.port(), "POST", "/api/v1/index",
+                     R"({"collection":"notes","id":"n)" + std::to_string(i) + R"(","content":"Note )" + std::to_string(i) +
+                         (i == 3 ? " on volcanic ash." : " on garden tools.") + R"("})")
+                    ->status,
+                201);
+    }
+    auto r = http(s.port(), "POST", "/api/v1/documents?async=true",
+                  form({{"collection", "ice"}, {"id", "moraines"}, {"author", "Ada"}}, "m.md", "text/markdown", text), kForm);
+    ASSERT_EQ(r->status, 202) << r->body;
+    id = std::string(json::parse(r->body).at("id").as_string());
+    ASSERT_EQ(http(s.port(), "PATCH", "/api/v1/collections/notes", R"({"embedding_model":"slow/embed","dimensions":16})")->status,
+              202);
+    std::this_thread::sleep_for(std::chrono::milliseconds(400));
+    auto doc = json::parse(http(s.port(), "GET", "/api/v1/documents/" + id)->body);
+    ASSERT_NE(doc.at("state"), "ready") << "the upload must still be unfinished when the server is killed";
+    s.kill9();
+  }
+  Server s({.env = env, .config_toml = config, .data_dir = data.path()});
+  EXPECT_TRUE(s.wait_for_log("uploads resumed"));
+  EXPECT_TRUE(s.wait_for_log("embedding model change resumed"));
+  json::value doc, col;
+  for (int i = 0; i < 300; ++i) {
+    doc = json::parse(http(s.port(), "GET", "/api/v1/documents/" + id)->body);
+    col = json::parse(http(s.port(), "GET", "/api/v1/collections/notes")->body);
+    if (doc.at("state") != "pending" && doc.at("state") != "processing" && col.at("reembedding").is_null()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(doc.at("state"), "ready") << doc;
+  EXPECT_EQ(doc.at("version"), 1);
+  EXPECT_EQ(doc.at("author"), "Ada") << "the upload's fields were kept with it";
+  EXPECT_GE(doc.at("chunks").as_int64(), 2);
+  auto hit = json::parse(http(s.port(), "POST", "/api/v1/search",
+                              R"({"collection":"ice","query":"boulders gravel moraine","mode":"hybrid","top_k":1})")->body);
+  EXPECT_EQ(hit.at("mode"), "hybrid");
+  EXPECT_EQ(hit.at("data").at(0).at("id"), "moraines");
+  EXPECT_EQ(col.at("embedding_model"), "slow/embed") << col;
+  EXPECT_EQ(col.at("dimension"), 16) << col;
+  auto ash = json::parse(http(s.port(), "POST", "/api/v1/search",
+                              R"({"collection":"notes","query":"volcanic ash","mode":"semantic","top_k":1})")->body);
+  EXPECT_EQ(ash.at("data").at(0).at("id"), "n3");
+}
+
 TEST(Knowledge, ChangingTheEmbeddingModelReembedsInTheBackground) {
   TempDir data;
   {
