@@ -118,6 +118,9 @@ struct ProviderConfig {
   int latency_ms = 0;
   double fail_rate = 0;
   int fail_status = 500;
+  // 0: embeddings hash words into all dimensions; N > 0: each word is a fixed random direction
+  // in an N-dimensional subspace (vectors with the low intrinsic dimension of a real model's).
+  int embedding_rank = 0;
 };
 
 struct RouteTarget {

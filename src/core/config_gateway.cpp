@@ -96,7 +96,7 @@ void load_gateway_tables(const toml::table& file, Config& c,
     for (std::size_t i = 0; i < providers->size(); ++i) {
       Entry e(*providers->get(i)->as_table(), "providers[" + std::to_string(i) + "]");
       e.check_keys({"name", "type", "base_url", "api_key_env", "timeout_ms", "headers", "models",
-                    "latency_ms", "fail_rate", "fail_status", "job_concurrency"});
+                    "latency_ms", "fail_rate", "fail_status", "job_concurrency", "embedding_rank"});
       ProviderConfig p;
       p.name = e.str("name", "", true);
       if (!valid_name(p.name)) e.fail("name", "use 1-64 characters from a-z 0-9 _ . -");
@@ -141,6 +141,7 @@ void load_gateway_tables(const toml::table& file, Config& c,
       p.latency_ms = static_cast<int>(e.integer("latency_ms", 0, 0, 600000));
       p.fail_rate = e.number("fail_rate", 0, 0, 1);
       p.fail_status = static_cast<int>(e.integer("fail_status", 500, 400, 599));
+      p.embedding_rank = static_cast<int>(e.integer("embedding_rank", 0, 0, 4096));
       p.job_concurrency = static_cast<int>(e.integer("job_concurrency", 0, 0, 100000));
       c.providers.push_back(std::move(p));
     }

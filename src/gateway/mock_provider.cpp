@@ -54,8 +54,20 @@ std::uint64_t fnv1a(std::string_view s) {
   return h;
 }
 
-std::vector<float> hashed_embedding(std::string_view text, std::size_t dims) {
-  std::vector<float> v(dims, 0.0f);
+// A repeatable pseudo-random value in [-1, 1) from a 64-bit seed (splitmix64).
+float unit(std::uint64_t x) {
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  x ^= x >> 31;
+  return static_cast<float>(static_cast<double>(x >> 11) / 4503599627370496.0 - 1.0);
+}
+
+// rank 0: signed feature hashing into all dims. rank N: each feature adds a fixed random
+// N-vector; the sum is mapped to dims by a fixed random N x dims matrix (so every vector lies in
+// one N-dimensional subspace, like a real model's on its low-dimensional manifold).
+std::vector<float> hashed_embedding(std::string_view text, std::size_t dims, std::size_t rank = 0) {
+  std::vector<float> v(rank ? rank : dims, 0.0f);
   std::vector<std::string> tokens;
   std::string cur;
   for (char ch : text) {
@@ -70,11 +82,23 @@ std::vector<float> hashed_embedding(std::string_view text, std::size_t dims) {
   if (!cur.empty()) tokens.push_back(std::move(cur));
   auto add = [&](std::string_view feature, float weight) {
     std::uint64_t h = fnv1a(feature);
-    v[h % dims] += (h >> 63) ? weight : -weight;
+    if (rank) {
+      for (std::size_t j = 0; j < rank; ++j) v[j] += weight * unit(h + j * 0x632be59bd9b4e019ULL);
+    } else {
+      v[h % dims] += (h >> 63) ? weight : -weight;
+    }
   };
   for (std::size_t i = 0; i < tokens.size(); ++i) {
     add(tokens[i], 1.0f);
     if (i + 1 < tokens.size()) add(tokens[i] + " " + tokens[i + 1], 0.5f);
+  }
+  if (rank) {
+    std::vector<float> out(dims, 0.0f);
+    for (std::size_t j = 0; j < rank; ++j) {
+      if (v[j] == 0.0f) continue;
+      for (std::size_t d = 0; d < dims; ++d) out[d] += v[j] * unit((j << 32) ^ d ^ 0x5bd1e995ULL);
+    }
+    v = std::move(out);
   }
   double norm = 0;
   for (float f : v) norm += static_cast<double>(f) * f;
@@ -152,7 +176,7 @@ class MockProvider final : public Provider {
     json::array data;
     long long tokens = 0;
     for (std::size_t i = 0; i < inputs.size(); ++i) {
-      std::vector<float> vec = hashed_embedding(inputs[i], dims);
+      std::vector<float> vec = hashed_embedding(inputs[i], dims, static_cast<std::size_t>(config_.embedding_rank));
       tokens += words(inputs[i]);
       json::object item{{"object", "embedding"}, {"index", i}};
       if (base64) {

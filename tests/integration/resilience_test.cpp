@@ -280,6 +280,56 @@ TEST(Embeddings, MockEmbeddingsAreDeterministicNormalisedAndMeaningful) {
   EXPECT_EQ(enc.size(), (256u * 4 + 2) / 3 * 4) << "256 float32 values, base64";
 }
 
+// embedding_rank = 3: every vector lies in one 3-dimensional subspace of the 32 dimensions (so a
+// fourth vector is a combination of three others), still deterministic, normalised and meaningful.
+TEST(Embeddings, MockEmbeddingRankConfinesVectorsToASubspace) {
+  Server s({.config_toml = "[[providers]]\nname = \"low\"\ntype = \"mock\"\nembedding_rank = 3\n"
+                           "[[providers]]\nname = \"full\"\ntype = \"mock\"\n"});
+  const std::string body =
+      R"({"model":"low/e","dimensions":32,"input":["red apples and pears","red apples and plums","tax law reform",)"
+      R"("river boats at dawn","quantum spin chains","red apples and pears"]})";
+  auto r = http(s.port(), "POST", "/v1/embeddings", body);
+  ASSERT_EQ(r->status, 200) << r->body;
+  auto v = json::parse(r->body);
+  std::vector<std::vector<double>> e;
+  for (std::size_t i = 0; i < 6; ++i) e.push_back(embedding(v, i));
+  ASSERT_EQ(e[0].size(), 32u);
+  EXPECT_NEAR(cosine(e[0], e[0]), 1.0, 1e-5);
+  EXPECT_EQ(e[5], e[0]);
+  EXPECT_GT(cosine(e[0], e[1]), cosine(e[0], e[2]));
+  // Gram-Schmidt over the five different texts: only three independent directions.
+  std::vector<std::vector<double>> basis;
+  for (std::size_t i = 0; i < 5; ++i) {
+    auto x = e[i];
+    for (const auto& b : basis) {
+      const double d = cosine(x, b);
+      for (std::size_t k = 0; k < x.size(); ++k) x[k] -= d * b[k];
+    }
+    const double n = std::sqrt(cosine(x, x));
+    if (n < 1e-3) continue;
+    for (auto& c : x) c /= n;
+    basis.push_back(x);
+  }
+  EXPECT_EQ(basis.size(), 3u);
+  // Without a rank the vectors are not so confined.
+  auto full = json::parse(http(s.port(), "POST", "/v1/embeddings",
+                               R"({"model":"full/e","dimensions":32,"input":["red apples and pears","red apples and plums","tax law reform","river boats at dawn","quantum spin chains"]})")
+                              ->body);
+  basis.clear();
+  for (std::size_t i = 0; i < 5; ++i) {
+    auto x = embedding(full, i);
+    for (const auto& b : basis) {
+      const double d = cosine(x, b);
+      for (std::size_t k = 0; k < x.size(); ++k) x[k] -= d * b[k];
+    }
+    const double n = std::sqrt(cosine(x, x));
+    if (n < 1e-3) continue;
+    for (auto& c : x) c /= n;
+    basis.push_back(x);
+  }
+  EXPECT_EQ(basis.size(), 5u);
+}
+
 TEST(Embeddings, BadInputsAreRefusedNamingTheField) {
   Server s;
   auto code = [&](const std::string& body) {
