@@ -1,9 +1,10 @@
-// bench/knowledge: one collection with 384-dimensional embeddings (the mock provider's hashed
-// embeddings, computed in the server), SciFact abstracts and then texts of the same size made of
-// their sentences recombined, until N chunks, indexed through
-// POST /api/v1/index with 8 requests in flight. Then 1000 SciFact queries through
-// POST /api/v1/search one at a time in keyword, semantic and hybrid mode, and vector recall@10
-// of the HNSW index against exact search ("exact": true) on 200 queries.
+// bench/knowledge: one collection with 384-dimensional embeddings of the model MODEL (default
+// mock/embed; run.sh sets a mock provider with embedding_rank), computed in the server, filled with
+// SciFact abstracts and then texts of the same size made of their sentences recombined, until N
+// chunks, indexed through POST /api/v1/index with 8 requests in flight. Then the SciFact queries
+// (up to 1000) through POST /api/v1/search one at a time in keyword, semantic and hybrid mode, and
+// vector recall@10 of the HNSW index against exact search ("exact": true) on 200 queries.
+// SEARCH_ONLY=1 skips creating and filling the collection (a data dir kept from a run).
 // Optionally (PDF_DOCS > 0) PDF ingestion: PDFs of 5 pages made from the same abstracts, uploaded
 // as multipart with 8 in flight into a second collection.
 // Prints one JSON line.
@@ -15,6 +16,7 @@ const http = require('http');
 const [port, corpusPath, queriesPath, chunksArg, collection, pdfArg] = process.argv.slice(2);
 const target = Number(chunksArg);
 const pdfDocs = Number(pdfArg || 0);
+const model = process.env.MODEL || 'mock/embed';
 const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
 
 function request(path, data, contentType) {
@@ -91,8 +93,12 @@ async function main() {
   docs = fs.readFileSync(corpusPath, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
   sentences = docs.flatMap((d) => d.text.split(/(?<=[.!?])\s+/)).filter((s) => s.length > 20);
   const queries = fs.readFileSync(queriesPath, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l).text).slice(0, 1000);
-  let r = await call('/api/v1/collections', { name: collection, embedding_model: 'mock/embed', dimensions: 384 });
-  if (r.status !== 201) throw new Error(`collection: HTTP ${r.status} ${r.body}`);
+  // SEARCH_ONLY=1: the collection is there already (a kept data dir): measure search alone.
+  const searchOnly = process.env.SEARCH_ONLY === '1';
+  if (!searchOnly) {
+    const r = await call('/api/v1/collections', { name: collection, embedding_model: model, dimensions: 384 });
+    if (r.status !== 201) throw new Error(`collection: HTTP ${r.status} ${r.body}`);
+  }
   let chunks = 0, bytes = 0, next = 0;
   const t0 = process.hrtime.bigint();
   async function worker() {
@@ -106,7 +112,7 @@ async function main() {
       bytes += content.length + d.title.length;
     }
   }
-  await Promise.all(Array.from({ length: 8 }, worker));
+  if (!searchOnly) await Promise.all(Array.from({ length: 8 }, worker));
   const secs = Number(process.hrtime.bigint() - t0) / 1e9;
   const out = { chunks, documents: next, ingest_s: secs, mb_per_s: bytes / 1e6 / secs, chunks_per_s: chunks / secs };
 
@@ -127,26 +133,40 @@ async function main() {
 
   // Recall@10 of the graph against exact search: an answer counts when its score reaches the
   // exact 10th score (less 1e-6), so equal scores are not counted as misses.
-  let recall = 0, n = 0;
+  // Also with a wider graph search (hnsw_ef = HIGH_EF, default 512): recall, and hybrid latency.
+  const highEf = Number(process.env.HIGH_EF || 512);
+  let recall = 0, recallHigh = 0, n = 0;
   const exactLat = [];
   for (const q of queries.slice(0, 200)) {
     const ann = JSON.parse((await call('/api/v1/search', { collection, query: q, top_k: 10, mode: 'semantic' })).body).data;
+    const wide = JSON.parse((await call('/api/v1/search', { collection, query: q, top_k: 10, mode: 'semantic', hnsw_ef: highEf })).body).data;
     const [ex, ms] = await timed(() => call('/api/v1/search', { collection, query: q, top_k: 10, mode: 'semantic', exact: true }));
     exactLat.push(ms);
     const exact = JSON.parse(ex.body).data;
     if (exact.length === 0) continue;
     const floor = exact[exact.length - 1].scores.semantic - 1e-6;
-    const good = ann.filter((h) => h.scores.semantic >= floor).length;
-    recall += Math.min(good, exact.length) / exact.length;
+    recall += Math.min(ann.filter((h) => h.scores.semantic >= floor).length, exact.length) / exact.length;
+    recallHigh += Math.min(wide.filter((h) => h.scores.semantic >= floor).length, exact.length) / exact.length;
     n++;
   }
   exactLat.sort((a, b) => a - b);
   out.recall10 = n ? recall / n : 0;
+  out.high_ef = highEf;
+  out.recall10_high_ef = n ? recallHigh / n : 0;
   out.exact_p50_ms = pct(exactLat, 0.5);
+  const highLat = [];
+  for (const q of queries) {
+    const [res, ms] = await timed(() => call('/api/v1/search', { collection, query: q, top_k: 10, mode: 'hybrid', hnsw_ef: highEf }));
+    if (res.status !== 200) throw new Error(`search: HTTP ${res.status} ${res.body}`);
+    highLat.push(ms);
+  }
+  highLat.sort((a, b) => a - b);
+  out.hybrid_high_ef_p50_ms = pct(highLat, 0.5);
+  out.hybrid_high_ef_p99_ms = pct(highLat, 0.99);
 
   if (pdfDocs > 0) {
     const pdfCollection = `${collection}_pdf`;
-    await call('/api/v1/collections', { name: pdfCollection, embedding_model: 'mock/embed', dimensions: 384 });
+    await call('/api/v1/collections', { name: pdfCollection, embedding_model: model, dimensions: 384 });
     const files = [];
     for (let i = 0; i < pdfDocs; i++) {
       const pages = Array.from({ length: 5 }, (_, p) => docs[(i * 5 + p) % docs.length].text);

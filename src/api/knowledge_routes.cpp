@@ -291,6 +291,9 @@ core::Result<knowledge::SearchRequest> search_request(const json::object& body) 
   auto exact = get_bool(body, "exact");
   if (!exact) return std::move(exact).error();
   in.exact = exact->value_or(false);
+  auto ef = get_int(body, "hnsw_ef", 1, 10000);
+  if (!ef) return std::move(ef).error();
+  if (*ef) in.hnsw_ef = static_cast<int>(**ef);
   auto filters = search_filters(body);
   if (!filters) return std::move(filters).error();
   in.filters = std::move(*filters);

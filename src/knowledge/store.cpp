@@ -930,11 +930,12 @@ Task<SearchResult> Store::search(SearchRequest request) {
         vindex = std::move(*index);
       }
       const std::size_t first_k = depth + (verify ? 16 : 0);
+      const std::size_t ef = static_cast<std::size_t>(request.hnsw_ef.value_or(0));
       if (out.mode == SearchMode::hybrid && !exact) {
         side = std::make_shared<Side>();
         side->query = qv;
-        boost::asio::post(*side_, [side, vindex, first_k] {
-          if (!side->claimed.exchange(true)) side->result = vindex->search(side->query.data(), first_k);
+        boost::asio::post(*side_, [side, vindex, first_k, ef] {
+          if (!side->claimed.exchange(true)) side->result = vindex->search(side->query.data(), first_k, ef);
           side->done.set_value();
         });
       }
@@ -965,7 +966,7 @@ Task<SearchResult> Store::search(SearchRequest request) {
               first.reset();
               return r;
             }
-            return vindex->search(qv.data(), k);
+            return vindex->search(qv.data(), k, ef);
           };
           if (auto st = collect(scan, vindex->live(), semantic); !st) return std::move(st).error();
         }

@@ -76,6 +76,7 @@ struct SearchRequest {
   double semantic_weight = 0.6;
   Fusion fusion = Fusion::weighted;
   bool exact = false;  // score every vector instead of asking the HNSW graph (for measuring recall)
+  std::optional<int> hnsw_ef;  // candidates the graph search keeps (default knowledge.hnsw_ef_search)
 };
 
 struct Hit {

@@ -180,11 +180,14 @@ bool VectorIndex::dirty() const {
   return dirty_;
 }
 
-std::vector<Scored> VectorIndex::search(const float* q, std::size_t k) const {
+std::vector<Scored> VectorIndex::search(const float* q, std::size_t k, std::size_t ef) const {
   std::shared_lock lock(mu_);
   std::vector<Scored> out;
   if (k == 0 || hnsw_->cur_element_count == 0) return out;
-  auto top = hnsw_->searchKnn(q, k);
+  // hnswlib searches with max(ef_search, k) candidates: asking for ef answers keeps ef, and the
+  // farthest beyond k are dropped.
+  auto top = hnsw_->searchKnn(q, std::max(k, ef));
+  while (top.size() > k) top.pop();
   out.resize(top.size());
   for (std::size_t i = top.size(); i-- > 0;) {  // the queue pops the farthest first
     out[i] = Scored{static_cast<std::int64_t>(top.top().second), 1.0f - top.top().first};

@@ -67,7 +67,9 @@ class VectorIndex {
   std::vector<std::int64_t> live_ids() const;
   std::size_t live() const;
   // Approximate k nearest, best first.
-  std::vector<Scored> search(const float* q, std::size_t k) const;
+  // ef > 0: the graph search keeps that many candidates (at least k) instead of the index's
+  // ef_search, for this search only.
+  std::vector<Scored> search(const float* q, std::size_t k, std::size_t ef = 0) const;
   // Exact scores of the given ids that are present, best first, at most k.
   std::vector<Scored> exact(const float* q, const std::vector<std::int64_t>& ids, std::size_t k) const;
   bool dirty() const;

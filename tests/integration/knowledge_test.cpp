@@ -168,6 +168,8 @@ TEST(Knowledge, BadInputIsRefusedWithTheFieldNamed) {
   check("/api/v1/search", R"({"collection":"missing","query":"x"})", 404, "collection");
   check("/api/v1/search", R"({"collection":"c","query":"x","fusion":"max"})", 400, "fusion");
   check("/api/v1/search", R"({"collection":"c","query":"x","semantic_weight":1.5})", 400, "semantic_weight");
+  check("/api/v1/search", R"({"collection":"c","query":"x","hnsw_ef":0})", 400, "hnsw_ef");
+  check("/api/v1/search", R"({"collection":"c","query":"x","hnsw_ef":"many"})", 400, "hnsw_ef");
   check("/api/v1/search", R"({"collection":"c","query":"x","filters":[]})", 400, "filters");
   check("/api/v1/search", R"({"collection":"c","query":"x","filters":{"colour":"red"}})", 400, "filters.colour");
   check("/api/v1/search", R"({"collection":"c","query":"x","filters":{"tags":"a"}})", 400, "filters.tags");
@@ -225,6 +227,8 @@ TEST(Knowledge, HybridSearchWithEmbeddingsFiltersAndARebuiltIndex) {
 
     auto exact = search(s.port(), R"({"collection":"kb","query":"mammals that purr","mode":"semantic","top_k":3,"exact":true})");
     EXPECT_EQ(ids(exact), ids(sem)) << "three vectors: the graph finds them all";
+    auto wide = search(s.port(), R"({"collection":"kb","query":"mammals that purr","mode":"semantic","top_k":3,"hnsw_ef":500})");
+    EXPECT_EQ(ids(wide), ids(sem));
     EXPECT_EQ(http(s.port(), "POST", "/api/v1/search", R"({"collection":"kb","query":"x","exact":"yes"})")->status, 400);
 
     auto hybrid = search(s.port(), R"({"collection":"kb","query":"rocket thrust","top_k":2})");

@@ -60,6 +60,16 @@ TEST(Vectors, SearchFindsNearestAndHonoursDeletes) {
   auto exact = index.exact(vs[5].data(), {1005, 1006, 1007, 424242}, 2);
   ASSERT_EQ(exact.size(), 2u);
   EXPECT_EQ(exact[0].id, 1005);
+
+  // A per-search ef keeps more candidates but answers k, best first; with ef over the size of
+  // the index the answer is the exact one.
+  std::vector<std::int64_t> all;
+  for (int i = 0; i < 200; ++i) all.push_back(1000 + i);
+  auto wide = index.search(vs[40].data(), 5, 400);
+  auto truth = index.exact(vs[40].data(), all, 5);
+  ASSERT_EQ(wide.size(), 5u);
+  for (std::size_t i = 0; i < 5; ++i) EXPECT_EQ(wide[i].id, truth[i].id) << i;
+  EXPECT_EQ(index.search(vs[40].data(), 5, 1).size(), 5u) << "ef below k searches with k";
 }
 
 TEST(Vectors, SavedIndexLoadsAndACorruptOneIsRefused) {
