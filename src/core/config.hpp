@@ -32,7 +32,7 @@ struct StorageConfig {
   int blocking_threads = 4;
   int blocking_queue = 4096;
   int busy_timeout_ms = 5000;
-  int mmap_mb = 1024;
+  int mmap_mb = 0;
   int cache_mb = 16;
 };
 

@@ -280,6 +280,22 @@ TEST(Embeddings, MockEmbeddingsAreDeterministicNormalisedAndMeaningful) {
   EXPECT_EQ(enc.size(), (256u * 4 + 2) / 3 * 4) << "256 float32 values, base64";
 }
 
+// How many linearly independent directions the vectors span (Gram-Schmidt).
+std::size_t independent_directions(const std::vector<std::vector<double>>& vectors) {
+  std::vector<std::vector<double>> basis;
+  for (auto x : vectors) {
+    for (const auto& b : basis) {
+      const double d = cosine(x, b);
+      for (std::size_t k = 0; k < x.size(); ++k) x[k] -= d * b[k];
+    }
+    const double n = std::sqrt(cosine(x, x));
+    if (n < 1e-3) continue;
+    for (auto& c : x) c /= n;
+    basis.push_back(std::move(x));
+  }
+  return basis.size();
+}
+
 // embedding_rank = 3: every vector lies in one 3-dimensional subspace of the 32 dimensions (so a
 // fourth vector is a combination of three others), still deterministic, normalised and meaningful.
 TEST(Embeddings, MockEmbeddingRankConfinesVectorsToASubspace) {
@@ -297,37 +313,15 @@ TEST(Embeddings, MockEmbeddingRankConfinesVectorsToASubspace) {
   EXPECT_NEAR(cosine(e[0], e[0]), 1.0, 1e-5);
   EXPECT_EQ(e[5], e[0]);
   EXPECT_GT(cosine(e[0], e[1]), cosine(e[0], e[2]));
-  // Gram-Schmidt over the five different texts: only three independent directions.
-  std::vector<std::vector<double>> basis;
-  for (std::size_t i = 0; i < 5; ++i) {
-    auto x = e[i];
-    for (const auto& b : basis) {
-      const double d = cosine(x, b);
-      for (std::size_t k = 0; k < x.size(); ++k) x[k] -= d * b[k];
-    }
-    const double n = std::sqrt(cosine(x, x));
-    if (n < 1e-3) continue;
-    for (auto& c : x) c /= n;
-    basis.push_back(x);
-  }
-  EXPECT_EQ(basis.size(), 3u);
+  // The five different texts: only three independent directions.
+  EXPECT_EQ(independent_directions({e[0], e[1], e[2], e[3], e[4]}), 3u);
   // Without a rank the vectors are not so confined.
   auto full = json::parse(http(s.port(), "POST", "/v1/embeddings",
                                R"({"model":"full/e","dimensions":32,"input":["red apples and pears","red apples and plums","tax law reform","river boats at dawn","quantum spin chains"]})")
                               ->body);
-  basis.clear();
-  for (std::size_t i = 0; i < 5; ++i) {
-    auto x = embedding(full, i);
-    for (const auto& b : basis) {
-      const double d = cosine(x, b);
-      for (std::size_t k = 0; k < x.size(); ++k) x[k] -= d * b[k];
-    }
-    const double n = std::sqrt(cosine(x, x));
-    if (n < 1e-3) continue;
-    for (auto& c : x) c /= n;
-    basis.push_back(x);
-  }
-  EXPECT_EQ(basis.size(), 5u);
+  std::vector<std::vector<double>> unconfined;
+  for (std::size_t i = 0; i < 5; ++i) unconfined.push_back(embedding(full, i));
+  EXPECT_EQ(independent_directions(unconfined), 5u);
 }
 
 TEST(Embeddings, BadInputsAreRefusedNamingTheField) {
