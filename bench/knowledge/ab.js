@@ -1,6 +1,7 @@
 // bench/knowledge A/B: the same search requests against two running servers (e.g. two builds on
 // copies of one data dir), interleaved in blocks of 50 queries so that the machine's noise falls
 // on both alike. Prints, per mode, p50 and p99 of each server and their ratio, as one JSON line.
+// EXTRA='{"hnsw_ef":512}' adds fields to every search.
 //   node ab.js PORT_A PORT_B COLLECTION QUERIES_JSONL [MODES=keyword,semantic,hybrid] [ROUNDS=3]
 'use strict';
 const fs = require('fs');
@@ -9,6 +10,7 @@ const http = require('http');
 const [portA, portB, collection, queriesPath, modesArg, roundsArg] = process.argv.slice(2);
 const modes = (modesArg || 'keyword,semantic,hybrid').split(',');
 const rounds = Number(roundsArg || 3);
+const extra = JSON.parse(process.env.EXTRA || '{}');
 const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
 
 function call(port, body) {
@@ -43,7 +45,7 @@ async function main() {
         for (const [name, port] of order) {
           for (const q of block) {
             const s = process.hrtime.bigint();
-            const res = await call(port, { collection, query: q, top_k: 10, mode });
+            const res = await call(port, { collection, query: q, top_k: 10, mode, ...extra });
             lat[name].push(Number(process.hrtime.bigint() - s) / 1e6);
             if (res.status !== 200) throw new Error(`search ${name}: HTTP ${res.status} ${res.body}`);
           }

@@ -21,7 +21,8 @@
 namespace hnswlib {
 template <typename T>
 class HierarchicalNSW;
-class InnerProductSpace;
+template <typename T>
+class SpaceInterface;
 }  // namespace hnswlib
 
 namespace sb::knowledge {
@@ -78,7 +79,7 @@ class VectorIndex {
   std::size_t dim_;
   HnswParams params_;
   std::string key_;
-  std::unique_ptr<hnswlib::InnerProductSpace> space_;
+  std::unique_ptr<hnswlib::SpaceInterface<float>> space_;
   std::unique_ptr<hnswlib::HierarchicalNSW<float>> hnsw_;
   mutable std::shared_mutex mu_;
   std::size_t live_ = 0;          // present and not deleted
