@@ -886,10 +886,11 @@ Task<SearchResult> Store::search(SearchRequest request) {
       chunks.clear();
       out.timings.resize(timings);
       std::vector<Ranked> keyword, semantic;
+      const std::size_t first_k = depth + (verify ? 16 : 0);
       // Candidates from scan(k), best first, that pass the filters (and, verifying, are live in
       // storage): widened until `depth` remain or the scan has nothing more.
       auto collect = [&](const auto& scan, std::size_t total, std::vector<Ranked>& list) -> core::Status {
-        std::size_t k = depth + (verify ? 16 : 0);
+        std::size_t k = first_k;
         for (;;) {
           std::vector<Scored> scored = scan(k);
           if (verify) {
@@ -929,7 +930,6 @@ Task<SearchResult> Store::search(SearchRequest request) {
         if (!index) return std::move(index).error();
         vindex = std::move(*index);
       }
-      const std::size_t first_k = depth + (verify ? 16 : 0);
       const std::size_t ef = static_cast<std::size_t>(request.hnsw_ef.value_or(0));
       if (out.mode == SearchMode::hybrid && !exact) {
         side = std::make_shared<Side>();
