@@ -62,6 +62,24 @@ TEST(Database, OpensCreatesDirAndMigrates) {
   EXPECT_EQ((*again)->migration_report().applied, 0);
 }
 
+// storage.mmap_mb and storage.cache_mb reach every connection's pragmas.
+TEST(Database, MemoryMapAndCacheSizesComeFromTheConfig) {
+  TempDir dir;
+  auto config = dir.config();
+  config.mmap_mb = 8;
+  config.cache_mb = 3;
+  auto db = Database::open(config);
+  ASSERT_TRUE(db) << db.error().message;
+  auto mmap = (*db)->run_sync([](Connection& c) { return text(c, "PRAGMA mmap_size"); });
+  auto cache = (*db)->run_sync([](Connection& c) { return text(c, "PRAGMA cache_size"); });
+  EXPECT_EQ(*mmap, std::to_string(8 << 20));
+  EXPECT_EQ(*cache, "-3072");
+  (*db)->close();
+  auto plain = Database::open(dir.config());
+  ASSERT_TRUE(plain);
+  EXPECT_EQ(*(*plain)->run_sync([](Connection& c) { return text(c, "PRAGMA mmap_size"); }), "0") << "off by default";
+}
+
 TEST(Database, FailedMigrationRollsBackAndNamesIt) {
   TempDir dir;
   std::vector<Migration> list = {
