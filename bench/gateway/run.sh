@@ -10,6 +10,7 @@
 #   REPS=3         rounds per cell (direct, switchboard, portkey back to back); medians reported
 #   SOAK_S=300     soak length in seconds (0 skips it)
 #   SB_LOG=info    Switchboard's log.level (its access log stays on; stdout goes to /dev/null)
+#   SPIN_US=100    server.spin_us of a second Switchboard measured at concurrency 1 (0 skips it)
 #   RESULTS=bench/gateway/RESULTS.md
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -17,6 +18,7 @@ DURATION=${DURATION:-5s}
 REPS=${REPS:-3}
 SOAK_S=${SOAK_S:-300}
 SB_LOG=${SB_LOG:-info}
+SPIN_US=${SPIN_US:-100}
 OUT=${RESULTS:-bench/gateway/RESULTS.md}
 BIN=build/switchboard
 MOCK=build/bench_mock_upstream
@@ -26,7 +28,7 @@ if [ ! -d bench/gateway/node_modules/@portkey-ai/gateway ]; then
   (cd bench/gateway && npm ci --no-audit --no-fund >/dev/null)
 fi
 
-P_MOCK=18101 P_SB=18102 P_PK=18103
+P_MOCK=18101 P_SB=18102 P_PK=18103 P_SPIN=18104
 work=$(mktemp -d)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
@@ -48,6 +50,12 @@ base_url = "http://127.0.0.1:$P_MOCK/v1"
 TOML
 "$BIN" serve --config "$work/sb.toml" --listen 127.0.0.1:$P_SB --data-dir "$work/data" >/dev/null 2>"$work/sb.err" &
 sb_pid=$!; pids+=($sb_pid)
+if [ "$SPIN_US" -gt 0 ]; then
+  sed "s/^level = .*/&\n[server]\nspin_us = $SPIN_US/" "$work/sb.toml" >"$work/spin.toml"
+  "$BIN" serve --config "$work/spin.toml" --listen 127.0.0.1:$P_SPIN --data-dir "$work/data-spin" >/dev/null 2>"$work/spin.err" &
+  spin_pid=$!; pids+=($spin_pid)
+  wait_port $P_SPIN
+fi
 (cd bench/gateway && exec node node_modules/@portkey-ai/gateway/build/start-server.js --port=$P_PK --headless) >"$work/pk.log" 2>&1 &
 pk_pid=$!; pids+=($pk_pid)
 wait_port $P_SB
@@ -59,14 +67,14 @@ pk_node=$(pgrep -f "start-server.js --port=$P_PK" | head -1)
 pk_idle=$(rss_kb "$pk_node")
 
 # target name -> URL and extra env for chat.lua
-url_of() { case $1 in direct) echo "http://127.0.0.1:$P_MOCK/v1/chat/completions";; sb) echo "http://127.0.0.1:$P_SB/v1/chat/completions";; pk) echo "http://127.0.0.1:$P_PK/v1/chat/completions";; esac; }
+url_of() { case $1 in direct) echo "http://127.0.0.1:$P_MOCK/v1/chat/completions";; sb) echo "http://127.0.0.1:$P_SB/v1/chat/completions";; spin) echo "http://127.0.0.1:$P_SPIN/v1/chat/completions";; pk) echo "http://127.0.0.1:$P_PK/v1/chat/completions";; esac; }
 pk_env() { [ "$1" = pk ] && echo "http://127.0.0.1:$P_MOCK/v1" || echo ""; }
 
 # run_wrk TARGET CONCURRENCY STREAM DURATION -> "rps p50 p99 errors cpu_per_req_us"
 run_wrk() {
   local t=$1 c=$2 s=$3 d=$4 threads=2 pid
   [ "$c" -eq 1 ] && threads=1
-  case $t in direct) pid=$(pgrep -f "bench_mock_upstream $P_MOCK");; sb) pid=$sb_pid;; pk) pid=$pk_node;; esac
+  case $t in direct) pid=$(pgrep -f "bench_mock_upstream $P_MOCK");; sb) pid=$sb_pid;; spin) pid=$spin_pid;; pk) pid=$pk_node;; esac
   local c0; c0=$(cpu_s "$pid")
   local out
   out=$(SB_STREAM=$s SB_PORTKEY_HOST=$(pk_env "$t") wrk -t$threads -c"$c" -d"$d" --latency -s bench/gateway/chat.lua "$(url_of "$t")")
@@ -106,24 +114,31 @@ for stream in 0 1; do
     # REPS rounds of direct, switchboard, portkey back to back; each figure is the median over
     # the rounds (the noise of a shared 2-vCPU machine moves single runs by 20-40 %).
     declare -A R=() RUNS=()
+    targets="direct sb pk"
+    [ "$c" -eq 1 ] && [ "$SPIN_US" -gt 0 ] && targets="direct sb spin pk"
     for rep in $(seq "$REPS"); do
-      for t in direct sb pk; do
+      for t in $targets; do
         SB_STREAM=$stream SB_PORTKEY_HOST=$(pk_env $t) wrk -t1 -c"$c" -d2s -s bench/gateway/chat.lua "$(url_of $t)" >/dev/null 2>&1 || true
         one=$(run_wrk $t "$c" $stream "$DURATION")
         RUNS[$t]+="$one"$'\n'
         echo "stream=$stream c=$c $t round $rep: $one" >&2
       done
     done
-    for t in direct sb pk; do R[$t]=$(median_runs "${RUNS[$t]}"); done
+    for t in $targets; do R[$t]=$(median_runs "${RUNS[$t]}"); done
     read -r d_rps d_p50 d_p99 d_err d_cpu <<<"${R[direct]}"
-    read -r s_rps s_p50 s_p99 s_err s_cpu <<<"${R[sb]}"
     read -r k_rps k_p50 k_p99 k_err k_cpu <<<"${R[pk]}"
-    add50=$(( $(to_us "$s_p50" | cut -d. -f1) - $(to_us "$d_p50" | cut -d. -f1) ))
-    add99=$(( $(to_us "$s_p99" | cut -d. -f1) - $(to_us "$d_p99" | cut -d. -f1) ))
-    ratio_d=$(awk -v a="$s_rps" -v b="$d_rps" 'BEGIN { printf "%.0f%%", 100*a/b }')
-    ratio_k=$(awk -v a="$s_rps" -v b="$k_rps" 'BEGIN { if (b > 0) printf "%.1f×", a/b; else print "-" }')
     mode=$([ $stream = 1 ] && echo stream || echo whole)
-    table+=("| $mode | $c | $d_rps | $d_p50 / $d_p99 | $s_rps | $s_p50 / $s_p99 | ${add50} µs / ${add99} µs | $s_cpu | $k_rps | $k_p50 / $k_p99 | $k_cpu | $k_err | $ratio_d | $ratio_k |")
+    row() {  # row LABEL MEDIANS: one table row for a Switchboard's medians against direct and Portkey
+      local s_rps s_p50 s_p99 s_err s_cpu add50 add99 ratio_d ratio_k
+      read -r s_rps s_p50 s_p99 s_err s_cpu <<<"$2"
+      add50=$(( $(to_us "$s_p50" | cut -d. -f1) - $(to_us "$d_p50" | cut -d. -f1) ))
+      add99=$(( $(to_us "$s_p99" | cut -d. -f1) - $(to_us "$d_p99" | cut -d. -f1) ))
+      ratio_d=$(awk -v a="$s_rps" -v b="$d_rps" 'BEGIN { printf "%.0f%%", 100*a/b }')
+      ratio_k=$(awk -v a="$s_rps" -v b="$k_rps" 'BEGIN { if (b > 0) printf "%.1f×", a/b; else print "-" }')
+      table+=("| $1 | $c | $d_rps | $d_p50 / $d_p99 | $s_rps | $s_p50 / $s_p99 | ${add50} µs / ${add99} µs | $s_cpu | $k_rps | $k_p50 / $k_p99 | $k_cpu | $k_err | $ratio_d | $ratio_k |")
+    }
+    row "$mode" "${R[sb]}"
+    [ -n "${R[spin]:-}" ] && row "$mode, spin_us=$SPIN_US" "${R[spin]}"
   done
 done
 

@@ -16,6 +16,7 @@
 
 #include "api/routes.hpp"
 #include "core/clock.hpp"
+#include "core/event_loop.hpp"
 #include "core/log.hpp"
 #include "core/process.hpp"
 #include "core/version.hpp"
@@ -174,10 +175,11 @@ int serve(const core::Config& config) {
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
   for (auto& c : contexts) guards.push_back(asio::make_work_guard(*c));
   std::vector<std::thread> workers;
+  const std::chrono::microseconds spin(config.server.spin_us);
   for (unsigned i = 1; i < threads; ++i) {
-    workers.emplace_back([c = contexts[i].get()] { c->run(); });
+    workers.emplace_back([c = contexts[i].get(), spin] { core::run_event_loop(*c, spin); });
   }
-  ioc.run();
+  core::run_event_loop(ioc, spin);
   for (auto& t : workers) t.join();
   client.close_idle();  // pooled sockets belong to the contexts, which go before the client
 

@@ -160,6 +160,10 @@ const std::vector<KeyDef>& schema() {
                  "first log line)."),
       int_key("server", "io_threads", &Config::server, &ServerConfig::io_threads, 0, 256,
               "I/O threads running the event loop; 0 = one per CPU core."),
+      int_key("server", "spin_us", &Config::server, &ServerConfig::spin_us, 0, 100000,
+              "An I/O thread with nothing to do polls for this long before it sleeps: lower "
+              "latency at low load (no wake-up per event) for up to this much CPU after each "
+              "event; 0 = sleep at once."),
       int_key("server", "max_connections", &Config::server, &ServerConfig::max_connections, 1,
               1000000, "Concurrent connections; beyond it new connections get 503 and are closed."),
       int_key("server", "max_header_bytes", &Config::server, &ServerConfig::max_header_bytes, 1024,

@@ -43,12 +43,13 @@ TEST(Config, DefaultsMatchTheDocumentedValues) {
 TEST(Config, ReadsTomlFile) {
   ConfigSources src;
   src.file = write_temp(
-      "[server]\nlisten = \"0.0.0.0:9000\"\nio_threads = 3\n"
+      "[server]\nlisten = \"0.0.0.0:9000\"\nio_threads = 3\nspin_us = 50\n"
       "[auth]\napi_keys = [\"a\", \"b\"]\nprotect_metrics = true\n"
       "[cors]\nallowed_origins = [\"https://app.example\"]\n");
   Config c = load_config(src);
   EXPECT_EQ(c.server.listen, "0.0.0.0:9000");
   EXPECT_EQ(c.server.io_threads, 3);
+  EXPECT_EQ(c.server.spin_us, 50);
   EXPECT_EQ(c.auth.api_keys, (std::vector<std::string>{"a", "b"}));
   EXPECT_TRUE(c.auth.protect_metrics);
   EXPECT_EQ(c.cors.allowed_origins, (std::vector<std::string>{"https://app.example"}));
