@@ -50,7 +50,7 @@ int eval(const core::Config& config, const std::string& dataset_dir, const std::
       gateway::Gateway gateway(with_default_provider(config), client, registry);
       auto embedder = knowledge::make_gateway_embedder(gateway, config.knowledge.embed_batch);
       const auto& kc = config.knowledge;
-      knowledge::VectorIndexes vectors("", knowledge::HnswParams{kc.hnsw_m, kc.hnsw_ef_construction, kc.hnsw_ef_search});
+      knowledge::VectorIndexes vectors("", knowledge::HnswParams{kc.hnsw_m, kc.hnsw_ef_construction, kc.hnsw_ef_search, kc.hnsw_int8});
       core::SystemClock clock;
       knowledge::StoreOptions options;
       options.chunking = knowledge::ChunkOptions{kc.chunk_tokens, kc.chunk_overlap_tokens};

@@ -119,7 +119,7 @@ int serve(const core::Config& config) {
   const auto& kc = config.knowledge;
   knowledge::VectorIndexes vector_indexes(
       (std::filesystem::path(config.storage.data_dir) / "vectors").string(),
-      knowledge::HnswParams{kc.hnsw_m, kc.hnsw_ef_construction, kc.hnsw_ef_search});
+      knowledge::HnswParams{kc.hnsw_m, kc.hnsw_ef_construction, kc.hnsw_ef_search, kc.hnsw_int8});
   auto embedder = knowledge::make_gateway_embedder(gateway, kc.embed_batch);
   knowledge::StoreOptions store_options;
   store_options.chunking = knowledge::ChunkOptions{kc.chunk_tokens, kc.chunk_overlap_tokens};

@@ -305,6 +305,11 @@ const std::vector<KeyDef>& schema() {
               &KnowledgeConfig::hnsw_ef_construction, 8, 4096, "HNSW candidate list while building."),
       int_key("knowledge", "hnsw_ef_search", &Config::knowledge, &KnowledgeConfig::hnsw_ef_search, 8,
               4096, "HNSW candidate list while searching (recall against speed)."),
+      bool_key("knowledge", "hnsw_int8", &Config::knowledge, &KnowledgeConfig::hnsw_int8,
+               "The HNSW graph holds vectors as 8-bit codes (a quarter of the memory read per "
+               "step of a search) and the candidates it keeps are re-scored with the float32 "
+               "vectors kept beside it; false: a float32 graph. A saved index of the other kind "
+               "is rebuilt."),
       int_key("knowledge", "exact_search_below", &Config::knowledge,
               &KnowledgeConfig::exact_search_below, 0, 10000000,
               "A filtered vector search over fewer matching chunks than this scores them all exactly."),

@@ -99,6 +99,7 @@ struct KnowledgeConfig {
   int hnsw_m = 16;
   int hnsw_ef_construction = 200;
   int hnsw_ef_search = 128;
+  bool hnsw_int8 = true;           // graph on int8 codes, candidates re-scored in float32
   int exact_search_below = 20000;  // filtered vector searches over fewer chunks are exact
   int url_timeout_ms = 15000;      // fetching a document URL (connect, first byte, each read)
   bool url_allow_private = false;  // allow document URLs on loopback/private/link-local addresses

@@ -1,6 +1,9 @@
 #pragma once
 // Vector indexes: one hnswlib HNSW graph per collection (cosine similarity as the inner product
-// of L2-normalised float32 vectors), labelled by chunk id. The index is a cache of what SQLite
+// of L2-normalised float32 vectors), labelled by chunk id. With `int8` (the default) the graph
+// holds each vector as 8-bit codes with a per-vector scale (a quarter of the bytes to read per
+// distance while the graph is walked) and a float32 copy beside it: the candidates the walk
+// keeps (ef of them) are re-scored exactly with the float32 vectors before the top k is taken. The index is a cache of what SQLite
 // holds (the vectors live in the embeddings table): it is saved to <data>/vectors/ at shutdown
 // with a checksum, and at first use it is loaded, checked against the live chunks (missing ones
 // added, gone ones marked deleted) or rebuilt when the file is missing, corrupt or of another
@@ -31,6 +34,7 @@ struct HnswParams {
   int m = 16;
   int ef_construction = 200;
   int ef_search = 128;
+  bool int8 = true;  // graph walked on 8-bit codes, candidates re-scored in float32
 };
 
 struct Scored {
@@ -74,13 +78,20 @@ class VectorIndex {
   // Exact scores of the given ids that are present, best first, at most k.
   std::vector<Scored> exact(const float* q, const std::vector<std::int64_t>& ids, std::size_t k) const;
   bool dirty() const;
+  bool int8() const { return params_.int8; }
 
  private:
+  // The float32 vector of an element (the int8 mode's copy, else the graph's own data).
+  const float* full(std::size_t internal) const;
+  hnswlib::SpaceInterface<float>* graph_space() const;
+
   std::size_t dim_;
   HnswParams params_;
   std::string key_;
-  std::unique_ptr<hnswlib::SpaceInterface<float>> space_;
+  std::unique_ptr<hnswlib::SpaceInterface<float>> float_space_;  // exact scores
+  std::unique_ptr<hnswlib::SpaceInterface<float>> code_space_;   // int8 mode: the graph's
   std::unique_ptr<hnswlib::HierarchicalNSW<float>> hnsw_;
+  std::vector<float> full_;  // int8 mode: the float32 vectors by internal id
   mutable std::shared_mutex mu_;
   std::size_t live_ = 0;          // present and not deleted
   mutable bool dirty_ = false;  // changed since loaded or saved
