@@ -133,11 +133,12 @@ async function main() {
 
   // Recall@10 of the graph against exact search: an answer counts when its score reaches the
   // exact 10th score (less 1e-6), so equal scores are not counted as misses.
-  // Also with a wider graph search (hnsw_ef = HIGH_EF, default 512): recall, and hybrid latency.
-  const highEf = Number(process.env.HIGH_EF || 512);
+  // Also with a wider graph search (hnsw_ef = HIGH_EF, default 640): recall, and hybrid latency.
+  // RECALL_QUERIES (default 500) queries.
+  const highEf = Number(process.env.HIGH_EF || 640);
   let recall = 0, recallHigh = 0, n = 0;
   const exactLat = [];
-  for (const q of queries.slice(0, 200)) {
+  for (const q of queries.slice(0, Number(process.env.RECALL_QUERIES || 500))) {
     const ann = JSON.parse((await call('/api/v1/search', { collection, query: q, top_k: 10, mode: 'semantic' })).body).data;
     const wide = JSON.parse((await call('/api/v1/search', { collection, query: q, top_k: 10, mode: 'semantic', hnsw_ef: highEf })).body).data;
     const [ex, ms] = await timed(() => call('/api/v1/search', { collection, query: q, top_k: 10, mode: 'semantic', exact: true }));

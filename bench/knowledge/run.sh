@@ -8,6 +8,7 @@
 # EMBEDDING_RANK=0 uses the built-in mock/embed (words hashed into all 384 dimensions).
 #
 # Usage: bench/knowledge/run.sh      SIZES="10000 100000"  PDF_DOCS=400  DATA=../shared/data/scifact  EMBEDDING_RANK=48
+#        HIGH_EF=640 (a second recall and hybrid latency with this hnsw_ef)  RECALL_QUERIES=500
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SIZES=${SIZES:-"10000 100000"}
@@ -15,6 +16,7 @@ PDF_DOCS=${PDF_DOCS:-400}
 DATA=${DATA:-../shared/data/scifact}
 OUT=${RESULTS:-bench/knowledge/RESULTS.md}
 EMBEDDING_RANK=${EMBEDDING_RANK:-48}
+export HIGH_EF=${HIGH_EF:-640}
 BIN=build/switchboard
 [ -x "$BIN" ] || { echo "build first: make build" >&2; exit 1; }
 [ -f "$DATA/corpus.jsonl" ] || { echo "no $DATA/corpus.jsonl" >&2; exit 1; }
@@ -31,7 +33,7 @@ if [ "$EMBEDDING_RANK" != 0 ]; then
   MODEL=bench/embed
 fi
 wait_port() { for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done; exit 1; }
-field() { node -e "const o=JSON.parse(process.argv[1]); const v=o[process.argv[2]]; console.log(Number.isInteger(v) ? v : v.toFixed(process.argv[3]||1))" "$1" "$2" "${3:-1}"; }
+field() { node -e "const o=JSON.parse(process.argv[1]); const v=o[process.argv[2]]; console.log(typeof v !== 'number' || Number.isInteger(v) ? v : v.toFixed(process.argv[3]||1))" "$1" "$2" "${3:-1}"; }
 
 rows=()
 for n in $SIZES; do
@@ -56,6 +58,10 @@ VEC_N=${VEC_N:-100000}
 echo "vector_recall on $VEC_N vectors" >&2
 vr=$(build/bench_vector_recall "$VEC_N" 1000)
 echo "$vr" >&2
+# The same on a Gaussian cloud in the subspace (no topics: the hard case), int8 and float32 graphs.
+echo "vector_recall on a Gaussian cloud, int8 and float32 graphs" >&2
+cloud=$(build/bench_vector_recall "$VEC_N" 1000 48 0 16 200 128,256,512 1; build/bench_vector_recall "$VEC_N" 1000 48 0 16 200 128,256,512 0)
+echo "$cloud" >&2
 {
   echo "# bench/knowledge results"
   echo
@@ -72,22 +78,29 @@ echo "$vr" >&2
   echo "added to the BM25 and HNSW indexes as it is written), then the $(grep -c . "$DATA/queries.jsonl") SciFact queries (up to 1000) through POST"
   echo "/api/v1/search (top_k 10) one at a time per mode, latency measured by the Node client;"
   echo "recall@10 of the HNSW graph (M ${SWITCHBOARD_KNOWLEDGE_HNSW_M:-16}, ef_construction ${SWITCHBOARD_KNOWLEDGE_HNSW_EF_CONSTRUCTION:-200}, ef_search ${SWITCHBOARD_KNOWLEDGE_HNSW_EF_SEARCH:-128}) against exact"
-  echo "search on 200 queries (a hit counts when its score reaches the exact 10th score, so ties are"
-  echo "not misses), and the same with \"hnsw_ef\": ${HIGH_EF:-512} per search (then hybrid latency again with it)."
-  echo "Peak RSS counts the database pages read through the memory map (storage.mmap_mb). log.level = warn."
+  echo "search on ${RECALL_QUERIES:-500} queries (a hit counts when its score reaches the exact 10th score, so ties are"
+  echo "not misses), and the same with \"hnsw_ef\": $HIGH_EF per search (then hybrid latency again with it)."
+  echo "Graph kind: knowledge.hnsw_int8 = ${SWITCHBOARD_KNOWLEDGE_HNSW_INT8:-true}. log.level = warn."
   echo
-  echo "| chunks | ingest MB/s | ingest chunks/s | keyword p50 / p99 ms | semantic p50 / p99 ms | hybrid p50 / p99 ms | recall@10 | hybrid with hnsw_ef ${HIGH_EF:-512}: p50 / p99 ms | its recall@10 | exact search p50 ms | peak RSS MiB |"
+  echo "| chunks | ingest MB/s | ingest chunks/s | keyword p50 / p99 ms | semantic p50 / p99 ms | hybrid p50 / p99 ms | recall@10 | hybrid with hnsw_ef $HIGH_EF: p50 / p99 ms | its recall@10 | exact search p50 ms | peak RSS MiB |"
   echo "|---|---|---|---|---|---|---|---|---|---|---|"
   for r in "${rows[@]}"; do echo "$r"; done
   echo
   echo "The HNSW index alone (\`build/bench_vector_recall $VEC_N 1000\`, knowledge::VectorIndex as the"
   echo "server uses it): $VEC_N vectors of 384 dimensions with the structure of text embeddings"
   echo "($(field "$vr" topics 0) topic centres in a $(field "$vr" intrinsic_dim 0)-dimensional subspace, mapped to 384 dimensions, normalised),"
-  echo "1000 new query points, graph top 10 against exact top 10 by id:"
+  echo "1000 new query points, graph top 10 against exact top 10 by id; the Gaussian-cloud rows are the same"
+  echo "without topics (points spread evenly over the subspace, the hard case), with int8 and float32 graphs:"
   echo
-  echo "| vectors | M / ef_construction / ef_search | inserts/s | recall@10 | search p50 / p99 ms | peak RSS MiB |"
-  echo "|---|---|---|---|---|---|"
-  echo "| $(field "$vr" vectors 0) | $(field "$vr" m 0) / $(field "$vr" ef_construction 0) / $(field "$vr" ef_search 0) | $(field "$vr" build_per_s 0) | $(field "$vr" recall10 4) | $(field "$vr" p50_ms 3) / $(field "$vr" p99_ms 3) | $(field "$vr" peak_rss_mib 0) |"
+  echo "| vectors | points | graph | M / ef_construction / ef_search | inserts/s | recall@10 | search p50 / p99 ms | peak RSS MiB |"
+  echo "|---|---|---|---|---|---|---|---|"
+  while read -r line; do
+    [ -n "$line" ] || continue
+    kind=$( [ "$(field "$line" int8)" = true ] && echo int8 || echo float32 )
+    pts=$( [ "$(field "$line" topics 0)" = 0 ] && echo "Gaussian cloud" || echo "$(field "$line" topics 0) topics" )
+    echo "| $(field "$line" vectors 0) | $pts | $kind | $(field "$line" m 0) / $(field "$line" ef_construction 0) / $(field "$line" ef_search 0) | $(field "$line" build_per_s 0) | $(field "$line" recall10 4) | $(field "$line" p50_ms 3) / $(field "$line" p99_ms 3) | $(field "$line" peak_rss_mib 0) |"
+  done <<<"$vr
+$cloud"
   if [ -n "${pdfrow:-}" ]; then
     echo
     echo "PDF ingestion (multipart uploads, 8 in flight, into a second collection with the same model):"
