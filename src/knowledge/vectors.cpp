@@ -187,7 +187,6 @@ VectorIndex::VectorIndex(std::size_t dim, const HnswParams& params, std::size_t 
     : dim_(dim), params_(params), key_(std::move(key)), float_space_(std::make_unique<CosineSpace>(dim)) {
   if (params_.int8) code_space_ = std::make_unique<CodeSpace>(dim);
   capacity = std::max<std::size_t>(capacity, 16);
-  if (params_.int8) full_.resize(capacity * dim_);
   hnsw_ = std::make_unique<hnswlib::HierarchicalNSW<float>>(graph_space(), capacity,
                                                             static_cast<std::size_t>(params.m),
                                                             static_cast<std::size_t>(params.ef_construction));
@@ -200,8 +199,14 @@ hnswlib::SpaceInterface<float>* VectorIndex::graph_space() const {
   return code_space_ ? code_space_.get() : float_space_.get();
 }
 
+float* VectorIndex::full_slot(std::size_t internal) {
+  const std::size_t block = internal / kBlock;
+  while (full_.size() <= block) full_.push_back(std::make_unique<float[]>(kBlock * dim_));
+  return full_[block].get() + (internal % kBlock) * dim_;
+}
+
 const float* VectorIndex::full(std::size_t internal) const {
-  if (params_.int8) return full_.data() + internal * dim_;
+  if (params_.int8) return full_[internal / kBlock].get() + (internal % kBlock) * dim_;
   return reinterpret_cast<const float*>(hnsw_->getDataByInternalId(static_cast<hnswlib::tableint>(internal)));
 }
 
@@ -243,9 +248,11 @@ core::Result<std::unique_ptr<VectorIndex>> VectorIndex::load(const std::string& 
   const std::size_t count = out->hnsw_->cur_element_count;
   if (params.int8) {
     if (vec_size != count * dim * sizeof(float)) return Error(ErrorKind::invalid_field, "saved vectors do not match the index");
-    out->full_.assign(out->hnsw_->max_elements_ * dim, 0.0f);
     std::ifstream in(path + ".vec", std::ios::binary);
-    in.read(reinterpret_cast<char*>(out->full_.data()), static_cast<std::streamsize>(vec_size));
+    for (std::size_t i = 0; i < count && in; i += kBlock) {
+      const std::size_t n = std::min(kBlock, count - i);
+      in.read(reinterpret_cast<char*>(out->full_slot(i)), static_cast<std::streamsize>(n * dim * sizeof(float)));
+    }
     if (!in) return Error(ErrorKind::invalid_field, "saved vectors unreadable");
   }
   // hnswlib 0.6.2's loading constructor leaves its deleted count uninitialised: recount.
@@ -272,8 +279,11 @@ core::Status VectorIndex::save(const std::string& path) const {
   if (params_.int8) {
     {
       std::ofstream out(tmp_vec, std::ios::binary | std::ios::trunc);
-      out.write(reinterpret_cast<const char*>(full_.data()),
-                static_cast<std::streamsize>(hnsw_->cur_element_count * dim_ * sizeof(float)));
+      const std::size_t count = hnsw_->cur_element_count;
+      for (std::size_t i = 0; i < count; i += kBlock) {
+        out.write(reinterpret_cast<const char*>(full(i)),
+                  static_cast<std::streamsize>(std::min(kBlock, count - i) * dim_ * sizeof(float)));
+      }
       if (!out) return Error(ErrorKind::unavailable, "cannot write " + tmp_vec);
     }
     vec_sum = file_sha256(tmp_vec, &vec_size);
@@ -299,7 +309,6 @@ void VectorIndex::add(std::int64_t id, const float* v) {
   if (hnsw_->cur_element_count >= hnsw_->max_elements_) {
     const std::size_t grown = std::max<std::size_t>(hnsw_->max_elements_ * 2, 1024);
     hnsw_->resizeIndex(grown);
-    if (params_.int8) full_.resize(grown * dim_);
   }
   // A chunk id's vector never changes: present -> nothing to do, deleted -> revived as it was.
   auto it = hnsw_->label_lookup_.find(static_cast<hnswlib::labeltype>(id));
@@ -314,7 +323,7 @@ void VectorIndex::add(std::int64_t id, const float* v) {
   ++live_;
   if (params_.int8) {
     // The new element's internal id is the element count: its float32 copy goes there first.
-    std::memcpy(full_.data() + hnsw_->cur_element_count * dim_, v, dim_ * sizeof(float));
+    std::memcpy(full_slot(hnsw_->cur_element_count), v, dim_ * sizeof(float));
     std::vector<char> code(code_size(dim_));
     encode(v, dim_, code.data());
     hnsw_->addPoint(code.data(), static_cast<hnswlib::labeltype>(id));

@@ -91,7 +91,10 @@ class VectorIndex {
   std::unique_ptr<hnswlib::SpaceInterface<float>> float_space_;  // exact scores
   std::unique_ptr<hnswlib::SpaceInterface<float>> code_space_;   // int8 mode: the graph's
   std::unique_ptr<hnswlib::HierarchicalNSW<float>> hnsw_;
-  std::vector<float> full_;  // int8 mode: the float32 vectors by internal id
+  // int8 mode: the float32 vectors by internal id, in blocks of kBlock (growing never copies).
+  static constexpr std::size_t kBlock = 4096;
+  std::vector<std::unique_ptr<float[]>> full_;
+  float* full_slot(std::size_t internal);  // allocates its block when needed
   mutable std::shared_mutex mu_;
   std::size_t live_ = 0;          // present and not deleted
   mutable bool dirty_ = false;  // changed since loaded or saved
