@@ -87,6 +87,15 @@ __attribute__((target("avx2,fma"))) float distance_avx2(const void* a, const voi
 }
 #endif
 
+// The k highest scores, best first.
+std::vector<Scored> best(std::vector<Scored> scored, std::size_t k) {
+  const std::size_t n = std::min(k, scored.size());
+  std::partial_sort(scored.begin(), scored.begin() + static_cast<std::ptrdiff_t>(n), scored.end(),
+                    [](const Scored& a, const Scored& b) { return a.score > b.score; });
+  scored.resize(n);
+  return scored;
+}
+
 // An int8-coded vector: dim codes, then a float scale; code * scale approximates the component.
 std::size_t code_size(std::size_t dim) { return dim + sizeof(float); }
 
@@ -391,11 +400,7 @@ std::vector<Scored> VectorIndex::search(const float* q, std::size_t k, std::size
       const auto internal = hnsw_->label_lookup_.at(label);
       out.push_back(Scored{static_cast<std::int64_t>(label), 1.0f - dist(q, full(internal), param)});
     }
-    const std::size_t n = std::min(k, out.size());
-    std::partial_sort(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(n), out.end(),
-                      [](const Scored& a, const Scored& b) { return a.score > b.score; });
-    out.resize(n);
-    return out;
+    return best(std::move(out), k);
   }
   while (top.size() > k) top.pop();
   out.resize(top.size());
@@ -416,11 +421,7 @@ std::vector<Scored> VectorIndex::exact(const float* q, const std::vector<std::in
     if (it == hnsw_->label_lookup_.end() || hnsw_->isMarkedDeleted(it->second)) continue;
     out.push_back(Scored{id, 1.0f - dist(q, full(it->second), param)});
   }
-  const std::size_t n = std::min(k, out.size());
-  std::partial_sort(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(n), out.end(),
-                    [](const Scored& a, const Scored& b) { return a.score > b.score; });
-  out.resize(n);
-  return out;
+  return best(std::move(out), k);
 }
 
 std::string VectorIndexes::path(const std::string& collection_id) const {
