@@ -12,6 +12,7 @@
 #include <map>
 #include <set>
 
+#include "core/base64.hpp"
 #include "gateway/translate.hpp"
 
 namespace sb::gateway::gemini {
@@ -401,6 +402,72 @@ class GeminiStream final : public StreamTranslator {
 
 std::unique_ptr<StreamTranslator> stream_translator(TranslateContext ctx) {
   return std::make_unique<GeminiStream>(std::move(ctx));
+}
+
+
+core::Result<json::object> embed_request(const json::object& openai, const std::string& model) {
+  const auto* input = openai.if_contains("input");
+  std::vector<std::string_view> texts;
+  if (input && input->is_string()) {
+    texts.push_back(input->get_string());
+  } else if (input && input->is_array() && !input->get_array().empty()) {
+    for (const auto& v : input->get_array()) {
+      if (!v.is_string()) return bad("Gemini embeddings take text: 'input' must be a string or an array of strings", "input");
+      texts.push_back(v.get_string());
+    }
+  } else {
+    return bad("'input' must be a string or an array of strings", "input");
+  }
+  const auto* dims = openai.if_contains("dimensions");
+  if (dims && (!dims->is_int64() || dims->get_int64() < 1)) return bad("'dimensions' must be a positive integer", "dimensions");
+  json::array requests;
+  for (auto text : texts) {
+    json::object r{{"model", "models/" + model},
+                   {"content", json::object{{"parts", json::array{json::object{{"text", text}}}}}}};
+    if (dims) r["outputDimensionality"] = dims->get_int64();
+    requests.push_back(std::move(r));
+  }
+  return json::object{{"requests", std::move(requests)}};
+}
+
+core::Result<json::object> embed_response(const json::value& upstream, const std::string& model, bool base64) {
+  const auto* o = upstream.if_object();
+  const auto* list = o ? o->if_contains("embeddings") : nullptr;
+  if (!list || !list->is_array()) return upstream_bad("no embeddings");
+  json::array data;
+  for (const auto& e : list->get_array()) {
+    const auto* values = e.is_object() ? e.get_object().if_contains("values") : nullptr;
+    if (!values || !values->is_array()) return upstream_bad("an embedding without values");
+    json::object item{{"object", "embedding"}, {"index", data.size()}};
+    if (base64) {  // little-endian float32, as OpenAI packs them
+      std::string bytes;
+      bytes.reserve(values->get_array().size() * sizeof(float));
+      for (const auto& x : values->get_array()) {
+        if (!x.is_number()) return upstream_bad("an embedding value that is not a number");
+        const float f = static_cast<float>(x.to_number<double>());
+        bytes.append(reinterpret_cast<const char*>(&f), sizeof f);
+      }
+      item["embedding"] = core::base64_encode(bytes);
+    } else {
+      json::array out;
+      out.reserve(values->get_array().size());
+      for (const auto& x : values->get_array()) {
+        if (!x.is_number()) return upstream_bad("an embedding value that is not a number");
+        out.push_back(x.to_number<double>());
+      }
+      item["embedding"] = std::move(out);
+    }
+    data.push_back(std::move(item));
+  }
+  // batchEmbedContents reports no token counts; newer answers may carry usageMetadata.
+  long long tokens = 0;
+  if (const auto* u = o->if_contains("usageMetadata"); u && u->is_object()) {
+    if (const auto* n = u->get_object().if_contains("promptTokenCount"); n && n->is_int64()) tokens = n->get_int64();
+  }
+  return json::object{{"object", "list"},
+                      {"data", std::move(data)},
+                      {"model", model},
+                      {"usage", json::object{{"prompt_tokens", tokens}, {"total_tokens", tokens}}}};
 }
 
 }  // namespace sb::gateway::gemini

@@ -34,12 +34,9 @@ class NativeProvider : public Provider {
     if (!req) co_return std::move(req).error();
     auto body = co_await fetch_json(client_, config_, std::move(*req));
     if (!body) co_return std::move(body).error();
-    boost::system::error_code ec;
-    json::value v = json::parse(*body, ec);
-    if (ec) {
-      co_return Error(ErrorKind::upstream_error, "upstream " + config_.name + " answered invalid JSON", {}, "gateway");
-    }
-    auto out = translate(v, context(call));
+    auto v = parse_answer(*body);
+    if (!v) co_return std::move(v).error();
+    auto out = translate(*v, context(call));
     if (!out) co_return std::move(out).error();
     co_return ChatResult{json::serialize(*out)};
   }
@@ -80,6 +77,13 @@ class NativeProvider : public Provider {
   virtual core::Result<http::ClientRequest> request(const ChatCall& call, bool stream) const = 0;
   virtual core::Result<json::object> translate(const json::value& upstream, const TranslateContext& ctx) const = 0;
   virtual std::unique_ptr<StreamTranslator> stream_translator(TranslateContext ctx) const = 0;
+
+  core::Result<json::value> parse_answer(const std::string& body) const {
+    boost::system::error_code ec;
+    json::value v = json::parse(body, ec);
+    if (ec) return Error(ErrorKind::upstream_error, "upstream " + config_.name + " answered invalid JSON", {}, "gateway");
+    return v;
+  }
 
   TranslateContext context(const ChatCall& call) {
     return translate_context(call.body, call.model, now_seconds(),
@@ -134,18 +138,35 @@ class GeminiProvider final : public NativeProvider {
   core::Result<http::ClientRequest> request(const ChatCall& call, bool stream) const override {
     auto body = gemini::request(call.body);
     if (!body) return std::move(body).error();
-    std::string url = config_.base_url + "/models/" + call.model +
-                      (stream ? ":streamGenerateContent?alt=sse" : ":generateContent");
-    http::ClientRequest r = base_request(call, std::move(url), *body);
-    if (!config_.api_key.empty()) r.headers.emplace_back("x-goog-api-key", config_.api_key);
-    for (const auto& h : config_.headers) r.headers.push_back(h);
-    return r;
+    return gemini_request(call, stream ? ":streamGenerateContent?alt=sse" : ":generateContent", *body);
   }
   core::Result<json::object> translate(const json::value& v, const TranslateContext& ctx) const override {
     return gemini::response(v, ctx);
   }
   std::unique_ptr<StreamTranslator> stream_translator(TranslateContext ctx) const override {
     return gemini::stream_translator(std::move(ctx));
+  }
+
+  // POST {base_url}/models/{model}{method} with the API key header.
+  http::ClientRequest gemini_request(const ChatCall& call, const char* method, const json::object& body) const {
+    http::ClientRequest r = base_request(call, config_.base_url + "/models/" + call.model + method, body);
+    if (!config_.api_key.empty()) r.headers.emplace_back("x-goog-api-key", config_.api_key);
+    for (const auto& h : config_.headers) r.headers.push_back(h);
+    return r;
+  }
+
+ public:
+  awaitable<core::Result<EmbedResult>> embeddings(const EmbedCall& call) override {
+    auto body = gemini::embed_request(call.body, call.model);
+    if (!body) co_return std::move(body).error();
+    auto answer = co_await fetch_json(client_, config_, gemini_request(call, ":batchEmbedContents", *body));
+    if (!answer) co_return std::move(answer).error();
+    auto v = parse_answer(*answer);
+    if (!v) co_return std::move(v).error();
+    const auto* fmt = call.body.if_contains("encoding_format");
+    auto out = gemini::embed_response(*v, call.model, fmt && fmt->is_string() && fmt->get_string() == "base64");
+    if (!out) co_return std::move(out).error();
+    co_return EmbedResult{json::serialize(*out)};
   }
 };
 

@@ -57,6 +57,11 @@ core::Result<boost::json::object> request(const boost::json::object& openai);
 core::Result<boost::json::object> response(const boost::json::value& upstream,
                                            const TranslateContext& ctx);
 std::unique_ptr<StreamTranslator> stream_translator(TranslateContext ctx);
+// POST models/{model}:batchEmbedContents: an OpenAI embeddings request (text input; `dimensions`
+// becomes each request's outputDimensionality) and the answer back as an OpenAI "list".
+core::Result<boost::json::object> embed_request(const boost::json::object& openai, const std::string& model);
+core::Result<boost::json::object> embed_response(const boost::json::value& upstream, const std::string& model,
+                                                 bool base64);
 }  // namespace gemini
 
 // Shared helpers for the translations.

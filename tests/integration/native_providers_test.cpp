@@ -112,6 +112,53 @@ TEST_F(NativeTest, GeminiWholeAndStreamed) {
   EXPECT_EQ(up_.received().at(1).target, "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse");
 }
 
+// /v1/embeddings through the gemini type: models/{model}:batchEmbedContents, one request per
+// input with outputDimensionality from `dimensions`, answered as an OpenAI list.
+TEST_F(NativeTest, GeminiEmbeddings) {
+  up_.push(json_answer(R"({"embeddings":[{"values":[0.25,-0.5]},{"values":[1.0,0.125]}]})"));
+  auto r = http(port(), "POST", "/v1/embeddings",
+                R"({"model":"gem/text-embedding-004","input":["first","second"],"dimensions":2})");
+  ASSERT_EQ(r->status, 200) << r->body;
+  auto out = json::parse(r->body);
+  EXPECT_EQ(out.at("object"), "list");
+  EXPECT_EQ(out.at("data").as_array().size(), 2u);
+  EXPECT_EQ(out.at("data").at(1).at("index"), 1);
+  EXPECT_EQ(out.at("data").at(1).at("embedding"), json::parse("[1.0,0.125]"));
+  EXPECT_EQ(out.at("data").at(0).at("embedding"), json::parse("[0.25,-0.5]"));
+  auto got = up_.received().at(0);
+  EXPECT_EQ(got.target, "/v1beta/models/text-embedding-004:batchEmbedContents");
+  EXPECT_EQ(got.headers["x-goog-api-key"], kKey);
+  auto sent = json::parse(got.body);
+  EXPECT_EQ(sent.at("requests").as_array().size(), 2u);
+  EXPECT_EQ(sent.at("requests").at(0).at("model"), "models/text-embedding-004");
+  EXPECT_EQ(sent.at("requests").at(1).at("content").at("parts").at(0).at("text"), "second");
+  EXPECT_EQ(sent.at("requests").at(0).at("outputDimensionality"), 2);
+
+  // base64: little-endian float32, like OpenAI ([0.25, -0.5] -> 00 00 80 3e 00 00 00 bf).
+  up_.push(json_answer(R"({"embeddings":[{"values":[0.25,-0.5]}]})"));
+  r = http(port(), "POST", "/v1/embeddings", R"({"model":"gem/text-embedding-004","input":"one","encoding_format":"base64"})");
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(json::parse(r->body).at("data").at(0).at("embedding"), "AACAPgAAAL8=");
+  EXPECT_FALSE(json::parse(up_.received().at(1).body).at("requests").at(0).as_object().contains("outputDimensionality"));
+
+  // Token ids cannot be sent to Gemini: 400 naming the field, nothing sent upstream.
+  r = http(port(), "POST", "/v1/embeddings", R"({"model":"gem/text-embedding-004","input":[[1,2,3]]})");
+  EXPECT_EQ(r->status, 400) << r->body;
+  EXPECT_EQ(json::parse(r->body).at("error").at("param"), "input");
+  EXPECT_EQ(up_.received().size(), 2u);
+
+  // An answer without embeddings is the upstream's fault.
+  up_.push(json_answer(R"({"unexpected":true})"));
+  r = http(port(), "POST", "/v1/embeddings", R"({"model":"gem/text-embedding-004","input":"x"})");
+  EXPECT_EQ(r->status, 502) << r->body;
+  EXPECT_NE(json::parse(r->body).at("error").at("message").as_string().find("no embeddings"), std::string::npos) << r->body;
+
+  // Anthropic has no embeddings API.
+  r = http(port(), "POST", "/v1/embeddings", R"({"model":"claude/any","input":"x"})");
+  EXPECT_EQ(r->status, 400) << r->body;
+  EXPECT_EQ(up_.received().size(), 3u);
+}
+
 TEST_F(NativeTest, AStreamThatEndsEarlyEndsWithAnErrorEvent) {
   up_.push(sse_answer({R"({"candidates":[{"content":{"role":"model","parts":[{"text":"A"}]},"index":0}]})"}));
   auto r = http(port(), "POST", "/v1/chat/completions", R"({"model":"gem/g","stream":true,"messages":[{"role":"user","content":"Hi"}]})");
