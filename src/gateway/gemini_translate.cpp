@@ -12,7 +12,6 @@
 #include <map>
 #include <set>
 
-#include "core/base64.hpp"
 #include "gateway/translate.hpp"
 
 namespace sb::gateway::gemini {
@@ -438,26 +437,13 @@ core::Result<json::object> embed_response(const json::value& upstream, const std
   for (const auto& e : list->get_array()) {
     const auto* values = e.is_object() ? e.get_object().if_contains("values") : nullptr;
     if (!values || !values->is_array()) return upstream_bad("an embedding without values");
-    json::object item{{"object", "embedding"}, {"index", data.size()}};
-    if (base64) {  // little-endian float32, as OpenAI packs them
-      std::string bytes;
-      bytes.reserve(values->get_array().size() * sizeof(float));
-      for (const auto& x : values->get_array()) {
-        if (!x.is_number()) return upstream_bad("an embedding value that is not a number");
-        const float f = static_cast<float>(x.to_number<double>());
-        bytes.append(reinterpret_cast<const char*>(&f), sizeof f);
-      }
-      item["embedding"] = core::base64_encode(bytes);
-    } else {
-      json::array out;
-      out.reserve(values->get_array().size());
-      for (const auto& x : values->get_array()) {
-        if (!x.is_number()) return upstream_bad("an embedding value that is not a number");
-        out.push_back(x.to_number<double>());
-      }
-      item["embedding"] = std::move(out);
+    std::vector<float> vector;
+    vector.reserve(values->get_array().size());
+    for (const auto& x : values->get_array()) {
+      if (!x.is_number()) return upstream_bad("an embedding value that is not a number");
+      vector.push_back(static_cast<float>(x.to_number<double>()));
     }
-    data.push_back(std::move(item));
+    data.push_back(embedding_item(data.size(), vector, base64));
   }
   // batchEmbedContents reports no token counts; newer answers may carry usageMetadata.
   long long tokens = 0;

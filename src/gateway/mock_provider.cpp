@@ -17,7 +17,7 @@
 #include <random>
 #include <sstream>
 
-#include "core/base64.hpp"
+#include "gateway/translate.hpp"
 #include "gateway/provider.hpp"
 
 namespace sb::gateway {
@@ -178,17 +178,7 @@ class MockProvider final : public Provider {
     for (std::size_t i = 0; i < inputs.size(); ++i) {
       std::vector<float> vec = hashed_embedding(inputs[i], dims, static_cast<std::size_t>(config_.embedding_rank));
       tokens += words(inputs[i]);
-      json::object item{{"object", "embedding"}, {"index", i}};
-      if (base64) {
-        std::string bytes(reinterpret_cast<const char*>(vec.data()), vec.size() * sizeof(float));
-        item["embedding"] = core::base64_encode(bytes);
-      } else {
-        json::array values;
-        values.reserve(vec.size());
-        for (float f : vec) values.push_back(static_cast<double>(f));
-        item["embedding"] = std::move(values);
-      }
-      data.push_back(std::move(item));
+      data.push_back(translate_detail::embedding_item(i, vec, base64));
     }
     json::object o{{"object", "list"},
                    {"data", std::move(data)},

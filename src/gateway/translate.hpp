@@ -88,6 +88,9 @@ void append_turn(boost::json::array& turns, std::string_view role, std::string_v
                  boost::json::array items);
 boost::json::object chunk(const TranslateContext& ctx, boost::json::object delta,
                           boost::json::value finish_reason);
+// One item of an OpenAI embeddings list: {"object":"embedding","index",embedding} with the
+// vector as numbers, or with `base64` as little-endian float32 bytes in base64 (as OpenAI packs).
+boost::json::object embedding_item(std::size_t index, const std::vector<float>& vector, bool base64);
 }  // namespace translate_detail
 
 }  // namespace sb::gateway

@@ -1,6 +1,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include "core/base64.hpp"
 #include "gateway/translate.hpp"
 
 namespace sb::gateway {
@@ -128,6 +129,20 @@ json::object chunk(const TranslateContext& ctx, json::object delta, json::value 
                                           {"finish_reason", std::move(finish_reason)}}};
   if (ctx.include_usage) o["usage"] = nullptr;
   return o;
+}
+
+json::object embedding_item(std::size_t index, const std::vector<float>& vector, bool base64) {
+  json::object item{{"object", "embedding"}, {"index", index}};
+  if (base64) {
+    item["embedding"] = core::base64_encode(
+        std::string_view(reinterpret_cast<const char*>(vector.data()), vector.size() * sizeof(float)));
+  } else {
+    json::array values;
+    values.reserve(vector.size());
+    for (float f : vector) values.push_back(static_cast<double>(f));
+    item["embedding"] = std::move(values);
+  }
+  return item;
 }
 
 }  // namespace translate_detail

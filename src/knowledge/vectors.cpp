@@ -111,16 +111,21 @@ void encode(const float* v, std::size_t dim, char* out) {
   std::memcpy(out + dim, &scale, sizeof scale);
 }
 
+// 1 - the codes' inner product times the two vectors' scales (stored after n codes).
+float code_distance(std::int32_t dot, const std::int8_t* x, const std::int8_t* y, std::size_t n) {
+  float sa = 0, sb = 0;
+  std::memcpy(&sa, x + n, sizeof sa);
+  std::memcpy(&sb, y + n, sizeof sb);
+  return 1.0f - static_cast<float>(dot) * sa * sb;
+}
+
 float code_distance_portable(const void* a, const void* b, const void* param) {
   const std::size_t n = *static_cast<const std::size_t*>(param);
   const auto* x = static_cast<const std::int8_t*>(a);
   const auto* y = static_cast<const std::int8_t*>(b);
   std::int32_t sum = 0;
   for (std::size_t i = 0; i < n; ++i) sum += static_cast<std::int32_t>(x[i]) * y[i];
-  float sa = 0, sb = 0;
-  std::memcpy(&sa, x + n, sizeof sa);
-  std::memcpy(&sb, y + n, sizeof sb);
-  return 1.0f - static_cast<float>(sum) * sa * sb;
+  return code_distance(sum, x, y, n);
 }
 
 #if defined(__x86_64__)
@@ -146,10 +151,7 @@ __attribute__((target("avx2"))) float code_distance_avx2(const void* a, const vo
   v = _mm_hadd_epi32(v, v);
   std::int32_t sum = _mm_cvtsi128_si32(v);
   for (; i < n; ++i) sum += static_cast<std::int32_t>(x[i]) * y[i];
-  float sa = 0, sb = 0;
-  std::memcpy(&sa, x + n, sizeof sa);
-  std::memcpy(&sb, y + n, sizeof sb);
-  return 1.0f - static_cast<float>(sum) * sa * sb;
+  return code_distance(sum, x, y, n);
 }
 #endif
 

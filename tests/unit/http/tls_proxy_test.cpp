@@ -23,6 +23,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <random>
@@ -95,67 +96,85 @@ std::string read_head(auto& stream, asio::streambuf& buf) {
   return head;
 }
 
+// A loopback listener whose thread takes one connection and hands it to `serve`, which records
+// what it saw with record(); the destructor stops a listener still waiting.
+class OneConnection {
+ public:
+  OneConnection() = default;
+  ~OneConnection() { stop(); }
+  OneConnection(const OneConnection&) = delete;
+  OneConnection& operator=(const OneConnection&) = delete;
+
+  unsigned short port() const { return acceptor_.local_endpoint().port(); }
+  std::string recorded() {
+    std::lock_guard lock(mu_);
+    return recorded_;
+  }
+
+ protected:
+  void start(std::function<void(tcp::socket&)> serve) {
+    thread_ = std::thread([this, serve = std::move(serve)] {
+      boost::system::error_code ec;
+      tcp::socket socket = acceptor_.accept(ec);
+      if (!ec) serve(socket);
+    });
+  }
+  // Waits for the connection's thread (a subclass calls it first when `serve` uses its members).
+  void stop() {
+    boost::system::error_code ec;
+    ::shutdown(acceptor_.native_handle(), SHUT_RDWR);  // wakes an accept() still waiting
+    acceptor_.close(ec);
+    if (thread_.joinable()) thread_.join();
+  }
+  void record(std::string what) {
+    std::lock_guard lock(mu_);
+    recorded_ = std::move(what);
+  }
+  asio::io_context ioc_;
+
+ private:
+  tcp::acceptor acceptor_{ioc_, tcp::endpoint(asio::ip::address_v4::loopback(), 0)};
+  std::mutex mu_;
+  std::string recorded_;
+  std::thread thread_;
+};
+
 // Serves one HTTPS request with the certificate and records its head.
-class TlsServer {
+class TlsServer : public OneConnection {
  public:
   explicit TlsServer(const TestCertificate& cert) : tls_(asio::ssl::context::tls_server) {
     SSL_CTX_use_certificate(tls_.native_handle(), cert.cert());
     SSL_CTX_use_PrivateKey(tls_.native_handle(), cert.key());
-    thread_ = std::thread([this] {
+    start([this](tcp::socket& socket) {
       boost::system::error_code ec;
-      tcp::socket socket = acceptor_.accept(ec);
-      if (ec) return;
       asio::ssl::stream<tcp::socket&> stream(socket, tls_);
       stream.handshake(asio::ssl::stream_base::server, ec);
       if (ec) return;
       asio::streambuf buf;
-      std::string head = read_head(stream, buf);
-      {
-        std::lock_guard lock(mu_);
-        head_ = head;
-      }
+      record(read_head(stream, buf));
       const std::string answer =
           "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 12\r\nConnection: close\r\n\r\nsecure hello";
       asio::write(stream, asio::buffer(answer), ec);
       stream.shutdown(ec);
     });
   }
-  ~TlsServer() {
-    boost::system::error_code ec;
-    ::shutdown(acceptor_.native_handle(), SHUT_RDWR);  // wakes an accept() still waiting
-    acceptor_.close(ec);
-    thread_.join();
-  }
-  unsigned short port() const { return acceptor_.local_endpoint().port(); }
-  std::string head() {
-    std::lock_guard lock(mu_);
-    return head_;
-  }
+  ~TlsServer() { stop(); }
+  std::string head() { return recorded(); }
 
  private:
-  asio::io_context ioc_;
   asio::ssl::context tls_;
-  tcp::acceptor acceptor_{ioc_, tcp::endpoint(asio::ip::address_v4::loopback(), 0)};
-  std::mutex mu_;
-  std::string head_;
-  std::thread thread_;
 };
 
 // A CONNECT proxy for one connection: records the CONNECT line, then copies bytes both ways
 // between the client and `target_port` on loopback, whatever host the client named.
-class TunnelProxy {
+class TunnelProxy : public OneConnection {
  public:
   explicit TunnelProxy(unsigned short target_port) {
-    thread_ = std::thread([this, target_port] {
+    start([this, target_port](tcp::socket& client) {
       boost::system::error_code ec;
-      tcp::socket client = acceptor_.accept(ec);
-      if (ec) return;
       asio::streambuf buf;
-      std::string head = read_head(client, buf);
-      {
-        std::lock_guard lock(mu_);
-        connect_line_ = head.substr(0, head.find("\r\n"));
-      }
+      const std::string head = read_head(client, buf);
+      record(head.substr(0, head.find("\r\n")));
       tcp::socket upstream(ioc_);
       upstream.connect(tcp::endpoint(asio::ip::address_v4::loopback(), target_port), ec);
       if (ec) return;
@@ -165,17 +184,7 @@ class TunnelProxy {
       back.join();
     });
   }
-  ~TunnelProxy() {
-    boost::system::error_code ec;
-    ::shutdown(acceptor_.native_handle(), SHUT_RDWR);  // wakes an accept() still waiting
-    acceptor_.close(ec);
-    thread_.join();
-  }
-  unsigned short port() const { return acceptor_.local_endpoint().port(); }
-  std::string connect_line() {
-    std::lock_guard lock(mu_);
-    return connect_line_;
-  }
+  std::string connect_line() { return recorded(); }
 
  private:
   static void pipe(tcp::socket& from, tcp::socket& to) {
@@ -189,12 +198,6 @@ class TunnelProxy {
     }
     to.shutdown(tcp::socket::shutdown_send, ec);
   }
-
-  asio::io_context ioc_;
-  tcp::acceptor acceptor_{ioc_, tcp::endpoint(asio::ip::address_v4::loopback(), 0)};
-  std::mutex mu_;
-  std::string connect_line_;
-  std::thread thread_;
 };
 
 core::Result<ClientResponse> fetch_once(const ClientOptions& options, const std::string& url) {
