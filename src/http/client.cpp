@@ -186,6 +186,93 @@ Result<Url> parse_url(std::string_view text) {
   return u;
 }
 
+namespace {
+
+bool is_token_char(unsigned char c) {
+  if (c >= '0' && c <= '9') return true;
+  if ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') return true;
+  return std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) != std::string_view::npos;
+}
+
+bool is_token(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
+    return is_token_char(static_cast<unsigned char>(c));
+  });
+}
+
+void append_field(std::string& out, std::string_view name, std::string_view value) {
+  out.append(name);
+  out += ": ";
+  out.append(value);
+  out += "\r\n";
+}
+
+}  // namespace
+
+Result<std::string> format_request(const ClientRequest& r, const Url& url,
+                                   std::string_view user_agent) {
+  if (!is_token(r.method)) {
+    return Error(ErrorKind::invalid_field, "unsupported HTTP method " + r.method, "method");
+  }
+  for (const auto& [k, v] : r.headers) {
+    if (!is_token(k)) return Error(ErrorKind::invalid_field, "invalid header name", "headers");
+    if (v.find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos) {
+      return Error(ErrorKind::invalid_field, "header " + k + " holds a line break or NUL",
+                   "headers");
+    }
+  }
+  // Whether a header at or after `from` has this name: a header is sent unless a later one
+  // replaces it, and a default unless the caller gives its own.
+  auto named_from = [&](std::size_t from, std::string_view name) {
+    for (std::size_t j = from; j < r.headers.size(); ++j) {
+      if (iequals(r.headers[j].first, name)) return true;
+    }
+    return false;
+  };
+  auto given = [&](std::string_view name) { return named_from(0, name); };
+  auto superseded = [&](std::size_t i, std::string_view name) { return named_from(i + 1, name); };
+
+  std::string out;
+  out.reserve(256 + r.url.size() + r.body.size());
+  out += r.method;
+  out += ' ';
+  out += url.target;
+  out += " HTTP/1.1\r\n";
+  if (!given("Host")) {
+    out += "Host: ";
+    const bool v6 = url.host.find(':') != std::string::npos;
+    if (v6) out += '[';
+    out += url.host;
+    if (v6) out += ']';
+    const bool default_port = (url.scheme == "http" && url.port == 80) ||
+                              (url.scheme == "https" && url.port == 443);
+    if (!default_port) {
+      out += ':';
+      out += std::to_string(url.port);
+    }
+    out += "\r\n";
+  }
+  if (!given("User-Agent")) append_field(out, "User-Agent", user_agent);
+  for (std::size_t i = 0; i < r.headers.size(); ++i) {
+    const auto& [k, v] = r.headers[i];
+    if (iequals(k, "Content-Length") || iequals(k, "Connection") ||
+        iequals(k, "Transfer-Encoding") || superseded(i, k)) {
+      continue;
+    }
+    append_field(out, k, v);
+  }
+  const bool carries_body = r.method == "POST" || r.method == "PUT" || r.method == "PATCH" ||
+                            r.method == "OPTIONS";
+  if (!r.body.empty() || carries_body) {
+    out += "Content-Length: ";
+    out += std::to_string(r.body.size());
+    out += "\r\n";
+  }
+  out += "\r\n";
+  out += r.body;
+  return out;
+}
+
 std::string_view ClientResponse::header(std::string_view name) const {
   for (const auto& [k, v] : headers) {
     if (iequals(k, name)) return v;
@@ -348,8 +435,8 @@ struct Client::Impl {
 
   // Reads into *buffer_ when it is set (fetch), else hands pieces to on_data (stream).
   template <class Stream>
-  awaitable<Result<ClientResponse>> run(Stream& s, Connection& c, bhttp::request<bhttp::string_body>& req,
-                                        const Url& url, const ClientTimeouts& t,
+  awaitable<Result<ClientResponse>> run(Stream& s, Connection& c, const std::string& wire,
+                                        bool head_request, const Url& url, const ClientTimeouts& t,
                                         const std::shared_ptr<core::CancelSignal>& cancel,
                                         const HeadSink& on_head, const DataSink& on_data,
                                         std::string* buffer_, Outcome& out) {
@@ -358,14 +445,13 @@ struct Client::Impl {
     auto cancelled = [&] {
       return client_error(ErrorKind::unavailable, "the request to " + where(url) + " was cancelled (the client went away)");
     };
-    const bool head_request = req.method() == bhttp::verb::head;
     bhttp::response_parser<bhttp::buffer_body> p;
     p.header_limit(64 * 1024);
     p.body_limit(boost::none);  // bounded below, as it arrives
     if (head_request) p.skip(true);
     {
       Deadline d(ex, c.socket(), t.first_byte);
-      auto [wec, wn] = co_await bhttp::async_write(s, req, kTuple);
+      auto [wec, wn] = co_await asio::async_write(s, asio::buffer(wire), kTuple);
       if (hook.fired()) co_return cancelled();
       if (wec) {
         out.stale = !d.fired();
@@ -448,20 +534,9 @@ struct Client::Impl {
                                              bool buffer) {
     auto url = parse_url_cached(r.url);
     if (!url) co_return std::move(url).error();
-    bhttp::verb verb = bhttp::string_to_verb(r.method);
-    if (verb == bhttp::verb::unknown) {
-      co_return Error(ErrorKind::invalid_field, "unsupported HTTP method " + r.method, "method");
-    }
-    bhttp::request<bhttp::string_body> req{verb, url->target, 11};
-    bool default_port = (url->scheme == "http" && url->port == 80) ||
-                        (url->scheme == "https" && url->port == 443);
-    std::string host = url->host.find(':') != std::string::npos ? "[" + url->host + "]" : url->host;
-    req.set(bhttp::field::host, default_port ? host : host + ":" + std::to_string(url->port));
-    req.set(bhttp::field::user_agent, options.user_agent);
-    for (const auto& [k, v] : r.headers) req.set(k, v);
-    req.body() = std::move(r.body);
-    req.keep_alive(true);
-    req.prepare_payload();
+    auto wire = format_request(r, *url, options.user_agent);
+    if (!wire) co_return std::move(wire).error();
+    const bool head_request = r.method == "HEAD";
     // Pooled sockets belong to the io_context (I/O thread) that opened them: the pool is keyed
     // by that context too, so a connection is only ever reused on its own thread.
     char ctx[24];
@@ -484,10 +559,10 @@ struct Client::Impl {
       // (No co_await inside ?: — GCC 12 miscompiles it.)
       Result<ClientResponse> res = Error(ErrorKind::internal, "unreachable");
       if (conn->tls) {
-        res = co_await run(*conn->tls, *conn, req, *url, r.timeouts, r.cancel, on_head, on_data,
+        res = co_await run(*conn->tls, *conn, *wire, head_request, *url, r.timeouts, r.cancel, on_head, on_data,
                            buffer ? &body : nullptr, out);
       } else {
-        res = co_await run(*conn->plain, *conn, req, *url, r.timeouts, r.cancel, on_head, on_data,
+        res = co_await run(*conn->plain, *conn, *wire, head_request, *url, r.timeouts, r.cancel, on_head, on_data,
                            buffer ? &body : nullptr, out);
       }
       // A pooled connection the server had already closed: retry once on a new connection.

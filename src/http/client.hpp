@@ -78,6 +78,16 @@ struct ClientOptions {
   std::string no_proxy;
 };
 
+// The request as it goes on the wire: request line, headers and body in one buffer, so it
+// leaves in one write. Host (with the port unless it is the scheme's default) and User-Agent
+// come first; a later header replaces an earlier one of the same name, case-insensitively (so
+// the caller's Host or User-Agent wins); Content-Length is the client's own, sent when there is
+// a body or the method carries one; Connection and Transfer-Encoding from the caller are
+// dropped (HTTP/1.1 keep-alive). A header name that is not a token, or a value holding CR, LF
+// or NUL, is refused (invalid_field, naming the header but never its value).
+core::Result<std::string> format_request(const ClientRequest& request, const Url& url,
+                                         std::string_view user_agent);
+
 // The proxy settings of the environment: HTTPS_PROXY / https_proxy and NO_PROXY / no_proxy.
 void proxy_from_environment(ClientOptions& options);
 // Whether `host` is exempt from the proxy by a NO_PROXY-style list.

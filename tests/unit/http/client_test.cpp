@@ -59,6 +59,58 @@ TEST(Url, Parses) {
   EXPECT_FALSE(parse_url("http:///path"));
 }
 
+TEST(Client, FormatsTheRequestForTheWire) {
+  ClientRequest r;
+  r.method = "POST";
+  r.url = "http://127.0.0.1:8080/v1/chat/completions";
+  r.headers = {{"Content-Type", "text/plain"},
+               {"Authorization", "Bearer k"},
+               {"content-type", "application/json"},  // replaces the first Content-Type
+               {"Content-Length", "999"},             // the client's own is sent instead
+               {"Connection", "close"}};
+  r.body = "{\"a\":1}";
+  auto wire = format_request(r, *parse_url(r.url), "switchboard/1");
+  ASSERT_TRUE(wire) << wire.error().message;
+  EXPECT_EQ(*wire,
+            "POST /v1/chat/completions HTTP/1.1\r\n"
+            "Host: 127.0.0.1:8080\r\n"
+            "User-Agent: switchboard/1\r\n"
+            "Authorization: Bearer k\r\n"
+            "content-type: application/json\r\n"
+            "Content-Length: 7\r\n"
+            "\r\n"
+            "{\"a\":1}");
+
+  // Default ports are left out of Host, IPv6 hosts are bracketed, the caller's Host and
+  // User-Agent replace the defaults, and a GET without a body has no Content-Length.
+  EXPECT_EQ(*format_request(get("https://api.example.com/v1/models?x=1"),
+                            *parse_url("https://api.example.com/v1/models?x=1"), "ua"),
+            "GET /v1/models?x=1 HTTP/1.1\r\nHost: api.example.com\r\nUser-Agent: ua\r\n\r\n");
+  EXPECT_EQ(*format_request(get("http://[::1]:81/"), *parse_url("http://[::1]:81/"), "ua"),
+            "GET / HTTP/1.1\r\nHost: [::1]:81\r\nUser-Agent: ua\r\n\r\n");
+  ClientRequest own = get("http://a.test/");
+  own.headers = {{"user-agent", "mine"}, {"HOST", "b.test"}};
+  EXPECT_EQ(*format_request(own, *parse_url(own.url), "ua"),
+            "GET / HTTP/1.1\r\nuser-agent: mine\r\nHOST: b.test\r\n\r\n");
+  ClientRequest empty_post = get("http://a.test/x");
+  empty_post.method = "POST";
+  EXPECT_NE(format_request(empty_post, *parse_url(empty_post.url), "ua")->find("Content-Length: 0\r\n"),
+            std::string::npos);
+
+  // Header injection is refused, and the error never repeats the value.
+  ClientRequest bad = get("http://a.test/");
+  bad.headers = {{"X-Key", "secret\r\nX-Evil: 1"}};
+  auto refused = format_request(bad, *parse_url(bad.url), "ua");
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().kind, core::ErrorKind::invalid_field);
+  EXPECT_EQ(refused.error().message.find("secret"), std::string::npos);
+  bad.headers = {{"Bad Name", "v"}};
+  EXPECT_FALSE(format_request(bad, *parse_url(bad.url), "ua"));
+  bad.headers = {};
+  bad.method = "GE T";
+  EXPECT_FALSE(format_request(bad, *parse_url(bad.url), "ua"));
+}
+
 TEST(Client, SendsTheRequestAndReadsTheResponse) {
   FakeUpstream up;
   Behavior b;
