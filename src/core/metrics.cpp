@@ -95,14 +95,14 @@ const std::vector<double>& latency_buckets() {
 }
 
 template <class M>
-M& Family<M>::with(const Labels& labels) {
+M& Family<M>::with(LabelValues labels) {
   {
     std::shared_lock lock(mu_);
     auto it = children_.find(labels);
     if (it != children_.end()) return *it->second;
   }
   std::unique_lock lock(mu_);
-  auto& slot = children_[labels];
+  auto& slot = children_[Labels(labels.begin(), labels.end())];
   if (!slot) {
     if constexpr (std::is_same_v<M, Histogram>) {
       slot = std::make_unique<Histogram>(bounds_);

@@ -3,9 +3,11 @@
 // text exposition format. Updating a metric is lock-free; looking up a labelled child takes a
 // shared lock, so hot paths should keep the child reference they got (children never move).
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -17,6 +19,20 @@
 namespace sb::core::metrics {
 
 using Labels = std::vector<std::string>;
+using LabelValues = std::initializer_list<std::string_view>;
+
+// Orders Labels, and compares them with label values given as views (lookups do not allocate).
+struct LabelsLess {
+  using is_transparent = void;
+  bool operator()(const Labels& a, const Labels& b) const { return a < b; }
+  bool operator()(const Labels& a, LabelValues b) const {
+    return std::lexicographical_compare(a.begin(), a.end(), b.begin(), b.end(), less_view);
+  }
+  bool operator()(LabelValues a, const Labels& b) const {
+    return std::lexicographical_compare(a.begin(), a.end(), b.begin(), b.end(), less_view);
+  }
+  static bool less_view(std::string_view x, std::string_view y) { return x < y; }
+};
 
 class Counter {
  public:
@@ -69,7 +85,8 @@ class Family {
 
   // Returns the child for these label values (created on first use). The reference stays valid
   // for the registry's lifetime. REQUIRES: labels.size() == label_names().size().
-  M& with(const Labels& labels);
+  // The lookup of an existing child takes a shared lock and allocates nothing.
+  M& with(LabelValues labels);
 
   const std::string& name() const { return name_; }
   const std::string& help() const { return help_; }
@@ -82,7 +99,7 @@ class Family {
   std::vector<std::string> label_names_;
   std::vector<double> bounds_;
   mutable std::shared_mutex mu_;  // guards children_ (the map, not the children's values)
-  std::map<Labels, std::unique_ptr<M>> children_;
+  std::map<Labels, std::unique_ptr<M>, LabelsLess> children_;
 };
 
 class Registry {

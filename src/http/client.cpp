@@ -20,6 +20,7 @@
 #include <array>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <optional>
 #include <mutex>
 #include <stdexcept>
@@ -51,6 +52,7 @@ struct Connection {
   // request does not allocate it, nor carry it in its coroutine frame.
   std::unique_ptr<char[]> chunk;
   static constexpr std::size_t kChunk = 16384;
+  static constexpr std::size_t kRead = 16384;  // room offered to one socket read
   std::chrono::steady_clock::time_point idle_since;
   tcp::socket& socket() { return plain ? *plain : tls->next_layer(); }
   // Beast reads as much as the buffer has room for: room for a typical head and small body
@@ -216,7 +218,8 @@ Result<std::string> format_request(const ClientRequest& r, const Url& url,
   }
   for (const auto& [k, v] : r.headers) {
     if (!is_token(k)) return Error(ErrorKind::invalid_field, "invalid header name", "headers");
-    if (v.find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos) {
+    if (std::memchr(v.data(), '\r', v.size()) || std::memchr(v.data(), '\n', v.size()) ||
+        std::memchr(v.data(), '\0', v.size())) {
       return Error(ErrorKind::invalid_field, "header " + k + " holds a line break or NUL",
                    "headers");
     }
@@ -428,6 +431,21 @@ struct Client::Impl {
     co_return c;
   }
 
+  // One read from the stream into the connection's buffer. The end of the stream is handed to
+  // the parser (which completes a body delimited by the connection's end, or reports a partial
+  // message); before any byte it is end_of_stream, as Beast's own reads report it.
+  template <class Stream, class Parser>
+  static awaitable<boost::system::error_code> read_more(Stream& s, Connection& c, Parser& p) {
+    auto [ec, n] = co_await s.async_read_some(c.buf.prepare(Connection::kRead), kTuple);
+    c.buf.commit(n);
+    if (ec == asio::error::eof) {
+      if (!p.got_some()) co_return bhttp::error::end_of_stream;
+      ec = {};
+      p.put_eof(ec);
+    }
+    co_return ec;
+  }
+
   struct Outcome {
     bool reusable = false;
     bool stale = false;  // failed before any response byte: safe to retry on a new connection
@@ -459,7 +477,17 @@ struct Client::Impl {
         co_return client_error(kind, "sending the request to " + where(url) + " failed: " +
                                          wec.message());
       }
-      auto [hec, hn] = co_await bhttp::async_read_header(s, c.buf, p, kTuple);
+      // The head is parsed from the connection's buffer as bytes arrive (Beast's parser, fed
+      // directly: no composed read operation per step).
+      boost::system::error_code hec;
+      while (!p.is_header_done() && !hec) {
+        if (c.buf.size() > 0) {
+          c.buf.consume(p.put(c.buf.data(), hec));
+          if (hec != bhttp::error::need_more) continue;
+          hec = {};
+        }
+        hec = co_await read_more(s, c, p);
+      }
       if (hook.fired()) co_return cancelled();
       if (d.fired()) {
         co_return client_error(ErrorKind::upstream_timeout,
@@ -481,24 +509,41 @@ struct Client::Impl {
     if (!c.chunk) c.chunk = std::make_unique<char[]>(Connection::kChunk);
     char* const chunk = c.chunk.get();
     std::size_t total = 0;
+    // Body bytes already buffered are parsed at once; the socket is read (under the idle
+    // timeout) only when the parser needs more than the buffer holds.
+    bool starved = c.buf.size() == 0;
     while (!p.is_done()) {
-      p.get().body().data = chunk;
-      p.get().body().size = Connection::kChunk;
-      Deadline d(ex, c.socket(), t.idle);
-      auto [rec, rn] = co_await bhttp::async_read_some(s, c.buf, p, kTuple);
-      if (rec == bhttp::error::need_buffer) rec = {};
-      if (hook.fired()) co_return cancelled();
-      if (d.fired()) {
-        co_return client_error(ErrorKind::upstream_timeout,
-                        "the response from " + where(url) + " stalled for " +
-                            std::to_string(t.idle.count()) + " ms");
+      boost::system::error_code rec;
+      if (starved) {
+        Deadline d(ex, c.socket(), t.idle);
+        rec = co_await read_more(s, c, p);
+        if (hook.fired()) co_return cancelled();
+        if (d.fired()) {
+          co_return client_error(ErrorKind::upstream_timeout,
+                          "the response from " + where(url) + " stalled for " +
+                              std::to_string(t.idle.count()) + " ms");
+        }
+        starved = false;
+        if (!rec && p.is_done()) break;  // the body ended with the connection
+      }
+      std::size_t got = 0;
+      if (!rec) {
+        p.get().body().data = chunk;
+        p.get().body().size = Connection::kChunk;
+        c.buf.consume(p.put(c.buf.data(), rec));
+        got = Connection::kChunk - p.get().body().size;
+        if (rec == bhttp::error::need_more || rec == bhttp::error::need_buffer) {
+          starved = rec == bhttp::error::need_more || c.buf.size() == 0;
+          rec = {};
+        } else if (!rec && !p.is_done() && c.buf.size() == 0) {
+          starved = true;
+        }
       }
       if (rec) {
         co_return client_error(ErrorKind::upstream_error,
                         "reading the response body from " + where(url) + " failed: " +
                             rec.message());
       }
-      std::size_t got = Connection::kChunk - p.get().body().size;
       total += got;
       if (total > options.max_response_bytes) {
         co_return client_error(ErrorKind::upstream_error,
