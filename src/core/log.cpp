@@ -84,7 +84,8 @@ bool is_secret_part(std::string_view part) {
   return false;
 }
 
-void append_time(std::string& out) {
+// Writes the UTC time with microseconds (27 bytes, "2026-01-02T03:04:05.123456Z").
+char* put_time(char* p) {
   // The date and time to the second are formatted once per second per thread.
   thread_local std::time_t cached_sec = -1;
   thread_local char cached[24];
@@ -97,16 +98,18 @@ void append_time(std::string& out) {
                   tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
     cached_sec = ts.tv_sec;
   }
-  out.append(cached, 20);
-  char micros[7];
+  std::memcpy(p, cached, 20);
+  p += 20;
   long us = ts.tv_nsec / 1000;
   for (int i = 5; i >= 0; --i) {
-    micros[i] = static_cast<char>('0' + us % 10);
+    p[i] = static_cast<char>('0' + us % 10);
     us /= 10;
   }
-  out.append(micros, 6);
-  out.push_back('Z');
+  p += 6;
+  *p++ = 'Z';
+  return p;
 }
+constexpr std::size_t kTimeBytes = 27;
 
 // is_secret_name, memoised per thread. The memo compares the key's bytes, not its address, so a
 // reused buffer can never inherit another key's answer.
@@ -131,28 +134,36 @@ bool is_secret_key(std::string_view key) {
   return secret;
 }
 
-void append_value(std::string& out, const Field& f) {
-  if (is_secret_key(f.key)) {
-    out += "\"***\"";
-    return;
-  }
-  std::visit(
-      [&out](const auto& v) {
+// Writes `s` as a JSON string literal; the room needed is at most json_bound(s).
+char* put_json_string(char* p, std::string_view s);
+constexpr std::size_t json_bound(std::string_view s) { return 6 * s.size() + 2; }
+
+char* put(char* p, std::string_view s) {
+  std::memcpy(p, s.data(), s.size());
+  return p + s.size();
+}
+
+std::size_t value_bound(const Field& f) {
+  if (const auto* sv = std::get_if<std::string_view>(&f.value)) return json_bound(*sv);
+  if (const auto* raw = std::get_if<RawJson>(&f.value)) return raw->json.size();
+  return 32;  // numbers, booleans, and "***"
+}
+
+char* put_value(char* p, const Field& f) {
+  if (is_secret_key(f.key)) return put(p, "\"***\"");
+  return std::visit(
+      [p](const auto& v) -> char* {
         using V = std::decay_t<decltype(v)>;
         if constexpr (std::is_same_v<V, std::string_view>) {
-          append_json_string(out, v);
+          return put_json_string(p, v);
         } else if constexpr (std::is_same_v<V, bool>) {
-          out += v ? "true" : "false";
+          return put(p, v ? "true" : "false");
         } else if constexpr (std::is_same_v<V, long long>) {
-          char buf[24];
-          auto res = std::to_chars(buf, buf + sizeof buf, v);
-          out.append(buf, res.ptr);
+          return std::to_chars(p, p + 24, v).ptr;
         } else if constexpr (std::is_same_v<V, double>) {
-          char buf[32];
-          auto res = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::general, 6);
-          out.append(buf, res.ptr);
+          return std::to_chars(p, p + 32, v, std::chars_format::general, 6).ptr;
         } else {
-          out += v.json;
+          return put(p, v.json);
         }
       },
       f.value);
@@ -220,15 +231,14 @@ bool needs_escape8(std::uint64_t w) {
   return (below_space | zero_byte(w ^ (ones * '"')) | zero_byte(w ^ (ones * '\\'))) != 0;
 }
 
-}  // namespace
 
-void append_json_string(std::string& out, std::string_view s) {
+char* put_json_string(char* p, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
-  out.push_back('"');
+  *p++ = '"';
   std::size_t run = 0;  // start of the pending run of characters that need no escape
   std::size_t i = 0;
   while (i < s.size()) {
-    // Skip eight plain bytes at a time; the byte loop below finds the one that needs escaping.
+    // Skip eight plain bytes at a time; the byte test below finds the one that needs escaping.
     if (i + 8 <= s.size()) {
       std::uint64_t w;
       std::memcpy(&w, s.data() + i, 8);
@@ -242,40 +252,61 @@ void append_json_string(std::string& out, std::string_view s) {
       ++i;
       continue;
     }
-    out.append(s.data() + run, i - run);
+    p = put(p, s.substr(run, i - run));
     run = ++i;
+    *p++ = '\\';
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"': *p++ = '"'; break;
+      case '\\': *p++ = '\\'; break;
+      case '\n': *p++ = 'n'; break;
+      case '\r': *p++ = 'r'; break;
+      case '\t': *p++ = 't'; break;
       default:
-        out += "\\u00";
-        out.push_back(kHex[c >> 4]);
-        out.push_back(kHex[c & 0xf]);
+        p = put(p, "u00");
+        *p++ = kHex[c >> 4];
+        *p++ = kHex[c & 0xf];
     }
   }
-  out.append(s.data() + run, s.size() - run);
-  out.push_back('"');
+  p = put(p, s.substr(run));
+  *p++ = '"';
+  return p;
+}
+
+// Appends the line to `out`: its size is bounded first, then it is written in place.
+void format_into(std::string& out, Level level, std::string_view msg, Fields fields) {
+  std::size_t bound = 64 + kTimeBytes + json_bound(msg);
+  for (const Field& f : fields) bound += json_bound(f.key) + 2 + value_bound(f);
+  const std::size_t start = out.size();
+  out.resize(start + bound);
+  char* p = out.data() + start;
+  p = put(p, "{\"time\":\"");
+  p = put_time(p);
+  p = put(p, "\",\"level\":\"");
+  p = put(p, level_name(level));
+  p = put(p, "\",\"msg\":");
+  p = put_json_string(p, msg);
+  for (const Field& f : fields) {
+    *p++ = ',';
+    p = put_json_string(p, f.key);
+    *p++ = ':';
+    p = put_value(p, f);
+  }
+  *p++ = '}';
+  out.resize(static_cast<std::size_t>(p - out.data()));
+}
+
+}  // namespace
+
+void append_json_string(std::string& out, std::string_view s) {
+  const std::size_t start = out.size();
+  out.resize(start + json_bound(s));
+  char* end = put_json_string(out.data() + start, s);
+  out.resize(static_cast<std::size_t>(end - out.data()));
 }
 
 std::string format_line(Level level, std::string_view msg, Fields fields) {
   std::string out;
-  out.reserve(160 + fields.size() * 24);
-  out += "{\"time\":\"";
-  append_time(out);
-  out += "\",\"level\":\"";
-  out += level_name(level);
-  out += "\",\"msg\":";
-  append_json_string(out, msg);
-  for (const Field& f : fields) {
-    out.push_back(',');
-    append_json_string(out, f.key);
-    out.push_back(':');
-    append_value(out, f);
-  }
-  out.push_back('}');
+  format_into(out, level, msg, fields);
   return out;
 }
 
@@ -294,7 +325,9 @@ Level level() { return g_level.load(std::memory_order_relaxed); }
 
 void write(Level level, std::string_view msg, Fields fields) {
   if (!enabled(level)) return;
-  std::string line = format_line(level, msg, fields);
+  thread_local std::string line;  // keeps its capacity: formatting allocates nothing
+  line.clear();
+  format_into(line, level, msg, fields);
   line.push_back('\n');
   Writer* w = g_writer.load(std::memory_order_acquire);
   if (!w) {
@@ -313,6 +346,7 @@ void write(Level level, std::string_view msg, Fields fields) {
     if (level >= Level::warn) ++w->flush_seq;
   }
   if (wake) w->wake.notify_one();
+  if (line.capacity() > 64 * 1024) std::string().swap(line);  // after an outsized line
 }
 
 std::uint64_t dropped() {
