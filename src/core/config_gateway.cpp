@@ -3,6 +3,8 @@
 #include <cstdlib>
 #include <set>
 
+#include "core/http_syntax.hpp"
+
 namespace sb::core {
 namespace {
 
@@ -133,7 +135,10 @@ void load_gateway_tables(const toml::table& file, Config& c,
         if (!ht) e.fail("headers", "expected a table of strings");
         for (const auto& [k, v] : *ht) {
           auto s = v.value_exact<std::string>();
-          if (!s) e.fail("headers." + std::string(k.str()), "expected a string");
+          const std::string key = "headers." + std::string(k.str());
+          if (!s) e.fail(key, "expected a string");
+          if (!is_http_token(k.str())) e.fail(key, "is not a valid HTTP header name");
+          if (breaks_header(*s)) e.fail(key, "must not contain a line break or NUL");  // (value not echoed)
           p.headers.emplace_back(std::string(k.str()), *s);
         }
       }

@@ -1,6 +1,7 @@
 #include "http/client.hpp"
 
 #include "core/base64.hpp"
+#include "core/http_syntax.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/connect.hpp>
@@ -190,18 +191,6 @@ Result<Url> parse_url(std::string_view text) {
 
 namespace {
 
-bool is_token_char(unsigned char c) {
-  if (c >= '0' && c <= '9') return true;
-  if ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') return true;
-  return std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) != std::string_view::npos;
-}
-
-bool is_token(std::string_view s) {
-  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
-    return is_token_char(static_cast<unsigned char>(c));
-  });
-}
-
 void append_field(std::string& out, std::string_view name, std::string_view value) {
   out.append(name);
   out += ": ";
@@ -213,13 +202,14 @@ void append_field(std::string& out, std::string_view name, std::string_view valu
 
 Result<std::string> format_request(const ClientRequest& r, const Url& url,
                                    std::string_view user_agent) {
-  if (!is_token(r.method)) {
+  if (!core::is_http_token(r.method)) {
     return Error(ErrorKind::invalid_field, "unsupported HTTP method " + r.method, "method");
   }
   for (const auto& [k, v] : r.headers) {
-    if (!is_token(k)) return Error(ErrorKind::invalid_field, "invalid header name", "headers");
-    if (std::memchr(v.data(), '\r', v.size()) || std::memchr(v.data(), '\n', v.size()) ||
-        std::memchr(v.data(), '\0', v.size())) {
+    if (!core::is_http_token(k)) {
+      return Error(ErrorKind::invalid_field, "invalid header name", "headers");
+    }
+    if (core::breaks_header(v)) {
       return Error(ErrorKind::invalid_field, "header " + k + " holds a line break or NUL",
                    "headers");
     }

@@ -26,6 +26,7 @@
 #include <optional>
 #include <unordered_map>
 
+#include "core/http_syntax.hpp"
 #include "core/ids.hpp"
 #include "core/log.hpp"
 
@@ -164,10 +165,7 @@ void append_status_line(std::string& out, int status) {
   out += "\r\n";
 }
 
-bool header_safe(std::string_view s) {
-  // (Two memchr scans: find_first_of would call memchr once per character.)
-  return !std::memchr(s.data(), '\r', s.size()) && !std::memchr(s.data(), '\n', s.size());
-}
+bool header_safe(std::string_view s) { return !core::breaks_header(s); }
 
 void append_header(std::string& out, std::string_view name, std::string_view value) {
   if (!header_safe(name) || !header_safe(value)) return;  // never let a value split the head

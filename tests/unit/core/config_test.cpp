@@ -161,6 +161,20 @@ TEST(Config, ReadmeDocumentsEveryKey) {
 namespace sb::core {
 namespace {
 
+TEST(GatewayConfig, ProviderHeadersMustBeValidHttp) {
+  auto with_header = [](const std::string& header) {
+    ConfigSources src;
+    src.file = write_temp("[[providers]]\nname = \"p\"\ntype = \"mock\"\nheaders = { " + header + " }\n");
+    return error_of(src);
+  };
+  EXPECT_EQ(with_header("\"X-Title\" = \"ok\""), "");
+  EXPECT_NE(with_header("\"Bad Name\" = \"v\"").find("not a valid HTTP header name"), std::string::npos);
+  std::string split = with_header("\"X-Key\" = \"secret\\r\\nX-Evil: 1\"");
+  EXPECT_NE(split.find("headers.X-Key"), std::string::npos) << split;
+  EXPECT_NE(split.find("line break"), std::string::npos) << split;
+  EXPECT_EQ(split.find("secret"), std::string::npos) << split;
+}
+
 TEST(GatewayConfig, ReadsProvidersAndRoutes) {
   ConfigSources src;
   src.env["TEST_OPENAI_KEY"] = "sk-from-env";
