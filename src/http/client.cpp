@@ -548,7 +548,7 @@ struct Client::Impl {
         }
       }
     }
-    out.reusable = p.get().keep_alive();
+    out.reusable = p.get().keep_alive() && !p.need_eof();  // (a body that ended with the connection)
     co_return resp;
   }
 

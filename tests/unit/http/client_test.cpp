@@ -5,7 +5,13 @@
 #include <boost/asio/io_context.hpp>
 #include <gtest/gtest.h>
 
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/streambuf.hpp>
+#include <boost/asio/write.hpp>
+
 #include <chrono>
+#include <thread>
 
 #include "fake_upstream.hpp"
 
@@ -109,6 +115,77 @@ TEST(Client, FormatsTheRequestForTheWire) {
   bad.headers = {};
   bad.method = "GE T";
   EXPECT_FALSE(format_request(bad, *parse_url(bad.url), "ua"));
+}
+
+// A server for one connection that answers with raw bytes, written in the given pieces a
+// little apart, and then closes the connection.
+class RawOnce {
+ public:
+  explicit RawOnce(std::vector<std::string> pieces)
+      : acceptor_(ioc_, {boost::asio::ip::address_v4::loopback(), 0}) {
+    thread_ = std::thread([this, pieces = std::move(pieces)] {
+      boost::asio::ip::tcp::socket s(ioc_);
+      acceptor_.accept(s);
+      boost::asio::streambuf head;
+      boost::asio::read_until(s, head, "\r\n\r\n");
+      for (const auto& piece : pieces) {
+        boost::asio::write(s, boost::asio::buffer(piece));
+        std::this_thread::sleep_for(2ms);
+      }
+    });
+  }
+  ~RawOnce() { thread_.join(); }
+  std::string url() const {
+    return "http://127.0.0.1:" + std::to_string(acceptor_.local_endpoint().port()) + "/";
+  }
+
+ private:
+  boost::asio::io_context ioc_;
+  boost::asio::ip::tcp::acceptor acceptor_;
+  std::thread thread_;
+};
+
+TEST(Client, ReadsResponsesHoweverTheyAreFramedOrSplit) {
+  Client c;
+  {  // a head arriving a byte at a time, then a body of known length in two pieces
+    std::string head = "HTTP/1.1 200 OK\r\nContent-Length: 11\r\nX-A: 1\r\n\r\n";
+    std::vector<std::string> pieces;
+    for (char ch : head) pieces.emplace_back(1, ch);
+    pieces.push_back("hello ");
+    pieces.push_back("world");
+    RawOnce server(pieces);
+    auto res = fetch(c, get(server.url()));
+    ASSERT_TRUE(res) << res.error().message;
+    EXPECT_EQ(res->body, "hello world");
+    EXPECT_EQ(res->header("x-a"), "1");
+  }
+  {  // a body that ends with the connection
+    RawOnce server({"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil ", "the end"});
+    auto res = fetch(c, get(server.url()));
+    ASSERT_TRUE(res) << res.error().message;
+    EXPECT_EQ(res->body, "until the end");
+  }
+  {  // chunked, with the chunk framing split across writes
+    RawOnce server({"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r", "\nab", "cde\r\n3\r\nfgh\r\n0", "\r\n\r\n"});
+    auto res = fetch(c, get(server.url()));
+    ASSERT_TRUE(res) << res.error().message;
+    EXPECT_EQ(res->body, "abcdefgh");
+  }
+  {  // a body cut short of its Content-Length is an error, not a short answer
+    RawOnce server({"HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\nshort"});
+    auto res = fetch(c, get(server.url()));
+    ASSERT_FALSE(res);
+    EXPECT_EQ(res.error().kind, core::ErrorKind::upstream_error);
+  }
+  {  // a head cut short is an error too
+    RawOnce server({"HTTP/1.1 200 OK\r\nContent-Le"});
+    auto res = fetch(c, get(server.url()));
+    ASSERT_FALSE(res);
+    EXPECT_EQ(res.error().kind, core::ErrorKind::upstream_error);
+  }
+  // The two answers framed by length are pooled (the server did not say close); the one that
+  // ended with its connection, and the failed ones, are not.
+  EXPECT_EQ(c.idle_connections(), 2u);
 }
 
 TEST(Client, SendsTheRequestAndReadsTheResponse) {
