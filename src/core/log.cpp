@@ -231,7 +231,6 @@ bool needs_escape8(std::uint64_t w) {
   return (below_space | zero_byte(w ^ (ones * '"')) | zero_byte(w ^ (ones * '\\'))) != 0;
 }
 
-
 char* put_json_string(char* p, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
   *p++ = '"';

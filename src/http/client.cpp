@@ -21,7 +21,6 @@
 #include <array>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <optional>
 #include <mutex>
 #include <stdexcept>
@@ -53,12 +52,10 @@ struct Connection {
   // request does not allocate it, nor carry it in its coroutine frame.
   std::unique_ptr<char[]> chunk;
   static constexpr std::size_t kChunk = 16384;
-  static constexpr std::size_t kRead = 16384;  // room offered to one socket read
+  // Room offered to one socket read: a typical head and body arrive in one recv.
+  static constexpr std::size_t kRead = 16384;
   std::chrono::steady_clock::time_point idle_since;
   tcp::socket& socket() { return plain ? *plain : tls->next_layer(); }
-  // Beast reads as much as the buffer has room for: room for a typical head and small body
-  // means one recv per response instead of several 512-byte ones.
-  Connection() { buf.reserve(4096); }
 };
 
 // Cancels the socket's pending operations if they outlast `d`. The timer runs on the caller's
