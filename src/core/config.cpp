@@ -161,9 +161,11 @@ const std::vector<KeyDef>& schema() {
       int_key("server", "io_threads", &Config::server, &ServerConfig::io_threads, 0, 256,
               "I/O threads running the event loop; 0 = one per CPU core."),
       int_key("server", "spin_us", &Config::server, &ServerConfig::spin_us, 0, 100000,
-              "An I/O thread with nothing to do polls for this long before it sleeps: lower "
-              "latency at low load (no wake-up per event) for up to this much CPU after each "
-              "event; 0 = sleep at once."),
+              "An I/O thread with nothing to do polls for up to this long before it sleeps, "
+              "so the next event finds it awake (no wake-up per hop at low load). Adaptive: "
+              "after a window passes with no event it sleeps at once until an event again "
+              "follows within the window, so slow traffic wastes at most one window per short "
+              "gap; 0 = always sleep at once."),
       int_key("server", "max_connections", &Config::server, &ServerConfig::max_connections, 1,
               1000000, "Concurrent connections; beyond it new connections get 503 and are closed."),
       int_key("server", "max_header_bytes", &Config::server, &ServerConfig::max_header_bytes, 1024,

@@ -16,7 +16,7 @@ namespace sb::core {
 struct ServerConfig {
   std::string listen = "127.0.0.1:8080";
   int io_threads = 0;  // 0 = number of cores
-  int spin_us = 0;     // busy-poll window of an idle I/O thread; 0 = sleep at once
+  int spin_us = 100;   // adaptive busy-poll window of an idle I/O thread; 0 = sleep at once
   int max_connections = 10000;
   std::int64_t max_header_bytes = 16 * 1024;
   std::int64_t max_body_bytes = 10 * 1024 * 1024;

@@ -18,26 +18,41 @@ void cpu_relax() {
 
 }  // namespace
 
-void run_event_loop(boost::asio::io_context& ioc, std::chrono::microseconds spin) {
+void run_event_loop(boost::asio::io_context& ioc, std::chrono::microseconds spin,
+                    EventLoopStats* stats) {
   if (spin.count() <= 0) {
     ioc.run();
     return;
   }
+  EventLoopStats local;
+  EventLoopStats& s = stats ? *stats : local;
   using clock = std::chrono::steady_clock;
-  auto idle_until = clock::now() + spin;
+  bool hot = true;  // whether the next idle period spins: the last gap was shorter than `spin`
   while (!ioc.stopped()) {
-    if (ioc.poll() > 0) {
-      idle_until = clock::now() + spin;
-      continue;
-    }
+    if (ioc.poll() > 0) continue;
     if (ioc.stopped()) break;
-    if (clock::now() < idle_until) {
-      cpu_relax();
-      continue;
+    const auto idle_from = clock::now();
+    if (hot) {
+      const auto until = idle_from + spin;
+      bool caught = false;
+      do {
+        cpu_relax();
+        if (ioc.poll() > 0) {
+          caught = true;
+          break;
+        }
+        if (ioc.stopped()) return;
+      } while (clock::now() < until);
+      if (caught) {
+        ++s.spins_caught;
+        continue;
+      }
+      ++s.spins_missed;
+    } else {
+      ++s.blocked;
     }
-    // Nothing for a whole window: sleep until one handler runs, then spin again.
-    if (ioc.run_one() == 0) break;
-    idle_until = clock::now() + spin;
+    if (ioc.run_one() == 0) break;  // sleeps until one handler has run
+    hot = clock::now() - idle_from < spin;
   }
 }
 

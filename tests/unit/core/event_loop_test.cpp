@@ -3,11 +3,13 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <chrono>
 #include <ctime>
+#include <functional>
 #include <future>
 #include <thread>
 
@@ -63,6 +65,61 @@ TEST(EventLoop, AnIdleSpinningLoopSleepsAfterItsWindow) {
   loop.join();
   // A loop that never stopped spinning would have used the whole 400 ms.
   EXPECT_LT(t1 - t0, 200.0);
+}
+
+// A chain of `count` timer events `gap` apart, run on the calling thread by a loop with `window`;
+// the loop ends with the chain (no work left).
+EventLoopStats run_timer_chain(std::chrono::microseconds window, std::chrono::microseconds gap,
+                               int count) {
+  asio::io_context ioc(1);
+  asio::steady_timer timer(ioc);
+  int fired = 0;
+  std::function<void()> arm = [&] {
+    timer.expires_after(gap);
+    timer.async_wait([&](boost::system::error_code) {
+      if (++fired < count) arm();
+    });
+  };
+  arm();
+  EventLoopStats stats;
+  run_event_loop(ioc, window, &stats);
+  EXPECT_EQ(fired, count);
+  return stats;
+}
+
+TEST(EventLoop, EventsCloserThanTheWindowAreCaughtBySpinning) {
+  // 200 µs apart against a 20 ms window: nearly every idle period ends within its spin.
+  EventLoopStats s = run_timer_chain(20ms, 200us, 200);
+  EXPECT_GE(s.spins_caught, 150u) << s.spins_missed << " missed, " << s.blocked << " blocked";
+}
+
+TEST(EventLoop, EventsFurtherApartThanTheWindowMakeTheLoopBlockAtOnce) {
+  // 8 ms apart against a 2 ms window: the first idle period spins its window in vain; after it
+  // the loop blocks at once, instead of spinning 2 ms before each of the other 39 events.
+  EventLoopStats s = run_timer_chain(2ms, 8ms, 40);
+  EXPECT_LE(s.spins_caught + s.spins_missed, 2u);
+  EXPECT_GE(s.blocked, 37u);
+}
+
+TEST(EventLoop, AShortGapAfterLongOnesStartsTheSpinAgain) {
+  // Long gaps make the loop block at once; one short gap (measured while blocked) makes the
+  // next idle period spin, and it catches the event that follows as closely.
+  asio::io_context ioc(1);
+  asio::steady_timer timer(ioc);
+  const std::chrono::microseconds gaps[] = {5ms, 5ms, 5ms, 100us, 100us, 100us};
+  std::size_t fired = 0;
+  std::function<void()> arm = [&] {
+    timer.expires_after(gaps[fired]);
+    timer.async_wait([&](boost::system::error_code) {
+      if (++fired < std::size(gaps)) arm();
+    });
+  };
+  arm();
+  EventLoopStats s;
+  run_event_loop(ioc, 2ms, &s);
+  EXPECT_EQ(fired, std::size(gaps));
+  EXPECT_GE(s.blocked, 2u);       // the 2nd and 3rd long gaps, and the first short one
+  EXPECT_GE(s.spins_caught, 1u);  // the last short gaps
 }
 
 }  // namespace
