@@ -12,6 +12,7 @@
 #include <functional>
 #include <future>
 #include <thread>
+#include <vector>
 
 namespace sb::core {
 namespace {
@@ -67,36 +68,40 @@ TEST(EventLoop, AnIdleSpinningLoopSleepsAfterItsWindow) {
   EXPECT_LT(t1 - t0, 200.0);
 }
 
-// A chain of `count` timer events `gap` apart, run on the calling thread by a loop with `window`;
-// the loop ends with the chain (no work left).
-EventLoopStats run_timer_chain(std::chrono::microseconds window, std::chrono::microseconds gap,
-                               int count) {
+// A chain of timer events, each `gaps[i]` after the one before, run on the calling thread by a
+// loop with `window`; the loop ends with the chain (no work left).
+EventLoopStats run_timer_chain(std::chrono::microseconds window,
+                               const std::vector<std::chrono::microseconds>& gaps) {
   asio::io_context ioc(1);
   asio::steady_timer timer(ioc);
-  int fired = 0;
+  std::size_t fired = 0;
   std::function<void()> arm = [&] {
-    timer.expires_after(gap);
+    timer.expires_after(gaps[fired]);
     timer.async_wait([&](boost::system::error_code) {
-      if (++fired < count) arm();
+      if (++fired < gaps.size()) arm();
     });
   };
   arm();
   EventLoopStats stats;
   run_event_loop(ioc, window, &stats);
-  EXPECT_EQ(fired, count);
+  EXPECT_EQ(fired, gaps.size());
   return stats;
+}
+
+std::vector<std::chrono::microseconds> even_gaps(std::chrono::microseconds gap, std::size_t count) {
+  return std::vector<std::chrono::microseconds>(count, gap);
 }
 
 TEST(EventLoop, EventsCloserThanTheWindowAreCaughtBySpinning) {
   // 200 µs apart against a 20 ms window: nearly every idle period ends within its spin.
-  EventLoopStats s = run_timer_chain(20ms, 200us, 200);
+  EventLoopStats s = run_timer_chain(20ms, even_gaps(200us, 200));
   EXPECT_GE(s.spins_caught, 150u) << s.spins_missed << " missed, " << s.blocked << " blocked";
 }
 
 TEST(EventLoop, EventsFurtherApartThanTheWindowMakeTheLoopBlockAtOnce) {
   // 8 ms apart against a 2 ms window: the first idle period spins its window in vain; after it
   // the loop blocks at once, instead of spinning 2 ms before each of the other 39 events.
-  EventLoopStats s = run_timer_chain(2ms, 8ms, 40);
+  EventLoopStats s = run_timer_chain(2ms, even_gaps(8ms, 40));
   EXPECT_LE(s.spins_caught + s.spins_missed, 2u);
   EXPECT_GE(s.blocked, 37u);
 }
@@ -104,20 +109,7 @@ TEST(EventLoop, EventsFurtherApartThanTheWindowMakeTheLoopBlockAtOnce) {
 TEST(EventLoop, AShortGapAfterLongOnesStartsTheSpinAgain) {
   // Long gaps make the loop block at once; one short gap (measured while blocked) makes the
   // next idle period spin, and it catches the event that follows as closely.
-  asio::io_context ioc(1);
-  asio::steady_timer timer(ioc);
-  const std::chrono::microseconds gaps[] = {5ms, 5ms, 5ms, 100us, 100us, 100us};
-  std::size_t fired = 0;
-  std::function<void()> arm = [&] {
-    timer.expires_after(gaps[fired]);
-    timer.async_wait([&](boost::system::error_code) {
-      if (++fired < std::size(gaps)) arm();
-    });
-  };
-  arm();
-  EventLoopStats s;
-  run_event_loop(ioc, 2ms, &s);
-  EXPECT_EQ(fired, std::size(gaps));
+  EventLoopStats s = run_timer_chain(2ms, {5ms, 5ms, 5ms, 100us, 100us, 100us});
   EXPECT_GE(s.blocked, 2u);       // the 2nd and 3rd long gaps, and the first short one
   EXPECT_GE(s.spins_caught, 1u);  // the last short gaps
 }
