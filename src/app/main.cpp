@@ -1,6 +1,8 @@
 // switchboard — one binary between applications and language models.
 
 #include <cstdio>
+#include <cstdlib>
+#include <string_view>
 #include <cstdint>
 #include <exception>
 #include <optional>
@@ -13,6 +15,7 @@
 #include "app/serve.hpp"
 #include "core/config.hpp"
 #include "core/version.hpp"
+#include "knowledge/extract_sandbox.hpp"
 
 namespace {
 
@@ -116,6 +119,10 @@ sb::core::Config load(const sb::app::CommandLine& cl) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Internal: the server starts its document parsers as `switchboard extract-worker MEMORY_MB`.
+  if (argc == 3 && std::string_view(argv[1]) == "extract-worker") {
+    return sb::knowledge::run_extract_worker(std::atoi(argv[2]));
+  }
   std::vector<std::string> args(argv + 1, argv + argc);
   sb::app::CommandLine cl;
   try {

@@ -5,6 +5,7 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include <csignal>
 #include <cstdio>
@@ -28,6 +29,8 @@
 #include "http/server.hpp"
 #include "jobs/queue.hpp"
 #include "jobs/service.hpp"
+#include "core/blocking_pool.hpp"
+#include "knowledge/extract_sandbox.hpp"
 #include "knowledge/store.hpp"
 #include "storage/database.hpp"
 #include "storage/system_repository.hpp"
@@ -103,7 +106,9 @@ int serve(const core::Config& config) {
     context_ptrs.push_back(contexts.back().get());
   }
   asio::io_context& ioc = *contexts.front();
-  auto stop_all = [&contexts] {
+  knowledge::ExtractSandbox* sandbox_ptr = nullptr;  // set once the sandbox exists
+  auto stop_all = [&contexts, &sandbox_ptr] {
+    if (sandbox_ptr) sandbox_ptr->shutdown();
     for (auto& c : contexts) c->stop();
   };
   // The job queue: SQLite-backed, its loops on the first context, jobs on all of them.
@@ -128,6 +133,22 @@ int serve(const core::Config& config) {
   store_options.async_ingest_bytes = kc.async_ingest_bytes;
   store_options.url.timeout = std::chrono::milliseconds(kc.url_timeout_ms);
   store_options.url.allow_private = kc.url_allow_private;
+  // Documents are parsed in sandboxed worker processes, one pool thread waiting on each.
+  knowledge::SandboxOptions sandbox_options;
+  sandbox_options.workers = kc.extract_workers;
+  sandbox_options.timeout_ms = kc.extract_timeout_ms;
+  sandbox_options.memory_mb = kc.extract_memory_mb;
+  sandbox_options.limits.max_unpacked_bytes = static_cast<std::size_t>(kc.max_document_bytes) * 8;
+  sandbox_options.limits.max_text_bytes = static_cast<std::size_t>(kc.max_extracted_chars);
+  knowledge::ExtractSandbox sandbox(sandbox_options);
+  core::BlockingPool extract_pool(static_cast<std::size_t>(kc.extract_workers),
+                                  static_cast<std::size_t>(config.storage.blocking_queue));
+  store_options.extract_limits = sandbox_options.limits;
+  store_options.extractor = [&sandbox](std::string_view bytes, std::string_view type, std::string_view name) {
+    return sandbox.extract(bytes, type, name);
+  };
+  store_options.extract_pool = &extract_pool;
+  sandbox_ptr = &sandbox;
   knowledge::Store knowledge_store(database, clock, vector_indexes, embedder.get(), store_options, &client);
   deps.knowledge = &knowledge_store;
   if (auto n = knowledge_store.recover(); n && *n > 0) {
@@ -158,12 +179,19 @@ int serve(const core::Config& config) {
   asio::co_spawn(ioc, knowledge_store.start(), asio::detached);
 
   asio::signal_set signals(ioc, SIGINT, SIGTERM);
+  asio::steady_timer grace_timer(ioc);
   const std::chrono::milliseconds grace(config.server.shutdown_grace_ms);
   signals.async_wait([&](const boost::system::error_code& ec, int sig) {
     if (ec) return;
     log::info("signal received", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
     if (job_service) job_service->stop();
     server.shutdown(grace, stop_all);
+    // Documents still being parsed when the grace period ends are not waited for: their workers
+    // are killed (a background upload stays kept and is processed again at start).
+    grace_timer.expires_after(grace);
+    grace_timer.async_wait([&sandbox](const boost::system::error_code& e) {
+      if (!e) sandbox.shutdown();
+    });
     signals.async_wait([stop_all](const boost::system::error_code& ec2, int) {
       if (ec2) return;
       log::warn("second signal: stopping now");
@@ -181,6 +209,8 @@ int serve(const core::Config& config) {
   }
   core::run_event_loop(ioc, spin);
   for (auto& t : workers) t.join();
+  sandbox.shutdown();
+  extract_pool.stop();
   client.close_idle();  // pooled sockets belong to the contexts, which go before the client
 
   knowledge_store.flush();

@@ -319,6 +319,16 @@ const std::vector<KeyDef>& schema() {
               "Fetching a document URL: limit for connecting, the first byte and each silence."),
       bool_key("knowledge", "url_allow_private", &Config::knowledge, &KnowledgeConfig::url_allow_private,
                "Allow document URLs on loopback, private and link-local addresses (refused by default)."),
+      int_key("knowledge", "extract_workers", &Config::knowledge, &KnowledgeConfig::extract_workers, 1, 64,
+              "Sandboxed worker processes that parse uploaded and fetched documents (documents parsed at once)."),
+      int_key("knowledge", "extract_timeout_ms", &Config::knowledge, &KnowledgeConfig::extract_timeout_ms, 100,
+              kMaxMs, "Wall-clock bound of one document's extraction; past it the worker is killed and the "
+              "document fails (422, reason timeout)."),
+      int_key("knowledge", "extract_memory_mb", &Config::knowledge, &KnowledgeConfig::extract_memory_mb, 128,
+              65536, "Address space of an extraction worker (RLIMIT_AS); a document needing more fails "
+              "(reason memory)."),
+      int_key("knowledge", "max_extracted_chars", &Config::knowledge, &KnowledgeConfig::max_extracted_chars,
+              1024, 1LL << 32, "Most text (bytes of UTF-8) taken from one document; a document with more fails (422)."),
   };
   return kSchema;
 }

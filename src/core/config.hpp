@@ -103,6 +103,11 @@ struct KnowledgeConfig {
   int exact_search_below = 20000;  // filtered vector searches over fewer chunks are exact
   int url_timeout_ms = 15000;      // fetching a document URL (connect, first byte, each read)
   bool url_allow_private = false;  // allow document URLs on loopback/private/link-local addresses
+  // Extraction runs in sandboxed worker processes (knowledge/extract_sandbox.hpp).
+  int extract_workers = 2;              // worker processes (documents parsed at once)
+  int extract_timeout_ms = 60000;       // wall-clock bound of one document's extraction
+  int extract_memory_mb = 1024;         // a worker's address space (RLIMIT_AS)
+  std::int64_t max_extracted_chars = 32 * 1024 * 1024;  // text taken from one document
 };
 
 // [[providers]]: an upstream the gateway can call.

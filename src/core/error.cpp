@@ -23,6 +23,7 @@ const ErrorInfo& error_info(ErrorKind kind) {
   static const ErrorInfo kUnavailable{503, "server_error", "service_unavailable"};
   static const ErrorInfo kUpstream{502, "upstream_error", "upstream_error"};
   static const ErrorInfo kUpstreamTimeout{504, "timeout_error", "upstream_timeout"};
+  static const ErrorInfo kNotImplemented{501, "invalid_request_error", "not_implemented"};
   static const ErrorInfo kInternal{500, "server_error", "internal_error"};
   switch (kind) {
     case ErrorKind::bad_request: return kBadRequest;
@@ -45,6 +46,7 @@ const ErrorInfo& error_info(ErrorKind kind) {
     case ErrorKind::unavailable: return kUnavailable;
     case ErrorKind::upstream_error: return kUpstream;
     case ErrorKind::upstream_timeout: return kUpstreamTimeout;
+    case ErrorKind::not_implemented: return kNotImplemented;
     case ErrorKind::internal: return kInternal;
   }
   return kInternal;

@@ -32,6 +32,7 @@ enum class ErrorKind {
   unavailable,            // a dependency (storage, upstream) is not usable
   upstream_error,
   upstream_timeout,
+  not_implemented,        // a request feature we do not support (e.g. a transfer coding)
   internal,
 };
 

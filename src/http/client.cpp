@@ -621,47 +621,6 @@ awaitable<Result<ClientResponse>> Client::stream(ClientRequest request, HeadSink
                                     false);
 }
 
-bool is_public_address(std::string_view text) {
-  boost::system::error_code ec;
-  std::string host(text);
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-  auto addr = asio::ip::make_address(host, ec);
-  if (ec) return false;
-  if (addr.is_v6()) {
-    auto v6 = addr.to_v6();
-    if (v6.is_v4_mapped()) {
-      addr = asio::ip::make_address_v4(asio::ip::v4_mapped, v6);
-    } else {
-      auto b = v6.to_bytes();
-      if (v6.is_loopback() || v6.is_unspecified() || v6.is_link_local() || v6.is_site_local() ||
-          v6.is_multicast()) {
-        return false;
-      }
-      if ((b[0] & 0xfe) == 0xfc) return false;  // fc00::/7 unique local
-      return true;
-    }
-  }
-  auto b = addr.to_v4().to_bytes();
-  if (b[0] == 0 || b[0] == 10 || b[0] == 127 || b[0] >= 224) return false;  // this, private, loop, mcast/reserved
-  if (b[0] == 169 && b[1] == 254) return false;                             // link-local
-  if (b[0] == 172 && (b[1] & 0xf0) == 16) return false;                     // 172.16/12
-  if (b[0] == 192 && b[1] == 168) return false;                             // 192.168/16
-  if (b[0] == 100 && (b[1] & 0xc0) == 64) return false;                     // 100.64/10 CGNAT
-  if (b[0] == 192 && b[1] == 0 && b[2] == 0) return false;                  // 192.0.0/24
-  if (b[0] == 198 && (b[1] & 0xfe) == 18) return false;                     // 198.18/15 benchmarking
-  return true;
-}
-
-bool names_private_host(std::string_view host) {
-  std::string lower(host);
-  std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
-  if (lower == "localhost" || lower.ends_with(".localhost")) return true;
-  boost::system::error_code not_literal;
-  std::string bare = lower.size() > 2 && lower.front() == '[' ? lower.substr(1, lower.size() - 2) : lower;
-  (void)asio::ip::make_address(bare, not_literal);
-  return !not_literal && !is_public_address(bare);
-}
-
 void Client::close_idle() {
   std::unordered_map<std::string, std::vector<std::unique_ptr<Connection>>> idle;
   {

@@ -18,6 +18,7 @@
 
 #include "core/cancel.hpp"
 #include "core/error.hpp"
+#include "http/address.hpp"
 
 namespace sb::http {
 
@@ -51,12 +52,6 @@ struct ClientRequest {
   bool public_only = false;
 };
 
-// False for loopback, private (RFC 1918, unique-local), link-local, carrier-grade NAT,
-// unspecified, multicast and reserved addresses, and for anything that is not an IP literal.
-bool is_public_address(std::string_view ip);
-// True for "localhost", "*.localhost" and IP literals that are not public: what can be refused
-// from the name alone, before any lookup.
-bool names_private_host(std::string_view host);
 
 struct ClientResponse {
   int status = 0;

@@ -26,6 +26,7 @@
 #include <unordered_map>
 
 #include "core/http_syntax.hpp"
+#include "http/framing.hpp"
 #include "core/ids.hpp"
 #include "core/log.hpp"
 
@@ -47,6 +48,8 @@ constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 constexpr std::string_view kUnmatched = "unmatched";
 // How often a connection whose request is being handled is checked for a departed client.
 constexpr milliseconds kWatchTick(200);
+// One read from a client socket.
+constexpr std::size_t kReadSize = 8192;
 
 std::string_view sv(beast::string_view s) { return {s.data(), s.size()}; }
 
@@ -113,7 +116,10 @@ struct Conn {
   asio::steady_timer timer;
   std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
   bool busy = false;       // a request is being read, handled or written. Its thread only.
-  bool timed_out = false;  // the watchdog closed the socket
+  bool timed_out = false;  // the watchdog closed the socket, or cancelled a read to answer 408
+  // Set while a request is being read: a deadline passing then cancels the read (answered with
+  // 408) instead of closing the socket. Its thread only.
+  bool answer_timeout = false;
   bool closed = false;     // the session is over
   // Set while a handler runs with nothing more buffered from the client: the watchdog peeks at
   // the socket on its ticks and fires this when the client has gone (EOF or error). A tick,
@@ -139,8 +145,15 @@ awaitable<void> watchdog(std::shared_ptr<Conn> c, milliseconds tick) {
     const auto now = std::chrono::steady_clock::now();
     if (c->deadline <= now) {
       c->timed_out = true;
-      c->close();
-      co_return;
+      if (!c->answer_timeout) {
+        c->close();
+        co_return;
+      }
+      // The session answers 408 (under a new deadline) and closes.
+      c->answer_timeout = false;
+      c->expires_never();
+      boost::system::error_code ignored;
+      c->socket.cancel(ignored);
     }
     if (c->watch) {
       char byte;
@@ -289,6 +302,8 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
   awaitable<bool> serve_one(Conn& c, beast::flat_buffer& buf);
   awaitable<bool> fail_request(Conn& c, const boost::system::error_code& ec, const char* phase,
                                std::chrono::steady_clock::time_point t0);
+  // Answers an unreadable request with `error` and closes the connection.
+  awaitable<bool> refuse(Conn& c, const Error& error, std::chrono::steady_clock::time_point t0);
   awaitable<Response> dispatch(Request& req, std::string_view& route);
   awaitable<std::pair<bool, std::size_t>> write_response(Conn& c, const Request& req,
                                                          unsigned version, bool head,
@@ -432,7 +447,9 @@ awaitable<void> Server::Impl::reject(std::shared_ptr<Conn> conn) {
 }
 
 awaitable<void> Server::Impl::session(std::shared_ptr<Conn> c) {
-  beast::flat_buffer buf;
+  // Bounded: Beast's parser holds a chunk-size line or the trailer section in the buffer until it
+  // is complete, so the bound is what keeps those within server.max_header_bytes (plus a read).
+  beast::flat_buffer buf(static_cast<std::size_t>(cfg.max_header_bytes) + kReadSize);
   bool first = true;
   for (;;) {
     if (buf.size() == 0) {
@@ -440,7 +457,7 @@ awaitable<void> Server::Impl::session(std::shared_ptr<Conn> c) {
       c->busy = false;
       if (draining.load()) break;
       c->expires_after(milliseconds(first ? cfg.header_timeout_ms : cfg.idle_timeout_ms));
-      auto [ec, n] = co_await c->socket.async_read_some(buf.prepare(8192), kTuple);
+      auto [ec, n] = co_await c->socket.async_read_some(buf.prepare(kReadSize), kTuple);
       if (ec) break;
       buf.commit(n);
     }
@@ -473,17 +490,26 @@ awaitable<bool> Server::Impl::fail_request(Conn& c, const boost::system::error_c
                                            const char* phase,
                                            std::chrono::steady_clock::time_point t0) {
   std::optional<Error> err;
-  if (ec == bhttp::error::header_limit) {
+  c.answer_timeout = false;
+  if (c.timed_out) {
+    // The watchdog cancelled the read of a request begun but not finished in time. (A closed
+    // socket cannot be answered: the write below fails and the connection ends.)
+    err = Error(ErrorKind::request_timeout,
+                std::string("the request ") + phase + " did not arrive within server." +
+                    (std::string_view(phase) == "body" ? "body_timeout_ms" : "header_timeout_ms"));
+  } else if (ec == bhttp::error::header_limit) {
     err = Error(ErrorKind::headers_too_large,
                 "request header block exceeds " + std::to_string(cfg.max_header_bytes) +
                     " bytes");
   } else if (ec == bhttp::error::body_limit) {
     err = Error(ErrorKind::payload_too_large,
                 "request body exceeds " + std::to_string(cfg.max_body_bytes) + " bytes");
-  } else if (c.timed_out) {
-    // The watchdog has closed the socket already: nothing can be answered.
-    log::info("connection closed", {{"reason", std::string("timed out reading the request ") +
-                                                   phase}});
+  } else if (ec == bhttp::error::buffer_overflow) {
+    // Only a chunk-size line or the trailer section can fill the bounded buffer (the head is
+    // bounded by the parser's header limit first).
+    err = Error(ErrorKind::headers_too_large,
+                "a chunk-size line or the trailer section exceeds " +
+                    std::to_string(cfg.max_header_bytes) + " bytes (server.max_header_bytes)");
   } else if (ec == bhttp::error::end_of_stream || ec == bhttp::error::partial_message ||
              ec == asio::error::eof || ec == asio::error::connection_reset ||
              ec == asio::error::operation_aborted || ec == asio::error::broken_pipe) {
@@ -492,9 +518,14 @@ awaitable<bool> Server::Impl::fail_request(Conn& c, const boost::system::error_c
     err = Error(ErrorKind::bad_request, std::string("malformed request: ") + ec.message());
   }
   if (!err) co_return false;
+  co_return co_await refuse(c, *err, t0);
+}
+
+awaitable<bool> Server::Impl::refuse(Conn& c, const Error& error,
+                                     std::chrono::steady_clock::time_point t0) {
   Request req;
   req.request_id = core::new_request_id();
-  Response res = Response::error(*err);
+  Response res = Response::error(error);
   auto [ok, bytes] = co_await write_response(c, req, 11, false, res, false);
   record("OTHER", kUnmatched, res.status, t0, 0, bytes, req.request_id, {});
   if (ok) co_await linger_close(c);
@@ -507,11 +538,47 @@ awaitable<bool> Server::Impl::serve_one(Conn& c, beast::flat_buffer& buf) {
   parser.header_limit(static_cast<std::uint32_t>(cfg.max_header_bytes));
   parser.body_limit(static_cast<std::uint64_t>(cfg.max_body_bytes));
   c.expires_after(milliseconds(cfg.header_timeout_ms));
-  {
-    auto [ec, n] = co_await bhttp::async_read_header(c.socket, buf, parser, kTuple);
-    if (ec) co_return co_await fail_request(c, ec, "headers", t0);
+  c.answer_timeout = true;
+  // The head is parsed from the buffer as it fills (the request line first, then the fields
+  // once all of them are there), and the bytes the parser takes are checked for what it would
+  // let through.
+  bool line_start = false;  // the bytes taken so far end a line
+  for (;;) {
+    boost::system::error_code ec;
+    const std::size_t used = parser.put(buf.data(), ec);
+    const std::string_view taken(static_cast<const char*>(buf.data().data()), used);
+    if (has_obs_fold(taken, line_start)) {
+      co_return co_await refuse(
+          c, Error(ErrorKind::bad_request,
+                   "malformed request: a header field is continued on the next line "
+                   "(obsolete line folding, RFC 9112 section 5.2)"),
+          t0);
+    }
+    if (used > 0) line_start = taken.back() == '\n';
+    buf.consume(used);
+    if (!ec) break;
+    if (ec != bhttp::error::need_more) co_return co_await fail_request(c, ec, "headers", t0);
+    if (buf.size() >= buf.max_size()) {
+      co_return co_await fail_request(c, bhttp::error::header_limit, "headers", t0);
+    }
+    const std::size_t room = std::min(kReadSize, buf.max_size() - buf.size());
+    auto [rec, n] = co_await c.socket.async_read_some(buf.prepare(room), kTuple);
+    if (rec) co_return co_await fail_request(c, rec, "headers", t0);
+    buf.commit(n);
   }
   auto& msg = parser.get();
+  {
+    std::vector<std::string_view> codings;
+    for (const auto& f : msg) {
+      if (f.name() == bhttp::field::transfer_encoding) codings.push_back(sv(f.value()));
+    }
+    if (!codings.empty()) {
+      const bool has_length = msg.find(bhttp::field::content_length) != msg.end();
+      if (auto bad = check_transfer_encoding(codings, has_length)) {
+        co_return co_await refuse(c, *bad, t0);
+      }
+    }
+  }
   if (!parser.is_done()) {
     if (beast::iequals(msg[bhttp::field::expect], "100-continue")) {
       c.expires_after(milliseconds(cfg.write_timeout_ms));
@@ -524,10 +591,11 @@ awaitable<bool> Server::Impl::serve_one(Conn& c, beast::flat_buffer& buf) {
     if (ec) co_return co_await fail_request(c, ec, "body", t0);
   }
   c.expires_never();
+  c.answer_timeout = false;
 
   Request req;
   req.method = sv(msg.method_string());
-  req.target = sv(msg.target());
+  req.target = origin_form(sv(msg.target()));
   auto q = req.target.find('?');
   req.path = req.target.substr(0, q);
   if (q != std::string_view::npos) req.query_string = req.target.substr(q + 1);

@@ -8,6 +8,8 @@
 #include <poppler/cpp/poppler-page.h>
 #include <pugixml.hpp>
 
+#include "core/text.hpp"
+
 #include <algorithm>
 #include <cctype>
 #include <memory>
@@ -46,47 +48,27 @@ Error unprocessable(const std::string& what) { return Error(ErrorKind::unprocess
 
 // ---- HTML -------------------------------------------------------------------------------------
 
+// The visible text of a parsed document, walked with an explicit stack: a document nested
+// 100,000 elements deep costs a vector of frames, not the thread's stack.
 class HtmlText {
  public:
-  void walk(const GumboNode* node) {
-    if (node->type == GUMBO_NODE_TEXT || node->type == GUMBO_NODE_CDATA || node->type == GUMBO_NODE_WHITESPACE) {
-      inline_text(node->v.text.text);
-      return;
-    }
-    if (node->type != GUMBO_NODE_ELEMENT && node->type != GUMBO_NODE_DOCUMENT) return;
-    const GumboVector* children = node->type == GUMBO_NODE_DOCUMENT ? &node->v.document.children
-                                                                     : &node->v.element.children;
-    if (node->type == GUMBO_NODE_ELEMENT) {
-      const GumboTag tag = node->v.element.tag;
-      switch (tag) {
-        case GUMBO_TAG_SCRIPT: case GUMBO_TAG_STYLE: case GUMBO_TAG_NOSCRIPT: case GUMBO_TAG_TEMPLATE:
-        case GUMBO_TAG_IFRAME: case GUMBO_TAG_SVG: case GUMBO_TAG_CANVAS: case GUMBO_TAG_OBJECT:
-          return;
-        case GUMBO_TAG_TITLE:
-          title_ = collect(node);
-          return;
-        case GUMBO_TAG_H1: case GUMBO_TAG_H2: case GUMBO_TAG_H3: case GUMBO_TAG_H4: case GUMBO_TAG_H5:
-        case GUMBO_TAG_H6: {
-          const int level = static_cast<int>(tag - GUMBO_TAG_H1) + 1;
-          std::string heading = collect(node);
-          if (!heading.empty()) {
-            block();
-            out_ += std::string(static_cast<std::size_t>(level), '#') + " " + heading;
-            block();
-          }
-          return;
-        }
-        case GUMBO_TAG_BR:
-          out_ += '\n';
-          space_ = false;
-          return;
-        default:
-          break;
+  explicit HtmlText(std::size_t max_bytes) : max_bytes_(max_bytes) {}
+
+  void walk(const GumboNode* root) {
+    if (enter(root)) stack_.push_back(Frame{root, 0, 0, Frame::Kind::plain});
+    while (!stack_.empty() && out_.size() <= max_bytes_) {
+      Frame& f = stack_.back();
+      const GumboVector& children = f.node->type == GUMBO_NODE_DOCUMENT ? f.node->v.document.children
+                                                                         : f.node->v.element.children;
+      if (f.next < children.length) {
+        const auto* child = static_cast<const GumboNode*>(children.data[f.next++]);
+        if (enter(child)) stack_.push_back(Frame{child, 0, out_.size(), kind_of(child)});
+        continue;
       }
-      if (is_block(tag)) block();
+      const Frame done = f;
+      stack_.pop_back();
+      leave(done);
     }
-    for (unsigned i = 0; i < children->length; ++i) walk(static_cast<const GumboNode*>(children->data[i]));
-    if (node->type == GUMBO_NODE_ELEMENT && is_block(node->v.element.tag)) block();
   }
 
   Extracted result() {
@@ -113,24 +95,71 @@ class HtmlText {
     }
   }
 
-  // The text below a node, whitespace collapsed.
-  static std::string collect(const GumboNode* node) {
-    HtmlText inner;
-    if (node->type == GUMBO_NODE_ELEMENT) {
-      const GumboVector& c = node->v.element.children;
-      for (unsigned i = 0; i < c.length; ++i) {
-        const auto* child = static_cast<const GumboNode*>(c.data[i]);
-        if (child->type == GUMBO_NODE_ELEMENT) {
-          inner.walk(child);
-        } else if (child->type == GUMBO_NODE_TEXT || child->type == GUMBO_NODE_WHITESPACE ||
-                   child->type == GUMBO_NODE_CDATA) {
-          inner.inline_text(child->v.text.text);
-        }
-      }
+  struct Frame {
+    enum class Kind { plain, title, heading };
+    const GumboNode* node;
+    unsigned next;     // the next child to visit
+    std::size_t mark;  // out_'s size when the node was entered (title, heading)
+    Kind kind;
+  };
+
+  static Frame::Kind kind_of(const GumboNode* node) {
+    if (node->type != GUMBO_NODE_ELEMENT) return Frame::Kind::plain;
+    const GumboTag tag = node->v.element.tag;
+    if (tag == GUMBO_TAG_TITLE) return Frame::Kind::title;
+    if (tag >= GUMBO_TAG_H1 && tag <= GUMBO_TAG_H6) return Frame::Kind::heading;
+    return Frame::Kind::plain;
+  }
+
+  // Handles a node on the way down; true when its children are to be visited.
+  bool enter(const GumboNode* node) {
+    if (node->type == GUMBO_NODE_TEXT || node->type == GUMBO_NODE_CDATA || node->type == GUMBO_NODE_WHITESPACE) {
+      inline_text(node->v.text.text);
+      return false;
     }
+    if (node->type == GUMBO_NODE_DOCUMENT) return true;
+    if (node->type != GUMBO_NODE_ELEMENT) return false;
+    const GumboTag tag = node->v.element.tag;
+    switch (tag) {
+      case GUMBO_TAG_SCRIPT: case GUMBO_TAG_STYLE: case GUMBO_TAG_NOSCRIPT: case GUMBO_TAG_TEMPLATE:
+      case GUMBO_TAG_IFRAME: case GUMBO_TAG_SVG: case GUMBO_TAG_CANVAS: case GUMBO_TAG_OBJECT:
+        return false;
+      case GUMBO_TAG_BR:
+        out_ += '\n';
+        space_ = false;
+        return false;
+      default:
+        break;
+    }
+    if (kind_of(node) == Frame::Kind::plain && is_block(tag)) block();
+    return true;
+  }
+
+  // Handles a node on the way up: a title or heading takes the text written below it.
+  void leave(const Frame& f) {
+    if (f.kind == Frame::Kind::plain) {
+      if (f.node->type == GUMBO_NODE_ELEMENT && is_block(f.node->v.element.tag)) block();
+      return;
+    }
+    std::string inner = collapse(std::string_view(out_).substr(std::min(f.mark, out_.size())));
+    out_.resize(std::min(f.mark, out_.size()));
+    space_ = false;
+    if (f.kind == Frame::Kind::title) {
+      title_ = std::move(inner);
+      return;
+    }
+    if (inner.empty()) return;
+    const int level = static_cast<int>(f.node->v.element.tag - GUMBO_TAG_H1) + 1;
+    block();
+    out_ += std::string(static_cast<std::size_t>(level), '#') + " " + inner;
+    block();
+  }
+
+  // Whitespace runs as single spaces, none at the ends.
+  static std::string collapse(std::string_view in) {
     std::string out;
     bool sp = false;
-    for (char ch : inner.out_) {
+    for (char ch : in) {
       if (std::isspace(static_cast<unsigned char>(ch))) {
         sp = !out.empty();
         continue;
@@ -160,6 +189,8 @@ class HtmlText {
     space_ = false;
   }
 
+  std::size_t max_bytes_;
+  std::vector<Frame> stack_;
   std::string out_, title_;
   bool space_ = false;
 };
@@ -168,7 +199,7 @@ class HtmlText {
 
 std::mutex pdf_mu;  // poppler's global state is not safe to share between threads
 
-core::Result<Extracted> extract_pdf(std::string_view bytes) {
+core::Result<Extracted> extract_pdf(std::string_view bytes, const ExtractLimits& limits) {
   std::lock_guard lock(pdf_mu);
   static const bool quiet = [] {
     poppler::set_debug_error_function([](const std::string&, void*) {}, nullptr);
@@ -187,13 +218,15 @@ core::Result<Extracted> extract_pdf(std::string_view bytes) {
     e.title.assign(t.begin(), t.end());
   }
   const int n = doc->pages();
-  for (int i = 0; i < n; ++i) {
+  std::size_t total = 0;
+  for (int i = 0; i < n && total <= limits.max_text_bytes; ++i) {
     std::unique_ptr<poppler::page> page(doc->create_page(i));
     std::string text;
     if (page) {
       auto utf8 = page->text().to_utf8();
       text.assign(utf8.begin(), utf8.end());
     }
+    total += text.size();
     e.pages.push_back(std::move(text));
   }
   if (e.pages.empty()) return unprocessable("the PDF has no pages");
@@ -202,8 +235,13 @@ core::Result<Extracted> extract_pdf(std::string_view bytes) {
 
 // ---- DOCX -------------------------------------------------------------------------------------
 
-void docx_runs(const pugi::xml_node& node, std::string& out) {
-  for (auto child : node.children()) {
+// The text of a paragraph's runs, in document order, walked with an explicit stack.
+void docx_runs(const pugi::xml_node& paragraph, std::string& out, std::size_t max_bytes) {
+  std::vector<pugi::xml_node> stack;
+  for (auto c = paragraph.last_child(); c; c = c.previous_sibling()) stack.push_back(c);
+  while (!stack.empty() && out.size() <= max_bytes) {
+    const pugi::xml_node child = stack.back();
+    stack.pop_back();
     const std::string_view name = child.name();
     if (name == "w:t") {
       out += child.text().get();
@@ -212,7 +250,7 @@ void docx_runs(const pugi::xml_node& node, std::string& out) {
     } else if (name == "w:br" || name == "w:cr") {
       out += '\n';
     } else if (name != "w:pPr" && name != "w:rPr") {
-      docx_runs(child, out);
+      for (auto c = child.last_child(); c; c = c.previous_sibling()) stack.push_back(c);
     }
   }
 }
@@ -264,7 +302,7 @@ core::Result<Extracted> extract_docx(std::string_view bytes, const ExtractLimits
   for (const auto& x : xml.select_nodes("//w:p")) {
     const auto p = x.node();
     std::string text;
-    docx_runs(p, text);
+    docx_runs(p, text, limits.max_text_bytes);
     if (text.find_first_not_of(" \t\n") == std::string::npos) continue;
     const std::string style = p.child("w:pPr").child("w:pStyle").attribute("w:val").as_string();
     int level = 0;
@@ -273,25 +311,28 @@ core::Result<Extracted> extract_docx(std::string_view bytes, const ExtractLimits
     if (!e.text.empty()) e.text += "\n\n";
     if (level > 0) e.text += std::string(static_cast<std::size_t>(level), '#') + " ";
     e.text += text;
+    if (e.text.size() > limits.max_text_bytes) break;  // extract() refuses it
   }
   return e;
 }
 
 }  // namespace
 
-Extracted extract_html(std::string_view html) {
+Extracted extract_html(std::string_view html, std::size_t max_text_bytes) {
   GumboOutput* out = gumbo_parse_with_options(&kGumboDefaultOptions, html.data(), html.size());
-  HtmlText t;
+  HtmlText t(max_text_bytes);
   t.walk(out->document);
   gumbo_destroy_output(&kGumboDefaultOptions, out);
   return t.result();
 }
 
-core::Result<Extracted> extract(std::string_view bytes, std::string_view content_type, std::string_view filename,
-                                const ExtractLimits& limits) {
+namespace {
+
+core::Result<Extracted> extract_any(std::string_view bytes, std::string_view content_type,
+                                    std::string_view filename, const ExtractLimits& limits) {
   const std::string type = media_type(content_type);
   const std::string name = lower(filename);
-  if (bytes.substr(0, 5) == "%PDF-") return extract_pdf(bytes);
+  if (bytes.substr(0, 5) == "%PDF-") return extract_pdf(bytes, limits);
   if (type == kPdf || ends_with(name, ".pdf")) return unprocessable("the file is not a PDF (no %PDF- header)");
   const bool zip = bytes.substr(0, 4) == std::string_view("PK\x03\x04", 4);
   if (zip && (type == kDocx || ends_with(name, ".docx"))) return extract_docx(bytes, limits);
@@ -309,7 +350,7 @@ core::Result<Extracted> extract(std::string_view bytes, std::string_view content
   const bool html_sniffed = head.rfind("<!doctype html", 0) == 0 || head.rfind("<html", 0) == 0;
   if (type == "text/html" || type == "application/xhtml+xml" || ends_with(name, ".html") ||
       ends_with(name, ".htm") || html_sniffed) {
-    return extract_html(bytes);
+    return extract_html(bytes, limits.max_text_bytes);
   }
   const bool markdown = type == "text/markdown" || ends_with(name, ".md") || ends_with(name, ".markdown");
   const bool text = markdown || type.empty() || type.rfind("text/", 0) == 0 || type == "application/octet-stream" ||
@@ -322,6 +363,24 @@ core::Result<Extracted> extract(std::string_view bytes, std::string_view content
   e.content_type = markdown ? "text/markdown" : "text/plain";
   e.text.assign(bytes);
   return e;
+}
+
+}  // namespace
+
+core::Result<Extracted> extract(std::string_view bytes, std::string_view content_type, std::string_view filename,
+                                const ExtractLimits& limits) {
+  auto r = extract_any(bytes, content_type, filename, limits);
+  if (!r) return r;
+  // Never stored as they came: a strict client reading the text back would fail on them.
+  r->invalid_utf8 = core::repair_utf8(r->title) + core::repair_utf8(r->text);
+  for (auto& p : r->pages) r->invalid_utf8 += core::repair_utf8(p);
+  std::size_t total = r->text.size() + r->title.size();
+  for (const auto& p : r->pages) total += p.size();
+  if (total > limits.max_text_bytes) {
+    return unprocessable("the document holds more than " + std::to_string(limits.max_text_bytes) +
+                         " bytes of text (knowledge.max_extracted_chars)");
+  }
+  return r;
 }
 
 }  // namespace sb::knowledge

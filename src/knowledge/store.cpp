@@ -1,4 +1,5 @@
 #include "knowledge/store.hpp"
+#include "knowledge/extract_sandbox.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -340,10 +341,16 @@ Task<Extracted> Store::extract(std::string_view bytes, std::string content_type,
                         std::to_string(options_.max_document_bytes) + " (knowledge.max_document_bytes)",
                     "file");
   }
-  auto fn = [bytes, content_type = std::move(content_type), filename = std::move(filename)] {
-    return knowledge::extract(bytes, content_type, filename);
+  auto fn = [this, bytes, content_type = std::move(content_type), filename = std::move(filename)] {
+    if (options_.extractor) return options_.extractor(bytes, content_type, filename);
+    return knowledge::extract(bytes, content_type, filename, options_.extract_limits);
   };
-  co_return co_await db_.pool().run(std::move(fn));
+  auto& pool = options_.extract_pool ? *options_.extract_pool : db_.pool();
+  auto r = co_await pool.run(std::move(fn));
+  if (r && r->invalid_utf8 > 0) {
+    core::log::warn("invalid UTF-8 replaced", {{"sequences", static_cast<long long>(r->invalid_utf8)}});
+  }
+  co_return r;
 }
 
 Task<DocumentView> Store::submit(IndexRequest request, std::string bytes, std::string content_type,
@@ -402,7 +409,18 @@ Task<DocumentView> Store::submit(IndexRequest request, std::string bytes, std::s
 boost::asio::awaitable<void> Store::process(IndexRequest request, std::string bytes, std::string content_type,
                                             std::string filename) {
   const std::string id = *request.document_id;
-  co_await process_upload(std::move(request), std::move(bytes), std::move(content_type), std::move(filename));
+  auto begin = [id](Connection& c) { return KnowledgeRepository::begin_upload_attempt(c, id); };
+  auto attempts = co_await db_.write(std::move(begin));
+  if (attempts && *attempts > kMaxUploadAttempts) {
+    co_await set_state(id, "failed",
+                       "processing this upload was interrupted " + std::to_string(*attempts - 1) +
+                           " times (the server stopped or crashed while it ran): upload it again",
+                       std::nullopt);
+    core::log::warn("upload given up", {{"document", id}, {"attempts", static_cast<long long>(*attempts - 1)}});
+  } else if (!co_await process_upload(std::move(request), std::move(bytes), std::move(content_type),
+                                      std::move(filename))) {
+    co_return;  // interrupted by shutdown: kept, to be processed again at start
+  }
   // Processed (ready or failed): the kept bytes go. Should the server stop before this, the
   // upload is processed again at start, which writes nothing new for the same content.
   auto forget = [id](Connection& c) -> core::Result<bool> {
@@ -414,7 +432,7 @@ boost::asio::awaitable<void> Store::process(IndexRequest request, std::string by
   }
 }
 
-boost::asio::awaitable<void> Store::process_upload(IndexRequest request, std::string bytes, std::string content_type,
+boost::asio::awaitable<bool> Store::process_upload(IndexRequest request, std::string bytes, std::string content_type,
                                                    std::string filename) {
   const std::string id = *request.document_id;
   co_await set_state(id, "processing", std::nullopt, 0.0);
@@ -422,15 +440,18 @@ boost::asio::awaitable<void> Store::process_upload(IndexRequest request, std::st
   std::string_view view_bytes = bytes;
   std::string type = std::move(content_type), name = filename;
   auto extracted = co_await extract(view_bytes, std::move(type), std::move(name));
+  if (!extracted && extracted.error().kind == ErrorKind::unavailable && extracted.error().where == kShutdownWhere) {
+    co_return false;  // the extraction workers are shutting down
+  }
   if (!extracted) {
     co_await fail(extracted.error());
-    co_return;
+    co_return true;
   }
   bytes.clear();
   bytes.shrink_to_fit();
   if (auto st = use_extracted(request, std::move(*extracted), filename); !st) {
     co_await fail(st.error());
-    co_return;
+    co_return true;
   }
   auto progress = [this, id](double p) -> boost::asio::awaitable<void> {
     co_await set_state(id, "processing", std::nullopt, p);
@@ -438,12 +459,13 @@ boost::asio::awaitable<void> Store::process_upload(IndexRequest request, std::st
   auto r = co_await index(std::move(request), progress);
   if (!r) {
     co_await fail(r.error());
-    co_return;
+    co_return true;
   }
   // add_version set it ready; an unchanged upload wrote nothing: ready as it was.
   if (r->unchanged) co_await set_state(id, "ready", std::nullopt, std::nullopt);
   core::log::info("upload processed", {{"document", id}, {"chunks", static_cast<long long>(r->chunks)},
                                        {"version", r->version}});
+  co_return true;
 }
 
 boost::asio::awaitable<void> Store::set_state(std::string id, std::string state, std::optional<std::string> error,

@@ -117,6 +117,13 @@ struct StoreOptions {
   std::int64_t max_document_bytes = 10 * 1024 * 1024;
   std::int64_t async_ingest_bytes = 1024 * 1024;  // uploads over this are processed in the background
   UrlOptions url;  // its max_bytes is max_document_bytes
+  ExtractLimits extract_limits;
+  // Where documents are parsed: by default in this process, on the database's blocking pool
+  // (tests and tools); the server sets `extractor` (sandboxed worker processes) and its own pool.
+  std::function<core::Result<Extracted>(std::string_view bytes, std::string_view content_type,
+                                        std::string_view filename)>
+      extractor;
+  core::BlockingPool* extract_pool = nullptr;
 };
 
 class Store {
@@ -197,8 +204,11 @@ class Store {
   // Processes a kept upload, then forgets it.
   boost::asio::awaitable<void> process(IndexRequest request, std::string bytes, std::string content_type,
                                        std::string filename);
-  boost::asio::awaitable<void> process_upload(IndexRequest request, std::string bytes, std::string content_type,
+  // False when extraction was interrupted by shutdown (the upload stays kept).
+  boost::asio::awaitable<bool> process_upload(IndexRequest request, std::string bytes, std::string content_type,
                                               std::string filename);
+  // Attempts at a kept upload after which it is failed instead of processed again at start.
+  static constexpr int kMaxUploadAttempts = 3;
   boost::asio::awaitable<void> set_state(std::string id, std::string state, std::optional<std::string> error,
                                          std::optional<double> progress);
   Task<storage::CollectionRow> collection(const std::string& name);

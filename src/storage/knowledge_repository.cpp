@@ -426,6 +426,15 @@ Status KnowledgeRepository::delete_upload(Connection& c, std::string_view docume
   return st->run();
 }
 
+Result<int> KnowledgeRepository::begin_upload_attempt(Connection& c, std::string_view document_id) {
+  auto st = c.cached("UPDATE uploads SET attempts = attempts + 1 WHERE document_id = ?1 RETURNING attempts");
+  if (!st) return std::move(st).error();
+  st->bind(1, document_id);
+  auto rows = st->all([](const Statement& r) { return static_cast<int>(r.column_int64(0)); });
+  if (!rows) return std::move(rows).error();
+  return rows->empty() ? 0 : rows->front();
+}
+
 Result<std::vector<UploadRow>> KnowledgeRepository::uploads(Connection& c) {
   auto st = c.cached("SELECT document_id, request, content_type, filename, bytes FROM uploads ORDER BY created_at, rowid");
   if (!st) return std::move(st).error();

@@ -199,6 +199,10 @@ class KnowledgeRepository {
   // An accepted upload, kept (bytes and the request's fields as JSON) until it is processed.
   static Status save_upload(Connection& c, const UploadRow& upload, std::string_view bytes, std::int64_t now);
   static Status delete_upload(Connection& c, std::string_view document_id);
+  // Counts one more attempt at processing a kept upload, before the work starts, so an upload
+  // whose processing took the server down is not retried at every start; returns the count
+  // (0 when the upload is not kept).
+  static Result<int> begin_upload_attempt(Connection& c, std::string_view document_id);
   // Every kept upload, oldest first.
   static Result<std::vector<UploadRow>> uploads(Connection& c);
   // Collections whose model change was running.

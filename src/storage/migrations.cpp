@@ -129,6 +129,10 @@ CREATE TABLE uploads (
   created_at   INTEGER NOT NULL
 );
 )sql"},
+      {6, "knowledge: attempts at processing an upload",
+       R"sql(
+ALTER TABLE uploads ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
+)sql"},
   };
   return kMigrations;
 }

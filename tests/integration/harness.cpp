@@ -337,4 +337,37 @@ double metric(int port, const std::string& prefix) {
   return -1;
 }
 
+std::string multipart_form(const std::map<std::string, std::string>& fields, const std::string& filename,
+                           const std::string& type, const std::string& file) {
+  std::string b;
+  for (const auto& [k, v] : fields) {
+    b += "--BoUnDaRy\r\nContent-Disposition: form-data; name=\"" + k + "\"\r\n\r\n" + v + "\r\n";
+  }
+  b += "--BoUnDaRy\r\nContent-Disposition: form-data; name=\"file\"; filename=\"" + filename + "\"\r\n";
+  if (!type.empty()) b += "Content-Type: " + type + "\r\n";
+  return b + "\r\n" + file + "\r\n--BoUnDaRy--\r\n";
+}
+
+const std::map<std::string, std::string> kMultipart = {{"Content-Type", "multipart/form-data; boundary=BoUnDaRy"}};
+
+long rss_kib(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+  }
+  return -1;
+}
+
+std::vector<pid_t> child_pids(pid_t pid) {
+  std::vector<pid_t> out;
+  const std::string task = "/proc/" + std::to_string(pid) + "/task";
+  for (const auto& t : std::filesystem::directory_iterator(task)) {
+    std::ifstream in(t.path() / "children");
+    pid_t child;
+    while (in >> child) out.push_back(child);
+  }
+  return out;
+}
+
 }  // namespace sbtest

@@ -122,4 +122,14 @@ std::string raw_request(const std::string& method, const std::string& path,
 // Value of a metric sample line that starts with `prefix` in /metrics, or -1.
 double metric(int port, const std::string& prefix);
 
+// A multipart/form-data body with text fields and one file part, sent with kMultipart.
+std::string multipart_form(const std::map<std::string, std::string>& fields, const std::string& filename,
+                           const std::string& type, const std::string& file);
+extern const std::map<std::string, std::string> kMultipart;
+
+// The resident set size of a process in KiB (VmRSS), or -1.
+long rss_kib(pid_t pid);
+// The child processes of a process (its extraction workers).
+std::vector<pid_t> child_pids(pid_t pid);
+
 }  // namespace sbtest

@@ -357,18 +357,11 @@ TEST(Knowledge, AChunkGoneFromStorageIsNeverReturnedThoughTheIndexesStillHoldIt)
   for (const char* mode : {"keyword", "semantic", "hybrid"}) EXPECT_EQ(ids(mode).first, rest) << mode;
 }
 
-// A multipart/form-data body with text fields and one file part.
 std::string form(const std::map<std::string, std::string>& fields, const std::string& filename,
                  const std::string& type, const std::string& file) {
-  std::string b;
-  for (const auto& [k, v] : fields) {
-    b += "--BoUnDaRy\r\nContent-Disposition: form-data; name=\"" + k + "\"\r\n\r\n" + v + "\r\n";
-  }
-  b += "--BoUnDaRy\r\nContent-Disposition: form-data; name=\"file\"; filename=\"" + filename + "\"\r\n";
-  if (!type.empty()) b += "Content-Type: " + type + "\r\n";
-  return b + "\r\n" + file + "\r\n--BoUnDaRy--\r\n";
+  return multipart_form(fields, filename, type, file);
 }
-const std::map<std::string, std::string> kForm = {{"Content-Type", "multipart/form-data; boundary=BoUnDaRy"}};
+const std::map<std::string, std::string>& kForm = kMultipart;
 
 TEST(Knowledge, UploadsArePdfDocxHtmlOrTextAndBadFilesAreRefused) {
   Server s({.env = {{"SWITCHBOARD_KNOWLEDGE_MAX_DOCUMENT_BYTES", "200000"}}});

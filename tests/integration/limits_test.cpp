@@ -147,10 +147,25 @@ TEST_F(LimitsTest, SilentConnectionIsClosedAfterTheHeaderTimeout) {
   EXPECT_TRUE(c.wait_closed(3s));
 }
 
-TEST_F(LimitsTest, SlowBodyClosesTheConnection) {
+TEST_F(LimitsTest, SlowBodyIsAnswered408AndClosed) {
   Client c(port());
   ASSERT_TRUE(c.send("POST /api/v1/echo HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\n{\"a\""));
+  auto r = c.read_response(3s);
+  ASSERT_TRUE(r) << "the README promises 408";
+  EXPECT_EQ(r->status, 408);
+  EXPECT_EQ(code_of(*r), "request_timeout");
+  EXPECT_NE(r->body.find("body_timeout_ms"), std::string::npos) << r->body;
+  EXPECT_EQ(r->header("connection"), "close");
   EXPECT_TRUE(c.wait_closed(3s));
+}
+
+TEST_F(LimitsTest, SlowHeadersAreAnswered408) {
+  Client c(port());
+  ASSERT_TRUE(c.send("GET /health HTTP/1.1\r\nHo"));
+  auto r = c.read_response(3s);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 408);
+  EXPECT_NE(r->body.find("header_timeout_ms"), std::string::npos) << r->body;
 }
 
 TEST_F(LimitsTest, IdleKeepAliveIsClosed) {

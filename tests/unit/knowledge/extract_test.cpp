@@ -103,5 +103,46 @@ TEST(Extract, TextMarkdownAndBinary) {
   EXPECT_EQ(image.error().kind, ErrorKind::unsupported_media_type);
 }
 
+TEST(Extract, DeepNestingIsWalkedWithoutRecursion) {
+  // 200,000 levels: a recursive walk would overflow a thread's 8 MiB stack.
+  std::string xml = R"(<w:document xmlns:w="w"><w:body><w:p>)";
+  for (int i = 0; i < 200000; ++i) xml += "<w:r>";
+  xml += "<w:t>deep</w:t>";
+  for (int i = 0; i < 200000; ++i) xml += "</w:r>";
+  xml += "</w:p></w:body></w:document>";
+  auto docx = extract(sbtest::make_zip({{"word/document.xml", xml}}), "", "deep.docx");
+  ASSERT_TRUE(docx) << docx.error().message;
+  EXPECT_EQ(docx->text, "deep");
+  std::string html = "<title>T</title><h1>";
+  for (int i = 0; i < 20000; ++i) html += "<span>";
+  html += "heading";
+  for (int i = 0; i < 20000; ++i) html += "</span>";
+  html += "</h1><p>body</p>";
+  auto e = extract(html, "text/html", "");
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->title, "T");
+  EXPECT_EQ(e->text, "# heading\n\nbody");
+}
+
+TEST(Extract, TextPastTheLimitIsRefused) {
+  ExtractLimits limits;
+  limits.max_text_bytes = 100;
+  auto big = extract(std::string(101, 'a'), "text/plain", "", limits);
+  ASSERT_FALSE(big);
+  EXPECT_EQ(big.error().kind, ErrorKind::unprocessable);
+  EXPECT_TRUE(extract(std::string(90, 'a'), "text/plain", "", limits));
+  std::string html = "<p>";
+  for (int i = 0; i < 1000; ++i) html += "word ";
+  EXPECT_FALSE(extract(html, "text/html", "", limits));
+  EXPECT_FALSE(extract(sbtest::make_pdf({std::string(60, 'x'), std::string(60, 'y')}), "", "", limits));
+}
+
+TEST(Extract, InvalidUtf8IsRepairedAndCounted) {
+  auto e = extract("caf\xc3 and \xff", "text/plain", "");
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->text, "caf\xef\xbf\xbd and \xef\xbf\xbd");
+  EXPECT_EQ(e->invalid_utf8, 2u);
+}
+
 }  // namespace
 }  // namespace sb::knowledge

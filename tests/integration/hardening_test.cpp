@@ -1,0 +1,316 @@
+// Hostile input against the real binary: request framing that could smuggle a request, bounds on
+// what a client can make the server hold, and documents that crash, hang or bloat a parser
+// (which runs in a sandboxed worker process). After each, the server still serves.
+
+#include <signal.h>
+
+#include <boost/json/parse.hpp>
+#include <gtest/gtest.h>
+
+#include "harness.hpp"
+#include "support/documents.hpp"
+
+namespace sbtest {
+namespace {
+
+namespace json = boost::json;
+
+// knowledge::Store::kMaxUploadAttempts: starts that may try a kept upload.
+constexpr int kMaxUploadAttempts = 3;
+
+std::string code_of(const HttpResponse& r) {
+  return std::string(json::parse(r.body).at("error").at("code").as_string());
+}
+
+class FramingTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { server_ = new Server(); }
+  static void TearDownTestSuite() {
+    delete server_;
+    server_ = nullptr;
+  }
+  void TearDown() override {
+    auto r = http(port(), "GET", "/health");
+    ASSERT_TRUE(r) << "server stopped serving";
+    EXPECT_EQ(r->status, 200);
+  }
+  static int port() { return server_->port(); }
+  static Server* server_;
+};
+Server* FramingTest::server_ = nullptr;
+
+// A POST whose body is itself a request: if the server took the body as empty, it would answer
+// the smuggled GET as a second response on the connection.
+std::string smuggling(const std::string& framing_headers) {
+  const std::string inner = "GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n";
+  return "POST /api/v1/echo HTTP/1.1\r\nHost: t\r\n" + framing_headers + "\r\n" + inner;
+}
+
+TEST_F(FramingTest, ATransferCodingOtherThanAFinalChunkedIs400AndCloses) {
+  for (const char* te : {"identity", "xchunked", "chunked, chunked", "gzip", "chunked;q=1", "chunked, identity",
+                         ""}) {
+    Client c(port());
+    ASSERT_TRUE(c.send(smuggling(std::string("Transfer-Encoding: ") + te + "\r\n")));
+    auto r = c.read_response(3s);
+    ASSERT_TRUE(r) << te;
+    EXPECT_EQ(r->status, 400) << te << ": " << r->body;
+    EXPECT_EQ(r->header("connection"), "close") << te;
+    EXPECT_TRUE(c.wait_closed(3s)) << te << ": the body must not be read as the next request";
+  }
+}
+
+TEST_F(FramingTest, TwoTransferEncodingFieldsOrOneWithContentLengthAre400) {
+  for (const char* h : {"Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n",
+                        "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n",
+                        "Transfer-Encoding: chunked\r\nContent-Length: 5\r\n"}) {
+    Client c(port());
+    ASSERT_TRUE(c.send(smuggling(h)));
+    auto r = c.read_response(3s);
+    ASSERT_TRUE(r) << h;
+    EXPECT_EQ(r->status, 400) << h << r->body;
+    EXPECT_TRUE(c.wait_closed(3s)) << h;
+  }
+}
+
+TEST_F(FramingTest, ACodingBeforeChunkedIs501) {
+  for (const char* h : {"Transfer-Encoding: gzip, chunked\r\n",
+                        "Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n"}) {
+    Client c(port());
+    ASSERT_TRUE(c.send(std::string("POST /api/v1/echo HTTP/1.1\r\nHost: t\r\n") + h +
+                       "\r\n7\r\n{\"a\":1}\r\n0\r\n\r\n"));
+    auto r = c.read_response(3s);
+    ASSERT_TRUE(r) << h;
+    EXPECT_EQ(r->status, 501) << h;
+    EXPECT_EQ(code_of(*r), "not_implemented");
+    EXPECT_TRUE(c.wait_closed(3s));
+  }
+}
+
+TEST_F(FramingTest, ASingleChunkedCodingInAnyCaseIsRead) {
+  Client c(port());
+  ASSERT_TRUE(c.send("POST /api/v1/echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding:  Chunked \r\n\r\n"
+                     "7\r\n{\"a\":1}\r\n0\r\n\r\n"));
+  auto r = c.read_response(3s);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, R"({"a":1})");
+}
+
+TEST_F(FramingTest, AFoldedHeaderLineIs400) {
+  for (const char* fold : {"\r\n  continued", "\r\n\tcontinued"}) {
+    Client c(port());
+    ASSERT_TRUE(c.send(std::string("GET /health HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer a") + fold +
+                       "\r\nAccept: */*\r\n\r\n"));
+    auto r = c.read_response(3s);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 400);
+    EXPECT_NE(r->body.find("folding"), std::string::npos) << r->body;
+    EXPECT_TRUE(c.wait_closed(3s));
+  }
+  // The same head arriving byte by byte is refused too (the fold is split across reads).
+  Client c(port());
+  const std::string head = "GET /health HTTP/1.1\r\nHost: t\r\nX-A: 1\r\n x\r\n\r\n";
+  for (char ch : head) ASSERT_TRUE(c.send(std::string(1, ch)));
+  auto r = c.read_response(3s);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 400);
+}
+
+TEST_F(FramingTest, AHugeTrailerSectionIs431WithBoundedMemory) {
+  const long before = rss_kib(server_->pid());
+  Client c(port());
+  ASSERT_TRUE(c.send("POST /api/v1/echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+                     "2\r\n{}\r\n0\r\n"));
+  std::optional<HttpResponse> r;
+  const std::string field = "X-Trailer: " + std::string(1000, 't') + "\r\n";
+  std::string block;
+  for (int i = 0; i < 64; ++i) block += field;
+  for (int i = 0; i < 64 * 16 && c.send(block); ++i) {
+  }  // up to 64 MiB, until the server closes
+  r = c.read_response(5s);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 431);
+  EXPECT_NE(r->body.find("trailer"), std::string::npos) << r->body;
+  EXPECT_LT(rss_kib(server_->pid()) - before, 32 * 1024) << "the trailers were held in memory";
+}
+
+TEST_F(FramingTest, AnAbsoluteFormTargetIsServed) {
+  Client c(port());
+  ASSERT_TRUE(c.send("GET http://example.test/health HTTP/1.1\r\nHost: example.test\r\n\r\n"));
+  auto r = c.read_response(3s);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200) << r->body;
+  ASSERT_TRUE(c.send("GET HTTPS://example.test/v1/models?x=1 HTTP/1.1\r\nHost: example.test\r\n\r\n"));
+  r = c.read_response(3s);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200) << r->body;
+}
+
+// ---- documents: parsed in sandboxed workers ------------------------------------------------------
+
+std::string nested_html(int depth, const std::string& tag) {
+  std::string s = "<html><body>";
+  for (int i = 0; i < depth; ++i) s += "<" + tag + ">";
+  s += "deep text";
+  for (int i = 0; i < depth; ++i) s += "</" + tag + ">";
+  return s + "</body></html>";
+}
+
+std::string nested_docx(int depth) {
+  std::string xml =
+      R"(<?xml version="1.0" encoding="UTF-8"?><w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body><w:p>)";
+  for (int i = 0; i < depth; ++i) xml += "<w:r>";
+  xml += "<w:t>deep text</w:t>";
+  for (int i = 0; i < depth; ++i) xml += "</w:r>";
+  xml += "</w:p></w:body></w:document>";
+  return make_zip({{"[Content_Types].xml", "<Types/>"}, {"word/document.xml", xml}});
+}
+
+std::string upload(int port, const std::string& name, const std::string& type, const std::string& bytes,
+                   bool async = false) {
+  auto r = http(port, "POST", std::string("/api/v1/documents") + (async ? "?async=true" : "?async=false"),
+                multipart_form({{"collection", "c"}}, name, type, bytes), kMultipart);
+  return r ? std::to_string(r->status) + " " + r->body : "no answer";
+}
+
+std::string state_of(int port, const std::string& id) {
+  auto r = http(port, "GET", "/api/v1/documents/" + id);
+  if (!r || r->status != 200) return "?";
+  auto d = json::parse(r->body);
+  std::string s(d.at("state").as_string());
+  if (d.at("error").is_string()) s += ": " + std::string(d.at("error").as_string());
+  return s;
+}
+
+std::string wait_state(int port, const std::string& id, std::chrono::milliseconds timeout) {
+  const auto end = std::chrono::steady_clock::now() + timeout;
+  std::string s;
+  while (std::chrono::steady_clock::now() < end) {
+    s = state_of(port, id);
+    if (s.rfind("ready", 0) == 0 || s.rfind("failed", 0) == 0) return s;
+    std::this_thread::sleep_for(50ms);
+  }
+  return s;
+}
+
+std::string id_of(const std::string& answer) {
+  auto body = json::parse(answer.substr(answer.find(' ') + 1));
+  return std::string(body.at("id").as_string());
+}
+
+void make_collection(int port) {
+  ASSERT_EQ(http(port, "POST", "/api/v1/collections", R"({"name":"c"})")->status, 201);
+}
+
+TEST(Sandbox, DeeplyNestedHtmlAndDocxAreReadWithoutCrashing) {
+  Server s;
+  make_collection(s.port());
+  for (const char* tag : {"span", "b", "div"}) {
+    const std::string r = upload(s.port(), "deep.html", "text/html", nested_html(50000, tag));
+    EXPECT_EQ(r.substr(0, 3), "201") << tag << ": " << r.substr(0, 300);
+  }
+  const std::string r = upload(s.port(), "deep.docx", "", nested_docx(50000));
+  EXPECT_EQ(r.substr(0, 3), "201") << r.substr(0, 300);
+  auto hit = http(s.port(), "POST", "/api/v1/search", R"({"collection":"c","query":"deep text"})");
+  ASSERT_TRUE(hit);
+  EXPECT_EQ(json::parse(hit->body).at("data").as_array().size(), 4u) << hit->body;
+}
+
+TEST(Sandbox, ADocumentThatTakesTooLongFailsWithTimeoutAndOthersGoOn) {
+  Server s({.env = {{"SWITCHBOARD_KNOWLEDGE_EXTRACT_TIMEOUT_MS", "1500"}}});
+  make_collection(s.port());
+  const auto t0 = std::chrono::steady_clock::now();
+  const std::string slow = nested_html(150000, "div");  // quadratic in gumbo: minutes of CPU
+  const std::string r = upload(s.port(), "slow.html", "text/html", slow);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s);
+  EXPECT_EQ(r.substr(0, 3), "422") << r.substr(0, 300);
+  EXPECT_NE(r.find("(timeout)"), std::string::npos) << r.substr(0, 300);
+  EXPECT_NE(r.find("extract_timeout_ms"), std::string::npos) << r.substr(0, 300);
+  // A normal PDF upload is not held behind a slow one.
+  const std::string again = upload(s.port(), "slow2.html", "text/html", slow, true);
+  const std::string pdf = upload(s.port(), "ok.pdf", "application/pdf", make_pdf({"A normal page."}));
+  EXPECT_EQ(pdf.substr(0, 3), "201") << pdf.substr(0, 300);
+  EXPECT_NE(wait_state(s.port(), id_of(again), 10s).find("(timeout)"), std::string::npos);
+}
+
+TEST(Sandbox, AKilledWorkerFailsItsDocumentAndTheServerGoesOn) {
+  Server s;
+  make_collection(s.port());
+  const std::string r = upload(s.port(), "slow.html", "text/html", nested_html(150000, "div"), true);
+  ASSERT_EQ(r.substr(0, 3), "202") << r.substr(0, 300);
+  const std::string id = id_of(r);
+  std::vector<pid_t> workers;
+  for (int i = 0; i < 100 && workers.empty(); ++i) {
+    std::this_thread::sleep_for(20ms);
+    workers = child_pids(s.pid());
+  }
+  ASSERT_EQ(workers.size(), 1u) << "one worker, started for the document";
+  std::this_thread::sleep_for(200ms);  // mid-document
+  ASSERT_EQ(::kill(workers[0], SIGKILL), 0);
+  const std::string st = wait_state(s.port(), id, 5s);
+  EXPECT_NE(st.find("failed: the document could not be extracted (crashed)"), std::string::npos) << st;
+  EXPECT_EQ(http(s.port(), "GET", "/health")->status, 200);
+  // A new worker takes the next document.
+  const std::string ok = upload(s.port(), "ok.html", "text/html", "<p>after the crash</p>");
+  EXPECT_EQ(ok.substr(0, 3), "201") << ok;
+}
+
+TEST(Sandbox, SigtermDuringASlowExtractionExitsWithinTheGracePeriod) {
+  Server s({.env = {{"SWITCHBOARD_SERVER_SHUTDOWN_GRACE_MS", "1000"}}});
+  make_collection(s.port());
+  std::thread uploader([&] { upload(s.port(), "slow.html", "text/html", nested_html(150000, "div")); });
+  for (int i = 0; i < 100 && child_pids(s.pid()).empty(); ++i) std::this_thread::sleep_for(20ms);
+  ASSERT_FALSE(child_pids(s.pid()).empty());
+  std::this_thread::sleep_for(200ms);
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_EQ(s.stop(SIGTERM, 10s), 0);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 2500ms) << "grace 1000 ms";
+  uploader.join();
+}
+
+TEST(Sandbox, AnUploadThatKeepsTakingTheServerDownIsFailedNotRetriedForever) {
+  TempDir dir;
+  const std::string data = dir.path() + "/data";
+  std::string id;
+  {
+    Server s({.data_dir = data});
+    make_collection(s.port());
+    const std::string r = upload(s.port(), "slow.html", "text/html", nested_html(150000, "div"), true);
+    ASSERT_EQ(r.substr(0, 3), "202") << r.substr(0, 300);
+    id = id_of(r);
+    std::this_thread::sleep_for(300ms);
+    s.kill9();  // as if the parser had taken the server down
+  }
+  // Each start resumes the kept upload; each is cut short the same way.
+  for (int start = 0; start < kMaxUploadAttempts - 1; ++start) {
+    Server s({.data_dir = data});
+    for (int i = 0; i < 100 && child_pids(s.pid()).empty(); ++i) std::this_thread::sleep_for(20ms);
+    ASSERT_FALSE(child_pids(s.pid()).empty()) << "start " << start << " resumed the upload";
+    std::this_thread::sleep_for(200ms);
+    s.kill9();
+  }
+  Server s({.data_dir = data});
+  const std::string st = wait_state(s.port(), id, 5s);
+  EXPECT_NE(st.find("failed: processing this upload was interrupted 3 times"), std::string::npos) << st;
+  EXPECT_TRUE(child_pids(s.pid()).empty()) << "not parsed again";
+}
+
+TEST(Sandbox, InvalidUtf8IsRepairedAtIngestion) {
+  Server s;
+  make_collection(s.port());
+  const std::string bad = "caf\xc3 ol\xe9 \xff\xfe text \xed\xa0\x80 end";  // cut, Latin-1, bytes, surrogate
+  const std::string r = upload(s.port(), "bad.txt", "text/plain", bad);
+  ASSERT_EQ(r.substr(0, 3), "201") << r;
+  auto doc = http(s.port(), "GET", "/api/v1/documents/" + id_of(r) + "?include=text");
+  ASSERT_TRUE(doc);
+  auto body = json::parse(doc->body);  // strict: throws on invalid UTF-8
+  const std::string text(body.at("text").as_string());
+  EXPECT_NE(text.find("caf\xef\xbf\xbd ol\xef\xbf\xbd"), std::string::npos) << text;
+  EXPECT_EQ(text.find('\xff'), std::string::npos);
+  auto hit = http(s.port(), "POST", "/api/v1/search", R"({"collection":"c","query":"text end"})");
+  ASSERT_TRUE(hit);
+  EXPECT_NO_THROW(json::parse(hit->body));
+}
+
+}  // namespace
+}  // namespace sbtest
