@@ -400,7 +400,7 @@ void register_knowledge_routes(http::Router& router, knowledge::Store& store) {
     // upload with the same fields and a `file`.
     router.add("POST", base, [&store](Request& req) -> awaitable<Response> {
       const std::string boundary = http::multipart_boundary(req.header("content-type"));
-      if (!boundary.empty()) {
+      if (http::is_multipart_form(req.header("content-type"))) {
         auto res = co_await upload(store, req, boundary, std::nullopt);
         co_return res ? std::move(*res) : Response::error(res.error());
       }
@@ -429,7 +429,7 @@ void register_knowledge_routes(http::Router& router, knowledge::Store& store) {
       auto doc = co_await store.get_document(std::move(lookup), false);
       if (!doc) co_return Response::error(doc.error());
       const std::string boundary = http::multipart_boundary(req.header("content-type"));
-      if (!boundary.empty()) {
+      if (http::is_multipart_form(req.header("content-type"))) {
         std::optional<std::string> collection = doc->row.collection, document_id = id, external_id = doc->row.external_id;
         auto res = co_await upload(store, req, boundary, std::move(collection), std::move(document_id),
                                    std::move(external_id));

@@ -2,6 +2,9 @@
 
 #include <vector>
 
+#include "core/log.hpp"
+#include "core/text.hpp"
+#include "gateway/json_check.hpp"
 #include "gateway/provider.hpp"
 #include "http/sse.hpp"
 
@@ -25,6 +28,20 @@ awaitable<core::Result<std::string>> fetch_json(http::Client& client, const core
   if (res->status / 100 != 2) {
     co_return upstream_http_error(provider, res->status, res->body, res->header("retry-after"));
   }
+  if (!is_json_object(res->body)) {
+    // Never relayed: it is not the provider's format, and it may hold anything (an echoed key).
+    core::log::warn("upstream answer is not a JSON object",
+                    {{"provider", provider.name},
+                     {"status", res->status},
+                     {"bytes", static_cast<long long>(res->body.size())},
+                     {"body", strip_secrets(std::string(core::utf8_prefix(res->body, 200)), provider.api_key)}});
+    core::Error e(core::ErrorKind::upstream_error,
+                  "upstream " + provider.name + " answered " + std::to_string(res->status) +
+                      " with a body that is not a JSON object",
+                  {}, "gateway");
+    e.upstream_status = res->status;
+    co_return e;
+  }
   co_return std::move(res->body);
 }
 
@@ -36,6 +53,7 @@ awaitable<core::Status> stream_events(http::Client& client, const core::Provider
   http::SseParser parser;
   core::Status failure;
   std::vector<std::string> events;
+  std::size_t chunks = 0;  // events other than [DONE]
   auto res = co_await client.stream(
       std::move(request),
       [&](const http::ClientResponse& head) {
@@ -54,6 +72,7 @@ awaitable<core::Status> stream_events(http::Client& client, const core::Provider
           co_return false;
         }
         for (std::size_t i = 0; i < events.size(); ++i) {
+          if (events[i] != "[DONE]") ++chunks;
           auto r = co_await on_event(events[i], i + 1 < events.size());
           if (!r) {
             failure = std::move(r).error();
@@ -65,6 +84,14 @@ awaitable<core::Status> stream_events(http::Client& client, const core::Provider
   if (!failure) co_return failure;
   if (!res) co_return tag(provider, std::move(res).error());
   if (status / 100 != 2) co_return upstream_http_error(provider, status, error_body, retry_after);
+  if (chunks == 0) {
+    core::Error e(core::ErrorKind::upstream_error,
+                  "upstream " + provider.name + " answered " + std::to_string(status) +
+                      " with a stream that carried no events",
+                  {}, "gateway");
+    e.upstream_status = status;
+    co_return e;
+  }
   co_return core::Status{};
 }
 

@@ -51,14 +51,17 @@ Error malformed(const std::string& what) {
 
 }  // namespace
 
+bool is_multipart_form(std::string_view content_type) {
+  return lower(trim(content_type.substr(0, content_type.find(';')))) == "multipart/form-data";
+}
+
 std::string multipart_boundary(std::string_view content_type) {
-  auto semi = content_type.find(';');
-  if (lower(trim(content_type.substr(0, semi))) != "multipart/form-data") return {};
+  if (!is_multipart_form(content_type)) return {};
   return param(content_type, "boundary");
 }
 
 core::Result<std::vector<FormPart>> parse_multipart(std::string_view body, std::string_view boundary) {
-  if (boundary.empty() || boundary.size() > 200) return malformed("no usable boundary in the Content-Type");
+  if (boundary.empty() || boundary.size() > 200) return malformed("multipart/form-data needs a boundary parameter in the Content-Type (1 to 200 characters)");
   const std::string delim = "--" + std::string(boundary);
   std::size_t pos = body.find(delim);
   if (pos == std::string_view::npos) return malformed("the boundary never appears");

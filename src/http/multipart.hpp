@@ -17,7 +17,9 @@ struct FormPart {
   std::string_view body;
 };
 
-// The boundary of a "multipart/form-data; boundary=..." content type, or "" when it is not one.
+// Whether a content type is multipart/form-data (with or without its boundary parameter).
+bool is_multipart_form(std::string_view content_type);
+// The boundary of a "multipart/form-data; boundary=..." content type, or "" when it has none.
 std::string multipart_boundary(std::string_view content_type);
 
 // Errors: bad_request naming what is malformed (no boundary, unterminated body or part headers).

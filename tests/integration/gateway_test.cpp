@@ -282,3 +282,44 @@ TEST(GatewayDefaults, EmbeddedMockAnswersWithoutConfiguration) {
 
 }  // namespace
 }  // namespace sbtest
+
+namespace sbtest {
+namespace {
+
+TEST_F(GatewayTest, AnAnswerThatIsNotAJsonObjectIs502AndNeverRelayed) {
+  for (const std::string body : {"<html>oops " + kKey + "</html>", std::string("[]"), std::string("null"),
+                                 std::string("5"), std::string("\"x\""), std::string("{\"truncated\":"),
+                                 std::string("")}) {
+    // A fresh server each time: repeated failures would open the target's circuit breaker.
+    server_ = std::make_unique<Server>(ServerOptions{.env = {{"SB_TEST_KEY", kKey}}, .config_toml = config_for(a_, b_)});
+    Behavior b;
+    b.body = body;
+    a_.push(b);
+    auto r = http(port(), "POST", "/v1/chat/completions", chat_body("a/gpt-a"));
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 502) << body << " -> " << r->body;
+    EXPECT_EQ(r->body.find(kKey), std::string::npos) << "the upstream's body was relayed";
+    EXPECT_NE(r->body.find("not a JSON object"), std::string::npos) << r->body;
+    std::string logs;
+    for (auto& l : server_->stdout_lines()) logs += l;
+    EXPECT_EQ(logs.find(kKey), std::string::npos) << "the key reached the log";
+  }
+}
+
+TEST_F(GatewayTest, AStreamWithNoEventsIs502) {
+  a_.push(sse({"[DONE]"}));
+  auto r = http(port(), "POST", "/v1/chat/completions", chat_body("a/gpt-a", true));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 502) << r->body;
+  Behavior plain;
+  plain.headers = {{"Content-Type", "text/plain"}};
+  plain.body = "not a stream " + kKey;
+  a_.push(plain);
+  r = http(port(), "POST", "/v1/chat/completions", chat_body("a/gpt-a", true));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 502) << r->body;
+  EXPECT_EQ(r->body.find(kKey), std::string::npos);
+}
+
+}  // namespace
+}  // namespace sbtest

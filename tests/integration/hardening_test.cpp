@@ -312,5 +312,28 @@ TEST(Sandbox, InvalidUtf8IsRepairedAtIngestion) {
   EXPECT_NO_THROW(json::parse(hit->body));
 }
 
+TEST(Ssrf, DocumentUrlsInEverySpellingOfAPrivateAddressAreRefused) {
+  Server s;
+  make_collection(s.port());
+  for (const char* host : {"[::127.0.0.1]", "[::7f00:1]", "[::ffff:0:7f00:1]", "[64:ff9b::7f00:1]",
+                           "[64:ff9b::a9fe:a9fe]", "[2002:7f00:1::]", "[::ffff:127.0.0.1]", "0x7f.1",
+                           "2130706433", "017700000001", "localhost.", "169.254.169.254"}) {
+    const std::string body = std::string(R"({"collection":"c","url":"http://)") + host + R"(:1/x"})";
+    auto r = http(s.port(), "POST", "/api/v1/documents", body);
+    ASSERT_TRUE(r) << host;
+    EXPECT_EQ(r->status, 400) << host << ": " << r->body;
+    EXPECT_NE(r->body.find("url_allow_private"), std::string::npos) << host << ": " << r->body;
+  }
+}
+
+TEST(Multipart, AFormWithoutABoundaryIsSaidToBeOne) {
+  Server s;
+  make_collection(s.port());
+  auto r = http(s.port(), "POST", "/api/v1/documents", "--x\r\n", {{"Content-Type", "multipart/form-data"}});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 400);
+  EXPECT_NE(r->body.find("boundary"), std::string::npos) << r->body;
+}
+
 }  // namespace
 }  // namespace sbtest

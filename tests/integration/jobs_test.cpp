@@ -123,6 +123,11 @@ TEST(Jobs, BadSubmissionsAreRefusedWithTheFieldNamed) {
   check(job("a/x", R"(,"webhook_url":"ftp://x")"), 400, "webhook_url");
   check(job("a/x", R"(,"webhook_url":"http://127.0.0.1:9/hook")"), 400, "webhook_url");
   check(job("a/x", R"(,"webhook_url":"http://10.1.2.3/hook")"), 400, "webhook_url");
+  // Every spelling the resolver reads as a private address is refused at submit.
+  for (const char* host : {"0x7f.1", "2130706433", "0177.0.0.1", "127.1", "localhost.", "[::127.0.0.1]",
+                           "[::ffff:0:7f00:1]", "[64:ff9b::a9fe:a9fe]", "[2002:7f00:1::]"}) {
+    check(job("a/x", std::string(R"(,"webhook_url":"http://)") + host + R"(/hook")"), 400, "webhook_url");
+  }
   EXPECT_EQ(http(s.port(), "GET", "/api/v1/jobs/job_nope")->status, 404);
   EXPECT_EQ(http(s.port(), "GET", "/api/v1/jobs/job_nope/result")->status, 404);
   EXPECT_EQ(http(s.port(), "DELETE", "/api/v1/jobs/job_nope")->status, 404);
