@@ -98,7 +98,7 @@ class NativeProvider : public Provider {
     r.headers.emplace_back("X-Request-Id", call.request_id);
     r.body = json::serialize(body);
     auto t = attempt_timeouts(config_, call.deadline);
-    r.timeouts = {t.connect, t.first_byte, t.idle};
+    r.timeouts = {t.connect, t.first_byte, t.idle, t.deadline};
     r.cancel = call.cancel;
     return r;
   }

@@ -60,7 +60,7 @@ class OpenAiProvider final : public Provider {
     for (const auto& h : config_.headers) r.headers.push_back(h);
     r.body = json::serialize(body);
     auto t = attempt_timeouts(config_, call.deadline);
-    r.timeouts = {t.connect, t.first_byte, t.idle};
+    r.timeouts = {t.connect, t.first_byte, t.idle, t.deadline};
     r.cancel = call.cancel;
     return r;
   }

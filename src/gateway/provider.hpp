@@ -81,6 +81,7 @@ bool counts_as_failure(const core::Error& e);
 // Client timeouts for one attempt: the provider's timeout, never past the call's deadline.
 struct AttemptTimeouts {
   std::chrono::milliseconds connect, first_byte, idle;
+  std::chrono::steady_clock::time_point deadline;  // the request's: bounds the whole answer
 };
 AttemptTimeouts attempt_timeouts(const core::ProviderConfig& provider,
                                  std::chrono::steady_clock::time_point deadline);

@@ -111,7 +111,7 @@ AttemptTimeouts attempt_timeouts(const core::ProviderConfig& provider,
     left = std::chrono::duration_cast<milliseconds>(deadline - std::chrono::steady_clock::now());
     left = std::clamp(left, milliseconds(1), timeout);
   }
-  return {std::min(left, milliseconds(10000)), left, timeout};
+  return {std::min(left, milliseconds(10000)), left, timeout, deadline};
 }
 
 boost::asio::awaitable<core::Result<EmbedResult>> Provider::embeddings(const EmbedCall& call) {

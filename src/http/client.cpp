@@ -502,10 +502,23 @@ struct Client::Impl {
     while (!p.is_done()) {
       boost::system::error_code rec;
       if (starved) {
-        Deadline d(ex, c.socket(), t.idle);
+        // A fetch's whole body, and a stream's until its first bytes, are bounded by the
+        // request's deadline as well as by the silence allowed between reads.
+        const bool bounded = t.deadline != std::chrono::steady_clock::time_point::max() &&
+                             (buffer_ || total == 0);
+        auto wait = t.idle;
+        if (bounded) {
+          const auto left = std::chrono::duration_cast<milliseconds>(t.deadline - std::chrono::steady_clock::now());
+          wait = std::clamp(left, milliseconds(0), t.idle);
+        }
+        Deadline d(ex, c.socket(), wait);
         rec = co_await read_more(s, c, p);
         if (hook.fired()) co_return cancelled();
         if (d.fired()) {
+          if (bounded && wait < t.idle) {
+            co_return client_error(ErrorKind::upstream_timeout,
+                                   "the response from " + where(url) + " did not arrive within the request's deadline");
+          }
           co_return client_error(ErrorKind::upstream_timeout,
                           "the response from " + where(url) + " stalled for " +
                               std::to_string(t.idle.count()) + " ms");

@@ -35,6 +35,9 @@ struct ClientTimeouts {
   std::chrono::milliseconds connect{10000};     // DNS + TCP + TLS handshake
   std::chrono::milliseconds first_byte{60000};  // request sent -> response headers
   std::chrono::milliseconds idle{60000};        // longest silence while reading the body
+  // When the whole answer must have arrived (a fetch) or its first body bytes (a stream):
+  // a request's deadline, so an upstream dripping its body cannot hold it past that.
+  std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
 };
 
 struct ClientRequest {

@@ -323,3 +323,28 @@ TEST_F(GatewayTest, AStreamWithNoEventsIs502) {
 
 }  // namespace
 }  // namespace sbtest
+
+namespace sbtest {
+namespace {
+
+TEST(GatewayDeadline, TheRequestDeadlineBoundsADrippedBody) {
+  FakeUpstream a, b;
+  Server s({.env = {{"SB_TEST_KEY", kKey}},
+            .config_toml = config_for(a, b, "max_retries = 0\nrequest_timeout_ms = 1500\n")});
+  Behavior drip = completion("a long answer that arrives one byte at a time");
+  const std::string body = drip.body;
+  drip.body.clear();
+  for (char ch : body) drip.chunks.push_back(std::string(1, ch));
+  drip.delay_between_chunks = 100ms;  // each silence is short; the whole takes seconds
+  a.set_default(drip);
+  const auto t0 = std::chrono::steady_clock::now();
+  auto r = http(s.port(), "POST", "/v1/chat/completions", chat_body("a/gpt-a"));
+  const auto took = std::chrono::steady_clock::now() - t0;
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 504) << r->body;
+  EXPECT_LT(took, 3s);
+  EXPECT_NE(r->body.find("deadline"), std::string::npos) << r->body;
+}
+
+}  // namespace
+}  // namespace sbtest
