@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <functional>
 
 #include "api/json.hpp"
 #include "api/openai_validate.hpp"
@@ -83,7 +84,7 @@ struct Prepared {
 };
 
 core::Result<Prepared> prepare(const Request& req, gateway::Gateway& gw, jobs::Service* jobs,
-                               core::Status (*validate)(const json::object&)) {
+                               const std::function<core::Status(const json::object&)>& validate) {
   auto body = parse_json_object(req.body);
   if (!body) return std::move(body).error();
   if (auto st = validate(*body); !st) return std::move(st).error();
@@ -106,7 +107,8 @@ awaitable<Response> enqueue_request(jobs::Service& jobs, const char* type, Reque
 
 }  // namespace
 
-void register_chat_routes(http::Router& router, gateway::Gateway& gw, jobs::Service* jobs) {
+void register_chat_routes(http::Router& router, gateway::Gateway& gw, jobs::Service* jobs,
+                          std::size_t max_response_bytes) {
   router.add("GET", "/v1/models", [&gw](Request&) -> awaitable<Response> {
     json::array data;
     for (const auto& m : gw.models()) {
@@ -184,8 +186,10 @@ void register_chat_routes(http::Router& router, gateway::Gateway& gw, jobs::Serv
     co_return res;
   });
 
-  router.add("POST", "/v1/embeddings", [&gw, jobs](Request& req) -> awaitable<Response> {
-    auto p = prepare(req, gw, jobs, &validate_embeddings_request);
+  router.add("POST", "/v1/embeddings", [&gw, jobs, max_response_bytes](Request& req) -> awaitable<Response> {
+    auto p = prepare(req, gw, jobs, [max_response_bytes](const json::object& body) {
+      return validate_embeddings_request(body, max_response_bytes);
+    });
     if (!p) co_return Response::error(p.error());
     if (p->queue) co_return co_await enqueue_request(*jobs, "embeddings", req);
     const auto start = Clock::now();

@@ -83,7 +83,8 @@ awaitable<Response> get_result(jobs::Service& svc, Request& req) {
 // One submission ({type, request, priority?, webhook_url?, idempotency_key?, ttl_s?,
 // max_attempts?}) checked and turned into a Submit. `prefix` names the fields in errors.
 core::Result<jobs::Submit> parse_submission(const json::object& body, gateway::Gateway& gw,
-                                            bool allow_private_webhooks, const std::string& prefix) {
+                                            bool allow_private_webhooks, std::size_t max_response_bytes,
+                                            const std::string& prefix) {
   auto named = [&](Error e) {
     if (!e.param.empty()) e.param = prefix + e.param;
     return e;
@@ -99,7 +100,7 @@ core::Result<jobs::Submit> parse_submission(const json::object& body, gateway::G
                        "'request' must be an object: the body of the synchronous endpoint", "request"));
   }
   const json::object& inner = request->get_object();
-  auto st = **type == "embeddings" ? validate_embeddings_request(inner) : validate_chat_request(inner);
+  auto st = **type == "embeddings" ? validate_embeddings_request(inner, max_response_bytes) : validate_chat_request(inner);
   if (!st) {
     Error e = st.error();
     if (!e.param.empty()) e.param = "request." + e.param;
@@ -153,17 +154,17 @@ awaitable<Response> enqueue_job(jobs::Service& svc, jobs::Submit submit) {
 }
 
 void register_job_routes(http::Router& router, jobs::Service& svc, gateway::Gateway& gw,
-                         bool allow_private_webhooks) {
-  router.add("POST", "/api/v1/jobs", [&svc, &gw, allow_private_webhooks](Request& req) -> awaitable<Response> {
+                         bool allow_private_webhooks, std::size_t max_response_bytes) {
+  router.add("POST", "/api/v1/jobs", [&svc, &gw, allow_private_webhooks, max_response_bytes](Request& req) -> awaitable<Response> {
     auto body = parse_json_object(req.body);
     if (!body) co_return Response::error(body.error());
-    auto s = parse_submission(*body, gw, allow_private_webhooks, "");
+    auto s = parse_submission(*body, gw, allow_private_webhooks, max_response_bytes, "");
     if (!s) co_return Response::error(s.error());
     if (!s->idempotency_key) s->idempotency_key = header_value(req, "Idempotency-Key");
     co_return co_await enqueue_job(svc, std::move(*s));
   });
 
-  router.add("POST", "/api/v1/jobs/batch", [&svc, &gw, allow_private_webhooks](Request& req) -> awaitable<Response> {
+  router.add("POST", "/api/v1/jobs/batch", [&svc, &gw, allow_private_webhooks, max_response_bytes](Request& req) -> awaitable<Response> {
     auto body = parse_json_object(req.body);
     if (!body) co_return Response::error(body.error());
     const json::value* list = body->if_contains("jobs");
@@ -181,7 +182,7 @@ void register_job_routes(http::Router& router, jobs::Service& svc, gateway::Gate
         co_return Response::error(Error(ErrorKind::invalid_field, "'" + prefix.substr(0, prefix.size() - 1) +
                                         "' must be an object", prefix.substr(0, prefix.size() - 1)));
       }
-      auto s = parse_submission(*one, gw, allow_private_webhooks, prefix);
+      auto s = parse_submission(*one, gw, allow_private_webhooks, max_response_bytes, prefix);
       if (!s) co_return Response::error(s.error());
       batch.push_back(std::move(*s));
     }

@@ -23,6 +23,7 @@ struct Deps {
   jobs::Service* jobs = nullptr;  // null when jobs.enabled = false
   knowledge::Store* knowledge = nullptr;
   bool allow_private_webhooks = false;
+  std::size_t max_response_bytes = 64 * 1024 * 1024;  // server.max_response_bytes
 };
 
 // GET /health, /live, /ready, /version, /metrics.
@@ -32,10 +33,11 @@ void register_echo_routes(http::Router& router);
 // GET /v1/models, POST /v1/chat/completions, POST /v1/embeddings, the providers' status. With
 // a job service, X-Switchboard-Processing-Mode: queue_if_unavailable turns a request whose
 // targets are all open-circuited into a job (202).
-void register_chat_routes(http::Router& router, gateway::Gateway& gateway, jobs::Service* jobs);
+void register_chat_routes(http::Router& router, gateway::Gateway& gateway, jobs::Service* jobs,
+                          std::size_t max_response_bytes);
 // The job API (/api/v1/jobs...).
 void register_job_routes(http::Router& router, jobs::Service& jobs, gateway::Gateway& gateway,
-                         bool allow_private_webhooks);
+                         bool allow_private_webhooks, std::size_t max_response_bytes);
 // The knowledge API: /api/v1/collections (CRUD, model change), /api/v1/documents and its alias
 // /api/v1/docs (JSON, uploads, URLs, versions, soft delete), /api/v1/index[/batch],
 // /api/v1/stats, /api/v1/search.
@@ -44,9 +46,9 @@ void register_knowledge_routes(http::Router& router, knowledge::Store& store);
 boost::asio::awaitable<http::Response> enqueue_job(jobs::Service& jobs, jobs::Submit submit);
 
 inline void register_routes(http::Router& router, Deps deps) {
-  if (deps.gateway) register_chat_routes(router, *deps.gateway, deps.jobs);
+  if (deps.gateway) register_chat_routes(router, *deps.gateway, deps.jobs, deps.max_response_bytes);
   if (deps.gateway && deps.jobs) {
-    register_job_routes(router, *deps.jobs, *deps.gateway, deps.allow_private_webhooks);
+    register_job_routes(router, *deps.jobs, *deps.gateway, deps.allow_private_webhooks, deps.max_response_bytes);
   }
   if (deps.knowledge) register_knowledge_routes(router, *deps.knowledge);
   register_system_routes(router, std::move(deps));

@@ -89,6 +89,7 @@ int serve(const core::Config& config) {
   api::Deps deps;
   deps.gateway = &gateway;
   deps.allow_private_webhooks = config.jobs.webhook_allow_private;
+  deps.max_response_bytes = static_cast<std::size_t>(config.server.max_response_bytes);
   deps.storage_status = [&system] { return system.status(); };
   deps.metrics = &registry;
 

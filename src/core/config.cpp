@@ -172,6 +172,10 @@ const std::vector<KeyDef>& schema() {
               1 << 20, "Largest request line + header block; larger gets 431."),
       int_key("server", "max_body_bytes", &Config::server, &ServerConfig::max_body_bytes, 0,
               1LL << 34, "Largest request body; larger gets 413 (checked before reading)."),
+      int_key("server", "max_response_bytes", &Config::server, &ServerConfig::max_response_bytes, 65536,
+              1LL << 34, "Largest whole answer: requests whose answer would be larger are refused before "
+              "work (413: embeddings inputs x dimensions), job results too; an answer that still "
+              "comes out larger is replaced by a 500."),
       int_key("server", "header_timeout_ms", &Config::server, &ServerConfig::header_timeout_ms,
               100, kMaxMs, "A client must send its whole header block within this time."),
       int_key("server", "body_timeout_ms", &Config::server, &ServerConfig::body_timeout_ms, 100,

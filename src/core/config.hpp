@@ -20,6 +20,7 @@ struct ServerConfig {
   int max_connections = 10000;
   std::int64_t max_header_bytes = 16 * 1024;
   std::int64_t max_body_bytes = 10 * 1024 * 1024;
+  std::int64_t max_response_bytes = 64 * 1024 * 1024;  // a whole (not streamed) answer
   int header_timeout_ms = 10000;
   int body_timeout_ms = 30000;
   int idle_timeout_ms = 60000;

@@ -18,6 +18,7 @@
 #include <sstream>
 
 #include "gateway/translate.hpp"
+#include "core/text.hpp"
 #include "gateway/provider.hpp"
 
 namespace sb::gateway {
@@ -158,20 +159,20 @@ class MockProvider final : public Provider {
     }
     const auto* fmt = call.body.if_contains("encoding_format");
     const bool base64 = fmt && fmt->is_string() && fmt->get_string() == "base64";
+    // The mock takes text, as Gemini does: token ids have no meaning without a vocabulary.
     std::vector<std::string> inputs;
     const json::value& in = call.body.at("input");
-    auto text_of = [](const json::value& v) {
-      if (v.is_string()) return std::string(v.get_string());
-      std::string out;  // token ids: embed their decimal forms as words
-      for (const auto& t : v.get_array()) out += std::to_string(t.to_number<long long>()) + " ";
-      return out;
-    };
     if (in.is_string()) {
-      inputs.push_back(text_of(in));
-    } else if (!in.get_array().empty() && !in.get_array()[0].is_string() && !in.get_array()[0].is_array()) {
-      inputs.push_back(text_of(in));  // one list of token ids
+      inputs.emplace_back(in.get_string());
     } else {
-      for (const auto& v : in.get_array()) inputs.push_back(text_of(v));
+      for (const auto& v : in.get_array()) {
+        if (!v.is_string()) {
+          co_return core::Error(core::ErrorKind::invalid_field,
+                          "mock embeddings take text: 'input' must be a string or an array of strings (not token ids)",
+                          "input");
+        }
+        inputs.emplace_back(v.get_string());
+      }
     }
     json::array data;
     long long tokens = 0;
@@ -259,7 +260,7 @@ class MockProvider final : public Provider {
         if (role && role->is_string() && role->get_string() == "user") last_user = text;
       }
     }
-    if (last_user.size() > 200) last_user.resize(200);
+    last_user.resize(core::utf8_prefix(last_user, 200).size());  // never inside a character
     r.text = "Mock reply to: " + last_user;
     r.prompt_tokens = prompt;
     r.completion_tokens = words(r.text);

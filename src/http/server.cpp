@@ -714,6 +714,17 @@ awaitable<std::pair<bool, std::size_t>> Server::Impl::write_response(Conn& c, co
   append_header(out, "X-Request-Id", req.request_id);
   for (const auto& [k, v] : res.headers) append_header(out, k, v);
   const bool no_body_status = res.status == 204 || res.status == 304 || res.status < 200;
+  if (!streaming && static_cast<std::int64_t>(res.body.size()) > cfg.max_response_bytes) {
+    // Requests are refused before work when their answer would be this large; one that still
+    // came out larger is not sent.
+    log::error("response over server.max_response_bytes not sent",
+               {{"request_id", req.request_id}, {"bytes", static_cast<long long>(res.body.size())}});
+    Response replacement = Response::error(
+        Error(ErrorKind::internal, "the answer exceeds server.max_response_bytes (" +
+                                       std::to_string(cfg.max_response_bytes) + " bytes)"));
+    res.status = replacement.status;
+    co_return co_await write_response(c, req, version, head, replacement, keep);
+  }
   if (chunked) {
     out += "Transfer-Encoding: chunked\r\n";
   } else if (!streaming && !no_body_status) {

@@ -190,6 +190,7 @@ Service::Service(const core::Config& config, Queue& queue, gateway::Gateway& gat
                  http::Client& client, metrics::Registry& registry, const core::Clock& clock,
                  std::vector<asio::io_context*> contexts)
     : cfg_(config.jobs),
+      max_result_bytes_(config.server.max_response_bytes),
       queue_(queue),
       gateway_(gateway),
       client_(client),
@@ -294,7 +295,17 @@ JobInsert Service::prepare(Submit s, std::int64_t now) {
 Task<std::vector<Queue::Enqueued>> Service::submit_many(std::vector<Submit> batch) {
   if (stopping_) co_return Error(ErrorKind::unavailable, "shutting down", {}, "jobs");
   std::int64_t bytes = 0;
-  for (const auto& s : batch) bytes += static_cast<std::int64_t>(s.request.size());
+  for (const auto& s : batch) {
+    const auto size = static_cast<std::int64_t>(s.request.size());
+    if (size > cfg_.max_queued_bytes) {
+      // Waiting cannot help: it could never fit.
+      co_return Error(ErrorKind::payload_too_large,
+                      "the job's request is " + std::to_string(size) + " bytes, more than the whole queue holds (" +
+                          std::to_string(cfg_.max_queued_bytes) + ", jobs.max_queued_bytes)",
+                      "request", "jobs");
+    }
+    bytes += size;
+  }
   const auto n = static_cast<std::int64_t>(batch.size());
   if (!admit(n, bytes)) {
     m_->rejected.inc(static_cast<std::uint64_t>(n));
@@ -584,6 +595,12 @@ awaitable<void> Service::run_job(Job job) {
 
   const std::int64_t now = clock_.now_ms();
   core::Result<std::optional<Job>> end = std::optional<Job>();
+  if (r && static_cast<std::int64_t>(r->body.size()) > max_result_bytes_) {
+    r = Error(ErrorKind::payload_too_large,
+              "the result is " + std::to_string(r->body.size()) + " bytes, over server.max_response_bytes (" +
+                  std::to_string(max_result_bytes_) + ")",
+              {}, "jobs");
+  }
   if (signal->fired()) {
     // Cancelled while running: the row already says so.
   } else if (r) {

@@ -123,6 +123,7 @@ class Service {
   std::int64_t backoff_ms(int attempt, int base, int cap);
 
   core::JobsConfig cfg_;
+  std::int64_t max_result_bytes_;  // server.max_response_bytes
   Queue& queue_;
   gateway::Gateway& gateway_;
   http::Client& client_;

@@ -312,6 +312,72 @@ TEST(Sandbox, InvalidUtf8IsRepairedAtIngestion) {
   EXPECT_NO_THROW(json::parse(hit->body));
 }
 
+// ---- bounds on what one request can make the server build ---------------------------------------
+
+std::string many_inputs(int n) {
+  std::string in = "[";
+  for (int i = 0; i < n; ++i) in += std::string(i ? "," : "") + "\"w" + std::to_string(i) + "\"";
+  return in + "]";
+}
+
+TEST(Bounds, AnEmbeddingsAnswerTooLargeToBuildIs413BeforeWork) {
+  Server s({.env = {{"SWITCHBOARD_JOBS_MAX_QUEUED_BYTES", "65536"}}});
+  const long before = rss_kib(s.pid());
+  const std::string body = R"({"model":"mock/embed","dimensions":65536,"input":)" + many_inputs(2048) + "}";
+  ASSERT_LT(body.size(), 32768u);
+  auto r = http(s.port(), "POST", "/v1/embeddings", body);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 413) << r->body.substr(0, 300);
+  EXPECT_NE(r->body.find("max_response_bytes"), std::string::npos) << r->body;
+  auto job = http(s.port(), "POST", "/api/v1/jobs", R"({"type":"embeddings","request":)" + body + "}");
+  ASSERT_TRUE(job);
+  EXPECT_EQ(job->status, 413) << job->body.substr(0, 300);
+  EXPECT_LT(rss_kib(s.pid()) - before, 64 * 1024);
+  // Within the bound it is answered; base64 is smaller, so more fits.
+  r = http(s.port(), "POST", "/v1/embeddings", R"({"model":"mock/embed","dimensions":1024,"input":)" + many_inputs(64) + "}");
+  EXPECT_EQ(r->status, 200);
+  // One job larger than the whole queue can never fit: 413, not "retry later".
+  auto big = http(s.port(), "POST", "/api/v1/jobs",
+                  R"({"type":"chat.completion","request":{"model":"mock/echo","messages":[{"role":"user","content":")" +
+                      std::string(70000, 'x') + R"("}]}})");
+  ASSERT_TRUE(big);
+  EXPECT_EQ(big->status, 413) << big->body.substr(0, 300);
+  EXPECT_NE(big->body.find("max_queued_bytes"), std::string::npos);
+}
+
+TEST(Bounds, TokenIdsAndModelNamesAreChecked) {
+  Server s;
+  auto status = [&](const std::string& path, const std::string& body) {
+    auto r = http(s.port(), "POST", path, body);
+    return r ? std::to_string(r->status) + " " + r->body : "none";
+  };
+  EXPECT_EQ(status("/v1/embeddings", R"({"model":"mock/embed","input":[-1]})").substr(0, 3), "400");
+  EXPECT_EQ(status("/v1/embeddings", R"({"model":"mock/embed","input":[[5, -2]]})").substr(0, 3), "400");
+  EXPECT_EQ(status("/v1/embeddings", R"({"model":"mock/embed","input":[4294967296]})").substr(0, 3), "400");
+  const std::string ids = status("/v1/embeddings", R"({"model":"mock/embed","input":[1,2,3]})");
+  EXPECT_EQ(ids.substr(0, 3), "400") << "the mock takes text";
+  EXPECT_NE(ids.find("token ids"), std::string::npos) << ids;
+  const std::string chat = R"(,"messages":[{"role":"user","content":"hi"}]})";
+  for (const std::string model : {std::string("mock/ec\\u0000ho"), std::string("mock/echo\\n"),
+                                  std::string("mock/") + std::string(300, 'e')}) {
+    const std::string r = status("/v1/chat/completions", R"({"model":")" + model + "\"" + chat);
+    EXPECT_EQ(r.substr(0, 3), "400") << model;
+    EXPECT_NE(r.find("\"param\":\"model\""), std::string::npos) << r;
+  }
+}
+
+TEST(Bounds, TheMockNeverCutsACharacter) {
+  Server s;
+  std::string text;
+  for (int i = 0; i < 150; ++i) text += "\xc3\xa9";  // 300 bytes of é: the cut at 200 falls inside none
+  text = "x" + text;                               // now byte 200 is in the middle of one
+  auto r = http(s.port(), "POST", "/v1/chat/completions",
+                R"({"model":"mock/echo","messages":[{"role":"user","content":")" + text + R"("}]})");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200);
+  EXPECT_NO_THROW(json::parse(r->body)) << "invalid UTF-8 in the answer";
+}
+
 TEST(Ssrf, DocumentUrlsInEverySpellingOfAPrivateAddressAreRefused) {
   Server s;
   make_collection(s.port());
