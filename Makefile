@@ -5,7 +5,7 @@ BUILD_DIR ?= build
 BUILD_TYPE ?= Release
 ARGS ?=
 
-.PHONY: all deps e2e-deps configure build serve test unit integration e2e bench bench-gateway bench-jobs clean
+.PHONY: all deps e2e-deps configure build serve test unit integration e2e fuzz test-asan bench bench-gateway bench-jobs clean
 
 all: build
 
@@ -40,6 +40,25 @@ integration: build
 
 e2e: build e2e-deps
 	SB_BINARY=$(BUILD_DIR)/switchboard node --test tests/e2e/
+
+# libFuzzer targets (clang, ASan, UBSan) in build-fuzz, each run FUZZ_SECONDS (default 60).
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	@if [ ! -f build-fuzz/build.ninja ]; then \
+	  cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	    -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DSB_FUZZ=ON; \
+	fi
+	cmake --build build-fuzz
+	FUZZ_SECONDS=$(FUZZ_SECONDS) ./scripts/fuzz.sh
+
+# Every suite against a build under AddressSanitizer and UBSan (build-asan).
+test-asan: e2e-deps
+	@if [ ! -f build-asan/build.ninja ]; then \
+	  cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSB_SANITIZE=ON; \
+	fi
+	cmake --build build-asan
+	cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  ctest --output-on-failure --timeout 600 -j2
 
 bench: build
 	./bench/http/run.sh

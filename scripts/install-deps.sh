@@ -12,6 +12,7 @@ PACKAGES=(
   libtomlplusplus-dev
   libjemalloc-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  clang libclang-rt-14-dev
   wrk curl procps redis-server
   nodejs
 )

@@ -1,0 +1,7 @@
+// The DOCX extractor.
+#include "extract.hpp"
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  sbfuzz::extract_as(data, size, "", "x.docx");
+  return 0;
+}
