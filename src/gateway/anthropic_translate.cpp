@@ -8,6 +8,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include <algorithm>
 #include <map>
 
 #include "gateway/translate.hpp"
@@ -41,7 +42,9 @@ core::Result<json::array> user_blocks(const json::value& content, const std::str
     if (!part) return bad("'" + p + "' must be an object", p);
     std::string type = str(*part, "type");
     if (type == "text") {
-      blocks.push_back(json::object{{"type", "text"}, {"text", str(*part, "text")}});
+      const auto* text = part->if_contains("text");
+      if (!text || !text->is_string()) return bad("'" + p + ".text' must be a string", p + ".text");
+      blocks.push_back(json::object{{"type", "text"}, {"text", text->get_string()}});
     } else if (type == "image_url") {
       auto url = image_url(*part, p);
       if (!url) return std::move(url).error();
@@ -80,7 +83,11 @@ core::Result<json::object> request(const json::object& openai, const std::string
     const json::value* content = m.if_contains("content");
     if (role == "system" || role == "developer") {
       if (!system.empty()) system += "\n\n";
-      if (content) system += content_text(*content);
+      if (content) {
+        auto text = content_text(*content, p + ".content");
+        if (!text) return std::move(text).error();
+        system += *text;
+      }
     } else if (role == "user") {
       if (!content) return bad("'" + p + ".content' is required", p + ".content");
       auto blocks = user_blocks(*content, p + ".content");
@@ -88,7 +95,9 @@ core::Result<json::object> request(const json::object& openai, const std::string
       push(messages, "user", std::move(*blocks));
     } else if (role == "assistant") {
       json::array blocks;
-      std::string text = content && !content->is_null() ? content_text(*content) : "";
+      auto said = content ? content_text(*content, p + ".content") : core::Result<std::string>(std::string());
+      if (!said) return std::move(said).error();
+      const std::string text = std::move(*said);
       if (!text.empty()) blocks.push_back(json::object{{"type", "text"}, {"text", text}});
       auto calls = tool_calls(m, p);
       if (!calls) return std::move(calls).error();
@@ -98,9 +107,11 @@ core::Result<json::object> request(const json::object& openai, const std::string
       if (blocks.empty()) continue;  // nothing the API would accept
       push(messages, "assistant", std::move(blocks));
     } else if (role == "tool") {
+      auto said = content ? content_text(*content, p + ".content") : core::Result<std::string>(std::string());
+      if (!said) return std::move(said).error();
       json::array blocks{json::object{{"type", "tool_result"},
                                       {"tool_use_id", str(m, "tool_call_id")},
-                                      {"content", content ? content_text(*content) : ""}}};
+                                      {"content", std::move(*said)}}};
       push(messages, "user", std::move(blocks));
     } else {
       return bad("role '" + role + "' is not supported by Anthropic", p + ".role");
@@ -126,7 +137,8 @@ core::Result<json::object> request(const json::object& openai, const std::string
   if (const auto* stop = openai.if_contains("stop"); stop && !stop->is_null()) {
     if (stop->is_string()) {
       out["stop_sequences"] = json::array{stop->get_string()};
-    } else if (stop->is_array()) {
+    } else if (stop->is_array() && std::all_of(stop->get_array().begin(), stop->get_array().end(),
+                                               [](const json::value& v) { return v.is_string(); })) {
       out["stop_sequences"] = *stop;
     } else {
       return bad("'stop' must be a string or an array of strings", "stop");
@@ -137,6 +149,9 @@ core::Result<json::object> request(const json::object& openai, const std::string
   }
 
   json::array tools;
+  if (const auto* t = openai.if_contains("tools"); t && !t->is_null() && !t->is_array()) {
+    return bad("'tools' must be an array", "tools");
+  }
   if (const auto* t = openai.if_contains("tools"); t && t->is_array()) {
     for (std::size_t i = 0; i < t->get_array().size(); ++i) {
       std::string p = "tools[" + std::to_string(i) + "]";
@@ -144,9 +159,19 @@ core::Result<json::object> request(const json::object& openai, const std::string
       const auto* fn = tool ? tool->if_contains("function") : nullptr;
       if (!fn || !fn->is_object()) return bad("'" + p + ".function' is required", p + ".function");
       const auto& f = fn->get_object();
-      json::object at{{"name", str(f, "name")}};
-      if (f.contains("description")) at["description"] = f.at("description");
+      const auto* name = f.if_contains("name");
+      if (!name || !name->is_string() || name->get_string().empty()) {
+        return bad("'" + p + ".function.name' must be a non-empty string", p + ".function.name");
+      }
+      json::object at{{"name", name->get_string()}};
+      if (const auto* d = f.if_contains("description"); d && !d->is_null()) {
+        if (!d->is_string()) return bad("'" + p + ".function.description' must be a string", p + ".function.description");
+        at["description"] = *d;
+      }
       const auto* params = f.if_contains("parameters");
+      if (params && !params->is_null() && !params->is_object()) {
+        return bad("'" + p + ".function.parameters' must be a JSON schema object", p + ".function.parameters");
+      }
       at["input_schema"] = params && params->is_object() ? *params
                                                          : json::value(json::object{{"type", "object"}, {"properties", json::object{}}});
       tools.push_back(std::move(at));
@@ -160,8 +185,10 @@ core::Result<json::object> request(const json::object& openai, const std::string
       choice = {{"type", "any"}};
     } else if (tc->is_string() && tc->get_string() == "none") {
       choice = {{"type", "none"}};
-    } else if (tc->is_object() && tc->get_object().if_contains("function")) {
-      choice = {{"type", "tool"}, {"name", str(tc->get_object().at("function").as_object(), "name")}};
+    } else if (const auto* fn = tc->is_object() ? tc->get_object().if_contains("function") : nullptr;
+               fn && fn->is_object() && fn->get_object().if_contains("name") &&
+               fn->get_object().at("name").is_string()) {
+      choice = {{"type", "tool"}, {"name", fn->get_object().at("name").get_string()}};
     } else {
       return bad("'tool_choice' must be auto, required, none or {type: function, function: {name}}", "tool_choice");
     }

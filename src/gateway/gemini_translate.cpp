@@ -112,7 +112,11 @@ core::Result<json::object> request(const json::object& openai) {
     const json::value* content = m.if_contains("content");
     if (role == "system" || role == "developer") {
       if (!system.empty()) system += "\n\n";
-      if (content) system += content_text(*content);
+      if (content) {
+        auto text = content_text(*content, p + ".content");
+        if (!text) return std::move(text).error();
+        system += *text;
+      }
     } else if (role == "user") {
       if (!content) return bad("'" + p + ".content' is required", p + ".content");
       auto parts = user_parts(*content, p + ".content");
@@ -120,7 +124,9 @@ core::Result<json::object> request(const json::object& openai) {
       push(contents, "user", std::move(*parts));
     } else if (role == "assistant") {
       json::array parts;
-      std::string text = content && !content->is_null() ? content_text(*content) : "";
+      auto said = content ? content_text(*content, p + ".content") : core::Result<std::string>(std::string());
+      if (!said) return std::move(said).error();
+      const std::string text = std::move(*said);
       if (!text.empty()) parts.push_back(json::object{{"text", text}});
       auto calls = tool_calls(m, p);
       if (!calls) return std::move(calls).error();
@@ -137,7 +143,9 @@ core::Result<json::object> request(const json::object& openai) {
         return bad("'" + p + ".tool_call_id' does not match a tool call of an earlier assistant message",
                    p + ".tool_call_id");
       }
-      std::string text = content ? content_text(*content) : "";
+      auto said = content ? content_text(*content, p + ".content") : core::Result<std::string>(std::string());
+      if (!said) return std::move(said).error();
+      const std::string text = std::move(*said);
       boost::system::error_code ec;
       json::value parsed = json::parse(text, ec);
       json::value response = !ec && parsed.is_object() ? parsed : json::value(json::object{{"content", text}});

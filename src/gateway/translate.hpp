@@ -66,8 +66,10 @@ core::Result<boost::json::object> embed_response(const boost::json::value& upstr
 
 // Shared helpers for the translations.
 namespace translate_detail {
-// Text of an OpenAI message `content` (a string, or the text parts of an array).
-std::string content_text(const boost::json::value& content);
+// Text of an OpenAI message `content` (null, a string, or the text parts of an array of part
+// objects). Anything else, or a text part whose text is not a string, is invalid_field naming
+// `param` (never read as empty).
+core::Result<std::string> content_text(const boost::json::value& content, const std::string& param);
 // A data: URL split into media type and base64 payload; false when it is not one.
 bool parse_data_url(std::string_view url, std::string& media_type, std::string& data);
 core::Error bad(std::string message, std::string param);

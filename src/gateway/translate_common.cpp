@@ -34,19 +34,22 @@ TranslateContext translate_context(const json::object& openai, std::string model
 
 namespace translate_detail {
 
-std::string content_text(const json::value& content) {
+core::Result<std::string> content_text(const json::value& content, const std::string& param) {
+  if (content.is_null()) return std::string();
   if (content.is_string()) return std::string(content.get_string());
+  const auto* parts = content.if_array();
+  if (!parts) return bad("'" + param + "' must be a string or an array of content parts", param);
   std::string out;
-  if (const auto* parts = content.if_array()) {
-    for (const auto& p : *parts) {
-      const auto* o = p.if_object();
-      if (!o) continue;
-      const auto* type = o->if_contains("type");
-      const auto* text = o->if_contains("text");
-      if (type && type->is_string() && type->get_string() == "text" && text && text->is_string()) {
-        out += std::string(text->get_string());
-      }
-    }
+  for (std::size_t i = 0; i < parts->size(); ++i) {
+    const std::string p = param + "[" + std::to_string(i) + "]";
+    const auto* o = (*parts)[i].if_object();
+    if (!o) return bad("'" + p + "' must be an object", p);
+    const auto* type = o->if_contains("type");
+    if (!type || !type->is_string()) return bad("'" + p + ".type' must be a string", p + ".type");
+    if (type->get_string() != "text") continue;
+    const auto* text = o->if_contains("text");
+    if (!text || !text->is_string()) return bad("'" + p + ".text' must be a string", p + ".text");
+    out += std::string(text->get_string());
   }
   return out;
 }
