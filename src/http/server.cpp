@@ -1,5 +1,7 @@
 #include "http/server.hpp"
 
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <cerrno>
 
@@ -146,6 +148,13 @@ awaitable<void> watchdog(std::shared_ptr<Conn> c, milliseconds tick) {
     if (c->deadline <= now) {
       c->timed_out = true;
       if (!c->answer_timeout) {
+        // A client that stopped reading leaves our answer queued in the kernel: reset the
+        // connection, so neither the socket nor its buffers outlive the write timeout.
+        int unsent = 0;
+        if (::ioctl(c->socket.native_handle(), SIOCOUTQ, &unsent) == 0 && unsent > 0) {
+          boost::system::error_code ignored;
+          c->socket.set_option(asio::socket_base::linger(true, 0), ignored);
+        }
         c->close();
         co_return;
       }

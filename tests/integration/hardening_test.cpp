@@ -2,7 +2,14 @@
 // what a client can make the server hold, and documents that crash, hang or bloat a parser
 // (which runs in a sandboxed worker process). After each, the server still serves.
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <boost/json/parse.hpp>
 #include <gtest/gtest.h>
@@ -144,6 +151,35 @@ TEST_F(FramingTest, AnAbsoluteFormTargetIsServed) {
   r = c.read_response(3s);
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200) << r->body;
+}
+
+TEST(WriteTimeout, AClientThatStopsReadingIsResetAtTheWriteTimeout) {
+  Server s({.env = {{"SWITCHBOARD_SERVER_WRITE_TIMEOUT_MS", "800"}}});
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  int small = 4096;
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<std::uint16_t>(s.port()));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  std::string inputs;
+  for (int i = 0; i < 40; ++i) inputs += std::string(i ? "," : "") + "\"w" + std::to_string(i) + "\"";
+  const std::string req = raw_request("POST", "/v1/embeddings",
+                                      R"({"model":"mock/embed","dimensions":65536,"input":[)" + inputs + "]}");
+  ASSERT_EQ(::send(fd, req.data(), req.size(), 0), static_cast<ssize_t>(req.size()));
+  std::this_thread::sleep_for(2500ms);  // a 3.9 MB answer, not read
+  timeval tv{2, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  char buf[65536];
+  std::size_t got = 0;
+  ssize_t n;
+  while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0) got += static_cast<std::size_t>(n);
+  const int err = errno;
+  ::close(fd);
+  EXPECT_TRUE(n < 0 && err == ECONNRESET) << "read " << got << " bytes, then " << (n == 0 ? "EOF" : std::strerror(err));
+  EXPECT_LT(got, 3000000u);
+  EXPECT_EQ(http(s.port(), "GET", "/health")->status, 200);
 }
 
 // ---- documents: parsed in sandboxed workers ------------------------------------------------------
