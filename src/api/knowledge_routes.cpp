@@ -9,6 +9,7 @@
 
 #include "api/json.hpp"
 #include "api/routes.hpp"
+#include "core/text.hpp"
 #include "http/message.hpp"
 #include "http/multipart.hpp"
 
@@ -161,6 +162,7 @@ core::Result<knowledge::IndexRequest> index_request(const json::object& o, std::
   auto collection = str("collection");
   if (!collection) return std::move(collection).error();
   if (!*collection || (*collection)->empty()) return fail("collection", "is required");
+  if (core::has_control_chars(**collection)) return fail("collection", "holds a control character");
   in.collection = std::move(**collection);
   auto text = str(text_field);
   if (!text) return std::move(text).error();
@@ -171,6 +173,7 @@ core::Result<knowledge::IndexRequest> index_request(const json::object& o, std::
                               std::pair{"author", &in.author}}) {
     auto v = str(name);
     if (!v) return std::move(v).error();
+    if (*v && std::string_view(name) == "id" && core::has_control_chars(**v)) return fail("id", "holds a control character");
     if (target) {
       if (*v && (*v)->empty()) *v = std::nullopt;
       *target = std::move(*v);
@@ -340,10 +343,20 @@ awaitable<core::Result<Response>> upload(knowledge::Store& store, const Request&
       if (ec || !v.is_object()) co_return Error(ErrorKind::invalid_field, "'metadata' must be a JSON object", "metadata");
       fields["metadata"] = std::move(v);
     } else {
+      if (!core::is_valid_utf8(p.body)) {
+        co_return Error(ErrorKind::invalid_field, "'" + p.name + "' is not valid UTF-8", p.name);
+      }
       fields[p.name] = json::string(p.body);
+    }
+    if (p.name == "tags" && !core::is_valid_utf8(p.body)) {
+      co_return Error(ErrorKind::invalid_field, "'tags' is not valid UTF-8", "tags");
     }
   }
   if (!file) co_return Error(ErrorKind::invalid_field, "'file' is required (a multipart file part)", "file");
+  // The file name becomes the title and source: stored as valid UTF-8 without control characters.
+  std::string name = file->filename;
+  core::repair_utf8(name);
+  std::erase_if(name, [](char ch) { return static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f; });
   if (collection) fields["collection"] = *collection;
   fields["text"] = "";  // filled from the file below
   auto in = index_request(fields, "text", {});
@@ -357,17 +370,17 @@ awaitable<core::Result<Response>> upload(knowledge::Store& store, const Request&
   }
   const bool background = async ? *async == "true" : static_cast<std::int64_t>(file->body.size()) > store.async_ingest_bytes();
   if (background) {
-    std::string bytes(file->body), content_type = file->content_type, filename = file->filename;
+    std::string bytes(file->body), content_type = file->content_type, filename = name;
     auto doc = co_await store.submit(std::move(*in), std::move(bytes), std::move(content_type), std::move(filename));
     if (!doc) co_return std::move(doc).error();
     Response res = Response::json(202, json::serialize(document_json(*doc)));
     res.header("Location", "/api/v1/documents/" + doc->row.id);
     co_return res;
   }
-  std::string content_type = file->content_type, filename = file->filename;
+  std::string content_type = file->content_type, filename = name;
   auto extracted = co_await store.extract(file->body, std::move(content_type), std::move(filename));
   if (!extracted) co_return std::move(extracted).error();
-  if (auto st = knowledge::use_extracted(*in, std::move(*extracted), file->filename); !st) co_return std::move(st).error();
+  if (auto st = knowledge::use_extracted(*in, std::move(*extracted), name); !st) co_return std::move(st).error();
   co_return indexed_response(co_await store.index(std::move(*in)));
 }
 

@@ -10,7 +10,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       [](sb::gateway::TranslateContext c) { return g::stream_translator(std::move(c)); });
   auto parts = sbfuzz::sections(in);
   auto openai = sbfuzz::parse(parts[0]);
-  if (auto* o = openai.if_object()) (void)g::embed_request(*o, "m");
+  if (auto* o = openai.if_object(); o && sb::api::validate_embeddings_request(*o, 64 << 20)) {
+    (void)g::embed_request(*o, "m");
+  }
   if (parts.size() > 1) (void)g::embed_response(sbfuzz::parse(parts[1]), "m", size % 2 == 0);
   return 0;
 }

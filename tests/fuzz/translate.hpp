@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "api/openai_validate.hpp"
 #include "gateway/translate.hpp"
 
 namespace sbfuzz {
@@ -34,7 +35,8 @@ template <class Request, class Response, class Stream>
 void translate(std::string_view in, Request request, Response response, Stream stream) {
   auto parts = sections(in);
   auto openai = parse(parts[0]);
-  if (auto* o = openai.if_object()) (void)request(*o);
+  // As the gateway does: a request is translated once it passed the chat request checks.
+  if (auto* o = openai.if_object(); o && sb::api::validate_chat_request(*o)) (void)request(*o);
   sb::gateway::TranslateContext ctx;
   ctx.model = "m";
   if (auto* o = openai.if_object()) ctx = sb::gateway::translate_context(*o, "m", 0, "id");

@@ -348,6 +348,26 @@ TEST(Sandbox, InvalidUtf8IsRepairedAtIngestion) {
   EXPECT_NO_THROW(json::parse(hit->body));
 }
 
+TEST(Sandbox, FormFieldsMustBeValidUtf8AndIdsWithoutControlCharacters) {
+  Server s;
+  make_collection(s.port());
+  auto up = [&](const std::map<std::string, std::string>& fields, const std::string& filename) {
+    std::map<std::string, std::string> f = fields;
+    f["collection"] = "c";
+    auto r = http(s.port(), "POST", "/api/v1/documents?async=false", multipart_form(f, filename, "text/plain", "words"),
+                  kMultipart);
+    return r ? std::to_string(r->status) + " " + r->body : "none";
+  };
+  EXPECT_EQ(up({{"title", "caf\xc3"}}, "a.txt").substr(0, 3), "400");
+  EXPECT_EQ(up({{"tags", "a,\xff"}}, "a.txt").substr(0, 3), "400");
+  EXPECT_EQ(up({{"id", "a\x01b"}}, "a.txt").substr(0, 3), "400");
+  const std::string ok = up({}, "bad\xff\x07name.txt");
+  ASSERT_EQ(ok.substr(0, 3), "201") << ok;
+  auto doc = http(s.port(), "GET", "/api/v1/documents/" + id_of(ok));
+  ASSERT_TRUE(doc);
+  EXPECT_EQ(std::string(json::parse(doc->body).at("title").as_string()), "bad\xef\xbf\xbdname.txt");
+}
+
 // ---- bounds on what one request can make the server build ---------------------------------------
 
 std::string many_inputs(int n) {
