@@ -325,10 +325,12 @@ core::Result<ExtractSandbox::Worker> ExtractSandbox::spawn() {
   return Worker{pid, fds[0], fds[0]};
 }
 
-void ExtractSandbox::end(Worker w, int* status) {
+void ExtractSandbox::end(Worker w, int* status, long* peak_kib) {
   ::kill(w.pid, SIGKILL);
   ::close(w.to);
-  ::waitpid(w.pid, status, 0);
+  rusage usage{};
+  ::wait4(w.pid, status, 0, &usage);
+  if (peak_kib) *peak_kib = usage.ru_maxrss;
   std::lock_guard lock(mu_);
   running_.erase(std::remove(running_.begin(), running_.end(), w.pid), running_.end());
   --live_;
@@ -339,7 +341,7 @@ void ExtractSandbox::give_back(Worker w) {
   std::unique_lock lock(mu_);
   if (stopped_) {
     lock.unlock();
-    end(w, nullptr);
+    end(w, nullptr, nullptr);
     return;
   }
   running_.erase(std::remove(running_.begin(), running_.end(), w.pid), running_.end());
@@ -412,14 +414,15 @@ core::Result<Extracted> ExtractSandbox::extract(std::string_view bytes, std::str
     if (out.ok() || out.error().kind != ErrorKind::internal) {
       give_back(w);
     } else {
-      end(w, nullptr);
+      end(w, nullptr, nullptr);
     }
     return out;
   }
   // The worker is to end: out of time, or dead already. Its exit status says which.
   const bool timed_out = io == Io::timeout;
   int status = 0;
-  end(w, &status);
+  long peak_kib = 0;
+  end(w, &status, &peak_kib);
   bool stopping;
   {
     std::lock_guard lock(mu_);
@@ -430,7 +433,12 @@ core::Result<Extracted> ExtractSandbox::extract(std::string_view bytes, std::str
     return worker_error("timeout", "it took longer than " + std::to_string(options_.timeout_ms) +
                                        " ms (knowledge.extract_timeout_ms)");
   }
-  if (WIFEXITED(status) && WEXITSTATUS(status) == kExitMemory) {
+  // Parsers written in C abort or fault when an allocation fails: a worker that died that way
+  // with its memory near the limit ran out of it.
+  const bool near_limit = peak_kib * 1024 > (static_cast<long>(options_.memory_mb) << 20) / 2;
+  const bool fault = WIFSIGNALED(status) && (WTERMSIG(status) == SIGSEGV || WTERMSIG(status) == SIGABRT ||
+                                             WTERMSIG(status) == SIGBUS);
+  if ((WIFEXITED(status) && WEXITSTATUS(status) == kExitMemory) || (fault && near_limit)) {
     return worker_error("memory", "it needs more than " + std::to_string(options_.memory_mb) +
                                       " MiB (knowledge.extract_memory_mb)");
   }

@@ -55,8 +55,8 @@ class ExtractSandbox {
     int from = -1;  // the worker's stdout
   };
   core::Result<Worker> spawn();
-  // Kills and reaps a worker (its exit status to *status when given) and counts it out.
-  void end(Worker w, int* status);
+  // Kills and reaps a worker (its exit status and peak RSS to the pointers given) and counts it out.
+  void end(Worker w, int* status, long* peak_kib);
   // Returns a worker that answered to the idle ones (or ends it once shut down).
   void give_back(Worker w);
 
