@@ -25,10 +25,6 @@ namespace json = boost::json;
 // knowledge::Store::kMaxUploadAttempts: starts that may try a kept upload.
 constexpr int kMaxUploadAttempts = 3;
 
-std::string code_of(const HttpResponse& r) {
-  return std::string(json::parse(r.body).at("error").at("code").as_string());
-}
-
 class FramingTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() { server_ = new Server(); }

@@ -350,6 +350,10 @@ std::string multipart_form(const std::map<std::string, std::string>& fields, con
 
 const std::map<std::string, std::string> kMultipart = {{"Content-Type", "multipart/form-data; boundary=BoUnDaRy"}};
 
+std::string code_of(const HttpResponse& r) {
+  return std::string(boost::json::parse(r.body).at("error").at("code").as_string());
+}
+
 long rss_kib(pid_t pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/status");
   std::string line;

@@ -119,6 +119,9 @@ std::string raw_request(const std::string& method, const std::string& path,
                         const std::string& body = "",
                         const std::map<std::string, std::string>& headers = {});
 
+// The error envelope's code of a response.
+std::string code_of(const HttpResponse& r);
+
 // Value of a metric sample line that starts with `prefix` in /metrics, or -1.
 double metric(int port, const std::string& prefix);
 

@@ -20,10 +20,6 @@ double metric_with_client(Client& c) {
   return pos == std::string::npos ? -1 : std::stod(r->body.substr(pos + 1 + key.size()));
 }
 
-std::string code_of(const HttpResponse& r) {
-  return std::string(json::parse(r.body).at("error").at("code").as_string());
-}
-
 class LimitsTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
