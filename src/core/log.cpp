@@ -139,6 +139,7 @@ char* put_json_string(char* p, std::string_view s);
 constexpr std::size_t json_bound(std::string_view s) { return 6 * s.size() + 2; }
 
 char* put(char* p, std::string_view s) {
+  if (s.empty()) return p;  // an empty view may have no data pointer: memcpy must not see it
   std::memcpy(p, s.data(), s.size());
   return p + s.size();
 }

@@ -159,7 +159,9 @@ std::vector<Scored> Bm25Index::search(std::string_view query, std::size_t k,
     } else {
       for (const auto& p : *t.list) {
         if (!alive_[p.slot]) continue;
-        if (acc[p.slot] == 0.0f) touched.push_back(p.slot);
+        // A copy: push_back binds a reference, and p.slot is not 4-byte aligned (packed).
+        const std::uint32_t slot = p.slot;
+        if (acc[slot] == 0.0f) touched.push_back(slot);
         acc[p.slot] += score(p);
       }
     }

@@ -218,8 +218,11 @@ int run_extract_worker(int memory_mb) {
   set_limit(RLIMIT_CORE, 0, 0);
   set_limit(RLIMIT_FSIZE, 0, 0);  // writes no files
   set_limit(RLIMIT_NOFILE, 32, 32);
+#if !defined(__SANITIZE_ADDRESS__)
+  // (Not under AddressSanitizer, whose shadow memory reserves terabytes of address space.)
   const rlim_t as = static_cast<rlim_t>(memory_mb) << 20;
   set_limit(RLIMIT_AS, as, as);
+#endif
   install_seccomp();
   // The parsers' own recursion (gumbo frees its tree recursively) gets a deep stack: a thread
   // with 256 MiB of it (reserved, counted in RLIMIT_AS, touched only as deep as it goes).

@@ -97,7 +97,9 @@ std::vector<Scored> best(std::vector<Scored> scored, std::size_t k) {
 }
 
 // An int8-coded vector: dim codes, then a float scale; code * scale approximates the component.
-std::size_t code_size(std::size_t dim) { return dim + sizeof(float); }
+// Padded to a multiple of 4 bytes: hnswlib lays each element's links after its data, and reads
+// them as 4-byte integers (dimensions that are multiples of 4, as real models' are, need none).
+std::size_t code_size(std::size_t dim) { return (dim + sizeof(float) + 3) & ~std::size_t(3); }
 
 void encode(const float* v, std::size_t dim, char* out) {
   float top = 0;

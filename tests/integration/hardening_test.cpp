@@ -269,6 +269,9 @@ TEST(Sandbox, ADocumentThatTakesTooLongFailsWithTimeoutAndOthersGoOn) {
 }
 
 TEST(Sandbox, ADocumentNeedingMoreMemoryThanAllowedFailsWithMemory) {
+#if defined(__SANITIZE_ADDRESS__)
+  GTEST_SKIP() << "no address-space limit under AddressSanitizer";
+#endif
   Server s({.env = {{"SWITCHBOARD_KNOWLEDGE_EXTRACT_MEMORY_MB", "200"}}});
   make_collection(s.port());
   std::string html = "<html><body>";
