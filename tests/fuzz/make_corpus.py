@@ -2,7 +2,9 @@
 """Writes the seed corpus of the fuzz targets into tests/fuzz/corpus/<target>/ (committed; run
 again after changing it). Seeds are small valid and near-valid inputs, plus the hostile shapes
 the hardening issue found (deep nesting, odd framing); the translation seeds come from the golden
-test cases. Standard library only."""
+test cases. Standard library only. Beside these seeds the folders hold the inputs the fuzzers
+found that add coverage (named by their SHA-1), merged in with
+`build-fuzz/tests/fuzz/fuzz_<t> -merge=1 -max_len=4096 tests/fuzz/corpus/<t> build-fuzz/corpus/<t>`."""
 import io
 import json
 import os
