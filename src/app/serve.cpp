@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "api/routes.hpp"
+#include "core/blocking_pool.hpp"
 #include "core/clock.hpp"
 #include "core/event_loop.hpp"
 #include "core/log.hpp"
@@ -29,7 +30,6 @@
 #include "http/server.hpp"
 #include "jobs/queue.hpp"
 #include "jobs/service.hpp"
-#include "core/blocking_pool.hpp"
 #include "knowledge/extract_sandbox.hpp"
 #include "knowledge/store.hpp"
 #include "storage/database.hpp"
@@ -107,9 +107,7 @@ int serve(const core::Config& config) {
     context_ptrs.push_back(contexts.back().get());
   }
   asio::io_context& ioc = *contexts.front();
-  knowledge::ExtractSandbox* sandbox_ptr = nullptr;  // set once the sandbox exists
-  auto stop_all = [&contexts, &sandbox_ptr] {
-    if (sandbox_ptr) sandbox_ptr->shutdown();
+  auto stop_all = [&contexts] {
     for (auto& c : contexts) c->stop();
   };
   // The job queue: SQLite-backed, its loops on the first context, jobs on all of them.
@@ -149,7 +147,6 @@ int serve(const core::Config& config) {
     return sandbox.extract(bytes, type, name);
   };
   store_options.extract_pool = &extract_pool;
-  sandbox_ptr = &sandbox;
   knowledge::Store knowledge_store(database, clock, vector_indexes, embedder.get(), store_options, &client);
   deps.knowledge = &knowledge_store;
   if (auto n = knowledge_store.recover(); n && *n > 0) {
@@ -210,7 +207,7 @@ int serve(const core::Config& config) {
   }
   core::run_event_loop(ioc, spin);
   for (auto& t : workers) t.join();
-  sandbox.shutdown();
+  sandbox.shutdown();  // a parse still running (stopped by a second signal) ends now
   extract_pool.stop();
   client.close_idle();  // pooled sockets belong to the contexts, which go before the client
 

@@ -28,9 +28,9 @@
 #include <unordered_map>
 
 #include "core/http_syntax.hpp"
-#include "http/framing.hpp"
 #include "core/ids.hpp"
 #include "core/log.hpp"
+#include "http/framing.hpp"
 
 namespace sb::http {
 namespace asio = boost::asio;

@@ -1,5 +1,4 @@
 #include "knowledge/store.hpp"
-#include "knowledge/extract_sandbox.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -23,6 +22,7 @@
 
 #include "core/ids.hpp"
 #include "core/log.hpp"
+#include "knowledge/extract_sandbox.hpp"
 
 namespace sb::knowledge {
 
