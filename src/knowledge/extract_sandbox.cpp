@@ -329,13 +329,17 @@ core::Result<ExtractSandbox::Worker> ExtractSandbox::spawn() {
 }
 
 void ExtractSandbox::end(Worker w, int* status, long* peak_kib) {
+  {
+    // Out of running_ before it is reaped: shutdown() must never signal a pid that was reused.
+    std::lock_guard lock(mu_);
+    running_.erase(std::remove(running_.begin(), running_.end(), w.pid), running_.end());
+  }
   ::kill(w.pid, SIGKILL);
   ::close(w.to);
   rusage usage{};
   ::wait4(w.pid, status, 0, &usage);
   if (peak_kib) *peak_kib = usage.ru_maxrss;
   std::lock_guard lock(mu_);
-  running_.erase(std::remove(running_.begin(), running_.end(), w.pid), running_.end());
   --live_;
   free_.notify_one();
 }
