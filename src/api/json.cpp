@@ -3,11 +3,61 @@
 #include <boost/json/parser.hpp>
 #include <boost/json/serialize.hpp>
 
+#include <cmath>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/text.hpp"
+
 namespace sb::api {
 
 namespace json = boost::json;
 using core::Error;
 using core::ErrorKind;
+
+namespace {
+
+// The path of the first number that is not finite (a literal like 1e999 that overflows a
+// double), or nullopt. A quick scan first; the path is built only when there is one.
+std::optional<std::string> non_finite_path(const json::value& root) {
+  thread_local std::vector<const json::value*> stack;  // reused: no allocation per request
+  stack.clear();
+  stack.push_back(&root);
+  bool found = false;
+  while (!stack.empty() && !found) {
+    const json::value* v = stack.back();
+    stack.pop_back();
+    if (v->is_double()) {
+      found = !std::isfinite(v->get_double());
+    } else if (const auto* o = v->if_object()) {
+      for (const auto& kv : *o) stack.push_back(&kv.value());
+    } else if (const auto* a = v->if_array()) {
+      for (const auto& x : *a) stack.push_back(&x);
+    }
+  }
+  if (!found) return std::nullopt;
+  struct Frame {
+    const json::value* v;
+    std::string path;
+  };
+  std::vector<Frame> frames{{&root, ""}};
+  while (!frames.empty()) {
+    Frame f = std::move(frames.back());
+    frames.pop_back();
+    if (f.v->is_double() && !std::isfinite(f.v->get_double())) return f.path;
+    if (const auto* o = f.v->if_object()) {
+      for (const auto& kv : *o) {
+        frames.push_back({&kv.value(), f.path.empty() ? std::string(kv.key()) : f.path + "." + std::string(kv.key())});
+      }
+    } else if (const auto* a = f.v->if_array()) {
+      for (std::size_t i = 0; i < a->size(); ++i) frames.push_back({&(*a)[i], f.path + "[" + std::to_string(i) + "]"});
+    }
+  }
+  return std::string();
+}
+
+}  // namespace
 
 core::Result<json::value> parse_json(std::string_view body) {
   if (body.empty()) return Error(ErrorKind::invalid_json, "request body is empty; expected JSON");
@@ -15,10 +65,21 @@ core::Result<json::value> parse_json(std::string_view body) {
   boost::system::error_code ec;
   std::size_t n = p.write(body.data(), body.size(), ec);
   if (ec) {
+    const std::size_t valid = core::valid_utf8_prefix(body);
+    if (valid <= n) {
+      return Error(ErrorKind::invalid_json, "the body is not valid UTF-8 at byte " + std::to_string(valid));
+    }
     return Error(ErrorKind::invalid_json,
                  "invalid JSON at byte " + std::to_string(n) + ": " + ec.message());
   }
-  return p.release();
+  json::value v = p.release();
+  // Never passed on: a non-finite double has no JSON spelling (it would reach an upstream as
+  // "Infinity" or "null").
+  if (auto path = non_finite_path(v)) {
+    return Error(ErrorKind::invalid_field,
+                 "'" + *path + "' is a number too large for a double (numbers must be finite)", *path);
+  }
+  return v;
 }
 
 core::Result<json::object> parse_json_object(std::string_view body) {

@@ -438,6 +438,23 @@ TEST(Bounds, TokenIdsAndModelNamesAreChecked) {
   }
 }
 
+TEST(Bounds, NumbersThatAreNotFiniteAndBodiesThatAreNotUtf8AreRefused) {
+  Server s;
+  auto r = http(s.port(), "POST", "/v1/chat/completions",
+                R"({"model":"mock/echo","messages":[{"role":"user","content":"hi"}],"temperature":1e999})");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 400) << r->body;
+  EXPECT_NE(r->body.find("\"param\":\"temperature\""), std::string::npos) << r->body;
+  r = http(s.port(), "POST", "/api/v1/search", R"({"collection":"c","query":"x","filters":{"n":[1,-1e400]}})");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 400) << r->body;
+  EXPECT_NE(r->body.find("filters.n[1]"), std::string::npos) << r->body;
+  r = http(s.port(), "POST", "/v1/chat/completions", "{\"model\":\"mock/echo\",\"x\":\"caf\xc3\"}");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 400);
+  EXPECT_NE(r->body.find("not valid UTF-8 at byte 29"), std::string::npos) << r->body;
+}
+
 TEST(Bounds, TheMockNeverCutsACharacter) {
   Server s;
   std::string text;
