@@ -14,6 +14,7 @@
 #include "api/openai_validate.hpp"
 #include "api/routes.hpp"
 #include "http/message.hpp"
+#include "core/json_text.hpp"
 
 namespace sb::api {
 
@@ -114,7 +115,7 @@ void register_chat_routes(http::Router& router, gateway::Gateway& gw, jobs::Serv
     for (const auto& m : gw.models()) {
       data.push_back(json::object{{"id", m.id}, {"object", "model"}, {"created", 0}, {"owned_by", m.owned_by}});
     }
-    co_return Response::json(200, json::serialize(json::object{{"object", "list"}, {"data", std::move(data)}}));
+    co_return Response::json(200, core::to_json(json::object{{"object", "list"}, {"data", std::move(data)}}));
   });
 
   router.add("POST", "/v1/chat/completions", [&gw, jobs](Request& req) -> awaitable<Response> {
@@ -215,7 +216,7 @@ void register_chat_routes(http::Router& router, gateway::Gateway& gw, jobs::Serv
                                   {"models", std::move(models)},
                                   {"targets", std::move(targets)}});
     }
-    co_return Response::json(200, json::serialize(json::object{{"object", "list"}, {"data", std::move(data)}}));
+    co_return Response::json(200, core::to_json(json::object{{"object", "list"}, {"data", std::move(data)}}));
   });
 
   // A live call to one provider, bypassing routes and breakers: a one-token chat completion.
@@ -255,7 +256,7 @@ void register_chat_routes(http::Router& router, gateway::Gateway& gw, jobs::Serv
     } else {
       out["status"] = 200;
     }
-    co_return Response::json(200, json::serialize(out));
+    co_return Response::json(200, core::to_json(out));
   });
 }
 

@@ -14,6 +14,7 @@
 #include "api/openai_validate.hpp"
 #include "api/routes.hpp"
 #include "http/message.hpp"
+#include "core/json_text.hpp"
 
 namespace sb::api {
 
@@ -111,7 +112,7 @@ core::Result<jobs::Submit> parse_submission(const json::object& body, gateway::G
   }
   jobs::Submit s;
   s.type = **type;
-  s.request = json::serialize(inner);
+  s.request = core::to_json(inner);
   auto priority = get_int(body, "priority", -1000000, 1000000);
   if (!priority) return named(priority.error());
   s.priority = static_cast<int>(priority->value_or(0));
@@ -190,7 +191,7 @@ void register_job_routes(http::Router& router, jobs::Service& svc, gateway::Gate
     if (!r) co_return Response::error(r.error());
     json::array data;
     for (const auto& e : *r) data.push_back(jobs::status_object(e.job, false));
-    co_return Response::json(202, json::serialize(json::object{{"object", "list"}, {"data", std::move(data)}}));
+    co_return Response::json(202, core::to_json(json::object{{"object", "list"}, {"data", std::move(data)}}));
   });
 
   router.add("GET", "/api/v1/jobs", [&svc](Request& req) -> awaitable<Response> {
@@ -230,7 +231,7 @@ void register_job_routes(http::Router& router, jobs::Service& svc, gateway::Gate
     for (const auto& j : *rows) data.push_back(jobs::status_object(j, false));
     json::object out{{"object", "list"}, {"data", std::move(data)}, {"has_more", more}};
     out["next_cursor"] = more && !rows->empty() ? json::value(std::to_string(rows->back().seq)) : json::value(nullptr);
-    co_return Response::json(200, json::serialize(out));
+    co_return Response::json(200, core::to_json(out));
   });
 
   auto status = [&svc](Request& req) { return get_status(svc, req); };

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/text.hpp"
+#include "core/json_text.hpp"
 
 namespace sb::api {
 
@@ -136,6 +137,6 @@ core::Result<std::optional<std::string>> get_string(const json::object& o,
   return std::optional<std::string>(std::string(s.data(), s.size()));
 }
 
-std::string to_string(const json::value& v) { return json::serialize(v); }
+std::string to_string(const json::value& v) { return core::to_json(v); }
 
 }  // namespace sb::api

@@ -12,6 +12,7 @@
 #include "core/text.hpp"
 #include "http/message.hpp"
 #include "http/multipart.hpp"
+#include "core/json_text.hpp"
 
 namespace sb::api {
 
@@ -121,7 +122,7 @@ core::Result<std::int64_t> int_query(const Request& req, std::string_view name, 
 
 Response document_response(const core::Result<knowledge::DocumentView>& r) {
   if (!r) return Response::error(r.error());
-  return Response::json(200, json::serialize(document_json(*r)));
+  return Response::json(200, core::to_json(document_json(*r)));
 }
 
 
@@ -186,7 +187,7 @@ core::Result<knowledge::IndexRequest> index_request(const json::object& o, std::
   in.tags = std::move(*tags);
   if (const json::value* m = o.if_contains("metadata"); m && !m->is_null()) {
     if (!m->is_object()) return fail("metadata", "must be an object");
-    in.metadata = json::serialize(*m);
+    in.metadata = core::to_json(*m);
   }
   return in;
 }
@@ -204,7 +205,7 @@ json::object indexed_json(const knowledge::Indexed& r) {
 
 Response indexed_response(const core::Result<knowledge::Indexed>& r) {
   if (!r) return Response::error(r.error());
-  return Response::json(r->created ? 201 : 200, json::serialize(indexed_json(*r)));
+  return Response::json(r->created ? 201 : 200, core::to_json(indexed_json(*r)));
 }
 
 core::Result<storage::SearchFilters> search_filters(const json::object& body) {
@@ -373,7 +374,7 @@ awaitable<core::Result<Response>> upload(knowledge::Store& store, const Request&
     std::string bytes(file->body), content_type = file->content_type, filename = name;
     auto doc = co_await store.submit(std::move(*in), std::move(bytes), std::move(content_type), std::move(filename));
     if (!doc) co_return std::move(doc).error();
-    Response res = Response::json(202, json::serialize(document_json(*doc)));
+    Response res = Response::json(202, core::to_json(document_json(*doc)));
     res.header("Location", "/api/v1/documents/" + doc->row.id);
     co_return res;
   }
@@ -407,7 +408,7 @@ void register_knowledge_routes(http::Router& router, knowledge::Store& store) {
       json::object out{{"object", "list"}, {"data", std::move(data)}, {"has_more", r->has_more}};
       out["next_cursor"] = r->has_more && !r->documents.empty() ? json::value(std::to_string(r->documents.back().seq))
                                                                 : json::value(nullptr);
-      co_return Response::json(200, json::serialize(out));
+      co_return Response::json(200, core::to_json(out));
     });
     // JSON {collection, title?, text, id?, source?, author?, tags?, metadata?}, or a multipart
     // upload with the same fields and a `file`.
@@ -471,7 +472,7 @@ void register_knowledge_routes(http::Router& router, knowledge::Store& store) {
       if (!r) co_return Response::error(r.error());
       json::array data;
       for (const auto& v : *r) data.push_back(json::object{{"version", v.version}, {"chunks", v.chunks}});
-      co_return Response::json(200, json::serialize(json::object{{"object", "list"}, {"data", std::move(data)}}));
+      co_return Response::json(200, core::to_json(json::object{{"object", "list"}, {"data", std::move(data)}}));
     });
     router.add("DELETE", base + "/{id}", [&store](Request& req) -> awaitable<Response> {
       std::string param(req.param("id"));
@@ -502,7 +503,7 @@ void register_knowledge_routes(http::Router& router, knowledge::Store& store) {
     }
     auto r = co_await store.create_collection(std::move(in));
     if (!r) co_return Response::error(r.error());
-    co_return Response::json(201, json::serialize(collection_json(*r)));
+    co_return Response::json(201, core::to_json(collection_json(*r)));
   });
 
   auto collection_info_json = [](const knowledge::CollectionInfo& c) {
@@ -516,13 +517,13 @@ void register_knowledge_routes(http::Router& router, knowledge::Store& store) {
     if (!r) co_return Response::error(r.error());
     json::array data;
     for (const auto& c : *r) data.push_back(collection_info_json(c));
-    co_return Response::json(200, json::serialize(json::object{{"object", "list"}, {"data", std::move(data)}}));
+    co_return Response::json(200, core::to_json(json::object{{"object", "list"}, {"data", std::move(data)}}));
   });
   router.add("GET", "/api/v1/collections/{name}", [&store, collection_info_json](Request& req) -> awaitable<Response> {
     std::string param(req.param("name"));
     auto r = co_await store.get_collection(std::move(param));
     if (!r) co_return Response::error(r.error());
-    co_return Response::json(200, json::serialize(collection_info_json(*r)));
+    co_return Response::json(200, core::to_json(collection_info_json(*r)));
   });
   // PATCH {embedding_model, dimensions?}: a model change, re-embedding in the background (202).
   router.add("PATCH", "/api/v1/collections/{name}", [&store](Request& req) -> awaitable<Response> {
@@ -541,7 +542,7 @@ void register_knowledge_routes(http::Router& router, knowledge::Store& store) {
     if (!r) co_return Response::error(r.error());
     const bool started = r->reembed_state == std::optional<std::string>("running") &&
                          before->row.reembed_state != std::optional<std::string>("running");
-    co_return Response::json(started ? 202 : 200, json::serialize(collection_json(*r)));
+    co_return Response::json(started ? 202 : 200, core::to_json(collection_json(*r)));
   });
 
   router.add("DELETE", "/api/v1/collections/{name}", [&store](Request& req) -> awaitable<Response> {
@@ -550,7 +551,7 @@ void register_knowledge_routes(http::Router& router, knowledge::Store& store) {
     if (!r) co_return Response::error(r.error());
     json::object o = collection_json(*r);
     o["deleted"] = true;
-    co_return Response::json(200, json::serialize(o));
+    co_return Response::json(200, core::to_json(o));
   });
 
   // POST /api/v1/index {collection, id?, title?, content, source?, author?, tags?, metadata?}
@@ -601,7 +602,7 @@ void register_knowledge_routes(http::Router& router, knowledge::Store& store) {
         results.push_back(json::object{{"error", error_json(r.error())}});
       }
     }
-    co_return Response::json(200, json::serialize(json::object{{"object", "list"},
+    co_return Response::json(200, core::to_json(json::object{{"object", "list"},
                                                                {"data", std::move(results)},
                                                                {"failed", failed}}));
   });
@@ -618,7 +619,7 @@ void register_knowledge_routes(http::Router& router, knowledge::Store& store) {
                                  {"embedding_model", c.row.embedding_model ? json::value(*c.row.embedding_model)
                                                                            : json::value(nullptr)}});
     }
-    co_return Response::json(200, json::serialize(json::object{{"object", "stats"},
+    co_return Response::json(200, core::to_json(json::object{{"object", "stats"},
                                                                {"collections", r->size()},
                                                                {"documents", docs},
                                                                {"chunks", chunks},
@@ -650,7 +651,7 @@ void register_knowledge_routes(http::Router& router, knowledge::Store& store) {
     json::object out{{"object", "list"}, {"collection", r->collection}, {"mode", mode_name(r->mode)},
                      {"data", std::move(data)}};
     if (r->note) out["note"] = *r->note;
-    Response res = Response::json(200, json::serialize(out));
+    Response res = Response::json(200, core::to_json(out));
     std::string timing;
     for (const auto& [name, ms] : r->timings) {
       char dur[32];

@@ -7,6 +7,7 @@
 #include "api/routes.hpp"
 #include "core/version.hpp"
 #include "http/message.hpp"
+#include "core/json_text.hpp"
 
 namespace sb::api {
 
@@ -27,7 +28,7 @@ void register_system_routes(http::Router& router, Deps deps) {
     o["name"] = "switchboard";
     o["version"] = core::version();
     o["commit"] = core::git_commit();
-    co_return Response::json(200, json::serialize(o));
+    co_return Response::json(200, core::to_json(o));
   });
 
   router.add("GET", "/ready", [status = deps.storage_status](Request&) -> awaitable<Response> {
@@ -42,7 +43,7 @@ void register_system_routes(http::Router& router, Deps deps) {
       json::object o;
       o["status"] = "ready";
       o["checks"] = json::object{{"storage", std::move(storage)}};
-      co_return Response::json(200, json::serialize(o));
+      co_return Response::json(200, core::to_json(o));
     }
     core::Error e(core::ErrorKind::unavailable, "not ready: storage: " + st.error().message);
     storage["status"] = "error";
@@ -50,7 +51,7 @@ void register_system_routes(http::Router& router, Deps deps) {
     json::value body = json::parse(http::error_body(e));
     body.as_object()["status"] = "not_ready";
     body.as_object()["checks"] = json::object{{"storage", std::move(storage)}};
-    Response r = Response::json(503, json::serialize(body));
+    Response r = Response::json(503, core::to_json(body));
     r.header("Retry-After", "1");
     co_return r;
   });

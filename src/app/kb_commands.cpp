@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "http/client.hpp"
+#include "core/json_text.hpp"
 
 namespace sb::app {
 
@@ -127,7 +128,7 @@ int ingest(const KbOptions& o, const std::vector<std::string>& paths) {
 int search(const KbOptions& o, const std::string& query, const std::string& mode, int top_k) {
   json::object req{{"collection", o.collection}, {"query", query}, {"top_k", top_k}};
   if (!mode.empty()) req["mode"] = mode;
-  auto r = call(o, "POST", "/api/v1/search", json::serialize(req), "application/json");
+  auto r = call(o, "POST", "/api/v1/search", core::to_json(req), "application/json");
   if (!r) return 2;
   if (r->status != 200) {
     std::fprintf(stderr, "error %d: %s\n", r->status, error_message(*r).c_str());

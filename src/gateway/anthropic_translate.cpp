@@ -12,6 +12,7 @@
 #include <map>
 
 #include "gateway/translate.hpp"
+#include "core/json_text.hpp"
 
 namespace sb::gateway::anthropic {
 namespace {
@@ -249,7 +250,7 @@ core::Result<json::object> response(const json::value& upstream, const Translate
       text += str(*block, "text");
     } else if (type == "tool_use") {
       const json::value* input = block->if_contains("input");
-      std::string args = input ? json::serialize(*input) : "{}";
+      std::string args = input ? core::to_json(*input) : "{}";
       if (!ctx.json_tool.empty() && str(*block, "name") == ctx.json_tool) {
         json_mode = true;
         text += args;
@@ -292,7 +293,7 @@ class AnthropicStream final : public StreamTranslator {
     const auto& e = v.get_object();
     std::string type = str(e, "type");
     auto emit = [&](json::object delta, json::value finish = nullptr) {
-      chunks.push_back(json::serialize(chunk(ctx_, std::move(delta), std::move(finish))));
+      chunks.push_back(core::to_json(chunk(ctx_, std::move(delta), std::move(finish))));
     };
     if (type == "message_start") {
       const auto* m = e.if_contains("message");
@@ -369,7 +370,7 @@ class AnthropicStream final : public StreamTranslator {
         json::object last = chunk(ctx_, {}, nullptr);
         last["choices"] = json::array{};
         last["usage"] = json::object{{"prompt_tokens", prompt_}, {"completion_tokens", completion_}, {"total_tokens", prompt_ + completion_}};
-        chunks.push_back(json::serialize(last));
+        chunks.push_back(core::to_json(last));
       }
     } else if (type == "error") {
       const auto* err = e.if_contains("error");

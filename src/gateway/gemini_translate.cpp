@@ -13,6 +13,7 @@
 #include <set>
 
 #include "gateway/translate.hpp"
+#include "core/json_text.hpp"
 
 namespace sb::gateway::gemini {
 namespace {
@@ -270,7 +271,7 @@ void read_parts(const json::object& candidate, std::string& text, json::array& c
                                    {"id", id},
                                    {"type", "function"},
                                    {"function", json::object{{"name", str(f, "name")},
-                                                             {"arguments", args ? json::serialize(*args) : "{}"}}}});
+                                                             {"arguments", args ? core::to_json(*args) : "{}"}}}});
       ++next_call;
     }
   }
@@ -345,7 +346,7 @@ class GeminiStream final : public StreamTranslator {
     auto emit = [&](long long index, json::object delta, json::value finish = nullptr) {
       json::object c = chunk(ctx_, std::move(delta), std::move(finish));
       c["choices"].as_array()[0].as_object()["index"] = index;
-      chunks.push_back(json::serialize(c));
+      chunks.push_back(core::to_json(c));
     };
     bool finished = false;
     if (const auto* cands = o.if_contains("candidates"); cands && cands->is_array()) {
@@ -384,7 +385,7 @@ class GeminiStream final : public StreamTranslator {
         json::object last = chunk(ctx_, {}, nullptr);
         last["choices"] = json::array{};
         last["usage"] = usage_;
-        chunks.push_back(json::serialize(last));
+        chunks.push_back(core::to_json(last));
       }
     }
     return {};

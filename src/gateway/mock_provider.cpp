@@ -20,6 +20,7 @@
 #include "gateway/translate.hpp"
 #include "core/text.hpp"
 #include "gateway/provider.hpp"
+#include "core/json_text.hpp"
 
 namespace sb::gateway {
 namespace {
@@ -144,7 +145,7 @@ class MockProvider final : public Provider {
         {"logprobs", nullptr},
         {"finish_reason", "stop"}}};
     o["usage"] = usage(r);
-    co_return ChatResult{json::serialize(o)};
+    co_return ChatResult{core::to_json(o)};
   }
 
   // Deterministic embeddings: hashed bag of words (and word bigrams), L2-normalised, so texts
@@ -185,7 +186,7 @@ class MockProvider final : public Provider {
                    {"data", std::move(data)},
                    {"model", call.model},
                    {"usage", json::object{{"prompt_tokens", tokens}, {"total_tokens", tokens}}}};
-    co_return EmbedResult{json::serialize(o)};
+    co_return EmbedResult{core::to_json(o)};
   }
 
   awaitable<core::Status> chat_stream(const ChatCall& call, const ChunkSink& sink) override {
@@ -211,19 +212,19 @@ class MockProvider final : public Provider {
     };
     // (Chunks are built before each co_await: GCC 12 mishandles literal temporaries in them.)
     std::vector<std::string> pieces;
-    pieces.push_back(json::serialize(chunk({{"role", "assistant"}, {"content", ""}}, nullptr)));
+    pieces.push_back(core::to_json(chunk({{"role", "assistant"}, {"content", ""}}, nullptr)));
     std::istringstream in(r.text);
     std::string word;
     while (in >> word) {
       std::string piece = pieces.size() == 1 ? word : " " + word;
-      pieces.push_back(json::serialize(chunk({{"content", piece}}, nullptr)));
+      pieces.push_back(core::to_json(chunk({{"content", piece}}, nullptr)));
     }
-    pieces.push_back(json::serialize(chunk({}, json::string("stop"))));
+    pieces.push_back(core::to_json(chunk({}, json::string("stop"))));
     if (include_usage) {
       json::object o = chunk({}, nullptr);
       o["choices"] = json::array{};
       o["usage"] = usage(r);
-      pieces.push_back(json::serialize(o));
+      pieces.push_back(core::to_json(o));
     }
     for (std::size_t i = 0; i < pieces.size(); ++i) {
       if (i > 1) co_await sleep(config_.latency_ms / 10);

@@ -10,6 +10,7 @@
 #include "gateway/provider.hpp"
 #include "gateway/translate.hpp"
 #include "gateway/upstream_call.hpp"
+#include "core/json_text.hpp"
 
 namespace sb::gateway {
 namespace {
@@ -38,7 +39,7 @@ class NativeProvider : public Provider {
     if (!v) co_return std::move(v).error();
     auto out = translate(*v, context(call));
     if (!out) co_return std::move(out).error();
-    co_return ChatResult{json::serialize(*out)};
+    co_return ChatResult{core::to_json(*out)};
   }
 
   awaitable<core::Status> chat_stream(const ChatCall& call, const ChunkSink& sink) override {
@@ -96,7 +97,7 @@ class NativeProvider : public Provider {
     r.url = std::move(url);
     r.headers.emplace_back("Content-Type", "application/json");
     r.headers.emplace_back("X-Request-Id", call.request_id);
-    r.body = json::serialize(body);
+    r.body = core::to_json(body);
     auto t = attempt_timeouts(config_, call.deadline);
     r.timeouts = {t.connect, t.first_byte, t.idle, t.deadline};
     r.cancel = call.cancel;
@@ -166,7 +167,7 @@ class GeminiProvider final : public NativeProvider {
     const auto* fmt = call.body.if_contains("encoding_format");
     auto out = gemini::embed_response(*v, call.model, fmt && fmt->is_string() && fmt->get_string() == "base64");
     if (!out) co_return std::move(out).error();
-    co_return EmbedResult{json::serialize(*out)};
+    co_return EmbedResult{core::to_json(*out)};
   }
 };
 

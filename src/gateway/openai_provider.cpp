@@ -7,6 +7,7 @@
 
 #include "gateway/provider.hpp"
 #include "gateway/upstream_call.hpp"
+#include "core/json_text.hpp"
 
 namespace sb::gateway {
 namespace {
@@ -58,7 +59,7 @@ class OpenAiProvider final : public Provider {
     if (!config_.api_key.empty()) r.headers.emplace_back("Authorization", "Bearer " + config_.api_key);
     r.headers.emplace_back("X-Request-Id", call.request_id);
     for (const auto& h : config_.headers) r.headers.push_back(h);
-    r.body = json::serialize(body);
+    r.body = core::to_json(body);
     auto t = attempt_timeouts(config_, call.deadline);
     r.timeouts = {t.connect, t.first_byte, t.idle, t.deadline};
     r.cancel = call.cancel;

@@ -23,6 +23,7 @@
 #include "core/ids.hpp"
 #include "core/log.hpp"
 #include "http/message.hpp"
+#include "core/json_text.hpp"
 
 namespace sb::jobs {
 
@@ -93,7 +94,7 @@ std::string webhook_signature(std::string_view secret, std::string_view timestam
 }
 
 std::string status_json(const Job& j, bool include_result) {
-  return json::serialize(status_object(j, include_result));
+  return core::to_json(status_object(j, include_result));
 }
 
 json::object status_object(const Job& j, bool include_result) {

@@ -23,6 +23,7 @@
 #include "core/ids.hpp"
 #include "core/log.hpp"
 #include "knowledge/extract_sandbox.hpp"
+#include "core/json_text.hpp"
 
 namespace sb::knowledge {
 
@@ -48,7 +49,7 @@ std::string upload_json(const IndexRequest& r) {
   put("source", r.source);
   put("author", r.author);
   put("content_type", r.content_type);
-  return boost::json::serialize(o);
+  return core::to_json(o);
 }
 
 IndexRequest upload_request(std::string_view json) {
@@ -371,7 +372,7 @@ Task<DocumentView> Store::submit(IndexRequest request, std::string bytes, std::s
   {
     boost::json::array tags;
     for (const auto& t : request.tags) tags.emplace_back(t);
-    doc.tags = boost::json::serialize(tags);
+    doc.tags = core::to_json(tags);
   }
   doc.now = clock_.now_ms();
   // The upload is kept with the document's pending row (one transaction) until it is processed.
@@ -616,7 +617,7 @@ core::Result<storage::DocumentInsert> prepare_document(IndexRequest& request, co
   {
     boost::json::array tags;
     for (auto& t : request.tags) tags.emplace_back(t);
-    doc.tags = boost::json::serialize(tags);
+    doc.tags = core::to_json(tags);
   }
   doc.now = now;
   std::string all_text = doc.title + "\n";

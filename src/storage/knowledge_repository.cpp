@@ -1,4 +1,5 @@
 #include "storage/knowledge_repository.hpp"
+#include "core/json_text.hpp"
 
 #include <boost/json/array.hpp>
 #include <boost/json/serialize.hpp>
@@ -494,7 +495,7 @@ namespace {
 std::string json_list(const std::vector<std::string>& items) {
   boost::json::array a;
   for (const auto& i : items) a.emplace_back(i);
-  return boost::json::serialize(a);
+  return core::to_json(a);
 }
 
 // " AND ..." conditions on the document `d` for the filters, numbering parameters from `first`;

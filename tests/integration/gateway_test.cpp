@@ -327,6 +327,18 @@ TEST_F(GatewayTest, AStreamWithNoEventsIs502) {
 namespace sbtest {
 namespace {
 
+TEST_F(GatewayTest, NumbersReachTheUpstreamInTheirShortestForm) {
+  a_.push(completion("ok"));
+  auto r = http(port(), "POST", "/v1/chat/completions",
+                R"({"model":"a/gpt-a","messages":[{"role":"user","content":"hi"}],"temperature":0.7,"top_p":1e-7})");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  const std::string sent = a_.received().at(0).body;
+  EXPECT_NE(sent.find("\"temperature\":0.7"), std::string::npos) << sent;
+  EXPECT_NE(sent.find("\"top_p\":1e-7"), std::string::npos) << sent;
+  EXPECT_EQ(sent.find("E-"), std::string::npos) << sent;
+}
+
 TEST(GatewayDeadline, TheRequestDeadlineBoundsADrippedBody) {
   FakeUpstream a, b;
   Server s({.env = {{"SB_TEST_KEY", kKey}},
