@@ -104,31 +104,22 @@ void append_json(std::string& out, const json::value& v) {
   }
 }
 
-std::string to_json(const json::value& v) {
+namespace {
+
+// The text `write` appends to an empty string.
+template <class Write>
+std::string written(Write write) {
   std::string out;
   out.reserve(256);
-  append_json(out, v);
+  write(out);
   return out;
 }
 
-std::string to_json(const json::object& o) {
-  std::string out;
-  out.reserve(256);
-  append_object(out, o);
-  return out;
-}
+}  // namespace
 
-std::string to_json(const json::array& a) {
-  std::string out;
-  out.reserve(256);
-  append_array(out, a);
-  return out;
-}
-
-std::string to_json(const json::string& s) {
-  std::string out;
-  append_string(out, s);
-  return out;
-}
+std::string to_json(const json::value& v) { return written([&](std::string& o) { append_json(o, v); }); }
+std::string to_json(const json::object& obj) { return written([&](std::string& o) { append_object(o, obj); }); }
+std::string to_json(const json::array& a) { return written([&](std::string& o) { append_array(o, a); }); }
+std::string to_json(const json::string& s) { return written([&](std::string& o) { append_string(o, s); }); }
 
 }  // namespace sb::core

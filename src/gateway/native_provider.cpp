@@ -33,7 +33,7 @@ class NativeProvider : public Provider {
   awaitable<core::Result<ChatResult>> chat(const ChatCall& call) override {
     auto req = request(call, false);
     if (!req) co_return std::move(req).error();
-    auto body = co_await fetch_json(client_, config_, std::move(*req));
+    auto body = co_await fetch_json(client_, config_, std::move(*req), Answer::translated);
     if (!body) co_return std::move(body).error();
     auto v = parse_answer(*body);
     if (!v) co_return std::move(v).error();
@@ -160,7 +160,7 @@ class GeminiProvider final : public NativeProvider {
   awaitable<core::Result<EmbedResult>> embeddings(const EmbedCall& call) override {
     auto body = gemini::embed_request(call.body, call.model);
     if (!body) co_return std::move(body).error();
-    auto answer = co_await fetch_json(client_, config_, gemini_request(call, ":batchEmbedContents", *body));
+    auto answer = co_await fetch_json(client_, config_, gemini_request(call, ":batchEmbedContents", *body), Answer::translated);
     if (!answer) co_return std::move(answer).error();
     auto v = parse_answer(*answer);
     if (!v) co_return std::move(v).error();

@@ -26,7 +26,7 @@ class OpenAiProvider final : public Provider {
 
   awaitable<core::Result<ChatResult>> chat(const ChatCall& call) override {
     // call.body already names the upstream model (the gateway sets it for each attempt).
-    auto r = co_await fetch_json(client_, config_, request(call.body, call, "/chat/completions"));
+    auto r = co_await fetch_json(client_, config_, request(call.body, call, "/chat/completions"), Answer::relayed);
     if (!r) co_return std::move(r).error();
     co_return ChatResult{std::move(*r)};
   }
@@ -44,7 +44,7 @@ class OpenAiProvider final : public Provider {
   }
 
   awaitable<core::Result<EmbedResult>> embeddings(const EmbedCall& call) override {
-    auto r = co_await fetch_json(client_, config_, request(call.body, call, "/embeddings"));
+    auto r = co_await fetch_json(client_, config_, request(call.body, call, "/embeddings"), Answer::relayed);
     if (!r) co_return std::move(r).error();
     co_return EmbedResult{std::move(*r)};
   }

@@ -22,13 +22,13 @@ core::Error tag(const core::ProviderConfig& provider, core::Error e) {
 }  // namespace
 
 awaitable<core::Result<std::string>> fetch_json(http::Client& client, const core::ProviderConfig& provider,
-                                                http::ClientRequest request) {
+                                                http::ClientRequest request, Answer answer) {
   auto res = co_await client.fetch(std::move(request));
   if (!res) co_return tag(provider, std::move(res).error());
   if (res->status / 100 != 2) {
     co_return upstream_http_error(provider, res->status, res->body, res->header("retry-after"));
   }
-  if (!is_json_object(res->body)) {
+  if (answer == Answer::relayed && !is_json_object(res->body)) {
     // Never relayed: it is not the provider's format, and it may hold anything (an echoed key).
     core::log::warn("upstream answer is not a JSON object",
                     {{"provider", provider.name},

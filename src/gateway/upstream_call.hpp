@@ -15,10 +15,16 @@
 
 namespace sb::gateway {
 
+// What fetch_json makes sure of before it returns a 2xx body.
+enum class Answer {
+  relayed,     // passed to the client as it is: must be a JSON object (else upstream_error)
+  translated,  // parsed by the adapter, which judges it
+};
+
 // The body of a 2xx answer.
 boost::asio::awaitable<core::Result<std::string>> fetch_json(http::Client& client,
                                                              const core::ProviderConfig& provider,
-                                                             http::ClientRequest request);
+                                                             http::ClientRequest request, Answer answer);
 
 // Calls on_event with each event's data, in order; an error from on_event stops the stream.
 // `more` = another event from the same read follows.
