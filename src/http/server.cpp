@@ -31,6 +31,7 @@
 #include "core/ids.hpp"
 #include "core/log.hpp"
 #include "http/framing.hpp"
+#include "http/request_log.hpp"
 
 namespace sb::http {
 namespace asio = boost::asio;
@@ -75,38 +76,6 @@ std::string_view method_label(bhttp::verb v) {
   return sv(bhttp::to_string(v));
 }
 
-// The metrics of the HTTP server, declared in one place.
-struct ServerMetrics {
-  metrics::Family<metrics::Counter>& requests;
-  metrics::Family<metrics::Histogram>& duration;
-  metrics::Gauge& in_flight;
-  metrics::Gauge& open;
-  metrics::Counter& accepted;
-  metrics::Counter& rejected;
-  metrics::Counter& handler_exceptions;
-
-  explicit ServerMetrics(metrics::Registry& r)
-      : requests(r.counter("switchboard_http_requests_total",
-                           "HTTP requests answered, by route pattern, method and status.",
-                           {"route", "method", "status"})),
-        duration(r.histogram("switchboard_http_request_duration_seconds",
-                             "Time from the first request byte to the last response byte.",
-                             {"route"})),
-        in_flight(r.gauge("switchboard_http_requests_in_flight",
-                          "Requests being handled or written now.")
-                      .with({})),
-        open(r.gauge("switchboard_http_open_connections", "Open client connections.").with({})),
-        accepted(r.counter("switchboard_http_connections_accepted_total",
-                           "Client connections accepted.")
-                     .with({})),
-        rejected(r.counter("switchboard_http_connections_rejected_total",
-                           "Connections refused with 503 because server.max_connections was "
-                           "reached.")
-                     .with({})),
-        handler_exceptions(r.counter("switchboard_http_handler_exceptions_total",
-                                     "Handlers that threw; each was answered with 500.")
-                               .with({})) {}
-};
 
 // One client connection. Timeouts use a single watchdog per connection: each phase stores a
 // deadline (no timer operation per read or write) and the watchdog, ticking on the connection's
@@ -283,21 +252,19 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
        const BearerAuth& a, const CorsPolicy& c, metrics::Registry& registry)
       : contexts(std::move(io)),
         cfg(config.server),
-        access_log(config.log.access_log),
         router(r),
         auth(a),
         cors(c),
-        m(registry),
+        m(registry, config.log.access_log),
         acceptor(*contexts.front()) {}
 
   std::vector<asio::io_context*> contexts;
   std::size_t next_context = 0;  // acceptor-only
   core::ServerConfig cfg;
-  bool access_log;
   const Router& router;
   const BearerAuth& auth;
   const CorsPolicy& cors;
-  ServerMetrics m;
+  RequestLog m;  // metrics and access log
   tcp::acceptor acceptor;
   std::atomic<bool> draining{false};
   std::atomic<bool> shutdown_called{false};
@@ -320,9 +287,6 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
   awaitable<void> linger_close(Conn& c);
   awaitable<void> drain(milliseconds grace, std::function<void()> on_done);
   void on_session_end(Conn* c, std::exception_ptr e);
-  void record(std::string_view method, std::string_view route, int status,
-              std::chrono::steady_clock::time_point t0, std::size_t bytes_in,
-              std::size_t bytes_out, const std::string& request_id, std::string_view path);
   std::vector<std::shared_ptr<Conn>> snapshot();
 };
 
@@ -536,7 +500,7 @@ awaitable<bool> Server::Impl::refuse(Conn& c, const Error& error,
   req.request_id = core::new_request_id();
   Response res = Response::error(error);
   auto [ok, bytes] = co_await write_response(c, req, 11, false, res, false);
-  record("OTHER", kUnmatched, res.status, t0, 0, bytes, req.request_id, {});
+  m.record("OTHER", kUnmatched, res.status, t0, 0, bytes, req.request_id, {});
   if (ok) co_await linger_close(c);
   co_return false;
 }
@@ -628,7 +592,7 @@ awaitable<bool> Server::Impl::serve_one(Conn& c, beast::flat_buffer& buf) {
   const bool keep = msg.keep_alive() && !res.close && !draining.load();
   auto [ok, bytes_out] = co_await write_response(c, req, msg.version(), head, res, keep);
   m.in_flight.add(-1);
-  record(method_label(msg.method()), route, res.status, t0, bytes_in, bytes_out, req.request_id,
+  m.record(method_label(msg.method()), route, res.status, t0, bytes_in, bytes_out, req.request_id,
          req.path);
   co_return ok && keep;
 }
@@ -778,55 +742,6 @@ awaitable<std::pair<bool, std::size_t>> Server::Impl::write_response(Conn& c, co
   co_return std::pair{!ec, n};
 }
 
-void Server::Impl::record(std::string_view method, std::string_view route, int status,
-                          std::chrono::steady_clock::time_point t0, std::size_t bytes_in,
-                          std::size_t bytes_out, const std::string& request_id,
-                          std::string_view path) {
-  const double secs =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  // Children never move, so each thread keeps pointers to the ones it used, keyed without
-  // allocating; the family lookup (labels vector, shared lock) happens once per key per thread.
-  struct Cache {
-    const Impl* owner = nullptr;
-    std::string key;
-    std::unordered_map<std::string, metrics::Counter*> counters;
-    std::unordered_map<std::string, metrics::Histogram*> histograms;
-  };
-  thread_local Cache cache;
-  if (cache.owner != this) {
-    cache = Cache{};
-    cache.owner = this;
-  }
-  char status_text[8];
-  int status_len = std::snprintf(status_text, sizeof status_text, "%d", status);
-  std::string_view status_sv(status_text, static_cast<std::size_t>(status_len));
-  cache.key.assign(route);
-  auto hit = cache.histograms.find(cache.key);
-  if (hit == cache.histograms.end()) {
-    hit = cache.histograms.emplace(cache.key, &m.duration.with({cache.key})).first;
-  }
-  hit->second->observe(secs);
-  cache.key.push_back('\x1f');
-  cache.key.append(method);
-  cache.key.push_back('\x1f');
-  cache.key.append(status_sv);
-  auto cit = cache.counters.find(cache.key);
-  if (cit == cache.counters.end()) {
-    auto& child = m.requests.with({std::string(route), std::string(method), std::string(status_sv)});
-    cit = cache.counters.emplace(cache.key, &child).first;
-  }
-  cit->second->inc();
-  if (access_log && log::enabled(log::Level::info)) {
-    log::info("request", {{"request_id", request_id},
-                          {"method", method},
-                          {"route", route},
-                          {"path", path},
-                          {"status", status},
-                          {"duration_ms", secs * 1000.0},
-                          {"bytes_in", bytes_in},
-                          {"bytes_out", bytes_out}});
-  }
-}
 
 awaitable<void> Server::Impl::drain(milliseconds grace, std::function<void()> on_done) {
   draining.store(true);
