@@ -106,7 +106,7 @@ async function main() {
       const i = next++;
       const d = docs[i % docs.length];
       const content = i < docs.length ? d.text : synthetic(i);
-      const res = await call('/api/v1/index', { collection, id: `d${i}`, title: d.title, content });
+      const res = await call('/api/v1/index', { collection, id: `d${i}`, title: d.title, text: content });
       if (res.status !== 201) throw new Error(`index: HTTP ${res.status} ${res.body}`);
       chunks += JSON.parse(res.body).chunks;
       bytes += content.length + d.title.length;

@@ -13,6 +13,7 @@
 #include "api/json.hpp"
 #include "api/openai_validate.hpp"
 #include "api/routes.hpp"
+#include "api/schema.hpp"
 #include "http/message.hpp"
 #include "core/json_text.hpp"
 
@@ -204,7 +205,7 @@ void register_chat_routes(http::Router& router, gateway::Gateway& gw, jobs::Serv
     co_return res;
   });
 
-  router.add("GET", "/api/v1/providers", [&gw](Request&) -> awaitable<Response> {
+  add(router, "GET", "/api/v1/providers", Schema{}, [&gw](Request&) -> awaitable<Response> {
     json::array data;
     for (const auto& p : gw.providers()) {
       json::array models, targets;
@@ -220,7 +221,7 @@ void register_chat_routes(http::Router& router, gateway::Gateway& gw, jobs::Serv
   });
 
   // A live call to one provider, bypassing routes and breakers: a one-token chat completion.
-  router.add("POST", "/api/v1/providers/{name}/test", [&gw](Request& req) -> awaitable<Response> {
+  add(router, "POST", "/api/v1/providers/{name}/test", Schema{{}, {{"model", Type::string}}}, [&gw](Request& req) -> awaitable<Response> {
     gateway::Provider* p = gw.find_provider(req.param("name"));
     if (!p) {
       co_return Response::error(Error(ErrorKind::not_found,

@@ -14,6 +14,7 @@
 
 #include "api/json.hpp"
 #include "api/routes.hpp"
+#include "api/schema.hpp"
 #include "http/message.hpp"
 
 namespace sb::api {
@@ -65,6 +66,8 @@ awaitable<Response> echo(Request& req) {
 
 }  // namespace
 
-void register_echo_routes(http::Router& router) { router.add("POST", "/api/v1/echo", echo); }
+void register_echo_routes(http::Router& router) {
+  add(router, "POST", "/api/v1/echo", Schema{{}, {}, /*any_body=*/true}, echo);
+}
 
 }  // namespace sb::api

@@ -13,6 +13,7 @@
 #include "api/json.hpp"
 #include "api/openai_validate.hpp"
 #include "api/routes.hpp"
+#include "api/schema.hpp"
 #include "http/message.hpp"
 #include "core/json_text.hpp"
 
@@ -143,6 +144,19 @@ std::optional<std::string> header_value(const Request& req, std::string_view nam
   return std::string(v);
 }
 
+using T = Type;
+const Schema kSubmit{{},
+                     {{"type", T::string}, {"request", T::any}, {"priority", T::integer},
+                      {"webhook_url", T::string}, {"idempotency_key", T::string}, {"ttl_s", T::integer},
+                      {"max_attempts", T::integer}}};
+const Schema kSubmitBatch{{},
+                          {{"jobs", T::array}, {"jobs[]", T::object}, {"jobs[].type", T::string},
+                           {"jobs[].request", T::any}, {"jobs[].priority", T::integer},
+                           {"jobs[].webhook_url", T::string}, {"jobs[].idempotency_key", T::string},
+                           {"jobs[].ttl_s", T::integer}, {"jobs[].max_attempts", T::integer}}};
+const Schema kListJobs{{"status", "limit", "cursor"}, {}};
+const Schema kNone{};
+
 }  // namespace
 
 awaitable<Response> enqueue_job(jobs::Service& svc, jobs::Submit submit) {
@@ -156,7 +170,7 @@ awaitable<Response> enqueue_job(jobs::Service& svc, jobs::Submit submit) {
 
 void register_job_routes(http::Router& router, jobs::Service& svc, gateway::Gateway& gw,
                          bool allow_private_webhooks, std::size_t max_response_bytes) {
-  router.add("POST", "/api/v1/jobs", [&svc, &gw, allow_private_webhooks, max_response_bytes](Request& req) -> awaitable<Response> {
+  add(router, "POST", "/api/v1/jobs", kSubmit, [&svc, &gw, allow_private_webhooks, max_response_bytes](Request& req) -> awaitable<Response> {
     auto body = parse_json_object(req.body);
     if (!body) co_return Response::error(body.error());
     auto s = parse_submission(*body, gw, allow_private_webhooks, max_response_bytes, "");
@@ -165,7 +179,7 @@ void register_job_routes(http::Router& router, jobs::Service& svc, gateway::Gate
     co_return co_await enqueue_job(svc, std::move(*s));
   });
 
-  router.add("POST", "/api/v1/jobs/batch", [&svc, &gw, allow_private_webhooks, max_response_bytes](Request& req) -> awaitable<Response> {
+  add(router, "POST", "/api/v1/jobs/batch", kSubmitBatch, [&svc, &gw, allow_private_webhooks, max_response_bytes](Request& req) -> awaitable<Response> {
     auto body = parse_json_object(req.body);
     if (!body) co_return Response::error(body.error());
     const json::value* list = body->if_contains("jobs");
@@ -194,7 +208,7 @@ void register_job_routes(http::Router& router, jobs::Service& svc, gateway::Gate
     co_return Response::json(202, core::to_json(json::object{{"object", "list"}, {"data", std::move(data)}}));
   });
 
-  router.add("GET", "/api/v1/jobs", [&svc](Request& req) -> awaitable<Response> {
+  add(router, "GET", "/api/v1/jobs", kListJobs, [&svc](Request& req) -> awaitable<Response> {
     std::string status = req.query("status").value_or("");
     static const std::vector<std::string> kStatuses = {"", "queued", "processing", "completed",
                                                       "failed", "expired", "cancelled"};
@@ -235,13 +249,13 @@ void register_job_routes(http::Router& router, jobs::Service& svc, gateway::Gate
   });
 
   auto status = [&svc](Request& req) { return get_status(svc, req); };
-  router.add("GET", "/api/v1/jobs/{id}", status);
-  router.add("GET", "/api/v1/status/{id}", status);
+  add(router, "GET", "/api/v1/jobs/{id}", kNone, status);
+  add(router, "GET", "/api/v1/status/{id}", kNone, status);
   auto result = [&svc](Request& req) { return get_result(svc, req); };
-  router.add("GET", "/api/v1/jobs/{id}/result", result);
-  router.add("GET", "/api/v1/results/{id}", result);
+  add(router, "GET", "/api/v1/jobs/{id}/result", kNone, result);
+  add(router, "GET", "/api/v1/results/{id}", kNone, result);
 
-  router.add("DELETE", "/api/v1/jobs/{id}", [&svc](Request& req) -> awaitable<Response> {
+  add(router, "DELETE", "/api/v1/jobs/{id}", kNone, [&svc](Request& req) -> awaitable<Response> {
     std::string id(req.param("id"));
     auto r = co_await svc.cancel(id);
     if (!r) co_return Response::error(r.error());
@@ -252,7 +266,7 @@ void register_job_routes(http::Router& router, jobs::Service& svc, gateway::Gate
     co_return Response::json(200, jobs::status_json(*r->job, false));
   });
 
-  router.add("GET", "/api/v1/jobs/{id}/events", [&svc](Request& req) -> awaitable<Response> {
+  add(router, "GET", "/api/v1/jobs/{id}/events", kNone, [&svc](Request& req) -> awaitable<Response> {
     std::string id(req.param("id"));
     auto w = svc.watch(id, co_await asio::this_coro::executor);
     auto first = co_await svc.get(id);

@@ -103,7 +103,7 @@ core::Result<std::optional<std::int64_t>> get_int(const json::object& o, std::st
   } else if (v.is_uint64() && v.get_uint64() <= static_cast<std::uint64_t>(INT64_MAX)) {
     out = static_cast<std::int64_t>(v.get_uint64());
   } else {
-    return Error(ErrorKind::invalid_field, "'" + std::string(field) + "' must be an integer",
+    return Error(ErrorKind::invalid_type, "'" + std::string(field) + "' must be an integer",
                  std::string(field));
   }
   if (out < min || out > max) {
@@ -119,7 +119,7 @@ core::Result<std::optional<bool>> get_bool(const json::object& o, std::string_vi
   auto it = o.find(field);
   if (it == o.end() || it->value().is_null()) return std::optional<bool>();
   if (!it->value().is_bool()) {
-    return Error(ErrorKind::invalid_field, "'" + std::string(field) + "' must be a boolean",
+    return Error(ErrorKind::invalid_type, "'" + std::string(field) + "' must be a boolean",
                  std::string(field));
   }
   return std::optional<bool>(it->value().get_bool());
@@ -130,7 +130,7 @@ core::Result<std::optional<std::string>> get_string(const json::object& o,
   auto it = o.find(field);
   if (it == o.end() || it->value().is_null()) return std::optional<std::string>();
   if (!it->value().is_string()) {
-    return Error(ErrorKind::invalid_field, "'" + std::string(field) + "' must be a string",
+    return Error(ErrorKind::invalid_type, "'" + std::string(field) + "' must be a string",
                  std::string(field));
   }
   const auto& s = it->value().get_string();

@@ -9,6 +9,7 @@
 
 #include "api/json.hpp"
 #include "api/routes.hpp"
+#include "api/schema.hpp"
 #include "core/text.hpp"
 #include "http/message.hpp"
 #include "http/multipart.hpp"
@@ -385,11 +386,46 @@ awaitable<core::Result<Response>> upload(knowledge::Store& store, const Request&
   co_return indexed_response(co_await store.index(std::move(*in)));
 }
 
+
+// The request schemas (see api/schema.hpp).
+using T = Type;
+const Schema kListDocuments{{"collection", "limit", "cursor", "tag"}, {}};
+const Schema kNewDocument{{"async"},
+                          {{"collection", T::string}, {"title", T::string}, {"text", T::string},
+                           {"id", T::string}, {"source", T::string}, {"author", T::string},
+                           {"tags", T::array}, {"tags[]", T::string}, {"metadata", T::map},
+                           {"url", T::string}, {"file", T::file}}};
+const Schema kNewVersion{{"async"},
+                         {{"title", T::string}, {"text", T::string}, {"source", T::string},
+                          {"author", T::string}, {"tags", T::array}, {"tags[]", T::string},
+                          {"metadata", T::map}, {"file", T::file}}};
+const Schema kGetDocument{{"include"}, {}};
+const Schema kNone{};
+const Schema kNewCollection{{}, {{"name", T::string}, {"embedding_model", T::string}, {"dimensions", T::integer}}};
+const Schema kChangeModel{{}, {{"embedding_model", T::string}, {"dimensions", T::integer}}};
+const Schema kIndex{{},
+                    {{"collection", T::string}, {"id", T::string}, {"title", T::string},
+                     {"text", T::string}, {"source", T::string}, {"author", T::string},
+                     {"tags", T::array}, {"tags[]", T::string}, {"metadata", T::map}}};
+const Schema kIndexBatch{{},
+                         {{"collection", T::string}, {"documents", T::array}, {"documents[]", T::object},
+                          {"documents[].id", T::string}, {"documents[].title", T::string},
+                          {"documents[].text", T::string}, {"documents[].source", T::string},
+                          {"documents[].author", T::string}, {"documents[].tags", T::array},
+                          {"documents[].tags[]", T::string}, {"documents[].metadata", T::map}}};
+const Schema kSearch{{},
+                     {{"collection", T::string}, {"query", T::string}, {"top_k", T::integer},
+                      {"mode", T::string}, {"fusion", T::string}, {"semantic_weight", T::number},
+                      {"exact", T::boolean}, {"hnsw_ef", T::integer}, {"filters", T::object},
+                      {"filters.tags", T::array}, {"filters.tags[]", T::string},
+                      {"filters.document_ids", T::array}, {"filters.document_ids[]", T::string},
+                      {"filters.metadata", T::map}}};
+
 }  // namespace
 
 void register_knowledge_routes(http::Router& router, knowledge::Store& store) {
   for (const std::string base : {"/api/v1/documents", "/api/v1/docs"}) {
-    router.add("GET", base, [&store](Request& req) -> awaitable<Response> {
+    add(router, "GET", base, kListDocuments, [&store](Request& req) -> awaitable<Response> {
       auto collection = req.query("collection");
       if (!collection || collection->empty()) {
         co_return Response::error(Error(ErrorKind::invalid_field, "'collection' is required", "collection"));
@@ -412,7 +448,7 @@ void register_knowledge_routes(http::Router& router, knowledge::Store& store) {
     });
     // JSON {collection, title?, text, id?, source?, author?, tags?, metadata?}, or a multipart
     // upload with the same fields and a `file`.
-    router.add("POST", base, [&store](Request& req) -> awaitable<Response> {
+    add(router, "POST", base, kNewDocument, [&store](Request& req) -> awaitable<Response> {
       const std::string boundary = http::multipart_boundary(req.header("content-type"));
       if (http::is_multipart_form(req.header("content-type"))) {
         auto res = co_await upload(store, req, boundary, std::nullopt);
@@ -437,7 +473,7 @@ void register_knowledge_routes(http::Router& router, knowledge::Store& store) {
       co_return indexed_response(co_await store.index(std::move(*in)));
     });
     // A new version of a document: the same fields; collection and id are the document's.
-    router.add("PUT", base + "/{id}", [&store](Request& req) -> awaitable<Response> {
+    add(router, "PUT", base + "/{id}", kNewVersion, [&store](Request& req) -> awaitable<Response> {
       const std::string id(req.param("id"));
       std::string lookup = id;  // named: no temporaries in a co_await (GCC 12)
       auto doc = co_await store.get_document(std::move(lookup), false);
@@ -458,7 +494,7 @@ void register_knowledge_routes(http::Router& router, knowledge::Store& store) {
       in->external_id = doc->row.external_id;
       co_return indexed_response(co_await store.index(std::move(*in)));
     });
-    router.add("GET", base + "/{id}", [&store](Request& req) -> awaitable<Response> {
+    add(router, "GET", base + "/{id}", kGetDocument, [&store](Request& req) -> awaitable<Response> {
       auto include = req.query("include");
       if (include && *include != "text") {
         co_return Response::error(Error(ErrorKind::invalid_field, "'include' can only be \"text\"", "include"));
@@ -466,7 +502,7 @@ void register_knowledge_routes(http::Router& router, knowledge::Store& store) {
       std::string param(req.param("id"));
       co_return document_response(co_await store.get_document(std::move(param), include.has_value()));
     });
-    router.add("GET", base + "/{id}/versions", [&store](Request& req) -> awaitable<Response> {
+    add(router, "GET", base + "/{id}/versions", kNone, [&store](Request& req) -> awaitable<Response> {
       std::string param(req.param("id"));
       auto r = co_await store.versions(std::move(param));
       if (!r) co_return Response::error(r.error());
@@ -474,17 +510,17 @@ void register_knowledge_routes(http::Router& router, knowledge::Store& store) {
       for (const auto& v : *r) data.push_back(json::object{{"version", v.version}, {"chunks", v.chunks}});
       co_return Response::json(200, core::to_json(json::object{{"object", "list"}, {"data", std::move(data)}}));
     });
-    router.add("DELETE", base + "/{id}", [&store](Request& req) -> awaitable<Response> {
+    add(router, "DELETE", base + "/{id}", kNone, [&store](Request& req) -> awaitable<Response> {
       std::string param(req.param("id"));
       co_return document_response(co_await store.delete_document(std::move(param)));
     });
-    router.add("POST", base + "/{id}/restore", [&store](Request& req) -> awaitable<Response> {
+    add(router, "POST", base + "/{id}/restore", kNone, [&store](Request& req) -> awaitable<Response> {
       std::string param(req.param("id"));
       co_return document_response(co_await store.restore_document(std::move(param)));
     });
   }
 
-  router.add("POST", "/api/v1/collections", [&store](Request& req) -> awaitable<Response> {
+  add(router, "POST", "/api/v1/collections", kNewCollection, [&store](Request& req) -> awaitable<Response> {
     auto body = parse_json_object(req.body);
     if (!body) co_return Response::error(body.error());
     knowledge::NewCollection in;
@@ -512,21 +548,21 @@ void register_knowledge_routes(http::Router& router, knowledge::Store& store) {
     o["chunks"] = c.chunks;
     return o;
   };
-  router.add("GET", "/api/v1/collections", [&store, collection_info_json](Request&) -> awaitable<Response> {
+  add(router, "GET", "/api/v1/collections", kNone, [&store, collection_info_json](Request&) -> awaitable<Response> {
     auto r = co_await store.list_collections();
     if (!r) co_return Response::error(r.error());
     json::array data;
     for (const auto& c : *r) data.push_back(collection_info_json(c));
     co_return Response::json(200, core::to_json(json::object{{"object", "list"}, {"data", std::move(data)}}));
   });
-  router.add("GET", "/api/v1/collections/{name}", [&store, collection_info_json](Request& req) -> awaitable<Response> {
+  add(router, "GET", "/api/v1/collections/{name}", kNone, [&store, collection_info_json](Request& req) -> awaitable<Response> {
     std::string param(req.param("name"));
     auto r = co_await store.get_collection(std::move(param));
     if (!r) co_return Response::error(r.error());
     co_return Response::json(200, core::to_json(collection_info_json(*r)));
   });
   // PATCH {embedding_model, dimensions?}: a model change, re-embedding in the background (202).
-  router.add("PATCH", "/api/v1/collections/{name}", [&store](Request& req) -> awaitable<Response> {
+  add(router, "PATCH", "/api/v1/collections/{name}", kChangeModel, [&store](Request& req) -> awaitable<Response> {
     auto body = parse_json_object(req.body);
     if (!body) co_return Response::error(body.error());
     auto model = required(*body, "embedding_model");
@@ -545,7 +581,7 @@ void register_knowledge_routes(http::Router& router, knowledge::Store& store) {
     co_return Response::json(started ? 202 : 200, core::to_json(collection_json(*r)));
   });
 
-  router.add("DELETE", "/api/v1/collections/{name}", [&store](Request& req) -> awaitable<Response> {
+  add(router, "DELETE", "/api/v1/collections/{name}", kNone, [&store](Request& req) -> awaitable<Response> {
     std::string param(req.param("name"));
     auto r = co_await store.delete_collection(std::move(param));
     if (!r) co_return Response::error(r.error());
@@ -554,18 +590,18 @@ void register_knowledge_routes(http::Router& router, knowledge::Store& store) {
     co_return Response::json(200, core::to_json(o));
   });
 
-  // POST /api/v1/index {collection, id?, title?, content, source?, author?, tags?, metadata?}
-  router.add("POST", "/api/v1/index", [&store](Request& req) -> awaitable<Response> {
+  // POST /api/v1/index {collection, id?, title?, text, source?, author?, tags?, metadata?}
+  add(router, "POST", "/api/v1/index", kIndex, [&store](Request& req) -> awaitable<Response> {
     auto body = parse_json_object(req.body);
     if (!body) co_return Response::error(body.error());
-    auto in = index_request(*body, "content", {});
+    auto in = index_request(*body, "text", {});
     if (!in) co_return Response::error(in.error());
     co_return indexed_response(co_await store.index(std::move(*in)));
   });
 
-  // POST /api/v1/index/batch {collection, documents: [{id?, title?, content, ...}, ...]}: each
+  // POST /api/v1/index/batch {collection, documents: [{id?, title?, text, ...}, ...]}: each
   // document is indexed on its own; the answer lists each outcome (201/200 or its error).
-  router.add("POST", "/api/v1/index/batch", [&store](Request& req) -> awaitable<Response> {
+  add(router, "POST", "/api/v1/index/batch", kIndexBatch, [&store](Request& req) -> awaitable<Response> {
     auto body = parse_json_object(req.body);
     if (!body) co_return Response::error(body.error());
     auto collection = required(*body, "collection");
@@ -587,7 +623,7 @@ void register_knowledge_routes(http::Router& router, knowledge::Store& store) {
       }
       json::object o = d.as_object();
       o["collection"] = *collection;
-      auto in = index_request(o, "content", where);
+      auto in = index_request(o, "text", where);
       if (!in) co_return Response::error(in.error());
       requests.push_back(std::move(*in));
     }
@@ -607,7 +643,7 @@ void register_knowledge_routes(http::Router& router, knowledge::Store& store) {
                                                                {"failed", failed}}));
   });
 
-  router.add("GET", "/api/v1/stats", [&store](Request&) -> awaitable<Response> {
+  add(router, "GET", "/api/v1/stats", kNone, [&store](Request&) -> awaitable<Response> {
     auto r = co_await store.list_collections();
     if (!r) co_return Response::error(r.error());
     std::int64_t docs = 0, chunks = 0;
@@ -626,7 +662,7 @@ void register_knowledge_routes(http::Router& router, knowledge::Store& store) {
                                                                {"by_collection", std::move(per)}}));
   });
 
-  router.add("POST", "/api/v1/search", [&store](Request& req) -> awaitable<Response> {
+  add(router, "POST", "/api/v1/search", kSearch, [&store](Request& req) -> awaitable<Response> {
     auto body = parse_json_object(req.body);
     if (!body) co_return Response::error(body.error());
     auto in = search_request(*body);

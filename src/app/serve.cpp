@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "api/routes.hpp"
+#include "api/schema.hpp"
 #include "core/blocking_pool.hpp"
 #include "core/clock.hpp"
 #include "core/event_loop.hpp"
@@ -153,6 +154,7 @@ int serve(const core::Config& config) {
     log::warn("unfinished uploads marked failed", {{"documents", static_cast<long long>(*n)}});
   }
   api::register_routes(router, deps);
+  api::require_schemas(router);
 
   http::Server server(context_ptrs, config, router, auth, cors, registry);
   auto bound = server.bind();

@@ -6,6 +6,8 @@ const ErrorInfo& error_info(ErrorKind kind) {
   static const ErrorInfo kBadRequest{400, "invalid_request_error", "bad_request"};
   static const ErrorInfo kInvalidJson{400, "invalid_request_error", "invalid_json"};
   static const ErrorInfo kInvalidField{400, "invalid_request_error", "invalid_value"};
+  static const ErrorInfo kInvalidType{400, "invalid_request_error", "invalid_type"};
+  static const ErrorInfo kUnknown{400, "invalid_request_error", "unknown_parameter"};
   static const ErrorInfo kUnauthorized{401, "authentication_error", "invalid_api_key"};
   static const ErrorInfo kForbidden{403, "permission_error", "forbidden"};
   static const ErrorInfo kNotFound{404, "invalid_request_error", "not_found"};
@@ -29,6 +31,8 @@ const ErrorInfo& error_info(ErrorKind kind) {
     case ErrorKind::bad_request: return kBadRequest;
     case ErrorKind::invalid_json: return kInvalidJson;
     case ErrorKind::invalid_field: return kInvalidField;
+    case ErrorKind::invalid_type: return kInvalidType;
+    case ErrorKind::unknown_parameter: return kUnknown;
     case ErrorKind::unauthorized: return kUnauthorized;
     case ErrorKind::forbidden: return kForbidden;
     case ErrorKind::not_found: return kNotFound;

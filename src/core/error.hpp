@@ -14,7 +14,9 @@ namespace sb::core {
 enum class ErrorKind {
   bad_request,            // malformed HTTP
   invalid_json,           // body is not valid JSON
-  invalid_field,          // a JSON field has the wrong type or value (param names it)
+  invalid_field,          // a field's value is out of range or not allowed (param names it)
+  invalid_type,           // a field has the wrong JSON type (param names it)
+  unknown_parameter,      // a field or query parameter the endpoint does not take
   unauthorized,           // missing or wrong credentials
   forbidden,              // e.g. CORS origin not allowed
   not_found,              // unknown route or resource

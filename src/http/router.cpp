@@ -45,7 +45,7 @@ bool path_matches(const Route& r, const Segments& segs) {
 
 }  // namespace
 
-void Router::add(std::string method, std::string pattern, Handler handler) {
+void Router::add(std::string method, std::string pattern, Handler handler, bool checked) {
   if (pattern.empty() || pattern.front() != '/') {
     throw std::invalid_argument("route pattern must start with '/': " + pattern);
   }
@@ -61,6 +61,7 @@ void Router::add(std::string method, std::string pattern, Handler handler) {
   for (std::size_t i = 0; i < segs.size; ++i) r.segments.emplace_back(segs.items[i]);
   r.pattern = std::move(pattern);
   r.handler = std::move(handler);
+  r.checked = checked;
   routes_.push_back(std::move(r));
 }
 

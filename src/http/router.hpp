@@ -16,6 +16,7 @@ struct Route {
   std::string pattern;
   std::vector<std::string> segments;  // "{name}" for a capture
   Handler handler;
+  bool checked = false;  // registered behind a request schema (api::add)
 };
 
 struct Match {
@@ -31,7 +32,8 @@ struct Match {
 class Router {
  public:
   // REQUIRES: pattern starts with '/'; no two routes with the same method and pattern.
-  void add(std::string method, std::string pattern, Handler handler);
+  // `checked`: the handler checks the request against a declared schema (see api/schema.hpp).
+  void add(std::string method, std::string pattern, Handler handler, bool checked = false);
   // params in the result view into `path`.
   Match match(std::string_view method, std::string_view path) const;
   const std::vector<Route>& routes() const { return routes_; }

@@ -653,7 +653,7 @@ Task<Indexed> Store::index(IndexRequest request, std::function<boost::asio::awai
   const bool has_pages = !request.pages.empty();
   auto blank = [](const std::string& s) { return s.find_first_not_of(" \t\r\n\f\v") == std::string::npos; };
   if (has_pages ? std::all_of(request.pages.begin(), request.pages.end(), blank) : blank(request.content)) {
-    co_return Error(ErrorKind::invalid_field, "the document has no text", "content");
+    co_return Error(ErrorKind::invalid_field, "the document has no text", "text");
   }
   // Chunking and hashing (linear in the text, bounded by the body limit) on the blocking pool.
   const std::string collection_name = request.collection;

@@ -32,11 +32,11 @@ TEST(Knowledge, IndexThenSearchByKeyword) {
 
   auto indexed = http(s.port(), "POST", "/api/v1/index",
                       R"({"collection":"handbook","id":"leave","title":"Leave policy",)"
-                      R"("content":"# Holidays\n\nEmployees get 25 days of paid holiday.\n\n# Sickness\n\nReport sick leave to your manager."})");
+                      R"("text":"# Holidays\n\nEmployees get 25 days of paid holiday.\n\n# Sickness\n\nReport sick leave to your manager."})");
   ASSERT_EQ(indexed->status, 201) << indexed->body;
   EXPECT_EQ(json::parse(indexed->body).at("chunks"), 2);
   ASSERT_EQ(http(s.port(), "POST", "/api/v1/index",
-                 R"({"collection":"handbook","id":"it","title":"Laptops","content":"Laptops are replaced every three years."})")
+                 R"({"collection":"handbook","id":"it","title":"Laptops","text":"Laptops are replaced every three years."})")
                 ->status,
             201);
 
@@ -64,7 +64,7 @@ TEST(Knowledge, IndexThenSearchByKeyword) {
 TEST(Knowledge, ReindexingTheSameIdMakesAVersionOnlyWhenTheContentChanged) {
   Server s;
   ASSERT_EQ(http(s.port(), "POST", "/api/v1/collections", R"({"name":"docs"})")->status, 201);
-  const std::string v1 = R"({"collection":"docs","id":"faq","title":"FAQ","content":"Parking is free on weekends."})";
+  const std::string v1 = R"({"collection":"docs","id":"faq","title":"FAQ","text":"Parking is free on weekends."})";
   auto first = http(s.port(), "POST", "/api/v1/index", v1);
   ASSERT_EQ(first->status, 201);
   const auto doc_id = json::parse(first->body).at("id");
@@ -74,7 +74,7 @@ TEST(Knowledge, ReindexingTheSameIdMakesAVersionOnlyWhenTheContentChanged) {
   EXPECT_EQ(json::parse(same->body).at("version"), 1);
   EXPECT_EQ(json::parse(same->body).at("id"), doc_id);
   auto changed = http(s.port(), "POST", "/api/v1/index",
-                      R"({"collection":"docs","id":"faq","title":"FAQ","content":"Parking costs 5 euros on weekdays."})");
+                      R"({"collection":"docs","id":"faq","title":"FAQ","text":"Parking costs 5 euros on weekdays."})");
   ASSERT_EQ(changed->status, 200) << changed->body;
   EXPECT_EQ(json::parse(changed->body).at("version"), 2);
   EXPECT_EQ(json::parse(changed->body).at("unchanged"), false);
@@ -92,9 +92,9 @@ TEST(Knowledge, DocumentsCanBeReadListedDeletedAndRestored) {
   Server s;
   ASSERT_EQ(http(s.port(), "POST", "/api/v1/collections", R"({"name":"kb"})")->status, 201);
   auto a = json::parse(http(s.port(), "POST", "/api/v1/index",
-                            R"({"collection":"kb","id":"a","title":"Alpha","content":"Zebras graze.\n\nThey run fast."})")->body);
-  http(s.port(), "POST", "/api/v1/index", R"({"collection":"kb","id":"a","title":"Alpha","content":"Zebras graze at dawn."})");
-  http(s.port(), "POST", "/api/v1/index", R"({"collection":"kb","id":"b","title":"Beta","content":"Lions sleep."})");
+                            R"({"collection":"kb","id":"a","title":"Alpha","text":"Zebras graze.\n\nThey run fast."})")->body);
+  http(s.port(), "POST", "/api/v1/index", R"({"collection":"kb","id":"a","title":"Alpha","text":"Zebras graze at dawn."})");
+  http(s.port(), "POST", "/api/v1/index", R"({"collection":"kb","id":"b","title":"Beta","text":"Lions sleep."})");
   const std::string id(a.at("id").as_string());
 
   auto doc = json::parse(http(s.port(), "GET", "/api/v1/documents/" + id + "?include=text")->body);
@@ -157,11 +157,11 @@ TEST(Knowledge, BadInputIsRefusedWithTheFieldNamed) {
   check("/api/v1/collections", R"({"name":"x","embedding_model":7})", 400, "embedding_model");
   check("/api/v1/collections", R"({"name":"x","dimensions":64})", 400, "dimensions");
   check("/api/v1/collections", R"({"name":"x","embedding_model":"mock/embed","dimensions":0})", 400, "dimensions");
-  check("/api/v1/index", R"({"collection":"none","content":"text"})", 404, "collection");
+  check("/api/v1/index", R"({"collection":"none","text":"text"})", 404, "collection");
   ASSERT_EQ(http(s.port(), "POST", "/api/v1/collections", R"({"name":"c"})")->status, 201);
-  check("/api/v1/index", R"({"collection":"c"})", 400, "content");
-  check("/api/v1/index", R"({"collection":"c","content":"   "})", 400, "content");
-  check("/api/v1/index", R"({"collection":"c","content":7})", 400, "content");
+  check("/api/v1/index", R"({"collection":"c"})", 400, "text");
+  check("/api/v1/index", R"({"collection":"c","text":"   "})", 400, "text");
+  check("/api/v1/index", R"({"collection":"c","text":7})", 400, "text");
   check("/api/v1/search", R"({"collection":"c"})", 400, "query");
   check("/api/v1/search", R"({"collection":"c","query":"x","top_k":0})", 400, "top_k");
   check("/api/v1/search", R"({"collection":"c","query":"x","mode":"magic"})", 400, "mode");
@@ -175,12 +175,13 @@ TEST(Knowledge, BadInputIsRefusedWithTheFieldNamed) {
   check("/api/v1/search", R"({"collection":"c","query":"x","filters":{"tags":"a"}})", 400, "filters.tags");
   check("/api/v1/search", R"({"collection":"c","query":"x","filters":{"metadata":{"a":[1]}}})", 400,
         "filters.metadata.a");
-  check("/api/v1/index", R"({"collection":"c","content":"t","tags":[1]})", 400, "tags");
-  check("/api/v1/index", R"({"collection":"c","content":"t","metadata":"m"})", 400, "metadata");
-  check("/api/v1/documents", R"({"collection":"c","content":"t"})", 400, "text");
+  check("/api/v1/index", R"({"collection":"c","text":"t","tags":[1]})", 400, "tags[0]");
+  check("/api/v1/index", R"({"collection":"c","text":"t","metadata":"m"})", 400, "metadata");
+  check("/api/v1/documents", R"({"collection":"c","content":"t"})", 400, "content");
+  check("/api/v1/documents", R"({"collection":"c"})", 400, "text");
   check("/api/v1/index/batch", R"({"collection":"c","documents":[]})", 400, "documents");
-  check("/api/v1/index/batch", R"({"collection":"c","documents":[{"content":"ok"},{"content":5}]})", 400,
-        "documents[1].content");
+  check("/api/v1/index/batch", R"({"collection":"c","documents":[{"text":"ok"},{"text":5}]})", 400,
+        "documents[1].text");
   EXPECT_EQ(http(s.port(), "GET", "/health")->status, 200);
 }
 
@@ -268,19 +269,19 @@ TEST(Knowledge, HybridSearchWithEmbeddingsFiltersAndARebuiltIndex) {
 
     // Re-indexing unchanged content embeds nothing; a stats call counts what is live.
     auto again = http(s.port(), "POST", "/api/v1/index/batch",
-                      R"({"collection":"kb","documents":[{"id":"dogs","title":"Dogs","content":"Dogs are loyal domesticated mammals that bark and fetch.","tags":["pets"],"metadata":{"year":2021,"lang":"en"}},{"id":"fish","title":"Fish","content":"Goldfish swim in bowls."}]})");
+                      R"({"collection":"kb","documents":[{"id":"dogs","title":"Dogs","text":"Dogs are loyal domesticated mammals that bark and fetch.","tags":["pets"],"metadata":{"year":2021,"lang":"en"}},{"id":"fish","title":"Fish","text":"Goldfish swim in bowls."}]})");
     ASSERT_EQ(again->status, 200) << again->body;
     auto batch = json::parse(again->body);
     EXPECT_EQ(batch.at("data").at(0).at("unchanged"), true);
     EXPECT_EQ(batch.at("data").at(1).at("embedded_chunks"), 1);
     EXPECT_EQ(batch.at("failed"), 0);
     // A changed document embeds only its changed chunks (the others' vectors are cached by hash).
-    const std::string two = R"({"collection":"kb","id":"two","title":"Two","content":"# A\n\nAlpha section text.\n\n# B\n\nBeta section text."})";
+    const std::string two = R"({"collection":"kb","id":"two","title":"Two","text":"# A\n\nAlpha section text.\n\n# B\n\nBeta section text."})";
     auto v1 = json::parse(http(s.port(), "POST", "/api/v1/index", two)->body);
     EXPECT_EQ(v1.at("chunks"), 2);
     EXPECT_EQ(v1.at("embedded_chunks"), 2);
     auto v2 = json::parse(http(s.port(), "POST", "/api/v1/index",
-                               R"({"collection":"kb","id":"two","title":"Two","content":"# A\n\nAlpha section text.\n\n# B\n\nBeta section, rewritten."})")->body);
+                               R"({"collection":"kb","id":"two","title":"Two","text":"# A\n\nAlpha section text.\n\n# B\n\nBeta section, rewritten."})")->body);
     EXPECT_EQ(v2.at("version"), 2);
     EXPECT_EQ(v2.at("embedded_chunks"), 1) << v2;
     ASSERT_EQ(http(s.port(), "DELETE", "/api/v1/documents/" + std::string(v2.at("id").as_string()))->status, 200);
@@ -326,7 +327,7 @@ TEST(Knowledge, AChunkGoneFromStorageIsNeverReturnedThoughTheIndexesStillHoldIt)
     const std::string more = id == "a" ? " A lighthouse, a harbour." : "";
     auto r = http(s.port(), "POST", "/api/v1/index",
                   R"({"collection":"kb","id":")" + id + R"(","title":"Harbour )" + id +
-                      R"(","content":"The lighthouse guards the harbour entrance at night.)" + more + R"("})");
+                      R"(","text":"The lighthouse guards the harbour entrance at night.)" + more + R"("})");
     ASSERT_EQ(r->status, 201) << r->body;
   }
   auto ids = [&](const std::string& mode) {
@@ -545,7 +546,7 @@ TEST(Knowledge, ConcurrentIngestAndSearch) {
     threads.emplace_back([&, w] {
       for (int i = 0; i < 25; ++i) {
         const std::string body = R"({"collection":"busy","id":"w)" + std::to_string(w) + "-" + std::to_string(i) +
-                                 R"(","content":"Writer )" + std::to_string(w) + " note " + std::to_string(i) +
+                                 R"(","text":"Writer )" + std::to_string(w) + " note " + std::to_string(i) +
                                  R"( about comets and asteroids."})";
         auto r = http(s.port(), "POST", "/api/v1/index", body);
         if (!r || r->status != 201) ++bad;
@@ -593,7 +594,7 @@ TEST(Knowledge, AcceptedUploadsAndModelChangesSurviveAKill) {
     ASSERT_EQ(http(s.port(), "POST", "/api/v1/collections", R"({"name":"notes"})")->status, 201);
     for (int i = 0; i < 12; ++i) {
       ASSERT_EQ(http(s.port(), "POST", "/api/v1/index",
-                     R"({"collection":"notes","id":"n)" + std::to_string(i) + R"(","content":"Note )" + std::to_string(i) +
+                     R"({"collection":"notes","id":"n)" + std::to_string(i) + R"(","text":"Note )" + std::to_string(i) +
                          (i == 3 ? " on volcanic ash." : " on garden tools.") + R"("})")
                     ->status,
                 201);
@@ -641,7 +642,7 @@ TEST(Knowledge, ChangingTheEmbeddingModelReembedsInTheBackground) {
     // Keyword-only at first, with documents.
     ASSERT_EQ(http(s.port(), "POST", "/api/v1/collections", R"({"name":"kb"})")->status, 201);
     for (int i = 0; i < 30; ++i) {
-      const std::string body = R"({"collection":"kb","id":"n)" + std::to_string(i) + R"(","content":"Note )" +
+      const std::string body = R"({"collection":"kb","id":"n)" + std::to_string(i) + R"(","text":"Note )" +
                                std::to_string(i) + R"( about )" + (i == 7 ? "volcanic eruptions" : "garden tools") + R"(."})";
       ASSERT_EQ(http(s.port(), "POST", "/api/v1/index", body)->status, 201);
     }
@@ -672,7 +673,7 @@ TEST(Knowledge, ChangingTheEmbeddingModelReembedsInTheBackground) {
                            R"({"collection":"kb","query":"volcanic eruptions","mode":"semantic","top_k":1})")->body);
     EXPECT_EQ(sem.at("data").at(0).at("id"), "n7");
     // New documents use the new model at once.
-    ASSERT_EQ(http(s.port(), "POST", "/api/v1/index", R"({"collection":"kb","id":"lava","content":"Lava from volcanic eruptions."})")->status, 201);
+    ASSERT_EQ(http(s.port(), "POST", "/api/v1/index", R"({"collection":"kb","id":"lava","text":"Lava from volcanic eruptions."})")->status, 201);
     // The same model and size again: nothing to do (200).
     EXPECT_EQ(http(s.port(), "PATCH", "/api/v1/collections/kb", R"({"embedding_model":"mock/embed","dimensions":256})")->status, 200);
     EXPECT_EQ(http(s.port(), "PATCH", "/api/v1/collections/kb", R"({"embedding_model":"nope/x"})")->status, 404);
@@ -727,23 +728,23 @@ TEST(Knowledge, EmbeddingModelErrorsAndDimensionMismatches) {
 
   // Later the model answers another size (switched behind our back): 409, nothing written.
   up.push(embeddings(2, 4));
-  r = http(s.port(), "POST", "/api/v1/index", R"({"collection":"kb","content":"One.\n\n# Two\n\nTwo."})");
+  r = http(s.port(), "POST", "/api/v1/index", R"({"collection":"kb","text":"One.\n\n# Two\n\nTwo."})");
   EXPECT_EQ(r->status, 409) << r->body;
   EXPECT_NE(std::string(json::parse(r->body).at("error").at("message").as_string()).find("8-dimensional"),
             std::string::npos);
   // A failing model fails ingestion with its status class; nothing is half-written.
   up.push(failing(500, "model melted"));
-  r = http(s.port(), "POST", "/api/v1/index", R"({"collection":"kb","content":"Three."})");
+  r = http(s.port(), "POST", "/api/v1/index", R"({"collection":"kb","text":"Three."})");
   EXPECT_EQ(r->status, 502) << r->body;
   // A wrong number of vectors is the upstream's fault.
   up.push(embeddings(3, 8));
-  r = http(s.port(), "POST", "/api/v1/index", R"({"collection":"kb","content":"Four."})");
+  r = http(s.port(), "POST", "/api/v1/index", R"({"collection":"kb","text":"Four."})");
   EXPECT_EQ(r->status, 502) << r->body;
   EXPECT_EQ(json::parse(http(s.port(), "GET", "/api/v1/collections/kb")->body).at("documents"), 0);
 
   // Hybrid search with a failing model falls back to keyword and says why; semantic fails.
   up.push(embeddings(1, 8));
-  ASSERT_EQ(http(s.port(), "POST", "/api/v1/index", R"({"collection":"kb","content":"Owls hunt at night."})")->status,
+  ASSERT_EQ(http(s.port(), "POST", "/api/v1/index", R"({"collection":"kb","text":"Owls hunt at night."})")->status,
             201);
   up.push(failing(503, "busy"));
   auto kw = json::parse(http(s.port(), "POST", "/api/v1/search", R"({"collection":"kb","query":"owls"})")->body);
@@ -756,7 +757,7 @@ TEST(Knowledge, EmbeddingModelErrorsAndDimensionMismatches) {
 
   // A collection without a model searches keyword-only and says so.
   ASSERT_EQ(http(s.port(), "POST", "/api/v1/collections", R"({"name":"plain"})")->status, 201);
-  ASSERT_EQ(http(s.port(), "POST", "/api/v1/index", R"({"collection":"plain","content":"Owls hunt at night."})")->status, 201);
+  ASSERT_EQ(http(s.port(), "POST", "/api/v1/index", R"({"collection":"plain","text":"Owls hunt at night."})")->status, 201);
   auto plain = json::parse(http(s.port(), "POST", "/api/v1/search",
                                 R"({"collection":"plain","query":"owls","mode":"semantic"})")->body);
   EXPECT_EQ(plain.at("mode"), "keyword");

@@ -114,7 +114,7 @@ TEST_F(ServerTest, WrongFieldTypeIs400NamingTheField) {
   EXPECT_EQ(r->status, 400);
   auto e = error_of(*r);
   EXPECT_EQ(e["param"], "delay_ms");
-  EXPECT_EQ(e["code"], "invalid_value");
+  EXPECT_EQ(e["code"], "invalid_type");
   EXPECT_NE(std::string(e["message"].as_string()).find("delay_ms"), std::string::npos);
   auto range = http(port(), "POST", "/api/v1/echo", R"({"events": 0})");
   EXPECT_EQ(error_of(*range)["param"], "events");

@@ -1,0 +1,180 @@
+// ../shared/API.md, rule by rule, over a table of every /api/v1/* endpoint: unknown fields and
+// query parameters, wrong types and non-finite numbers are refused before any work is done,
+// with the error naming the field by its path.
+
+#include <boost/json/parse.hpp>
+#include <gtest/gtest.h>
+
+#include "harness.hpp"
+
+namespace sbtest {
+namespace {
+
+namespace json = boost::json;
+
+struct Endpoint {
+  std::string method;
+  std::string path;           // a concrete path (its resource need not exist)
+  std::string body;           // a valid body, or "" for an endpoint that takes none
+  std::string wrong_type;     // a body with one field of the wrong type, or ""
+  std::string wrong_param;    // the field it names
+  std::string nested;         // a body with an unknown field below the top, or ""
+  std::string nested_param;   // the path it names
+};
+
+const std::vector<Endpoint>& endpoints() {
+  static const std::vector<Endpoint> table = {
+      {"GET", "/api/v1/documents?collection=kb", "", "", "", "", ""},
+      {"POST", "/api/v1/documents", R"({"collection":"kb","text":"Owls."})", R"({"collection":"kb","text":7})", "text",
+       R"({"collection":"kb","text":"x","metadata":{"a":1},"tags":["a"],"tag":"a"})", "tag"},
+      {"PUT", "/api/v1/documents/doc_00", R"({"text":"Owls."})", R"({"text":"x","title":7})", "title", "", ""},
+      {"GET", "/api/v1/documents/doc_00", "", "", "", "", ""},
+      {"GET", "/api/v1/documents/doc_00/versions", "", "", "", "", ""},
+      {"DELETE", "/api/v1/documents/doc_00", "", "", "", "", ""},
+      {"POST", "/api/v1/documents/doc_00/restore", "", "", "", "", ""},
+      {"GET", "/api/v1/docs?collection=kb", "", "", "", "", ""},
+      {"POST", "/api/v1/docs", R"({"collection":"kb","text":"Owls."})", R"({"collection":["kb"],"text":"x"})",
+       "collection", "", ""},
+      {"PUT", "/api/v1/docs/doc_00", R"({"text":"Owls."})", R"({"text":"x","tags":"a"})", "tags", "", ""},
+      {"GET", "/api/v1/docs/doc_00", "", "", "", "", ""},
+      {"GET", "/api/v1/docs/doc_00/versions", "", "", "", "", ""},
+      {"DELETE", "/api/v1/docs/doc_00", "", "", "", "", ""},
+      {"POST", "/api/v1/docs/doc_00/restore", "", "", "", "", ""},
+      {"POST", "/api/v1/collections", R"({"name":"kb2"})", R"({"name":"kb2","dimensions":"64"})", "dimensions", "", ""},
+      {"GET", "/api/v1/collections", "", "", "", "", ""},
+      {"GET", "/api/v1/collections/kb", "", "", "", "", ""},
+      {"PATCH", "/api/v1/collections/kb", R"({"embedding_model":"mock/embed"})",
+       R"({"embedding_model":"mock/embed","dimensions":1.5})", "dimensions", "", ""},
+      {"DELETE", "/api/v1/collections/kb", "", "", "", "", ""},
+      {"POST", "/api/v1/index", R"({"collection":"kb","text":"Owls."})", R"({"collection":"kb","text":"x","tags":[1]})",
+       "tags[0]", "", ""},
+      {"POST", "/api/v1/index/batch", R"({"collection":"kb","documents":[{"text":"Owls."}]})",
+       R"({"collection":"kb","documents":[{"text":"x"},"y"]})", "documents[1]",
+       R"({"collection":"kb","documents":[{"text":"x"},{"text":"y","vector":[1,2]}]})", "documents[1].vector"},
+      {"GET", "/api/v1/stats", "", "", "", "", ""},
+      {"POST", "/api/v1/search", R"({"collection":"kb","query":"owls"})", R"({"collection":"kb","query":"owls","top_k":"3"})",
+       "top_k", R"({"collection":"kb","query":"owls","filters":{"tags":["a"],"tag":"a"}})", "filters.tag"},
+      {"POST", "/api/v1/jobs", R"({"type":"chat.completion","request":{"model":"mock/echo","messages":[]}})",
+       R"({"type":"chat.completion","request":{},"priority":"high"})", "priority", "", ""},
+      {"POST", "/api/v1/jobs/batch", R"({"jobs":[{"type":"embeddings","request":{"model":"mock/embed","input":"x"}}]})",
+       R"({"jobs":{"type":"embeddings"}})", "jobs", R"({"jobs":[{"type":"embeddings","request":{},"prio":1}]})",
+       "jobs[0].prio"},
+      {"GET", "/api/v1/jobs", "", "", "", "", ""},
+      {"GET", "/api/v1/jobs/job_00", "", "", "", "", ""},
+      {"GET", "/api/v1/status/job_00", "", "", "", "", ""},
+      {"GET", "/api/v1/jobs/job_00/result", "", "", "", "", ""},
+      {"GET", "/api/v1/results/job_00", "", "", "", "", ""},
+      {"DELETE", "/api/v1/jobs/job_00", "", "", "", "", ""},
+      {"GET", "/api/v1/jobs/job_00/events", "", "", "", "", ""},
+      {"GET", "/api/v1/providers", "", "", "", "", ""},
+      {"POST", "/api/v1/providers/mock/test", R"({"model":"echo"})", R"({"model":5})", "model", "", ""},
+      {"POST", "/api/v1/echo", R"({"any":"thing"})", "", "", "", ""},
+  };
+  return table;
+}
+
+std::string with_query(const std::string& path, const std::string& pair) {
+  return path + (path.find('?') == std::string::npos ? "?" : "&") + pair;
+}
+
+// The body with one more top-level member.
+std::string with_field(const std::string& body, const std::string& member) {
+  if (body.empty()) return "{" + member + "}";
+  return body.substr(0, body.size() - 1) + "," + member + "}";
+}
+
+class Contract : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { server_ = new Server(); }
+  static void TearDownTestSuite() {
+    delete server_;
+    server_ = nullptr;
+  }
+  static int port() { return server_->port(); }
+  static Server* server_;
+
+  // Expects a 400 with this code, naming `param`.
+  static void expect_refused(const Endpoint& e, const std::string& path, const std::string& body,
+                             const std::string& code, const std::string& param) {
+    auto r = http(port(), e.method, path, body);
+    ASSERT_TRUE(r) << e.method << " " << path;
+    ASSERT_EQ(r->status, 400) << e.method << " " << path << " " << body << " -> " << r->body;
+    auto err = json::parse(r->body).at("error").as_object();
+    EXPECT_EQ(std::string(err.at("code").as_string()), code) << e.method << " " << path << " " << body << " -> " << r->body;
+    EXPECT_EQ(err.at("param").is_string() ? std::string(err.at("param").as_string()) : "null", param) << e.method << " " << path << " " << body << " -> " << r->body;
+    EXPECT_EQ(err.at("type"), "invalid_request_error") << r->body;
+  }
+};
+Server* Contract::server_ = nullptr;
+
+TEST_F(Contract, AnUnknownQueryParameterIsRefusedEverywhere) {
+  for (const auto& e : endpoints()) {
+    expect_refused(e, with_query(e.path, "lmit=5"), e.body, "unknown_parameter", "lmit");
+  }
+  auto r = http(port(), "GET", "/api/v1/jobs?limit=5&lmit=5");
+  EXPECT_EQ(json::parse(r->body).at("error").at("message"), "Unrecognized request argument supplied: lmit");
+}
+
+TEST_F(Contract, AnUnknownFieldIsRefusedEverywhere) {
+  for (const auto& e : endpoints()) {
+    if (e.path == "/api/v1/echo") continue;  // the echo answers whatever it is sent
+    expect_refused(e, e.path, with_field(e.body, R"("embeding_model":"mock/embed")"), "unknown_parameter",
+                   "embeding_model");
+  }
+}
+
+TEST_F(Contract, AnUnknownNestedFieldIsNamedByItsPath) {
+  int checked = 0;
+  for (const auto& e : endpoints()) {
+    if (e.nested.empty()) continue;
+    expect_refused(e, e.path, e.nested, "unknown_parameter", e.nested_param);
+    ++checked;
+  }
+  EXPECT_GE(checked, 4);
+}
+
+TEST_F(Contract, AWrongTypeIsRefusedEverywhere) {
+  int checked = 0;
+  for (const auto& e : endpoints()) {
+    if (e.wrong_type.empty()) continue;
+    expect_refused(e, e.path, e.wrong_type, "invalid_type", e.wrong_param);
+    ++checked;
+  }
+  EXPECT_GE(checked, 12);
+}
+
+TEST_F(Contract, ANonFiniteNumberIsRefusedEverywhere) {
+  for (const auto& e : endpoints()) {
+    expect_refused(e, e.path, with_field(e.body, R"("n":1e999)"), "invalid_value", "n");
+  }
+}
+
+TEST_F(Contract, AMultipartUploadWithAnUnknownFieldIsRefused) {
+  auto r = http(port(), "POST", "/api/v1/documents",
+                multipart_form({{"collection", "kb"}, {"tagz", "a"}}, "a.txt", "text/plain", "Owls."),
+                kMultipart);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 400) << r->body;
+  EXPECT_EQ(code_of(*r), "unknown_parameter") << r->body;
+  EXPECT_EQ(json::parse(r->body).at("error").at("param"), "tagz");
+}
+
+TEST_F(Contract, ARenamedFieldSaysItsNewName) {
+  auto r = http(port(), "POST", "/api/v1/index", R"({"collection":"kb","content":"Owls."})");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 400);
+  EXPECT_NE(r->body.find("'text'"), std::string::npos) << r->body;
+}
+
+TEST_F(Contract, ValidRequestsStillPass) {
+  ASSERT_EQ(http(port(), "POST", "/api/v1/collections", R"({"name":"ok","embedding_model":null})")->status, 201);
+  auto doc = http(port(), "POST", "/api/v1/index",
+                  R"({"collection":"ok","text":"Owls hunt.","tags":["birds"],"metadata":{"kind":"note","any":{"nested":[1]}}})");
+  ASSERT_EQ(doc->status, 201) << doc->body;
+  auto hit = http(port(), "POST", "/api/v1/search",
+                  R"({"collection":"ok","query":"owls","filters":{"tags":["birds"],"metadata":{"kind":"note"}}})");
+  EXPECT_EQ(hit->status, 200) << hit->body;
+}
+
+}  // namespace
+}  // namespace sbtest
