@@ -14,6 +14,7 @@
 #include "api/openai_validate.hpp"
 #include "api/routes.hpp"
 #include "api/schema.hpp"
+#include "gateway/json_splice.hpp"
 #include "http/message.hpp"
 #include "core/json_text.hpp"
 
@@ -98,6 +99,13 @@ core::Result<Prepared> prepare(const Request& req, gateway::Gateway& gw, jobs::S
   return Prepared{std::move(*body), std::move(*targets), as_job};
 }
 
+// An answer names the model the client asked for (a route, "provider/model"), which it can send
+// again; the upstream's own name is in x-switchboard-model.
+std::string with_model(std::string body, std::string_view asked) {
+  gateway::rename_model(body, asked);
+  return body;
+}
+
 // (type is a const char*: a std::string temporary in a co_await expression is what GCC 12
 // mishandles.)
 awaitable<Response> enqueue_request(jobs::Service& jobs, const char* type, Request& req) {
@@ -119,20 +127,41 @@ void register_chat_routes(http::Router& router, gateway::Gateway& gw, jobs::Serv
     co_return Response::json(200, core::to_json(json::object{{"object", "list"}, {"data", std::move(data)}}));
   });
 
+  // The SDKs' models.retrieve; ids hold slashes ("a/gpt-4o"), sent as is or as %2F.
+  router.add("GET", "/v1/models/{id...}", [&gw](Request& req) -> awaitable<Response> {
+    const std::string id = http::percent_decode(req.param("id"));
+    for (const auto& m : gw.models()) {
+      if (m.id == id) {
+        co_return Response::json(200, core::to_json(json::object{
+                                          {"id", m.id}, {"object", "model"}, {"created", 0}, {"owned_by", m.owned_by}}));
+      }
+    }
+    auto r = gw.resolve(id);  // a provider/model of a provider without an allow-list
+    if (!r || r->targets.empty() || id.find('/') == std::string::npos) {
+      co_return Response::error(Error(ErrorKind::model_not_found, "The model '" + id + "' does not exist", "model"));
+    }
+    co_return Response::json(200, core::to_json(json::object{{"id", id},
+                                                             {"object", "model"},
+                                                             {"created", 0},
+                                                             {"owned_by", r->targets.front().provider->config().name}}));
+  });
+
   router.add("POST", "/v1/chat/completions", [&gw, jobs](Request& req) -> awaitable<Response> {
     auto p = prepare(req, gw, jobs, &validate_chat_request);
     if (!p) co_return Response::error(p.error());
     if (p->queue) co_return co_await enqueue_request(*jobs, "chat.completion", req);
     const json::value* stream = p->body.if_contains("stream");
     const bool streaming = stream && stream->is_bool() && stream->get_bool();
+    std::string asked(p->body.at("model").get_string());  // answered as `model`
     gateway::ChatCall call{std::move(p->body), "", req.request_id};
+    call.raw = std::move(req.body);  // forwarded as sent (OpenAI-compatible upstreams)
     const auto start = Clock::now();
 
     if (!streaming) {
       call.cancel = req.cancel;  // (a stream notices a gone client when its writes fail)
       gateway::Outcome outcome;
       auto r = co_await gw.chat(std::move(call), std::move(p->targets), outcome);
-      Response res = r ? Response::json(200, std::move(r->body)) : Response::error(r.error());
+      Response res = r ? Response::json(200, with_model(std::move(r->body), asked)) : Response::error(r.error());
       add_outcome_headers(res, outcome);
       res.header("Server-Timing", server_timing(gw, outcome, Clock::now() - start, outcome.upstream));
       co_return res;
@@ -141,7 +170,7 @@ void register_chat_routes(http::Router& router, gateway::Gateway& gw, jobs::Serv
     Response res;
     res.content_type = "text/event-stream";
     res.header("Cache-Control", "no-cache");
-    res.stream = [&gw, call = std::move(call), targets = std::move(p->targets), start](
+    res.stream = [&gw, call = std::move(call), targets = std::move(p->targets), start, asked = std::move(asked)](
                      http::StreamWriter& w) mutable -> awaitable<void> {
       gateway::Outcome outcome;
       std::string pending;  // events held back while more follow from the same upstream read
@@ -160,7 +189,7 @@ void register_chat_routes(http::Router& router, gateway::Gateway& gw, jobs::Serv
                                                             outcome.upstream + outcome.first_chunk));
               }
               pending += "data: ";
-              pending.append(chunk);
+              gateway::append_renamed(pending, chunk, asked);
               pending += "\n\n";
             }
             if (more || pending.empty()) co_return true;
@@ -196,10 +225,12 @@ void register_chat_routes(http::Router& router, gateway::Gateway& gw, jobs::Serv
     if (p->queue) co_return co_await enqueue_request(*jobs, "embeddings", req);
     const auto start = Clock::now();
     gateway::Outcome outcome;
+    std::string asked(p->body.at("model").get_string());
     gateway::EmbedCall call{std::move(p->body), "", req.request_id};
+    call.raw = std::move(req.body);
     call.cancel = req.cancel;
     auto r = co_await gw.embeddings(std::move(call), std::move(p->targets), outcome);
-    Response res = r ? Response::json(200, std::move(r->body)) : Response::error(r.error());
+    Response res = r ? Response::json(200, with_model(std::move(r->body), asked)) : Response::error(r.error());
     add_outcome_headers(res, outcome);
     res.header("Server-Timing", server_timing(gw, outcome, Clock::now() - start, outcome.upstream));
     co_return res;

@@ -56,6 +56,11 @@ struct Error {
   int retry_after_ms = -1;  // from an upstream Retry-After, when there was one
   int upstream_status = 0;  // the upstream's HTTP status, when the error is its answer
   bool circuits_open = false;  // nothing was called: every target's circuit breaker was open
+  // A gateway error: the JSON array of every target tried, in order, with its outcome
+  // (error.attempts in the envelope); empty otherwise.
+  std::string attempts;
+  // Tell clients not to retry on their own (x-should-retry: false): nothing will be back soon.
+  bool should_not_retry = false;
 
   Error() = default;
   Error(ErrorKind k, std::string msg, std::string prm = {}, std::string wh = {})

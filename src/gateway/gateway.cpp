@@ -284,8 +284,53 @@ void Gateway::observe_overhead(Clock::duration d) {
   metrics_->overhead.with({}).observe(std::max(0.0, seconds(d)));
 }
 
+namespace {
+
+// error.attempts: [{"provider","model","outcome":"error"|"circuit_open","calls","status","code",
+// "message"} | {..., "retry_in_ms"}].
+std::string attempts_json(const std::vector<TriedTarget>& tried) {
+  std::string out = "[";
+  for (const auto& t : tried) {
+    if (out.size() > 1) out += ",";
+    out += "{\"provider\":";
+    log::append_json_string(out, t.provider);
+    out += ",\"model\":";
+    log::append_json_string(out, t.model);
+    if (t.calls == 0) {
+      out += ",\"outcome\":\"circuit_open\",\"retry_in_ms\":" + std::to_string(t.retry_in_ms) + "}";
+      continue;
+    }
+    out += ",\"outcome\":\"error\",\"calls\":" + std::to_string(t.calls) + ",\"status\":";
+    out += t.status ? std::to_string(t.status) : "null";
+    out += ",\"code\":";
+    log::append_json_string(out, t.code);
+    out += ",\"message\":";
+    log::append_json_string(out, t.message);
+    out += "}";
+  }
+  return out + "]";
+}
+
+// An open-breaker 503 tells clients not to retry on their own unless a target is back soon (the
+// OpenAI SDKs obey x-should-retry; their default retries would otherwise wait out Retry-After).
+constexpr milliseconds kSoon(5000);
+
+}  // namespace
+
 awaitable<core::Status> Gateway::run(ChatCall& call, Resolved resolved, Outcome& outcome,
                                      const Attempt& attempt, const bool* started) {
+  std::vector<TriedTarget> tried;
+  core::Status st = co_await run_targets(call, std::move(resolved), outcome, attempt, started, tried);
+  if (st || st.error().where == "client" || tried.empty()) co_return st;
+  Error e = std::move(st).error();
+  e.attempts = attempts_json(tried);
+  if (e.circuits_open && e.retry_after_ms > kSoon.count()) e.should_not_retry = true;
+  co_return e;
+}
+
+awaitable<core::Status> Gateway::run_targets(ChatCall& call, Resolved resolved, Outcome& outcome,
+                                             const Attempt& attempt, const bool* started,
+                                             std::vector<TriedTarget>& tried) {
   if (call.deadline == Clock::time_point::max()) {
     call.deadline = Clock::now() + milliseconds(settings_.request_timeout_ms);
   }
@@ -308,7 +353,9 @@ awaitable<core::Status> Gateway::run(ChatCall& call, Resolved resolved, Outcome&
       }
       if (!t.health->allow(now)) {
         metrics_->short_circuits.with({provider, t.model}).inc();
-        soonest_probe = std::min(soonest_probe, std::max(milliseconds(1), t.health->snapshot(now).retry_in));
+        const milliseconds retry_in = std::max(milliseconds(1), t.health->snapshot(now).retry_in);
+        soonest_probe = std::min(soonest_probe, retry_in);
+        if (retry == 0) tried.push_back({provider, t.model, 0, 0, {}, {}, retry_in.count()});
         break;  // to the next target, without a call
       }
       if (outcome.attempts > 0) {
@@ -324,6 +371,13 @@ awaitable<core::Status> Gateway::run(ChatCall& call, Resolved resolved, Outcome&
       const auto took = Clock::now() - t0;
       outcome.upstream += took;
       record(call, t, outcome.attempts, st ? nullptr : &st.error(), took);
+      if (!st) {  // (a success ends the loop: only failures are listed)
+        if (retry == 0) tried.push_back({provider, t.model});
+        ++tried.back().calls;
+        tried.back().status = st.error().upstream_status;
+        tried.back().code = std::string(core::error_info(st.error().kind).code);
+        tried.back().message = st.error().message;
+      }
       if (st) {
         t.health->record(false, took, Clock::now());
         co_return st;

@@ -40,6 +40,15 @@ struct Resolved {
   std::string strategy = "priority";  // priority | weighted | least_latency
 };
 
+// One target as the loop left it, for error.attempts.
+struct TriedTarget {
+  std::string provider, model;
+  int calls = 0;        // 0: skipped, its circuit was open
+  int status = 0;       // the last call's: the upstream's HTTP status, 0 when it never answered
+  std::string code, message;
+  long long retry_in_ms = 0;  // a skipped target: until its probe
+};
+
 struct Outcome {
   std::string provider;  // the target that answered (or the last one tried)
   std::string model;
@@ -105,6 +114,9 @@ class Gateway {
   // whether output already reached the client (then nothing is retried).
   boost::asio::awaitable<core::Status> run(ChatCall& call, Resolved resolved, Outcome& outcome,
                                            const Attempt& attempt, const bool* started);
+  boost::asio::awaitable<core::Status> run_targets(ChatCall& call, Resolved resolved, Outcome& outcome,
+                                                   const Attempt& attempt, const bool* started,
+                                                   std::vector<TriedTarget>& tried);
   std::vector<Target> order(Resolved& resolved);
   TargetHealth* health(const std::string& provider, const std::string& model);
   std::chrono::milliseconds backoff(int retry);

@@ -1,10 +1,11 @@
 // type = "openai": any OpenAI-compatible API (OpenAI, OpenRouter, Groq, Together, Ollama, vLLM,
-// llama.cpp server, LM Studio). The client's body is forwarded as is — unknown fields included —
-// with the upstream model name; POST {base_url}/chat/completions (or /embeddings),
+// llama.cpp server, LM Studio). The client's body is forwarded byte for byte — unknown fields
+// included — with only the model value replaced by the upstream model name (json_splice.hpp); POST {base_url}/chat/completions (or /embeddings),
 // Authorization: Bearer <key>.
 
 #include <boost/json/serialize.hpp>
 
+#include "gateway/json_splice.hpp"
 #include "gateway/provider.hpp"
 #include "gateway/upstream_call.hpp"
 #include "core/json_text.hpp"
@@ -59,7 +60,9 @@ class OpenAiProvider final : public Provider {
     if (!config_.api_key.empty()) r.headers.emplace_back("Authorization", "Bearer " + config_.api_key);
     r.headers.emplace_back("X-Request-Id", call.request_id);
     for (const auto& h : config_.headers) r.headers.push_back(h);
-    r.body = core::to_json(body);
+    std::optional<std::string> spliced;
+    if (!call.raw.empty()) spliced = splice_model(call.raw, call.model);
+    r.body = spliced ? std::move(*spliced) : core::to_json(body);
     auto t = attempt_timeouts(config_, call.deadline);
     r.timeouts = {t.connect, t.first_byte, t.idle, t.deadline};
     r.cancel = call.cancel;

@@ -30,6 +30,9 @@ struct ChatCall {
   std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
   // Fires when the client goes away: the attempt in flight is dropped and nothing is retried.
   std::shared_ptr<core::CancelSignal> cancel;
+  // The client's body as it arrived, when it is the request as is (not rebuilt, e.g. by a
+  // job): OpenAI-compatible upstreams get these bytes with only the "model" value replaced.
+  std::string raw;
 };
 
 struct ChatResult {

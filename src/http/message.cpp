@@ -81,6 +81,7 @@ std::string error_body(const core::Error& e) {
   }
   out += ",\"code\":";
   core::log::append_json_string(out, info.code);
+  if (!e.attempts.empty()) out += ",\"attempts\":" + e.attempts;
   out += "}}";
   return out;
 }
@@ -102,6 +103,7 @@ Response Response::error(const core::Error& e) {
              e.kind == core::ErrorKind::unavailable || e.kind == core::ErrorKind::rate_limited) {
     r.headers.emplace_back("Retry-After", "1");
   }
+  if (e.should_not_retry) r.headers.emplace_back("x-should-retry", "false");
   return r;
 }
 

@@ -31,9 +31,13 @@ bool is_capture(const std::string& seg) {
   return seg.size() >= 2 && seg.front() == '{' && seg.back() == '}';
 }
 
+// "{name...}": a last segment that captures the rest of the path, slashes included.
+bool is_rest_capture(const std::string& seg) { return is_capture(seg) && seg.ends_with("...}"); }
+
 bool path_matches(const Route& r, const Segments& segs) {
-  if (r.segments.size() != segs.size) return false;
-  for (std::size_t i = 0; i < segs.size; ++i) {
+  const bool rest = !r.segments.empty() && is_rest_capture(r.segments.back());
+  if (rest ? segs.size < r.segments.size() : r.segments.size() != segs.size) return false;
+  for (std::size_t i = 0; i < r.segments.size(); ++i) {
     if (is_capture(r.segments[i])) {
       if (segs.items[i].empty()) return false;
     } else if (r.segments[i] != segs.items[i]) {
@@ -81,11 +85,16 @@ Match Router::match(std::string_view method, std::string_view path) const {
       out.kind = Match::Kind::found;
       out.route = &r;
       out.pattern = r.pattern;
-      for (std::size_t i = 0; i < segs.size; ++i) {
-        if (is_capture(r.segments[i])) {
-          std::string_view name(r.segments[i]);
-          out.params.emplace_back(name.substr(1, name.size() - 2), segs.items[i]);
+      for (std::size_t i = 0; i < r.segments.size(); ++i) {
+        if (!is_capture(r.segments[i])) continue;
+        std::string_view name(r.segments[i]);
+        std::string_view value = segs.items[i];
+        if (is_rest_capture(r.segments[i])) {
+          name.remove_suffix(3);
+          const std::string_view last = segs.items[segs.size - 1];
+          value = std::string_view(value.data(), static_cast<std::size_t>(last.data() + last.size() - value.data()));
         }
+        out.params.emplace_back(name.substr(1, name.size() - 2), value);
       }
       break;
     }

@@ -1,6 +1,8 @@
 #pragma once
-// Maps (method, path) to a handler. Patterns are literal segments and {name} captures:
+// Maps (method, path) to a handler. Patterns are literal segments and {name} captures, and
+// may end with a {name...} capture of the rest of the path (slashes included):
 //   router.add("GET", "/api/v1/jobs/{id}", handler);
+//   router.add("GET", "/v1/models/{id...}", handler);   // /v1/models/openrouter/openai/gpt-4o
 // HEAD is served by the GET handler. The matched pattern (never the raw path) labels metrics.
 
 #include <string>

@@ -22,6 +22,7 @@
 #include "core/cancel.hpp"
 #include "core/ids.hpp"
 #include "core/log.hpp"
+#include "gateway/json_splice.hpp"
 #include "http/message.hpp"
 #include "core/json_text.hpp"
 
@@ -586,6 +587,8 @@ awaitable<void> Service::run_job(Job job) {
       } else {
         r = co_await gateway_.chat(std::move(call), std::move(*targets), outcome);
       }
+      // The result names the model the job asked for, as the synchronous endpoints do.
+      if (r) gateway::rename_model(r->body, model);
     }
   }
   {

@@ -190,3 +190,19 @@ test('models list', async () => {
   for await (const m of client.models.list()) ids.push(m.id);
   assert.ok(ids.includes('mock/echo'), ids.join(','));
 });
+
+test('models.retrieve, ids with a slash included', async () => {
+  const m = await client.models.retrieve('mock/echo');
+  assert.equal(m.id, 'mock/echo');
+  assert.equal(m.object, 'model');
+  assert.equal(m.owned_by, 'mock');
+  await assert.rejects(client.models.retrieve('nope/x'), (e) => e instanceof OpenAI.NotFoundError);
+});
+
+test('the answer names the model the client asked for', async () => {
+  const { data, response } = await client.chat.completions
+    .create({ model: 'tools/gpt-4o', messages: [{ role: 'user', content: 'weather?' }] })
+    .withResponse();
+  assert.equal(data.model, 'tools/gpt-4o');
+  assert.equal(response.headers.get('x-switchboard-model'), 'gpt-4o');
+});

@@ -360,3 +360,82 @@ TEST(GatewayDeadline, TheRequestDeadlineBoundsADrippedBody) {
 
 }  // namespace
 }  // namespace sbtest
+
+namespace sbtest {
+namespace {
+
+// ../shared/API.md: /v1 bodies reach OpenAI-compatible upstreams byte for byte but the model.
+TEST_F(GatewayTest, TheBodyReachesTheUpstreamByteForByteButTheModel) {
+  const std::string sent =
+      "{ \"temperature\" : 0.70,\n\t\"messages\":[{\"content\":\"caf\\u00e9 \\ud83d\\ude00 \xc3\xa9\",\"role\":\"user\"}],"
+      "  \"model\" :\"smart\" , \"top_k\": 40, \"big\": 12345678901234567890123, \"tiny\": 1e-300,"
+      " \"seed\":-0, \"provider\":{\"order\":[\"x\"] ,\"model\":\"inner\"}, \"logit_bias\":{\"50256\":-100.000}}";
+  auto expect_for = [&](const std::string& model) {
+    std::string e = sent;
+    e.replace(e.find("\"smart\""), 7, "\"" + model + "\"");
+    return e;
+  };
+  a_.push(failing(500));
+  b_.push(completion("ok"));
+  auto r = http(port(), "POST", "/v1/chat/completions", sent);
+  ASSERT_EQ(r->status, 200) << r->body;
+  ASSERT_EQ(a_.received().size(), 1u);
+  EXPECT_EQ(a_.received().at(0).body, expect_for("gpt-a"));
+  ASSERT_EQ(b_.received().size(), 1u);
+  EXPECT_EQ(b_.received().at(0).body, expect_for("gpt-b")) << "the fallback gets the same bytes";
+
+  std::string streamed = sent;
+  streamed.insert(streamed.size() - 1, " ,\"stream\" :true");
+  a_.push(sse({R"({"choices":[{"delta":{"content":"x"}}]})", "[DONE]"}));
+  auto s = http(port(), "POST", "/v1/chat/completions", streamed);
+  ASSERT_EQ(s->status, 200) << s->body;
+  std::string want = streamed;
+  want.replace(want.find("\"smart\""), 7, "\"gpt-a\"");
+  EXPECT_EQ(a_.received().back().body, want);
+
+  const std::string embed = R"({"input" : ["a", "b"],"dimensions":8 ,"model":"a/text-embed","user":"u1"})";
+  a_.push(Behavior{.body = R"({"object":"list","data":[],"model":"text-embed"})"});
+  auto e = http(port(), "POST", "/v1/embeddings", embed);
+  ASSERT_EQ(e->status, 200) << e->body;
+  EXPECT_EQ(a_.received().back().body, R"({"input" : ["a", "b"],"dimensions":8 ,"model":"text-embed","user":"u1"})");
+}
+
+}  // namespace
+}  // namespace sbtest
+
+namespace sbtest {
+namespace {
+
+TEST_F(GatewayTest, AnswersNameTheModelTheClientAskedFor) {
+  a_.push(completion("hello"));
+  auto r = http(port(), "POST", "/v1/chat/completions", chat_body("smart"));
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(json::parse(r->body).at("model"), "smart") << r->body;
+  EXPECT_EQ(r->header("x-switchboard-model"), "gpt-a");
+  a_.push(sse({R"({"id":"c","object":"chat.completion.chunk","model":"gpt-a-0613","choices":[{"delta":{"content":"x"}}]})",
+               "[DONE]"}));
+  auto s = http(port(), "POST", "/v1/chat/completions", chat_body("smart", true));
+  ASSERT_EQ(s->status, 200) << s->body;
+  EXPECT_NE(s->body.find(R"("model":"smart")"), std::string::npos) << s->body;
+  EXPECT_EQ(s->body.find("gpt-a-0613"), std::string::npos) << s->body;
+}
+
+TEST_F(GatewayTest, ModelsCanBeRetrievedOneByOneIdsWithSlashesIncluded) {
+  auto r = http(port(), "GET", "/v1/models/smart");
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(json::parse(r->body).at("id"), "smart");
+  EXPECT_EQ(json::parse(r->body).at("object"), "model");
+  for (const std::string path : {"/v1/models/a/gpt-4o", "/v1/models/a%2Fgpt-4o"}) {
+    auto m = http(port(), "GET", path);
+    ASSERT_EQ(m->status, 200) << path << " " << m->body;
+    EXPECT_EQ(json::parse(m->body).at("id"), "a/gpt-4o");
+    EXPECT_EQ(json::parse(m->body).at("owned_by"), "a");
+  }
+  auto missing = http(port(), "GET", "/v1/models/nope/x");
+  EXPECT_EQ(missing->status, 404);
+  EXPECT_EQ(code_of(*missing), "model_not_found");
+  EXPECT_EQ(http(port(), "GET", "/v1/models/nothing")->status, 404);
+}
+
+}  // namespace
+}  // namespace sbtest

@@ -179,6 +179,49 @@ TEST(Breaker, StreamsAlsoAnswer503WhenEveryTargetIsOpen) {
   EXPECT_LE(retry_after, 30);
 }
 
+TEST(Diagnosis, AFallbackChainsErrorNamesEveryTargetTried) {
+  FakeUpstream a, b;
+  Server s({.config_toml = two_providers(a, b, "max_retries = 1\nretry_backoff_ms = 1\n")});
+  a.set_default(failing(500, "a is down"));
+  b.set_default(failing(429, "b is rate limited"));
+  auto r = http(s.port(), "POST", "/v1/chat/completions", chat("smart"));
+  ASSERT_EQ(r->status, 429) << r->body;
+  auto attempts = json::parse(r->body).at("error").at("attempts").as_array();
+  ASSERT_EQ(attempts.size(), 2u) << r->body;
+  EXPECT_EQ(attempts[0].at("provider"), "a");
+  EXPECT_EQ(attempts[0].at("model"), "gpt-a");
+  EXPECT_EQ(attempts[0].at("outcome"), "error");
+  EXPECT_EQ(attempts[0].at("calls"), 2);
+  EXPECT_EQ(attempts[0].at("status"), 500);
+  EXPECT_EQ(attempts[0].at("code"), "upstream_error");
+  EXPECT_NE(std::string(attempts[0].at("message").as_string()).find("a is down"), std::string::npos) << r->body;
+  EXPECT_EQ(attempts[1].at("provider"), "b");
+  EXPECT_EQ(attempts[1].at("status"), 429);
+  EXPECT_EQ(attempts[1].at("code"), "rate_limit_exceeded");
+}
+
+TEST(Diagnosis, AnOpenBreakerTellsSdksNotToRetryUnlessATargetIsBackSoon) {
+  FakeUpstream a, b;
+  Server s({.config_toml = two_providers(a, b, "max_retries = 0\nbreaker_min_calls = 2\nbreaker_open_ms = 20000\n")});
+  a.set_default(failing(500));
+  for (int i = 0; i < 2; ++i) http(s.port(), "POST", "/v1/chat/completions", chat("a/gpt-a"));
+  auto r = http(s.port(), "POST", "/v1/chat/completions", chat("a/gpt-a"));
+  ASSERT_EQ(r->status, 503) << r->body;
+  EXPECT_EQ(r->header("x-should-retry"), "false");
+  auto attempts = json::parse(r->body).at("error").at("attempts").as_array();
+  ASSERT_EQ(attempts.size(), 1u);
+  EXPECT_EQ(attempts[0].at("outcome"), "circuit_open");
+  EXPECT_GT(attempts[0].at("retry_in_ms").as_int64(), 5000);
+
+  FakeUpstream c, d;
+  Server soon({.config_toml = two_providers(c, d, "max_retries = 0\nbreaker_min_calls = 2\nbreaker_open_ms = 2000\n")});
+  c.set_default(failing(500));
+  for (int i = 0; i < 2; ++i) http(soon.port(), "POST", "/v1/chat/completions", chat("a/gpt-a"));
+  auto q = http(soon.port(), "POST", "/v1/chat/completions", chat("a/gpt-a"));
+  ASSERT_EQ(q->status, 503) << q->body;
+  EXPECT_EQ(q->header("x-should-retry"), "") << "back within seconds: the SDK may retry";
+}
+
 std::string mocks(const std::string& strategy, const std::string& targets, const std::string& extra = "") {
   return "[[providers]]\nname = \"m1\"\ntype = \"mock\"\n" + extra +
          "[[providers]]\nname = \"m2\"\ntype = \"mock\"\n"
@@ -351,7 +394,10 @@ TEST(Embeddings, OpenAiCompatibleUpstreamsGetTheRequestAsSent) {
   a.push(e);
   auto r = http(s.port(), "POST", "/v1/embeddings", R"({"model":"a/emb","input":["hello world"],"dimensions":2})");
   ASSERT_EQ(r->status, 200) << r->body;
-  EXPECT_EQ(r->body, e.body);
+  std::string answered = e.body;
+  answered.replace(answered.find("\"emb\""), 5, "\"a/emb\"");
+  EXPECT_EQ(r->body, answered) << "relayed as is, naming the model the client asked for";
+  EXPECT_EQ(r->header("x-switchboard-model"), "emb");
   auto got = a.received().at(0);
   EXPECT_EQ(got.target, "/v1/embeddings");
   EXPECT_EQ(json::parse(got.body).at("dimensions"), 2);

@@ -64,3 +64,24 @@ TEST(Router, RejectsDuplicatesAndBadPatterns) {
 
 }  // namespace
 }  // namespace sb::http
+
+namespace sb::http {
+namespace {
+
+TEST(Router, ARestCaptureTakesTheRemainingSegments) {
+  Router r;
+  r.add("GET", "/v1/models", noop());
+  r.add("GET", "/v1/models/{id...}", noop());
+  auto m = r.match("GET", "/v1/models/openrouter/openai/gpt-4o");
+  ASSERT_EQ(m.kind, Match::Kind::found);
+  EXPECT_EQ(m.route->pattern, "/v1/models/{id...}");
+  ASSERT_EQ(m.params.size(), 1u);
+  EXPECT_EQ(m.params[0].first, "id");
+  EXPECT_EQ(m.params[0].second, "openrouter/openai/gpt-4o");
+  EXPECT_EQ(r.match("GET", "/v1/models/smart").params.at(0).second, "smart");
+  EXPECT_EQ(r.match("GET", "/v1/models").route->pattern, "/v1/models");
+  EXPECT_EQ(r.match("GET", "/v1/models/").kind, Match::Kind::not_found);
+}
+
+}  // namespace
+}  // namespace sb::http
