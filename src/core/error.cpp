@@ -18,6 +18,7 @@ const ErrorInfo& error_info(ErrorKind kind) {
   static const ErrorInfo kTooLarge{413, "invalid_request_error", "payload_too_large"};
   static const ErrorInfo kMedia{415, "invalid_request_error", "unsupported_media_type"};
   static const ErrorInfo kUnprocessable{422, "invalid_request_error", "unprocessable_entity"};
+  static const ErrorInfo kReused{422, "invalid_request_error", "idempotency_key_reused"};
   static const ErrorInfo kHeaders{431, "invalid_request_error", "headers_too_large"};
   static const ErrorInfo kRate{429, "rate_limit_error", "rate_limit_exceeded"};
   static const ErrorInfo kConns{503, "server_error", "too_many_connections"};
@@ -43,6 +44,7 @@ const ErrorInfo& error_info(ErrorKind kind) {
     case ErrorKind::payload_too_large: return kTooLarge;
     case ErrorKind::unsupported_media_type: return kMedia;
     case ErrorKind::unprocessable: return kUnprocessable;
+    case ErrorKind::idempotency_key_reused: return kReused;
     case ErrorKind::headers_too_large: return kHeaders;
     case ErrorKind::rate_limited: return kRate;
     case ErrorKind::too_many_connections: return kConns;

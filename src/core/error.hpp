@@ -27,6 +27,7 @@ enum class ErrorKind {
   payload_too_large,      // body over the limit
   unsupported_media_type,
   unprocessable,
+  idempotency_key_reused, // an Idempotency-Key replayed with a different request
   headers_too_large,      // header block over the limit
   rate_limited,
   too_many_connections,   // connection cap reached

@@ -28,14 +28,18 @@ bool BearerAuth::required_for(std::string_view path) const {
   return false;
 }
 
-BearerAuth::Outcome BearerAuth::check(std::string_view authorization) const {
+BearerAuth::Outcome BearerAuth::check(std::string_view authorization, std::string_view api_key) const {
   constexpr std::string_view kScheme = "bearer";
-  if (authorization.size() <= kScheme.size() ||
-      strncasecmp(authorization.data(), kScheme.data(), kScheme.size()) != 0 ||
-      authorization[kScheme.size()] != ' ') {
+  std::string_view token;
+  if (authorization.size() > kScheme.size() &&
+      strncasecmp(authorization.data(), kScheme.data(), kScheme.size()) == 0 &&
+      authorization[kScheme.size()] == ' ') {
+    token = authorization.substr(kScheme.size());
+  } else if (authorization.empty()) {
+    token = api_key;
+  } else {
     return Outcome::missing;
   }
-  std::string_view token = authorization.substr(kScheme.size());
   while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
   while (!token.empty() && token.back() == ' ') token.remove_suffix(1);
   if (token.empty()) return Outcome::missing;

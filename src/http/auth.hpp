@@ -20,8 +20,9 @@ class BearerAuth {
   bool required_for(std::string_view path) const;
 
   enum class Outcome { ok, missing, invalid };
-  // `authorization` is the Authorization header value (empty when absent).
-  Outcome check(std::string_view authorization) const;
+  // `authorization` is the Authorization header value, `api_key` the x-api-key header value
+  // (what Anthropic clients send); either may be empty. With both, Authorization decides.
+  Outcome check(std::string_view authorization, std::string_view api_key = {}) const;
 
  private:
   using Digest = std::array<unsigned char, 32>;

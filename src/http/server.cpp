@@ -625,12 +625,12 @@ awaitable<Response> Server::Impl::dispatch(Request& req, std::string_view& route
 
   std::optional<Response> res;
   if (auth.required_for(req.path)) {
-    auto outcome = auth.check(req.header("Authorization"));
+    auto outcome = auth.check(req.header("Authorization"), req.header("x-api-key"));
     if (outcome != BearerAuth::Outcome::ok) {
       res = Response::error(Error(
           ErrorKind::unauthorized,
           outcome == BearerAuth::Outcome::missing
-              ? "missing API key: send the header 'Authorization: Bearer <key>'"
+              ? "missing API key: send the header 'Authorization: Bearer <key>' (or 'x-api-key: <key>')"
               : "invalid API key"));
       res->header("WWW-Authenticate", "Bearer");
     }

@@ -77,7 +77,16 @@ Result<JobRepository::Inserted> JobRepository::insert(Connection& c, const JobIn
     q->bind(1, std::string_view(*job.idempotency_key));
     auto existing = one(*q);
     if (!existing) return std::move(existing).error();
-    if (*existing) return Inserted{std::move(**existing), true};
+    if (*existing) {
+      // A replay returns the first job; the same key for another request is the client's bug.
+      if ((*existing)->type != job.type || (*existing)->request != job.request) {
+        return Error(core::ErrorKind::idempotency_key_reused,
+                     "this idempotency key was used for a different request (job " + (*existing)->id +
+                         "); use a new key for a new request",
+                     "idempotency_key", "storage");
+      }
+      return Inserted{std::move(**existing), true};
+    }
   }
   auto st = c.cached(sql(
       "INSERT INTO jobs (id, type, status, priority, request, request_bytes, idempotency_key, "

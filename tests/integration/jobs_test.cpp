@@ -178,6 +178,12 @@ TEST(Jobs, TheSameIdempotencyKeyReturnsTheSameJob) {
   EXPECT_EQ(first->header("x-switchboard-idempotent-replay"), "");
   wait_terminal(s.port(), std::string(id.as_string()));
   EXPECT_EQ(a.received().size(), 1u);
+  // The same key for a different request is refused, naming the first job.
+  auto other = http(s.port(), "POST", "/api/v1/jobs", job("a/other", R"(,"idempotency_key":"order-42")"));
+  ASSERT_EQ(other->status, 422) << other->body;
+  EXPECT_EQ(code_of(*other), "idempotency_key_reused");
+  EXPECT_NE(other->body.find(std::string(id.as_string())), std::string::npos) << other->body;
+  EXPECT_EQ(a.received().size(), 1u);
 }
 
 TEST(Jobs, CancellingARunningJobDropsItsUpstreamCall) {

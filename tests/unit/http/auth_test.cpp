@@ -42,5 +42,16 @@ TEST(BearerAuth, ChecksTheToken) {
   EXPECT_EQ(a.check("sk-one"), BearerAuth::Outcome::missing);
 }
 
+TEST(BearerAuth, AcceptsXApiKeyAsAnthropicClientsSendIt) {
+  core::AuthConfig cfg;
+  cfg.api_keys = {"sk-one"};
+  BearerAuth a(cfg);
+  EXPECT_EQ(a.check("", "sk-one"), BearerAuth::Outcome::ok);
+  EXPECT_EQ(a.check("", "sk-two"), BearerAuth::Outcome::invalid);
+  EXPECT_EQ(a.check("", ""), BearerAuth::Outcome::missing);
+  EXPECT_EQ(a.check("Bearer sk-bad", "sk-one"), BearerAuth::Outcome::invalid) << "Authorization decides";
+  EXPECT_EQ(a.check("Bearer sk-one", "sk-bad"), BearerAuth::Outcome::ok);
+}
+
 }  // namespace
 }  // namespace sb::http
