@@ -17,6 +17,7 @@
 
 #include "api/routes.hpp"
 #include "api/schema.hpp"
+#include "storage/data_dir_lock.hpp"
 #include "core/blocking_pool.hpp"
 #include "core/clock.hpp"
 #include "core/event_loop.hpp"
@@ -56,6 +57,14 @@ int serve(const core::Config& config) {
   std::signal(SIGPIPE, SIG_IGN);
   log::init(*log::parse_level(config.log.level));
 
+  // One server per data dir: the lock is held until this process exits.
+  auto lock = storage::DataDirLock::acquire(config.storage.data_dir);
+  if (!lock) {
+    log::error("data dir is locked", {{"error", lock.error().message}});
+    log::shutdown();
+    std::fprintf(stderr, "switchboard: %s\n", lock.error().message.c_str());
+    return 1;
+  }
   auto db = storage::Database::open(config.storage);
   if (!db) {
     log::error("storage failed to open", {{"error", db.error().message}});

@@ -163,6 +163,20 @@ TEST(Startup, UnusableDataDirFailsClearly) {
   EXPECT_NE(s.stderr_text().find("cannot create data dir"), std::string::npos) << s.stderr_text();
 }
 
+TEST(Startup, ASecondServerOnTheSameDataDirExitsNamingTheFirst) {
+  Server first;
+  Server second({.data_dir = first.data_dir(), .expect_start = false});
+  EXPECT_EQ(second.wait_exit(10s), 1);
+  EXPECT_NE(second.stderr_text().find("in use by another switchboard (pid " + std::to_string(first.pid()) + ")"),
+            std::string::npos)
+      << second.stderr_text();
+  EXPECT_EQ(http(first.port(), "GET", "/health")->status, 200) << "the first keeps serving";
+  const std::string dir = first.data_dir();
+  EXPECT_EQ(first.stop(SIGKILL), 128 + SIGKILL);
+  Server after_a_crash({.data_dir = dir});  // the kernel dropped the lock with the process
+  EXPECT_EQ(http(after_a_crash.port(), "GET", "/health")->status, 200);
+}
+
 TEST(Shutdown, IdleServerExitsZeroOnSigterm) {
   Server s;
   Client idle(s.port());
