@@ -293,6 +293,12 @@ core::Result<knowledge::SearchRequest> search_request(const json::object& body) 
     }
     in.semantic_weight = w->to_number<double>();
   }
+  if (const json::value* t = body.if_contains("score_threshold"); t && !t->is_null()) {
+    if (!t->is_number() || t->to_number<double>() < 0) {
+      return Error(ErrorKind::invalid_field, "'score_threshold' must be a number of 0 or more", "score_threshold");
+    }
+    in.score_threshold = t->to_number<double>();
+  }
   auto exact = get_bool(body, "exact");
   if (!exact) return std::move(exact).error();
   in.exact = exact->value_or(false);
@@ -306,6 +312,13 @@ core::Result<knowledge::SearchRequest> search_request(const json::object& body) 
 }
 
 
+// A new version keeps the document's tags, metadata and author unless the request gives them.
+void keep_unless_given(json::object& fields, const storage::DocumentRow& d) {
+  if (!fields.contains("tags")) fields["tags"] = parsed(d.tags, json::array());
+  if (!fields.contains("metadata")) fields["metadata"] = parsed(d.metadata, json::object());
+  if (!fields.contains("author") && d.author) fields["author"] = *d.author;
+}
+
 // A multipart upload: `file` (required) plus the JSON route's fields as form fields (`tags` as
 // a JSON array or comma-separated, `metadata` as a JSON object). The file's text is extracted
 // on the blocking pool and indexed within the request, or, for a file over
@@ -313,7 +326,8 @@ core::Result<knowledge::SearchRequest> search_request(const json::object& body) 
 awaitable<core::Result<Response>> upload(knowledge::Store& store, const Request& req, std::string_view boundary,
                                          std::optional<std::string> collection,
                                          std::optional<std::string> document_id = std::nullopt,
-                                         std::optional<std::string> external_id = std::nullopt) {
+                                         std::optional<std::string> external_id = std::nullopt,
+                                         const storage::DocumentRow* previous = nullptr) {
   auto parts = http::parse_multipart(req.body, boundary);
   if (!parts) co_return std::move(parts).error();
   json::object fields;
@@ -359,6 +373,7 @@ awaitable<core::Result<Response>> upload(knowledge::Store& store, const Request&
   std::string name = file->filename;
   core::repair_utf8(name);
   std::erase_if(name, [](char ch) { return static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f; });
+  if (previous) keep_unless_given(fields, *previous);
   if (collection) fields["collection"] = *collection;
   fields["text"] = "";  // filled from the file below
   auto in = index_request(fields, "text", {});
@@ -416,7 +431,7 @@ const Schema kIndexBatch{{},
 const Schema kSearch{{},
                      {{"collection", T::string}, {"query", T::string}, {"top_k", T::integer},
                       {"mode", T::string}, {"fusion", T::string}, {"semantic_weight", T::number},
-                      {"exact", T::boolean}, {"hnsw_ef", T::integer}, {"filters", T::object},
+                      {"exact", T::boolean}, {"hnsw_ef", T::integer}, {"score_threshold", T::number}, {"filters", T::object},
                       {"filters.tags", T::array}, {"filters.tags[]", T::string},
                       {"filters.document_ids", T::array}, {"filters.document_ids[]", T::string},
                       {"filters.metadata", T::map}}};
@@ -482,11 +497,12 @@ void register_knowledge_routes(http::Router& router, knowledge::Store& store) {
       if (http::is_multipart_form(req.header("content-type"))) {
         std::optional<std::string> collection = doc->row.collection, document_id = id, external_id = doc->row.external_id;
         auto res = co_await upload(store, req, boundary, std::move(collection), std::move(document_id),
-                                   std::move(external_id));
+                                   std::move(external_id), &doc->row);
         co_return res ? std::move(*res) : Response::error(res.error());
       }
       auto body = parse_json_object(req.body);
       if (!body) co_return Response::error(body.error());
+      keep_unless_given(*body, doc->row);
       (*body)["collection"] = doc->row.collection;
       auto in = index_request(*body, "text", {});
       if (!in) co_return Response::error(in.error());

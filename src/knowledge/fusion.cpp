@@ -25,6 +25,10 @@ void add(const std::vector<Ranked>& list, Fusion how, double weight, bool semant
     (semantic ? f.semantic : f.keyword) = r.score;
     if (how == Fusion::rrf) {
       f.score += 1.0 / (kRrfK + static_cast<double>(i + 1));
+    } else if (semantic) {
+      // The cosine itself (clamped to [0, 1]), not its place in the list: a query whose nearest
+      // vectors are not near scores low, however they rank among themselves.
+      f.score += weight * std::clamp(r.score, 0.0, 1.0);
     } else {
       const double norm = hi > lo ? (r.score - lo) / (hi - lo) : 1.0;
       f.score += weight * norm;

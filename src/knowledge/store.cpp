@@ -642,6 +642,9 @@ core::Result<storage::DocumentInsert> prepare_document(IndexRequest& request, co
     add_chunks(request.content, std::nullopt);
     all_text += request.content;
   }
+  if (doc.chunks.empty()) {  // e.g. Markdown that is only headings: nothing could be searched
+    return Error(ErrorKind::unprocessable, "the document has no text to index (only headings or markup)", "text");
+  }
   doc.content_hash = normalized_hash(all_text + "\n" + doc.tags + "\n" + doc.metadata + "\n" +
                                      doc.author.value_or("") + "\n" + doc.source.value_or(""));
   return doc;
@@ -849,6 +852,12 @@ Task<SearchResult> Store::search(SearchRequest request) {
   const auto embed_start = Clock::now();
   std::vector<float> qv;
   if (request.mode != SearchMode::keyword) {
+    if ((!col->embedding_model || !col->dimension) && request.mode == SearchMode::semantic) {
+      co_return Error(ErrorKind::invalid_field,
+                      "collection '" + col->name + "' has no embedding model: \"semantic\" needs one "
+                      "(search it with \"keyword\" or \"hybrid\", or give it a model with PATCH)",
+                      "mode");
+    }
     if (!col->embedding_model || !col->dimension) {
       out.mode = SearchMode::keyword;
       out.note = "this collection has no embedding model: searched keyword-only";
@@ -1005,6 +1014,9 @@ Task<SearchResult> Store::search(SearchRequest request) {
           (out.mode == SearchMode::keyword ? f.keyword : f.semantic) = r.score;
           fused.push_back(f);
         }
+      }
+      if (request.score_threshold) {
+        std::erase_if(fused, [t = *request.score_threshold](const Fused& f) { return f.score < t; });
       }
       std::vector<std::int64_t> ids;
       for (const auto& f : fused) ids.push_back(f.id);

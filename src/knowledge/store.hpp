@@ -77,6 +77,7 @@ struct SearchRequest {
   Fusion fusion = Fusion::weighted;
   bool exact = false;  // score every vector instead of asking the HNSW graph (for measuring recall)
   std::optional<int> hnsw_ef;  // candidates the graph search keeps (default knowledge.hnsw_ef_search)
+  std::optional<double> score_threshold;  // hits scoring below it are left out
 };
 
 struct Hit {

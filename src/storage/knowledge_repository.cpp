@@ -155,7 +155,7 @@ Result<std::pair<std::int64_t, std::int64_t>> KnowledgeRepository::collection_co
   auto st = c.cached(
       "SELECT count(DISTINCT d.id), count(ch.id) FROM documents d LEFT JOIN chunks ch "
       "ON ch.document_id = d.id AND ch.version = d.version "
-      "WHERE d.collection_id = ?1 AND d.deleted_at IS NULL");
+      "WHERE d.collection_id = ?1 AND d.deleted_at IS NULL AND d.version > 0");  // (0: never indexed)
   if (!st) return std::move(st).error();
   st->bind(1, id);
   auto row = st->step();

@@ -237,7 +237,9 @@ TEST(Knowledge, HybridSearchWithEmbeddingsFiltersAndARebuiltIndex) {
     EXPECT_FALSE(hybrid.contains("note"));
     ASSERT_GE(ids(hybrid).size(), 1u);
     EXPECT_EQ(ids(hybrid)[0], "rockets");
-    EXPECT_DOUBLE_EQ(hybrid.at("data").at(0).at("score").as_double(), 1.0) << "best in both lists";
+    // Best keyword match (normalised to 1) and its cosine as it is.
+    const auto& best = hybrid.at("data").at(0);
+    EXPECT_NEAR(best.at("score").as_double(), 0.4 + 0.6 * best.at("scores").at("semantic").as_double(), 1e-6);
     auto rrf = search(s.port(), R"({"collection":"kb","query":"rocket thrust","fusion":"rrf","top_k":1})");
     EXPECT_NEAR(rrf.at("data").at(0).at("score").as_double(), 2.0 / 61, 1e-9);
 
@@ -521,6 +523,8 @@ TEST(Knowledge, LargeUploadsAreProcessedInTheBackgroundWithAState) {
   auto failed = wait_state(std::string(json::parse(r->body).at("id").as_string()));
   EXPECT_EQ(failed.at("state"), "failed");
   EXPECT_NE(std::string(failed.at("error").as_string()).find("PDF"), std::string::npos) << failed;
+  auto stats = json::parse(http(s.port(), "GET", "/api/v1/stats")->body);
+  EXPECT_EQ(stats.at("documents"), 1) << "a failed upload is not a live document: " << stats;
   // A new version in the background (PUT): the old one stays searchable until it is ready.
   r = http(s.port(), "PUT", "/api/v1/documents/" + id + "?async=true",
            form({}, "g2.txt", "text/plain", "Glaciers retreat in warm summers."), kForm);
@@ -755,13 +759,82 @@ TEST(Knowledge, EmbeddingModelErrorsAndDimensionMismatches) {
   EXPECT_EQ(http(s.port(), "POST", "/api/v1/search", R"({"collection":"kb","query":"owls","mode":"semantic"})")->status,
             502);
 
-  // A collection without a model searches keyword-only and says so.
+  // A collection without a model searches keyword-only when asked for hybrid (the default) and
+  // says so; "semantic" is refused.
   ASSERT_EQ(http(s.port(), "POST", "/api/v1/collections", R"({"name":"plain"})")->status, 201);
   ASSERT_EQ(http(s.port(), "POST", "/api/v1/index", R"({"collection":"plain","text":"Owls hunt at night."})")->status, 201);
-  auto plain = json::parse(http(s.port(), "POST", "/api/v1/search",
-                                R"({"collection":"plain","query":"owls","mode":"semantic"})")->body);
+  auto plain = json::parse(http(s.port(), "POST", "/api/v1/search", R"({"collection":"plain","query":"owls"})")->body);
   EXPECT_EQ(plain.at("mode"), "keyword");
   EXPECT_TRUE(plain.as_object().contains("note"));
+  EXPECT_EQ(http(s.port(), "POST", "/api/v1/search", R"({"collection":"plain","query":"owls","mode":"semantic"})")->status,
+            400);
+}
+
+}  // namespace
+}  // namespace sbtest
+
+namespace sbtest {
+namespace {
+
+TEST(Knowledge, SearchModesScoresAndThresholdsAreHonest) {
+  Server s;
+  ASSERT_EQ(http(s.port(), "POST", "/api/v1/collections", R"({"name":"plainkw"})")->status, 201);
+  ASSERT_EQ(http(s.port(), "POST", "/api/v1/index", R"({"collection":"plainkw","text":"Owls hunt at night."})")->status, 201);
+  // "semantic" cannot be answered by a keyword-only collection: said, not quietly changed.
+  auto sem = http(s.port(), "POST", "/api/v1/search", R"({"collection":"plainkw","query":"owls","mode":"semantic"})");
+  EXPECT_EQ(sem->status, 400) << sem->body;
+  EXPECT_EQ(json::parse(sem->body).at("error").at("param"), "mode");
+  EXPECT_EQ(http(s.port(), "POST", "/api/v1/search", R"({"collection":"plainkw","query":"owls"})")->status, 200);
+
+  ASSERT_EQ(http(s.port(), "POST", "/api/v1/collections", R"({"name":"vec","embedding_model":"mock/embed"})")->status, 201);
+  for (const char* t : {"Owls hunt small rodents at night.", "Tides follow the moon.", "Bread rises with yeast."}) {
+    ASSERT_EQ(http(s.port(), "POST", "/api/v1/index", std::string(R"({"collection":"vec","text":")") + t + "\"}")->status, 201);
+  }
+  auto score_of = [&](const std::string& body) {
+    auto r = json::parse(http(s.port(), "POST", "/api/v1/search", body)->body);
+    const auto& data = r.at("data").as_array();
+    return data.empty() ? -1.0 : data.at(0).at("score").to_number<double>();
+  };
+  const double good = score_of(R"({"collection":"vec","query":"owls hunt rodents"})");
+  const double nonsense = score_of(R"({"collection":"vec","query":"qwxz vbnm"})");
+  EXPECT_GT(good, 0.5);
+  EXPECT_LT(nonsense, 0.2) << "a query matching nothing must not score like a match";
+  EXPECT_EQ(score_of(R"({"collection":"vec","query":"qwxz vbnm","score_threshold":0.3})"), -1.0);
+  auto kept = json::parse(http(s.port(), "POST", "/api/v1/search",
+                               R"({"collection":"vec","query":"owls hunt rodents","score_threshold":0.5})")->body);
+  EXPECT_EQ(kept.at("data").as_array().size(), 1u) << kept;
+  EXPECT_EQ(http(s.port(), "POST", "/api/v1/search", R"({"collection":"vec","query":"x","score_threshold":-1})")->status, 400);
+}
+
+TEST(Knowledge, ADocumentWithNothingToSearchIs422) {
+  Server s;
+  ASSERT_EQ(http(s.port(), "POST", "/api/v1/collections", R"({"name":"md"})")->status, 201);
+  auto r = http(s.port(), "POST", "/api/v1/documents", R"({"collection":"md","text":"# Only a heading\n"})");
+  EXPECT_EQ(r->status, 422) << r->body;
+  EXPECT_EQ(code_of(*r), "unprocessable_entity");
+  EXPECT_EQ(json::parse(http(s.port(), "GET", "/api/v1/stats")->body).at("documents"), 0);
+}
+
+TEST(Knowledge, ANewVersionKeepsTagsMetadataAndAuthorUnlessGiven) {
+  Server s;
+  ASSERT_EQ(http(s.port(), "POST", "/api/v1/collections", R"({"name":"kb"})")->status, 201);
+  auto r = http(s.port(), "POST", "/api/v1/documents",
+                R"({"collection":"kb","text":"First.","tags":["hr"],"metadata":{"year":2024},"author":"Ann"})");
+  ASSERT_EQ(r->status, 201) << r->body;
+  const std::string id(json::parse(r->body).at("id").as_string());
+  auto v2 = http(s.port(), "PUT", "/api/v1/documents/" + id,
+                 multipart_form({}, "v2.txt", "text/plain", "Second version."), kMultipart);
+  ASSERT_EQ(v2->status, 200) << v2->body;
+  auto doc = json::parse(http(s.port(), "GET", "/api/v1/documents/" + id)->body);
+  EXPECT_EQ(doc.at("version"), 2);
+  EXPECT_EQ(doc.at("tags").at(0), "hr") << doc;
+  EXPECT_EQ(doc.at("metadata").at("year"), 2024) << doc;
+  EXPECT_EQ(doc.at("author"), "Ann") << doc;
+  auto v3 = http(s.port(), "PUT", "/api/v1/documents/" + id, R"({"text":"Third.","tags":["ops"]})");
+  ASSERT_EQ(v3->status, 200) << v3->body;
+  doc = json::parse(http(s.port(), "GET", "/api/v1/documents/" + id)->body);
+  EXPECT_EQ(doc.at("tags").at(0), "ops") << "given: replaced";
+  EXPECT_EQ(doc.at("metadata").at("year"), 2024) << "not given: kept";
 }
 
 }  // namespace
