@@ -11,6 +11,7 @@
 #include <chrono>
 
 #include "api/json.hpp"
+#include "api/lists.hpp"
 #include "api/openai_validate.hpp"
 #include "api/routes.hpp"
 #include "api/schema.hpp"
@@ -154,7 +155,7 @@ const Schema kSubmitBatch{{},
                            {"jobs[].request", T::any}, {"jobs[].priority", T::integer},
                            {"jobs[].webhook_url", T::string}, {"jobs[].idempotency_key", T::string},
                            {"jobs[].ttl_s", T::integer}, {"jobs[].max_attempts", T::integer}}};
-const Schema kListJobs{{"status", "limit", "cursor"}, {}};
+const Schema kListJobs{list_query({"status"}), {}};
 const Schema kNone{};
 
 }  // namespace
@@ -217,35 +218,13 @@ void register_job_routes(http::Router& router, jobs::Service& svc, gateway::Gate
                                       "'status' must be one of queued, processing, completed, "
                                       "failed, expired, cancelled", "status"));
     }
-    int limit = 20;
-    std::int64_t cursor = 0;
-    try {
-      if (auto l = req.query("limit")) {
-        std::size_t used = 0;
-        limit = std::stoi(*l, &used);
-        if (used != l->size() || limit < 1 || limit > 100) throw std::invalid_argument("limit");
-      }
-    } catch (const std::exception&) {
-      co_return Response::error(Error(ErrorKind::invalid_field, "'limit' must be an integer from 1 to 100", "limit"));
-    }
-    try {
-      if (auto c = req.query("cursor"); c && !c->empty()) {
-        std::size_t used = 0;
-        cursor = std::stoll(*c, &used);
-        if (used != c->size() || cursor <= 0) throw std::invalid_argument("cursor");
-      }
-    } catch (const std::exception&) {
-      co_return Response::error(Error(ErrorKind::invalid_field, "'cursor' is not a cursor this API returned", "cursor"));
-    }
-    auto rows = co_await svc.list(status, limit + 1, cursor);
+    auto page = page_request(req);
+    if (!page) co_return Response::error(page.error());
+    auto rows = co_await svc.list(status, std::move(*page));
     if (!rows) co_return Response::error(rows.error());
-    const bool more = static_cast<int>(rows->size()) > limit;
-    if (more) rows->pop_back();
     json::array data;
-    for (const auto& j : *rows) data.push_back(jobs::status_object(j, false));
-    json::object out{{"object", "list"}, {"data", std::move(data)}, {"has_more", more}};
-    out["next_cursor"] = more && !rows->empty() ? json::value(std::to_string(rows->back().seq)) : json::value(nullptr);
-    co_return Response::json(200, core::to_json(out));
+    for (const auto& j : rows->rows) data.push_back(jobs::status_object(j, false));
+    co_return Response::json(200, core::to_json(list_object(std::move(data), rows->has_more)));
   });
 
   auto status = [&svc](Request& req) { return get_status(svc, req); };

@@ -8,6 +8,7 @@
 #include <cstdio>
 
 #include "api/json.hpp"
+#include "api/lists.hpp"
 #include "api/routes.hpp"
 #include "api/schema.hpp"
 #include "core/text.hpp"
@@ -26,17 +27,20 @@ using http::Response;
 
 namespace {
 
+// Stored Unix ms -> the API's Unix seconds.
+std::int64_t secs(std::int64_t ms) { return ms / 1000; }
+
 json::object collection_json(const storage::CollectionRow& c) {
   return {{"id", c.id},
           {"object", "collection"},
           {"name", c.name},
           {"embedding_model", c.embedding_model ? json::value(*c.embedding_model) : json::value(nullptr)},
-          {"dimension", c.dimension ? json::value(*c.dimension) : json::value(nullptr)},
-          {"created_at", c.created_at},
+          {"dimensions", c.dimension ? json::value(*c.dimension) : json::value(nullptr)},
+          {"created_at", secs(c.created_at)},
           {"reembedding", c.next_model || c.reembed_state
                               ? json::value(json::object{
                                     {"embedding_model", c.next_model ? json::value(*c.next_model) : json::value(nullptr)},
-                                    {"dimension", c.next_dimension ? json::value(*c.next_dimension) : json::value(nullptr)},
+                                    {"dimensions", c.next_dimension ? json::value(*c.next_dimension) : json::value(nullptr)},
                                     {"state", c.reembed_state ? json::value(*c.reembed_state) : json::value(nullptr)},
                                     {"progress", c.reembed_progress ? json::value(*c.reembed_progress) : json::value(nullptr)},
                                     {"error", c.reembed_error ? json::value(*c.reembed_error) : json::value(nullptr)}})
@@ -95,9 +99,9 @@ json::object document_json(const knowledge::DocumentView& v) {
                  {"version", d.version},
                  {"chunks", d.chunks},
                  {"content_hash", d.content_hash},
-                 {"created_at", d.created_at},
-                 {"updated_at", d.updated_at},
-                 {"deleted_at", d.deleted_at ? json::value(*d.deleted_at) : json::value(nullptr)},
+                 {"created_at", secs(d.created_at)},
+                 {"updated_at", secs(d.updated_at)},
+                 {"deleted_at", d.deleted_at ? json::value(secs(*d.deleted_at)) : json::value(nullptr)},
                  {"state", d.state},
                  {"error", opt(d.state_error)},
                  {"progress", d.progress ? json::value(*d.progress) : json::value(nullptr)}};
@@ -105,21 +109,6 @@ json::object document_json(const knowledge::DocumentView& v) {
   return o;
 }
 
-core::Result<std::int64_t> int_query(const Request& req, std::string_view name, std::int64_t dflt,
-                                     std::int64_t lo, std::int64_t hi) {
-  auto q = req.query(name);
-  if (!q || q->empty()) return dflt;
-  try {
-    std::size_t used = 0;
-    long long v = std::stoll(*q, &used);
-    if (used == q->size() && v >= lo && v <= hi) return static_cast<std::int64_t>(v);
-  } catch (const std::exception&) {
-  }
-  return Error(ErrorKind::invalid_field,
-               "'" + std::string(name) + "' must be an integer from " + std::to_string(lo) + " to " +
-                   std::to_string(hi),
-               std::string(name));
-}
 
 Response document_response(const core::Result<knowledge::DocumentView>& r) {
   if (!r) return Response::error(r.error());
@@ -171,11 +160,13 @@ core::Result<knowledge::IndexRequest> index_request(const json::object& o, std::
   if (!*text) return fail(text_field, "is required");
   in.content = std::move(**text);
   for (auto [name, target] : {std::pair{"title", (std::optional<std::string>*)nullptr},
-                              std::pair{"id", &in.external_id}, std::pair{"source", &in.source},
+                              std::pair{"external_id", &in.external_id}, std::pair{"source", &in.source},
                               std::pair{"author", &in.author}}) {
     auto v = str(name);
     if (!v) return std::move(v).error();
-    if (*v && std::string_view(name) == "id" && core::has_control_chars(**v)) return fail("id", "holds a control character");
+    if (*v && std::string_view(name) == "external_id" && core::has_control_chars(**v)) {
+      return fail("external_id", "holds a control character");
+    }
     if (target) {
       if (*v && (*v)->empty()) *v = std::nullopt;
       *target = std::move(*v);
@@ -404,10 +395,11 @@ awaitable<core::Result<Response>> upload(knowledge::Store& store, const Request&
 
 // The request schemas (see api/schema.hpp).
 using T = Type;
-const Schema kListDocuments{{"collection", "limit", "cursor", "tag"}, {}};
+const Schema kListDocuments{list_query({"collection", "tag"}), {}};
+const Schema kList{list_query(), {}};
 const Schema kNewDocument{{"async"},
                           {{"collection", T::string}, {"title", T::string}, {"text", T::string},
-                           {"id", T::string}, {"source", T::string}, {"author", T::string},
+                           {"external_id", T::string}, {"source", T::string}, {"author", T::string},
                            {"tags", T::array}, {"tags[]", T::string}, {"metadata", T::map},
                            {"url", T::string}, {"file", T::file}}};
 const Schema kNewVersion{{"async"},
@@ -419,12 +411,12 @@ const Schema kNone{};
 const Schema kNewCollection{{}, {{"name", T::string}, {"embedding_model", T::string}, {"dimensions", T::integer}}};
 const Schema kChangeModel{{}, {{"embedding_model", T::string}, {"dimensions", T::integer}}};
 const Schema kIndex{{},
-                    {{"collection", T::string}, {"id", T::string}, {"title", T::string},
+                    {{"collection", T::string}, {"external_id", T::string}, {"title", T::string},
                      {"text", T::string}, {"source", T::string}, {"author", T::string},
                      {"tags", T::array}, {"tags[]", T::string}, {"metadata", T::map}}};
 const Schema kIndexBatch{{},
                          {{"collection", T::string}, {"documents", T::array}, {"documents[]", T::object},
-                          {"documents[].id", T::string}, {"documents[].title", T::string},
+                          {"documents[].external_id", T::string}, {"documents[].title", T::string},
                           {"documents[].text", T::string}, {"documents[].source", T::string},
                           {"documents[].author", T::string}, {"documents[].tags", T::array},
                           {"documents[].tags[]", T::string}, {"documents[].metadata", T::map}}};
@@ -445,21 +437,16 @@ void register_knowledge_routes(http::Router& router, knowledge::Store& store) {
       if (!collection || collection->empty()) {
         co_return Response::error(Error(ErrorKind::invalid_field, "'collection' is required", "collection"));
       }
-      auto limit = int_query(req, "limit", 20, 1, 100);
-      if (!limit) co_return Response::error(limit.error());
-      auto cursor = int_query(req, "cursor", 0, 0, INT64_MAX);
-      if (!cursor) co_return Response::error(cursor.error());
+      auto page = page_request(req);
+      if (!page) co_return Response::error(page.error());
       auto tag = req.query("tag");
       if (tag && tag->empty()) tag.reset();
       std::string name = std::move(*collection);  // named: no temporaries in a co_await (GCC 12)
-      auto r = co_await store.list_documents(std::move(name), static_cast<int>(*limit), *cursor, std::move(tag));
+      auto r = co_await store.list_documents(std::move(name), std::move(*page), std::move(tag));
       if (!r) co_return Response::error(r.error());
       json::array data;
-      for (auto& d : r->documents) data.push_back(document_json(knowledge::DocumentView{d, std::nullopt}));
-      json::object out{{"object", "list"}, {"data", std::move(data)}, {"has_more", r->has_more}};
-      out["next_cursor"] = r->has_more && !r->documents.empty() ? json::value(std::to_string(r->documents.back().seq))
-                                                                : json::value(nullptr);
-      co_return Response::json(200, core::to_json(out));
+      for (auto& d : r->rows) data.push_back(document_json(knowledge::DocumentView{d, std::nullopt}));
+      co_return Response::json(200, core::to_json(list_object(std::move(data), r->has_more)));
     });
     // JSON {collection, title?, text, id?, source?, author?, tags?, metadata?}, or a multipart
     // upload with the same fields and a `file`.
@@ -518,13 +505,18 @@ void register_knowledge_routes(http::Router& router, knowledge::Store& store) {
       std::string param(req.param("id"));
       co_return document_response(co_await store.get_document(std::move(param), include.has_value()));
     });
-    add(router, "GET", base + "/{id}/versions", kNone, [&store](Request& req) -> awaitable<Response> {
+    add(router, "GET", base + "/{id}/versions", kList, [&store](Request& req) -> awaitable<Response> {
+      auto page = page_request(req);
+      if (!page) co_return Response::error(page.error());
       std::string param(req.param("id"));
       auto r = co_await store.versions(std::move(param));
       if (!r) co_return Response::error(r.error());
-      json::array data;
-      for (const auto& v : *r) data.push_back(json::object{{"version", v.version}, {"chunks", v.chunks}});
-      co_return Response::json(200, core::to_json(json::object{{"object", "list"}, {"data", std::move(data)}}));
+      json::array data;  // newest first; a version's number is its id in the list
+      for (auto it = r->rbegin(); it != r->rend(); ++it) {
+        data.push_back(json::object{{"object", "document.version"}, {"version", it->version}, {"chunks", it->chunks}});
+      }
+      auto out = page_in_memory(std::move(data), *page, "version");
+      co_return out ? Response::json(200, core::to_json(*out)) : Response::error(out.error());
     });
     add(router, "DELETE", base + "/{id}", kNone, [&store](Request& req) -> awaitable<Response> {
       std::string param(req.param("id"));
@@ -564,12 +556,18 @@ void register_knowledge_routes(http::Router& router, knowledge::Store& store) {
     o["chunks"] = c.chunks;
     return o;
   };
-  add(router, "GET", "/api/v1/collections", kNone, [&store, collection_info_json](Request&) -> awaitable<Response> {
+  add(router, "GET", "/api/v1/collections", kList, [&store, collection_info_json](Request& req) -> awaitable<Response> {
+    auto page = page_request(req);
+    if (!page) co_return Response::error(page.error());
     auto r = co_await store.list_collections();
     if (!r) co_return Response::error(r.error());
+    std::vector<const knowledge::CollectionInfo*> newest;
+    for (const auto& c : *r) newest.push_back(&c);
+    std::stable_sort(newest.begin(), newest.end(), [](auto* a, auto* b) { return a->row.created_at > b->row.created_at; });
     json::array data;
-    for (const auto& c : *r) data.push_back(collection_info_json(c));
-    co_return Response::json(200, core::to_json(json::object{{"object", "list"}, {"data", std::move(data)}}));
+    for (const auto* c : newest) data.push_back(collection_info_json(*c));
+    auto out = page_in_memory(std::move(data), *page);
+    co_return out ? Response::json(200, core::to_json(*out)) : Response::error(out.error());
   });
   add(router, "GET", "/api/v1/collections/{name}", kNone, [&store, collection_info_json](Request& req) -> awaitable<Response> {
     std::string param(req.param("name"));
@@ -689,7 +687,7 @@ void register_knowledge_routes(http::Router& router, knowledge::Store& store) {
     for (const auto& h : r->hits) {
       const auto& c = h.chunk;
       data.push_back(json::object{{"document_id", c.document_id},
-                                  {"id", opt(c.external_id)},
+                                  {"external_id", opt(c.external_id)},
                                   {"title", c.title},
                                   {"source", opt(c.source)},
                                   {"tags", parsed(c.tags, json::array())},

@@ -8,7 +8,8 @@ namespace sb::app {
 CommandLine parse_command_line(const std::vector<std::string>& argv) {
   static const std::set<std::string> kValueFlags = {"--config",  "--listen",     "--data-dir", "--log-level",
                                                     "--dataset", "--split",      "--collection", "--server",
-                                                    "--mode",    "--top-k",      "--embedding-model", "--dimensions"};
+                                                    "--mode",    "--top-k",      "--embedding-model", "--dimensions",
+                                                    "--exclude"};
   CommandLine out;
   for (std::size_t i = 0; i < argv.size(); ++i) {
     std::string a = argv[i];
@@ -29,6 +30,7 @@ CommandLine parse_command_line(const std::vector<std::string>& argv) {
         value = argv[++i];
       }
       out.flags[a] = value;
+      out.repeated[a].push_back(value);
     } else if (out.command.empty()) {
       out.command = a;
     } else {

@@ -2,11 +2,15 @@
 
 #include <boost/asio/io_context.hpp>
 
+#include <unistd.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 
+#include "app/progress.hpp"
 #include "app/serve.hpp"
+#include "core/log.hpp"
 #include "core/clock.hpp"
 #include "core/metrics.hpp"
 #include "gateway/gateway.hpp"
@@ -22,6 +26,12 @@ namespace sb::app {
 int eval(const core::Config& config, const std::string& dataset_dir, const std::string& split,
          const std::optional<std::string>& embedding_model, std::optional<std::int64_t> dimensions, bool keep_data) {
   namespace fs = std::filesystem;
+  // Logs and progress on stderr; the report alone on stdout.
+  core::log::init(core::log::parse_level(config.log.level).value_or(core::log::Level::warn), STDERR_FILENO);
+  struct StopLog {
+    ~StopLog() { core::log::shutdown(); }
+  } stop_log;
+  Progress progress;
   std::string dir = keep_data ? config.storage.data_dir : "";
   bool temporary = false;
   if (dir.empty()) {
@@ -57,7 +67,12 @@ int eval(const core::Config& config, const std::string& dataset_dir, const std::
       options.exact_search_below = kc.exact_search_below;
       knowledge::Store store(**db, clock, vectors, embedder.get(), options);
       auto report = knowledge::evaluate(dataset_dir, split, store, **db, ioc,
-                                        knowledge::EvalOptions{embedding_model, dimensions});
+                                        knowledge::EvalOptions{embedding_model, dimensions,
+                                                               [&progress](const std::string& stage, std::size_t done,
+                                                                           std::size_t total) {
+                                                                 progress.update(stage, done, total);
+                                                               }});
+      progress.finish();
       client.close_idle();
       if (!report) {
         std::fprintf(stderr, "switchboard: eval: %s\n", report.error().message.c_str());

@@ -6,6 +6,8 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include <fnmatch.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
@@ -13,6 +15,7 @@
 #include <optional>
 #include <sstream>
 
+#include "app/progress.hpp"
 #include "http/client.hpp"
 #include "core/json_text.hpp"
 
@@ -75,26 +78,47 @@ std::string error_message(const http::ClientResponse& r) {
 }  // namespace
 
 int ingest(const KbOptions& o, const std::vector<std::string>& paths) {
-  std::vector<std::pair<fs::path, std::string>> files;  // path, id
+  std::vector<std::pair<fs::path, std::string>> files;  // path, external id
+  int failed = 0;
+  auto excluded = [&o](const std::string& rel, const std::string& name) {
+    for (const auto& g : o.exclude) {
+      if (fnmatch(g.c_str(), rel.c_str(), 0) == 0 || fnmatch(g.c_str(), name.c_str(), 0) == 0) return true;
+    }
+    return false;
+  };
   for (const auto& arg : paths) {
     std::error_code ec;
     fs::path p(arg);
     if (fs::is_directory(p, ec)) {
-      std::vector<fs::path> found;
-      for (const auto& entry : fs::recursive_directory_iterator(p, ec)) {
-        if (entry.is_regular_file() && supported(entry.path())) found.push_back(entry.path());
+      std::vector<std::pair<fs::path, std::string>> found;
+      fs::recursive_directory_iterator it(p, fs::directory_options::skip_permission_denied, ec), end;
+      for (; !ec && it != end; it.increment(ec)) {
+        const std::string name = it->path().filename().string();
+        if (!name.empty() && name[0] == '.') {  // hidden: .git, .DS_Store, editors' files
+          if (it->is_directory(ec)) it.disable_recursion_pending();
+          continue;
+        }
+        const std::string rel = it->path().lexically_relative(p).lexically_normal().generic_string();
+        if (excluded(rel, name)) {
+          if (it->is_directory(ec)) it.disable_recursion_pending();
+          continue;
+        }
+        if (it->is_regular_file(ec) && supported(it->path())) found.emplace_back(it->path(), rel);
       }
       std::sort(found.begin(), found.end());
-      for (const auto& f : found) files.emplace_back(f, fs::relative(f, p.parent_path().empty() ? "." : p.parent_path()).generic_string());
+      files.insert(files.end(), found.begin(), found.end());
     } else if (fs::is_regular_file(p, ec)) {
-      files.emplace_back(p, p.filename().generic_string());
+      const std::string name = p.filename().generic_string();
+      if (!excluded(name, name)) files.emplace_back(p, name);
     } else {
       std::fprintf(stderr, "%s: no such file or directory\n", arg.c_str());
-      return 1;
+      ++failed;
     }
   }
-  int failed = 0;
+  Progress progress;
+  std::size_t done = 0;
   for (const auto& [path, id] : files) {
+    progress.update("ingest", done++, files.size());
     std::ifstream in(path, std::ios::binary);
     std::stringstream bytes;
     bytes << in.rdbuf();
@@ -104,11 +128,17 @@ int ingest(const KbOptions& o, const std::vector<std::string>& paths) {
       body += "--" + boundary + "\r\nContent-Disposition: form-data; name=\"" + name + "\"\r\n\r\n" + value + "\r\n";
     };
     field("collection", o.collection);
-    field("id", id);
+    field("external_id", id);
     body += "--" + boundary + "\r\nContent-Disposition: form-data; name=\"file\"; filename=\"" +
             path.filename().string() + "\"\r\n\r\n" + bytes.str() + "\r\n--" + boundary + "--\r\n";
     auto r = call(o, "POST", "/api/v1/documents", std::move(body), "multipart/form-data; boundary=" + boundary);
     if (!r) return 2;
+    if (r->status == 202) {
+      auto v = json::parse(r->body).as_object();
+      std::printf("%s: accepted %s (processing in the background)\n", path.string().c_str(),
+                  std::string(v.at("id").as_string()).c_str());
+      continue;
+    }
     if (r->status != 200 && r->status != 201) {
       std::printf("%s: error %d: %s\n", path.string().c_str(), r->status, error_message(*r).c_str());
       ++failed;
@@ -120,7 +150,10 @@ int ingest(const KbOptions& o, const std::vector<std::string>& paths) {
                 unchanged ? "unchanged" : (r->status == 201 ? "created" : "updated"),
                 std::string(v.at("id").as_string()).c_str(), static_cast<long long>(v.at("version").as_int64()),
                 static_cast<long long>(v.at("chunks").as_int64()));
+    std::fflush(stdout);
   }
+  progress.update("ingest", done, files.size());
+  progress.finish();
   std::printf("%zu files, %d failed\n", files.size(), failed);
   return failed ? 1 : 0;
 }
@@ -139,7 +172,8 @@ int search(const KbOptions& o, const std::string& query, const std::string& mode
   int rank = 0;
   for (const auto& h : v.at("data").as_array()) {
     const auto& o2 = h.as_object();
-    std::string where = o2.at("id").is_string() ? std::string(o2.at("id").as_string()) : std::string(o2.at("document_id").as_string());
+    std::string where = o2.at("external_id").is_string() ? std::string(o2.at("external_id").as_string())
+                                                         : std::string(o2.at("document_id").as_string());
     if (o2.at("page").is_int64()) where += " p." + std::to_string(o2.at("page").as_int64());
     std::string text(o2.at("text").as_string());
     if (text.size() > 160) text = text.substr(0, 157) + "...";

@@ -11,12 +11,17 @@ struct KbOptions {
   std::string server = "http://127.0.0.1:8080";  // --server, or $SWITCHBOARD_URL
   std::string api_key;                           // $SWITCHBOARD_API_KEY
   std::string collection;
+  std::vector<std::string> exclude;  // --exclude GLOB (repeatable)
 };
 
-// Uploads each file (directories: every .txt .md .markdown .html .htm .pdf .docx below them)
-// with its path as the document id, so ingesting again makes a new version only for changed
-// files. One line per file; exit code 0 when every file was indexed, 1 otherwise, 2 when the
-// server cannot be reached.
+// Uploads each file (directories: every .txt .md .markdown .html .htm .pdf .docx below them,
+// hidden files and directories skipped, --exclude globs matched against the path below the
+// directory and the file name) with an external id that does not depend on how the path was
+// spelled: the path below the directory given (a file given by itself: its name). Ingesting
+// again makes a new version only for changed files. One line per file on stdout, progress on
+// stderr; a 202 (a large file, processed in the background) counts as accepted. Exit code 0
+// when every file was accepted, 1 when any failed or a path does not exist (the others are
+// still sent), 2 when the server cannot be reached.
 int ingest(const KbOptions& options, const std::vector<std::string>& paths);
 
 // Prints the results of one search; exit code 0, 1 on an error answer, 2 when unreachable.

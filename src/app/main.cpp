@@ -53,7 +53,7 @@ constexpr const char* kConfigUsage = R"(Usage: switchboard config SUBCOMMAND [FL
 Subcommands:
   example     Print a commented switchboard.toml with every key at its default
   reference   Print the configuration reference as a Markdown table
-  check       Load the config (--config, environment, flags) and report the first error
+  check [FILE]  Load the config (FILE or --config, environment, flags) and report the first error
 
 Flags (for check): --config FILE, --listen HOST:PORT, --data-dir DIR, --log-level LEVEL
 )";
@@ -67,18 +67,24 @@ DIR/queries.jsonl, and prints nDCG@10, Recall@100 and MRR@10 per search mode (ke
 own ranking for comparison, and semantic and hybrid with --embedding-model: a route or
 provider/model from --config's providers, or mock/embed without any), the ingestion time and
 the query latency p50/p99. The data goes to a temporary directory that is removed afterwards,
-unless --data-dir names one.
+unless --data-dir names one. Progress and logs (--log-level, default warn) go to stderr, the
+report to stdout.
 )";
 
-constexpr const char* kIngestUsage = R"(Usage: switchboard ingest --collection NAME [--server URL] PATH...
+constexpr const char* kIngestUsage = R"(Usage: switchboard ingest --collection NAME [--exclude GLOB]... [--server URL] PATH...
 
 Uploads each file to a running server (POST /api/v1/documents); a directory is walked for
-.txt .md .markdown .html .htm .pdf .docx files. The document id is the file's path (below the
-directory given), so ingesting again makes new versions of changed files only. Prints one line
-per file. Exit codes: 0 all indexed, 1 some failed, 2 server unreachable or bad usage.
+.txt .md .markdown .html .htm .pdf .docx files, skipping hidden files and directories. The
+document's external_id is the file's path below the directory given (a file given alone: its
+name), however the path is spelled, so ingesting again makes new versions of changed files
+only. Prints one line per file (a large file is "accepted", processed in the background);
+progress on stderr. A missing path is reported and the others are still sent. Exit codes: 0 all
+accepted, 1 some failed or missing, 2 server unreachable or bad usage.
 
 Flags:
   --collection NAME  The collection (must exist: POST /api/v1/collections)
+  --exclude GLOB     Skip files and directories whose path below the directory, or whose
+                     name, matches (fnmatch: "*.draft.md", "archive/*"); repeatable
   --server URL       The server (default $SWITCHBOARD_URL or http://127.0.0.1:8080);
                      $SWITCHBOARD_API_KEY is sent as the bearer token when set
 )";
@@ -118,6 +124,16 @@ sb::core::Config load(const sb::app::CommandLine& cl) {
 
 }  // namespace
 
+const char* usage_of(const std::string& command) {
+  if (command == "serve") return kServeUsage;
+  if (command == "eval") return kEvalUsage;
+  if (command == "ingest") return kIngestUsage;
+  if (command == "search") return kSearchUsage;
+  if (command == "config") return kConfigUsage;
+  if (command == "version") return kVersionUsage;
+  return kUsage;
+}
+
 int main(int argc, char** argv) {
   // Internal: the server starts its document parsers as `switchboard extract-worker MEMORY_MB`.
   if (argc == 3 && std::string_view(argv[1]) == "extract-worker") {
@@ -128,7 +144,17 @@ int main(int argc, char** argv) {
   try {
     cl = sb::app::parse_command_line(args);
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "switchboard: %s\n\n%s", e.what(), kUsage);
+    // The usage of the command named (the first word that is not a flag), or the overview.
+    std::string command = "serve";
+    for (const auto& a : args) {
+      if (a.rfind("-", 0) != 0) {
+        command = a;
+        break;
+      }
+    }
+    std::string what = e.what();
+    if (what == "unknown flag --port") what += " (the address and port are one flag: --listen 127.0.0.1:8080)";
+    std::fprintf(stderr, "switchboard: %s\n\n%s", what.c_str(), usage_of(command));
     return 2;
   }
   const std::string& cmd = cl.command;
@@ -179,6 +205,10 @@ int main(int argc, char** argv) {
         return 2;
       }
     }
+    // A command's logs are for trouble: warn unless asked otherwise.
+    if (!cl.flags.count("--log-level") && !sb::core::process_env().count("SWITCHBOARD_LOG_LEVEL")) {
+      cl.flags["--log-level"] = "warn";
+    }
     try {
       return sb::app::eval(load(cl), dataset->second, split == cl.flags.end() ? "test" : split->second, model, dims,
                            cl.flags.count("--data-dir") > 0);
@@ -196,6 +226,7 @@ int main(int argc, char** argv) {
     }
     sb::app::KbOptions o;
     o.collection = collection->second;
+    if (auto it = cl.repeated.find("--exclude"); it != cl.repeated.end()) o.exclude = it->second;
     auto env = sb::core::process_env();
     if (auto it = env.find("SWITCHBOARD_URL"); it != env.end() && !it->second.empty()) o.server = it->second;
     if (auto it = cl.flags.find("--server"); it != cl.flags.end()) o.server = it->second;
@@ -232,6 +263,12 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (sub == "check") {
+      // `config check FILE` checks FILE (as --config FILE would).
+      if (cl.args.size() > 2) {
+        std::fputs(kConfigUsage, stderr);
+        return 2;
+      }
+      if (cl.args.size() == 2) cl.flags["--config"] = cl.args[1];
       try {
         load(cl);
       } catch (const sb::core::ConfigError& e) {

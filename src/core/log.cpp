@@ -19,6 +19,7 @@ namespace sb::core::log {
 namespace {
 
 std::atomic<Level> g_level{Level::info};
+std::atomic<int> g_fd{1};  // where lines go (log::init)
 
 // Batching writer: lines are appended to `pending` under a short lock; a background thread
 // writes them out every kFlushInterval, or sooner when kWakeBytes are waiting. I/O threads never
@@ -60,7 +61,7 @@ struct Writer {
   static void write_all(const std::string& data) {
     std::size_t off = 0;
     while (off < data.size()) {
-      ssize_t n = ::write(STDOUT_FILENO, data.data() + off, data.size() - off);
+      ssize_t n = ::write(g_fd.load(std::memory_order_relaxed), data.data() + off, data.size() - off);
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) return;  // stdout is gone; nothing better to do
       off += static_cast<std::size_t>(n);
@@ -310,7 +311,8 @@ std::string format_line(Level level, std::string_view msg, Fields fields) {
   return out;
 }
 
-void init(Level level) {
+void init(Level level, int fd) {
+  g_fd.store(fd);
   g_level.store(level);
   std::lock_guard lock(g_mutex);
   if (g_owner) return;

@@ -57,9 +57,10 @@ void append_json_string(std::string& out, std::string_view s);
 // Formats one log line (without the trailing newline). Exposed for tests.
 std::string format_line(Level level, std::string_view msg, Fields fields);
 
-// Starts the background writer. Until init is called (and after shutdown), lines go
-// synchronously to stdout.
-void init(Level level);
+// Starts the background writer, writing to `fd` (stdout; the CLI commands other than serve
+// give stderr, so their output stays clean). Until init is called (and after shutdown), lines
+// go synchronously to stdout.
+void init(Level level, int fd = 1);
 void set_level(Level level);
 Level level();
 inline bool enabled(Level l) { return l >= level() && l != Level::off; }

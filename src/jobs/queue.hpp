@@ -37,7 +37,7 @@ class Queue {
   // All or nothing, in one durable write.
   virtual Task<std::vector<Enqueued>> enqueue(std::vector<JobInsert> jobs) = 0;
   virtual Task<std::optional<Job>> get(std::string id) = 0;
-  virtual Task<std::vector<Job>> list(std::string status, int limit, std::int64_t before_seq) = 0;
+  virtual Task<storage::Page<Job>> list(std::string status, storage::PageRequest page) = 0;
   virtual Task<std::vector<Job>> claim(std::int64_t now, std::string owner, std::int64_t lease_ms,
                                        int limit) = 0;
   virtual boost::asio::awaitable<core::Status> renew(std::vector<std::string> ids,

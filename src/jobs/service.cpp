@@ -52,19 +52,11 @@ bool retryable(const Error& e) {
   return s == 408 || s == 409 || s == 429 || s >= 500;
 }
 
-// Unix ms -> RFC 3339 UTC with milliseconds.
-std::string iso(std::int64_t ms) {
-  std::time_t secs = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[40];
-  std::size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  std::snprintf(buf + n, sizeof buf - n, ".%03dZ", static_cast<int>(ms % 1000));
-  return buf;
-}
+// Unix ms -> Unix seconds, as every *_at field is (../shared/API.md).
+std::int64_t secs(std::int64_t ms) { return ms / 1000; }
 
 json::value opt_time(const std::optional<std::int64_t>& ms) {
-  return ms ? json::value(iso(*ms)) : json::value(nullptr);
+  return ms ? json::value(secs(*ms)) : json::value(nullptr);
 }
 
 json::value parsed_or_string(const std::string& s) {
@@ -106,14 +98,14 @@ json::object status_object(const Job& j, bool include_result) {
                  {"priority", j.priority},
                  {"attempts", j.attempts},
                  {"max_attempts", j.max_attempts},
-                 {"created_at", iso(j.created_at)},
-                 {"updated_at", iso(j.updated_at)},
+                 {"created_at", secs(j.created_at)},
+                 {"updated_at", secs(j.updated_at)},
                  {"started_at", opt_time(j.started_at)},
                  {"finished_at", opt_time(j.finished_at)},
-                 {"expires_at", iso(j.expires_at)},
+                 {"expires_at", secs(j.expires_at)},
                  {"status_url", "/api/v1/jobs/" + j.id},
                  {"result_url", "/api/v1/jobs/" + j.id + "/result"}};
-  if (j.status == "queued" && j.attempts > 0) o["next_attempt_at"] = iso(j.run_at);
+  if (j.status == "queued" && j.attempts > 0) o["next_attempt_at"] = secs(j.run_at);
   if (j.idempotency_key) o["idempotency_key"] = *j.idempotency_key;
   if (j.provider) o["provider"] = *j.provider;
   if (j.model) o["model"] = *j.model;
@@ -355,8 +347,8 @@ Task<Queue::Enqueued> Service::submit(Submit s) {
 
 Task<std::optional<Job>> Service::get(std::string id) { co_return co_await queue_.get(std::move(id)); }
 
-Task<std::vector<Job>> Service::list(std::string status, int limit, std::int64_t before_seq) {
-  co_return co_await queue_.list(std::move(status), limit, before_seq);
+Task<storage::Page<Job>> Service::list(std::string status, storage::PageRequest page) {
+  co_return co_await queue_.list(std::move(status), std::move(page));
 }
 
 Task<Queue::Cancelled> Service::cancel(std::string id) {

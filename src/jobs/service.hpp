@@ -86,7 +86,7 @@ class Service {
   // Several at once: admitted together and stored in one write, or none.
   Task<std::vector<Queue::Enqueued>> submit_many(std::vector<Submit> batch);
   Task<std::optional<Job>> get(std::string id);
-  Task<std::vector<Job>> list(std::string status, int limit, std::int64_t before_seq);
+  Task<storage::Page<Job>> list(std::string status, storage::PageRequest page);
   // Cancels a job that has not finished; `applied` says whether this call cancelled it.
   Task<Queue::Cancelled> cancel(std::string id);
 

@@ -33,9 +33,9 @@ class SqliteQueue final : public Queue {
     auto fn = [id = std::move(id)](Connection& c) { return JobRepository::get(c, id); };
     co_return co_await db_.run(std::move(fn));
   }
-  Task<std::vector<Job>> list(std::string status, int limit, std::int64_t before) override {
-    auto fn = [status = std::move(status), limit, before](Connection& c) {
-      return JobRepository::list(c, status, limit, before);
+  Task<storage::Page<Job>> list(std::string status, storage::PageRequest page) override {
+    auto fn = [status = std::move(status), page = std::move(page)](Connection& c) {
+      return JobRepository::list(c, status, page);
     };
     co_return co_await db_.run(std::move(fn));
   }

@@ -196,7 +196,7 @@ core::Result<EvalReport> evaluate(const std::string& dataset_dir, const std::str
     if (!col) co_return finish(col.error());
     // Ingest through the store, as the API does (8 documents in flight).
     const auto t0 = Clock::now();
-    std::size_t next = 0, chunks = 0;
+    std::size_t next = 0, chunks = 0, indexed = 0;
     std::optional<Error> failed;
     auto worker = [&]() -> boost::asio::awaitable<void> {
       while (next < corpus->size() && !failed) {
@@ -210,6 +210,9 @@ core::Result<EvalReport> evaluate(const std::string& dataset_dir, const std::str
         if (in.content.find_first_not_of(" \t\r\n") == std::string::npos) in.content = in.title;  // title-only
         if (in.content.find_first_not_of(" \t\r\n") == std::string::npos) continue;
         auto r = co_await store.index(std::move(in));
+        ++indexed;
+        if (options.progress) options.progress("ingest", indexed, corpus->size());
+        if (!r && r.error().kind == ErrorKind::unprocessable) continue;  // nothing to search in it
         if (!r) {
           failed = r.error();
           co_return;
@@ -241,7 +244,9 @@ core::Result<EvalReport> evaluate(const std::string& dataset_dir, const std::str
     }
     for (const auto& [name, mode] : modes) {
       Judged j;
+      std::size_t asked = 0;
       for (const auto& [qid, rel] : *qrels) {
+        if (options.progress) options.progress("search " + name, asked++, qrels->size());
         auto it = query_text.find(qid);
         if (it == query_text.end()) continue;
         const auto q0 = Clock::now();
@@ -256,6 +261,7 @@ core::Result<EvalReport> evaluate(const std::string& dataset_dir, const std::str
         for (auto& h : hits->hits) chunk_hits.push_back(std::move(h.chunk));
         j.add(documents_of(chunk_hits), rel, std::chrono::duration<double, std::milli>(Clock::now() - q0).count());
       }
+      if (options.progress) options.progress("search " + name, qrels->size(), qrels->size());
       report.queries = j.n;
       report.modes.push_back(j.report(name));
       if (mode == SearchMode::keyword) {

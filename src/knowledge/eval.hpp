@@ -9,6 +9,7 @@
 
 #include <boost/asio/io_context.hpp>
 
+#include <functional>
 #include <optional>
 
 #include "core/error.hpp"
@@ -46,6 +47,8 @@ struct EvalReport {
 struct EvalOptions {
   std::optional<std::string> embedding_model;  // semantic and hybrid modes need one
   std::optional<std::int64_t> dimensions;
+  // Called as the work advances: stage ("ingest", "search keyword"...), done, total.
+  std::function<void(const std::string&, std::size_t, std::size_t)> progress;
 };
 
 // Ingests through `store` (a fresh collection in `db`) and searches every mode through it, on

@@ -1052,19 +1052,13 @@ Task<std::vector<storage::VersionRow>> Store::versions(std::string id) {
   co_return co_await db_.run(std::move(fn));
 }
 
-Task<DocumentPage> Store::list_documents(std::string collection, int limit, std::int64_t before_seq,
+Task<DocumentPage> Store::list_documents(std::string collection, storage::PageRequest page,
                                          std::optional<std::string> tag) {
-  auto fn = [collection = std::move(collection), limit, before_seq,
+  auto fn = [collection = std::move(collection), page = std::move(page),
              tag = std::move(tag)](Connection& c) -> core::Result<DocumentPage> {
     auto col = find(c, collection);
     if (!col) return std::move(col).error();
-    auto rows = KnowledgeRepository::list_documents(c, col->id, limit + 1, before_seq, tag);
-    if (!rows) return std::move(rows).error();
-    DocumentPage page;
-    page.has_more = static_cast<int>(rows->size()) > limit;
-    if (page.has_more) rows->pop_back();
-    page.documents = std::move(*rows);
-    return page;
+    return KnowledgeRepository::list_documents(c, col->id, page, tag);
   };
   co_return co_await db_.run(std::move(fn));
 }

@@ -107,10 +107,7 @@ struct DocumentView {
   std::optional<std::string> text;  // with include_text
 };
 
-struct DocumentPage {
-  std::vector<storage::DocumentRow> documents;
-  bool has_more = false;
-};
+using DocumentPage = storage::Page<storage::DocumentRow>;
 
 struct StoreOptions {
   ChunkOptions chunking;
@@ -179,8 +176,8 @@ class Store {
   // Documents (soft-deleted ones too, with deleted_at). Errors: not_found.
   Task<DocumentView> get_document(std::string id, bool include_text);
   Task<std::vector<storage::VersionRow>> versions(std::string id);
-  Task<DocumentPage> list_documents(std::string collection, int limit, std::int64_t before_seq,
-                                    std::optional<std::string> tag = std::nullopt);
+  Task<DocumentPage> list_documents(std::string collection, storage::PageRequest page,
+                                    std::optional<std::string> tag);
   // Errors: not_found; conflict when already deleted (delete) or not deleted / id taken (restore).
   Task<DocumentView> delete_document(std::string id);
   Task<DocumentView> restore_document(std::string id);

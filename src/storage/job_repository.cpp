@@ -116,14 +116,30 @@ Result<std::optional<JobRow>> JobRepository::get(Connection& c, std::string_view
   return one(*st);
 }
 
-Result<std::vector<JobRow>> JobRepository::list(Connection& c, std::string_view status, int limit,
-                                                std::int64_t before_seq) {
-  auto st = c.cached(sql("SELECT ",
-                         " FROM jobs WHERE (?1 = '' OR status = ?1) AND (?2 <= 0 OR seq < ?2)"
-                         " ORDER BY seq DESC LIMIT ?3"));
+Result<Page<JobRow>> JobRepository::list(Connection& c, std::string_view status, const PageRequest& page) {
+  std::int64_t pivot = 0;
+  if (const std::string& id = page.after.empty() ? page.before : page.after; !id.empty()) {
+    auto q = c.cached("SELECT seq FROM jobs WHERE id = ?1");
+    if (!q) return std::move(q).error();
+    q->bind(1, std::string_view(id));
+    auto row = q->step();
+    if (!row) return std::move(row).error();
+    if (!*row) {
+      const char* name = page.after.empty() ? "before" : "after";
+      return Error(core::ErrorKind::invalid_field, std::string("'") + name + "' is not the id of a job", name);
+    }
+    pivot = q->column_int64(0);
+  }
+  const bool desc = page.scan_descending();
+  auto st = c.cached(sql("SELECT ", desc ? " FROM jobs WHERE (?1 = '' OR status = ?1) AND (?2 <= 0 OR seq < ?2)"
+                                           " ORDER BY seq DESC LIMIT ?3"
+                                         : " FROM jobs WHERE (?1 = '' OR status = ?1) AND seq > ?2"
+                                           " ORDER BY seq ASC LIMIT ?3"));
   if (!st) return std::move(st).error();
-  st->bind(1, status).bind(2, before_seq).bind(3, static_cast<std::int64_t>(limit));
-  return rows(*st);
+  st->bind(1, status).bind(2, pivot).bind(3, static_cast<std::int64_t>(page.limit) + 1);
+  auto r = rows(*st);
+  if (!r) return std::move(r).error();
+  return make_page(std::move(*r), page);
 }
 
 Result<std::vector<JobRow>> JobRepository::claim(Connection& c, std::int64_t now,

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "storage/page.hpp"
 #include "storage/sqlite.hpp"
 
 namespace sb::storage {
@@ -82,9 +83,8 @@ class JobRepository {
   };
   static Result<Inserted> insert(Connection& c, const JobInsert& job);
   static Result<std::optional<JobRow>> get(Connection& c, std::string_view id);
-  // Newest first; `before_seq` > 0 continues a listing. status empty = any.
-  static Result<std::vector<JobRow>> list(Connection& c, std::string_view status, int limit,
-                                          std::int64_t before_seq);
+  // One page of jobs (status empty = any). A cursor that is not a job's id is invalid_field.
+  static Result<Page<JobRow>> list(Connection& c, std::string_view status, const PageRequest& page);
   // Takes up to `limit` runnable jobs (queued, run_at <= now, not expired), highest priority
   // first then oldest, marks them processing under a lease and counts the attempt.
   static Result<std::vector<JobRow>> claim(Connection& c, std::int64_t now, std::string_view owner,

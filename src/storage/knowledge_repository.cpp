@@ -368,17 +368,34 @@ Result<std::vector<VersionRow>> KnowledgeRepository::versions(Connection& c, std
   });
 }
 
-Result<std::vector<DocumentRow>> KnowledgeRepository::list_documents(Connection& c,
-                                                                     std::string_view collection_id,
-                                                                     int limit, std::int64_t before_seq,
-                                                                     const std::optional<std::string>& tag) {
+Result<Page<DocumentRow>> KnowledgeRepository::list_documents(Connection& c, std::string_view collection_id,
+                                                              const PageRequest& page,
+                                                              const std::optional<std::string>& tag) {
+  std::int64_t pivot = 0;
+  if (const std::string& id = page.after.empty() ? page.before : page.after; !id.empty()) {
+    auto q = c.cached("SELECT rowid FROM documents WHERE id = ?1 AND collection_id = ?2");
+    if (!q) return std::move(q).error();
+    q->bind(1, std::string_view(id)).bind(2, collection_id);
+    auto row = q->step();
+    if (!row) return std::move(row).error();
+    if (!*row) {
+      const char* name = page.after.empty() ? "before" : "after";
+      return Error(core::ErrorKind::invalid_field,
+                   std::string("'") + name + "' is not the id of a document of this collection", name);
+    }
+    pivot = q->column_int64(0);
+  }
+  const bool desc = page.scan_descending();
   auto st = c.cached(std::string(kDocumentSelect) +
-                     "WHERE d.collection_id = ?1 AND d.deleted_at IS NULL AND (?2 <= 0 OR "
-                     "d.rowid < ?2) AND (?4 IS NULL OR EXISTS (SELECT 1 FROM json_each(d.tags) t "
-                     "WHERE t.value = ?4)) ORDER BY d.rowid DESC LIMIT ?3");
+                     "WHERE d.collection_id = ?1 AND d.deleted_at IS NULL AND " +
+                     (desc ? "(?2 <= 0 OR d.rowid < ?2)" : "d.rowid > ?2") +
+                     " AND (?4 IS NULL OR EXISTS (SELECT 1 FROM json_each(d.tags) t WHERE t.value = ?4)) "
+                     "ORDER BY d.rowid " + (desc ? "DESC" : "ASC") + " LIMIT ?3");
   if (!st) return std::move(st).error();
-  st->bind(1, collection_id).bind(2, before_seq).bind(3, static_cast<std::int64_t>(limit)).bind_opt(4, tag);
-  return st->all(read_document);
+  st->bind(1, collection_id).bind(2, pivot).bind(3, static_cast<std::int64_t>(page.limit) + 1).bind_opt(4, tag);
+  auto rows = st->all(read_document);
+  if (!rows) return std::move(rows).error();
+  return make_page(std::move(*rows), page);
 }
 
 Status KnowledgeRepository::add_pending(Connection& c, const DocumentInsert& doc) {

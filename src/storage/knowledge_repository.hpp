@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "storage/page.hpp"
 #include "storage/sqlite.hpp"
 
 namespace sb::storage {
@@ -183,10 +184,11 @@ class KnowledgeRepository {
   // The current version's chunk texts in order, joined by blank lines.
   static Result<std::string> document_text(Connection& c, std::string_view id, int version);
   static Result<std::vector<VersionRow>> versions(Connection& c, std::string_view id);
-  // Live documents of a collection, newest first; before_seq > 0 continues a listing.
-  static Result<std::vector<DocumentRow>> list_documents(Connection& c, std::string_view collection_id,
-                                                         int limit, std::int64_t before_seq,
-                                                         const std::optional<std::string>& tag = std::nullopt);
+  // One page of a collection's live documents (with the tag, when given). A cursor that is not
+  // the id of one of the collection's documents is invalid_field.
+  static Result<Page<DocumentRow>> list_documents(Connection& c, std::string_view collection_id,
+                                                  const PageRequest& page,
+                                                  const std::optional<std::string>& tag = std::nullopt);
   // A placeholder for a document whose upload is processed in the background: version 0, no
   // chunks, state pending. Errors: conflict when a live document has the caller id.
   static Status add_pending(Connection& c, const DocumentInsert& doc);

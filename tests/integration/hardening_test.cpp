@@ -376,7 +376,7 @@ TEST(Sandbox, FormFieldsMustBeValidUtf8AndIdsWithoutControlCharacters) {
   };
   EXPECT_EQ(up({{"title", "caf\xc3"}}, "a.txt").substr(0, 3), "400");
   EXPECT_EQ(up({{"tags", "a,\xff"}}, "a.txt").substr(0, 3), "400");
-  EXPECT_EQ(up({{"id", "a\x01b"}}, "a.txt").substr(0, 3), "400");
+  EXPECT_EQ(up({{"external_id", "a\x01b"}}, "a.txt").substr(0, 3), "400");
   const std::string ok = up({}, "bad\xff\x07name.txt");
   ASSERT_EQ(ok.substr(0, 3), "201") << ok;
   auto doc = http(s.port(), "GET", "/api/v1/documents/" + id_of(ok));

@@ -5,6 +5,8 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <gtest/gtest.h>
+
+#include <ctime>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
@@ -217,13 +219,26 @@ TEST(Jobs, ListingFiltersAndPages) {
   ASSERT_EQ(page.at("data").as_array().size(), 2u);
   EXPECT_EQ(page.at("data").at(0).at("id").as_string(), ids[4]);
   EXPECT_EQ(page.at("has_more"), true);
-  std::string cursor(page.at("next_cursor").as_string());
-  auto rest = body_of(http(s.port(), "GET", "/api/v1/jobs?limit=10&cursor=" + cursor));
+  EXPECT_EQ(page.at("first_id").as_string(), ids[4]);
+  EXPECT_EQ(page.at("last_id").as_string(), ids[3]);
+  std::string cursor(page.at("last_id").as_string());
+  auto rest = body_of(http(s.port(), "GET", "/api/v1/jobs?limit=10&after=" + cursor));
   ASSERT_EQ(rest.at("data").as_array().size(), 3u);
   EXPECT_EQ(rest.at("data").at(2).at("id").as_string(), ids[0]);
   EXPECT_EQ(rest.at("has_more"), false);
-  EXPECT_TRUE(rest.at("next_cursor").is_null());
-  EXPECT_TRUE(body_of(http(s.port(), "GET", "/api/v1/jobs?status=failed")).at("data").as_array().empty());
+  auto back = body_of(http(s.port(), "GET", "/api/v1/jobs?limit=1&before=" + ids[2]));
+  EXPECT_EQ(back.at("data").at(0).at("id").as_string(), ids[3]);
+  auto oldest = body_of(http(s.port(), "GET", "/api/v1/jobs?limit=1&order=asc"));
+  EXPECT_EQ(oldest.at("data").at(0).at("id").as_string(), ids[0]);
+  auto empty = body_of(http(s.port(), "GET", "/api/v1/jobs?status=failed"));
+  EXPECT_TRUE(empty.at("data").as_array().empty());
+  EXPECT_TRUE(empty.at("first_id").is_null());
+  EXPECT_EQ(http(s.port(), "GET", "/api/v1/jobs?after=job_nope")->status, 400);
+  EXPECT_EQ(http(s.port(), "GET", "/api/v1/jobs?after=" + ids[0] + "&before=" + ids[1])->status, 400);
+  // Times are Unix seconds.
+  const auto created = page.at("data").at(0).at("created_at");
+  ASSERT_TRUE(created.is_int64()) << created;
+  EXPECT_NEAR(static_cast<double>(created.as_int64()), static_cast<double>(std::time(nullptr)), 120);
 }
 
 TEST(Jobs, RetryableFailuresAreRetriedWithBackoffAndTheLastErrorIsKept) {

@@ -31,12 +31,12 @@ TEST(Knowledge, IndexThenSearchByKeyword) {
   EXPECT_EQ(http(s.port(), "POST", "/api/v1/collections", R"({"name":"handbook"})")->status, 409);
 
   auto indexed = http(s.port(), "POST", "/api/v1/index",
-                      R"({"collection":"handbook","id":"leave","title":"Leave policy",)"
+                      R"({"collection":"handbook","external_id":"leave","title":"Leave policy",)"
                       R"("text":"# Holidays\n\nEmployees get 25 days of paid holiday.\n\n# Sickness\n\nReport sick leave to your manager."})");
   ASSERT_EQ(indexed->status, 201) << indexed->body;
   EXPECT_EQ(json::parse(indexed->body).at("chunks"), 2);
   ASSERT_EQ(http(s.port(), "POST", "/api/v1/index",
-                 R"({"collection":"handbook","id":"it","title":"Laptops","text":"Laptops are replaced every three years."})")
+                 R"({"collection":"handbook","external_id":"it","title":"Laptops","text":"Laptops are replaced every three years."})")
                 ->status,
             201);
 
@@ -48,7 +48,7 @@ TEST(Knowledge, IndexThenSearchByKeyword) {
   EXPECT_TRUE(body.contains("note")) << "says it searched keyword-only";
   auto data = body.at("data").as_array();
   ASSERT_GE(data.size(), 1u);
-  EXPECT_EQ(data[0].at("id"), "leave");
+  EXPECT_EQ(data[0].at("external_id"), "leave");
   EXPECT_EQ(data[0].at("heading"), "Holidays");
   EXPECT_NE(std::string(data[0].at("text").as_string()).find("25 days"), std::string::npos);
   EXPECT_GT(data[0].at("score").as_double(), 0);
@@ -64,7 +64,7 @@ TEST(Knowledge, IndexThenSearchByKeyword) {
 TEST(Knowledge, ReindexingTheSameIdMakesAVersionOnlyWhenTheContentChanged) {
   Server s;
   ASSERT_EQ(http(s.port(), "POST", "/api/v1/collections", R"({"name":"docs"})")->status, 201);
-  const std::string v1 = R"({"collection":"docs","id":"faq","title":"FAQ","text":"Parking is free on weekends."})";
+  const std::string v1 = R"({"collection":"docs","external_id":"faq","title":"FAQ","text":"Parking is free on weekends."})";
   auto first = http(s.port(), "POST", "/api/v1/index", v1);
   ASSERT_EQ(first->status, 201);
   const auto doc_id = json::parse(first->body).at("id");
@@ -74,7 +74,7 @@ TEST(Knowledge, ReindexingTheSameIdMakesAVersionOnlyWhenTheContentChanged) {
   EXPECT_EQ(json::parse(same->body).at("version"), 1);
   EXPECT_EQ(json::parse(same->body).at("id"), doc_id);
   auto changed = http(s.port(), "POST", "/api/v1/index",
-                      R"({"collection":"docs","id":"faq","title":"FAQ","text":"Parking costs 5 euros on weekdays."})");
+                      R"({"collection":"docs","external_id":"faq","title":"FAQ","text":"Parking costs 5 euros on weekdays."})");
   ASSERT_EQ(changed->status, 200) << changed->body;
   EXPECT_EQ(json::parse(changed->body).at("version"), 2);
   EXPECT_EQ(json::parse(changed->body).at("unchanged"), false);
@@ -92,9 +92,9 @@ TEST(Knowledge, DocumentsCanBeReadListedDeletedAndRestored) {
   Server s;
   ASSERT_EQ(http(s.port(), "POST", "/api/v1/collections", R"({"name":"kb"})")->status, 201);
   auto a = json::parse(http(s.port(), "POST", "/api/v1/index",
-                            R"({"collection":"kb","id":"a","title":"Alpha","text":"Zebras graze.\n\nThey run fast."})")->body);
-  http(s.port(), "POST", "/api/v1/index", R"({"collection":"kb","id":"a","title":"Alpha","text":"Zebras graze at dawn."})");
-  http(s.port(), "POST", "/api/v1/index", R"({"collection":"kb","id":"b","title":"Beta","text":"Lions sleep."})");
+                            R"({"collection":"kb","external_id":"a","title":"Alpha","text":"Zebras graze.\n\nThey run fast."})")->body);
+  http(s.port(), "POST", "/api/v1/index", R"({"collection":"kb","external_id":"a","title":"Alpha","text":"Zebras graze at dawn."})");
+  http(s.port(), "POST", "/api/v1/index", R"({"collection":"kb","external_id":"b","title":"Beta","text":"Lions sleep."})");
   const std::string id(a.at("id").as_string());
 
   auto doc = json::parse(http(s.port(), "GET", "/api/v1/documents/" + id + "?include=text")->body);
@@ -105,16 +105,30 @@ TEST(Knowledge, DocumentsCanBeReadListedDeletedAndRestored) {
   EXPECT_FALSE(json::parse(http(s.port(), "GET", "/api/v1/docs/" + id)->body).as_object().contains("text"));
   auto versions = json::parse(http(s.port(), "GET", "/api/v1/documents/" + id + "/versions")->body);
   ASSERT_EQ(versions.at("data").as_array().size(), 2u);
-  EXPECT_EQ(versions.at("data").at(0).at("version"), 1);
+  EXPECT_EQ(versions.at("data").at(0).at("version"), 2) << "newest first";
+  EXPECT_EQ(versions.at("first_id"), 2);
+  auto older = json::parse(http(s.port(), "GET", "/api/v1/documents/" + id + "/versions?after=2")->body);
+  ASSERT_EQ(older.at("data").as_array().size(), 1u);
+  EXPECT_EQ(older.at("data").at(0).at("version"), 1);
+  EXPECT_EQ(older.at("has_more"), false);
+  EXPECT_EQ(http(s.port(), "GET", "/api/v1/documents/" + id + "/versions?after=9")->status, 400);
+  EXPECT_EQ(doc.at("created_at").as_int64() / 1000000000, 1) << "Unix seconds, not milliseconds: " << doc;
 
   auto page = json::parse(http(s.port(), "GET", "/api/v1/documents?collection=kb&limit=1")->body);
   ASSERT_EQ(page.at("data").as_array().size(), 1u);
   EXPECT_EQ(page.at("data").at(0).at("external_id"), "b");
   EXPECT_EQ(page.at("has_more"), true);
-  auto rest = json::parse(http(s.port(), "GET", "/api/v1/documents?collection=kb&cursor=" +
-                                                    std::string(page.at("next_cursor").as_string()))->body);
+  auto rest = json::parse(http(s.port(), "GET", "/api/v1/documents?collection=kb&after=" +
+                                                    std::string(page.at("last_id").as_string()))->body);
   ASSERT_EQ(rest.at("data").as_array().size(), 1u);
   EXPECT_EQ(rest.at("data").at(0).at("external_id"), "a");
+  auto back = json::parse(http(s.port(), "GET", "/api/v1/documents?collection=kb&before=" +
+                                                    std::string(rest.at("first_id").as_string()))->body);
+  EXPECT_EQ(back.at("data").at(0).at("external_id"), "b");
+  auto cols = json::parse(http(s.port(), "GET", "/api/v1/collections?limit=1")->body);
+  EXPECT_EQ(cols.at("data").as_array().size(), 1u);
+  EXPECT_EQ(cols.at("data").at(0).at("name"), "kb");
+  EXPECT_EQ(cols.at("has_more"), false);
 
   auto search = [&](const std::string& q) {
     return json::parse(http(s.port(), "POST", "/api/v1/search", R"({"collection":"kb","query":")" + q + R"("})")->body)
@@ -196,7 +210,7 @@ TEST(Knowledge, HybridSearchWithEmbeddingsFiltersAndARebuiltIndex) {
   };
   auto ids = [](const json::object& res) {
     std::vector<std::string> out;
-    for (const auto& h : res.at("data").as_array()) out.emplace_back(h.at("id").as_string());
+    for (const auto& h : res.at("data").as_array()) out.emplace_back(h.at("external_id").as_string());
     return out;
   };
   std::string pets_doc;
@@ -205,13 +219,13 @@ TEST(Knowledge, HybridSearchWithEmbeddingsFiltersAndARebuiltIndex) {
     auto created = http(s.port(), "POST", "/api/v1/collections",
                         R"({"name":"kb","embedding_model":"mock/embed","dimensions":128})");
     ASSERT_EQ(created->status, 201) << created->body;
-    EXPECT_EQ(json::parse(created->body).at("dimension"), 128);
+    EXPECT_EQ(json::parse(created->body).at("dimensions"), 128);
     // The model answers 128-dimensional vectors; asking 64 of a collection that says 128 is
     // impossible here, so the mismatch is checked at creation instead.
     const std::vector<std::string> docs = {
-        R"({"collection":"kb","id":"cats","title":"Cats","text":"Cats are small domesticated mammals that purr and hunt mice.","tags":["pets"],"metadata":{"year":2020,"lang":"en","indoor":true}})",
-        R"({"collection":"kb","id":"dogs","title":"Dogs","text":"Dogs are loyal domesticated mammals that bark and fetch.","tags":["pets"],"metadata":{"year":2021,"lang":"en"}})",
-        R"({"collection":"kb","id":"rockets","title":"Rockets","text":"A rocket engine burns propellant to produce thrust in space.","tags":["space"],"metadata":{"year":2021,"lang":"de"}})",
+        R"({"collection":"kb","external_id":"cats","title":"Cats","text":"Cats are small domesticated mammals that purr and hunt mice.","tags":["pets"],"metadata":{"year":2020,"lang":"en","indoor":true}})",
+        R"({"collection":"kb","external_id":"dogs","title":"Dogs","text":"Dogs are loyal domesticated mammals that bark and fetch.","tags":["pets"],"metadata":{"year":2021,"lang":"en"}})",
+        R"({"collection":"kb","external_id":"rockets","title":"Rockets","text":"A rocket engine burns propellant to produce thrust in space.","tags":["space"],"metadata":{"year":2021,"lang":"de"}})",
     };
     for (const auto& d : docs) {
       auto r = http(s.port(), "POST", "/api/v1/documents", d);
@@ -271,19 +285,19 @@ TEST(Knowledge, HybridSearchWithEmbeddingsFiltersAndARebuiltIndex) {
 
     // Re-indexing unchanged content embeds nothing; a stats call counts what is live.
     auto again = http(s.port(), "POST", "/api/v1/index/batch",
-                      R"({"collection":"kb","documents":[{"id":"dogs","title":"Dogs","text":"Dogs are loyal domesticated mammals that bark and fetch.","tags":["pets"],"metadata":{"year":2021,"lang":"en"}},{"id":"fish","title":"Fish","text":"Goldfish swim in bowls."}]})");
+                      R"({"collection":"kb","documents":[{"external_id":"dogs","title":"Dogs","text":"Dogs are loyal domesticated mammals that bark and fetch.","tags":["pets"],"metadata":{"year":2021,"lang":"en"}},{"external_id":"fish","title":"Fish","text":"Goldfish swim in bowls."}]})");
     ASSERT_EQ(again->status, 200) << again->body;
     auto batch = json::parse(again->body);
     EXPECT_EQ(batch.at("data").at(0).at("unchanged"), true);
     EXPECT_EQ(batch.at("data").at(1).at("embedded_chunks"), 1);
     EXPECT_EQ(batch.at("failed"), 0);
     // A changed document embeds only its changed chunks (the others' vectors are cached by hash).
-    const std::string two = R"({"collection":"kb","id":"two","title":"Two","text":"# A\n\nAlpha section text.\n\n# B\n\nBeta section text."})";
+    const std::string two = R"({"collection":"kb","external_id":"two","title":"Two","text":"# A\n\nAlpha section text.\n\n# B\n\nBeta section text."})";
     auto v1 = json::parse(http(s.port(), "POST", "/api/v1/index", two)->body);
     EXPECT_EQ(v1.at("chunks"), 2);
     EXPECT_EQ(v1.at("embedded_chunks"), 2);
     auto v2 = json::parse(http(s.port(), "POST", "/api/v1/index",
-                               R"({"collection":"kb","id":"two","title":"Two","text":"# A\n\nAlpha section text.\n\n# B\n\nBeta section, rewritten."})")->body);
+                               R"({"collection":"kb","external_id":"two","title":"Two","text":"# A\n\nAlpha section text.\n\n# B\n\nBeta section, rewritten."})")->body);
     EXPECT_EQ(v2.at("version"), 2);
     EXPECT_EQ(v2.at("embedded_chunks"), 1) << v2;
     ASSERT_EQ(http(s.port(), "DELETE", "/api/v1/documents/" + std::string(v2.at("id").as_string()))->status, 200);
@@ -328,7 +342,7 @@ TEST(Knowledge, AChunkGoneFromStorageIsNeverReturnedThoughTheIndexesStillHoldIt)
   for (const std::string id : {"a", "b", "c"}) {
     const std::string more = id == "a" ? " A lighthouse, a harbour." : "";
     auto r = http(s.port(), "POST", "/api/v1/index",
-                  R"({"collection":"kb","id":")" + id + R"(","title":"Harbour )" + id +
+                  R"({"collection":"kb","external_id":")" + id + R"(","title":"Harbour )" + id +
                       R"(","text":"The lighthouse guards the harbour entrance at night.)" + more + R"("})");
     ASSERT_EQ(r->status, 201) << r->body;
   }
@@ -338,7 +352,7 @@ TEST(Knowledge, AChunkGoneFromStorageIsNeverReturnedThoughTheIndexesStillHoldIt)
     EXPECT_EQ(r->status, 200) << r->body;
     std::set<std::string> out;
     const json::value body = json::parse(r->body);
-    for (const auto& h : body.at("data").as_array()) out.emplace(h.at("id").as_string());
+    for (const auto& h : body.at("data").as_array()) out.emplace(h.at("external_id").as_string());
     return std::make_pair(out, r->header("server-timing"));
   };
   for (const char* mode : {"keyword", "semantic"}) EXPECT_EQ(ids(mode).first.count("a"), 1u) << mode;
@@ -393,10 +407,10 @@ TEST(Knowledge, UploadsArePdfDocxHtmlOrTextAndBadFilesAreRefused) {
                 .at("data").as_array().size(), 0u);
 
   const std::string docx = sbtest::make_docx({{"Heading1", "Parking"}, {"", "Parking is free on weekends."}});
-  r = http(s.port(), "POST", "/api/v1/documents", form({{"collection", "files"}, {"id", "parking"}}, "p.docx", "", docx), kForm);
+  r = http(s.port(), "POST", "/api/v1/documents", form({{"collection", "files"}, {"external_id", "parking"}}, "p.docx", "", docx), kForm);
   ASSERT_EQ(r->status, 201) << r->body;
   hit = json::parse(http(s.port(), "POST", "/api/v1/search", R"({"collection":"files","query":"weekend parking"})")->body);
-  EXPECT_EQ(hit.at("data").at(0).at("id"), "parking");
+  EXPECT_EQ(hit.at("data").at(0).at("external_id"), "parking");
   EXPECT_EQ(hit.at("data").at(0).at("heading"), "Parking");
 
   // A new version by upload (PUT): the old text leaves search.
@@ -463,7 +477,7 @@ TEST(Knowledge, DocumentsFromUrlsWithPrivateAddressesRefusedByDefault) {
   site.push(moved);
   site.push(page);
   auto r = http(s.port(), "POST", "/api/v1/documents",
-                R"({"collection":"web","id":"travel","url":")" + site.url() + R"(/old-travel"})");
+                R"({"collection":"web","external_id":"travel","url":")" + site.url() + R"(/old-travel"})");
   ASSERT_EQ(r->status, 201) << r->body;
   auto doc = json::parse(http(s.port(), "GET", "/api/v1/documents/" + std::string(json::parse(r->body).at("id").as_string()) +
                                                    "?include=text")->body);
@@ -503,7 +517,7 @@ TEST(Knowledge, LargeUploadsAreProcessedInTheBackgroundWithAState) {
   // Over the threshold: 202 at once, then ready.
   std::string text;
   for (int i = 0; i < 60; ++i) text += "Paragraph " + std::to_string(i) + " about glaciers and moraines.\n\n";
-  auto r = http(s.port(), "POST", "/api/v1/documents", form({{"collection", "big"}, {"id", "glaciers"}}, "g.txt", "text/plain", text), kForm);
+  auto r = http(s.port(), "POST", "/api/v1/documents", form({{"collection", "big"}, {"external_id", "glaciers"}}, "g.txt", "text/plain", text), kForm);
   ASSERT_EQ(r->status, 202) << r->body;
   auto pending = json::parse(r->body);
   EXPECT_TRUE(pending.at("state") == "pending" || pending.at("state") == "processing") << pending;
@@ -515,7 +529,7 @@ TEST(Knowledge, LargeUploadsAreProcessedInTheBackgroundWithAState) {
   EXPECT_GT(done.at("chunks").as_int64(), 0);
   EXPECT_TRUE(done.at("progress").is_null());
   auto hit = json::parse(http(s.port(), "POST", "/api/v1/search", R"({"collection":"big","query":"moraines","top_k":1})")->body);
-  EXPECT_EQ(hit.at("data").at(0).at("id"), "glaciers");
+  EXPECT_EQ(hit.at("data").at(0).at("external_id"), "glaciers");
   // A small file with ?async=true, broken: failed, with the reason; the document stays out of search.
   r = http(s.port(), "POST", "/api/v1/documents?async=true",
            form({{"collection", "big"}}, "broken.pdf", "application/pdf", "%PDF-1.4 nothing"), kForm);
@@ -536,7 +550,7 @@ TEST(Knowledge, LargeUploadsAreProcessedInTheBackgroundWithAState) {
             400);
   // An id that is taken cannot get a second placeholder.
   EXPECT_EQ(http(s.port(), "POST", "/api/v1/documents?async=true",
-                 form({{"collection", "big"}, {"id", "glaciers"}}, "g.txt", "text/plain", "again"), kForm)->status,
+                 form({{"collection", "big"}, {"external_id", "glaciers"}}, "g.txt", "text/plain", "again"), kForm)->status,
             409);
 }
 
@@ -549,7 +563,7 @@ TEST(Knowledge, ConcurrentIngestAndSearch) {
   for (int w = 0; w < 4; ++w) {
     threads.emplace_back([&, w] {
       for (int i = 0; i < 25; ++i) {
-        const std::string body = R"({"collection":"busy","id":"w)" + std::to_string(w) + "-" + std::to_string(i) +
+        const std::string body = R"({"collection":"busy","external_id":"w)" + std::to_string(w) + "-" + std::to_string(i) +
                                  R"(","text":"Writer )" + std::to_string(w) + " note " + std::to_string(i) +
                                  R"( about comets and asteroids."})";
         auto r = http(s.port(), "POST", "/api/v1/index", body);
@@ -598,13 +612,13 @@ TEST(Knowledge, AcceptedUploadsAndModelChangesSurviveAKill) {
     ASSERT_EQ(http(s.port(), "POST", "/api/v1/collections", R"({"name":"notes"})")->status, 201);
     for (int i = 0; i < 12; ++i) {
       ASSERT_EQ(http(s.port(), "POST", "/api/v1/index",
-                     R"({"collection":"notes","id":"n)" + std::to_string(i) + R"(","text":"Note )" + std::to_string(i) +
+                     R"({"collection":"notes","external_id":"n)" + std::to_string(i) + R"(","text":"Note )" + std::to_string(i) +
                          (i == 3 ? " on volcanic ash." : " on garden tools.") + R"("})")
                     ->status,
                 201);
     }
     auto r = http(s.port(), "POST", "/api/v1/documents?async=true",
-                  form({{"collection", "ice"}, {"id", "moraines"}, {"author", "Ada"}}, "m.md", "text/markdown", text), kForm);
+                  form({{"collection", "ice"}, {"external_id", "moraines"}, {"author", "Ada"}}, "m.md", "text/markdown", text), kForm);
     ASSERT_EQ(r->status, 202) << r->body;
     id = std::string(json::parse(r->body).at("id").as_string());
     ASSERT_EQ(http(s.port(), "PATCH", "/api/v1/collections/notes", R"({"embedding_model":"slow/embed","dimensions":16})")->status,
@@ -631,12 +645,12 @@ TEST(Knowledge, AcceptedUploadsAndModelChangesSurviveAKill) {
   auto hit = json::parse(http(s.port(), "POST", "/api/v1/search",
                               R"({"collection":"ice","query":"boulders gravel moraine","mode":"hybrid","top_k":1})")->body);
   EXPECT_EQ(hit.at("mode"), "hybrid");
-  EXPECT_EQ(hit.at("data").at(0).at("id"), "moraines");
+  EXPECT_EQ(hit.at("data").at(0).at("external_id"), "moraines");
   EXPECT_EQ(col.at("embedding_model"), "slow/embed") << col;
-  EXPECT_EQ(col.at("dimension"), 16) << col;
+  EXPECT_EQ(col.at("dimensions"), 16) << col;
   auto ash = json::parse(http(s.port(), "POST", "/api/v1/search",
                               R"({"collection":"notes","query":"volcanic ash","mode":"semantic","top_k":1})")->body);
-  EXPECT_EQ(ash.at("data").at(0).at("id"), "n3");
+  EXPECT_EQ(ash.at("data").at(0).at("external_id"), "n3");
 }
 
 TEST(Knowledge, ChangingTheEmbeddingModelReembedsInTheBackground) {
@@ -646,7 +660,7 @@ TEST(Knowledge, ChangingTheEmbeddingModelReembedsInTheBackground) {
     // Keyword-only at first, with documents.
     ASSERT_EQ(http(s.port(), "POST", "/api/v1/collections", R"({"name":"kb"})")->status, 201);
     for (int i = 0; i < 30; ++i) {
-      const std::string body = R"({"collection":"kb","id":"n)" + std::to_string(i) + R"(","text":"Note )" +
+      const std::string body = R"({"collection":"kb","external_id":"n)" + std::to_string(i) + R"(","text":"Note )" +
                                std::to_string(i) + R"( about )" + (i == 7 ? "volcanic eruptions" : "garden tools") + R"(."})";
       ASSERT_EQ(http(s.port(), "POST", "/api/v1/index", body)->status, 201);
     }
@@ -654,7 +668,7 @@ TEST(Knowledge, ChangingTheEmbeddingModelReembedsInTheBackground) {
       json::value c;
       for (int i = 0; i < 100; ++i) {
         c = json::parse(http(s.port(), "GET", "/api/v1/collections/kb")->body);
-        if (c.at("reembedding").is_null() && c.at("dimension") == dimension) break;
+        if (c.at("reembedding").is_null() && c.at("dimensions") == dimension) break;
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
       }
       return c;
@@ -667,17 +681,17 @@ TEST(Knowledge, ChangingTheEmbeddingModelReembedsInTheBackground) {
     auto sem = json::parse(http(s.port(), "POST", "/api/v1/search",
                                 R"({"collection":"kb","query":"volcanic eruptions","mode":"semantic","top_k":1})")->body);
     EXPECT_EQ(sem.at("mode"), "semantic");
-    EXPECT_EQ(sem.at("data").at(0).at("id"), "n7");
+    EXPECT_EQ(sem.at("data").at(0).at("external_id"), "n7");
     // Another size of the same model: a new index of 256-dimensional vectors.
     r = http(s.port(), "PATCH", "/api/v1/collections/kb", R"({"embedding_model":"mock/embed","dimensions":256})");
     ASSERT_EQ(r->status, 202) << r->body;
     c = wait_switch(256);
-    EXPECT_EQ(c.at("dimension"), 256) << c;
+    EXPECT_EQ(c.at("dimensions"), 256) << c;
     sem = json::parse(http(s.port(), "POST", "/api/v1/search",
                            R"({"collection":"kb","query":"volcanic eruptions","mode":"semantic","top_k":1})")->body);
-    EXPECT_EQ(sem.at("data").at(0).at("id"), "n7");
+    EXPECT_EQ(sem.at("data").at(0).at("external_id"), "n7");
     // New documents use the new model at once.
-    ASSERT_EQ(http(s.port(), "POST", "/api/v1/index", R"({"collection":"kb","id":"lava","text":"Lava from volcanic eruptions."})")->status, 201);
+    ASSERT_EQ(http(s.port(), "POST", "/api/v1/index", R"({"collection":"kb","external_id":"lava","text":"Lava from volcanic eruptions."})")->status, 201);
     // The same model and size again: nothing to do (200).
     EXPECT_EQ(http(s.port(), "PATCH", "/api/v1/collections/kb", R"({"embedding_model":"mock/embed","dimensions":256})")->status, 200);
     EXPECT_EQ(http(s.port(), "PATCH", "/api/v1/collections/kb", R"({"embedding_model":"nope/x"})")->status, 404);
@@ -691,7 +705,7 @@ TEST(Knowledge, ChangingTheEmbeddingModelReembedsInTheBackground) {
   auto sem = json::parse(http(s.port(), "POST", "/api/v1/search",
                               R"({"collection":"kb","query":"lava from volcanic eruptions","mode":"semantic","top_k":2})")->body);
   std::set<std::string> found;
-  for (const auto& h : sem.at("data").as_array()) found.insert(std::string(h.at("id").as_string()));
+  for (const auto& h : sem.at("data").as_array()) found.insert(std::string(h.at("external_id").as_string()));
   EXPECT_TRUE(found.count("lava")) << sem;
   EXPECT_TRUE(found.count("n7")) << sem;
 }
@@ -728,7 +742,7 @@ TEST(Knowledge, EmbeddingModelErrorsAndDimensionMismatches) {
   up.push(embeddings(1, 8));
   r = http(s.port(), "POST", "/api/v1/collections", R"({"name":"kb","embedding_model":"emb/e"})");
   ASSERT_EQ(r->status, 201) << r->body;
-  EXPECT_EQ(json::parse(r->body).at("dimension"), 8);
+  EXPECT_EQ(json::parse(r->body).at("dimensions"), 8);
 
   // Later the model answers another size (switched behind our back): 409, nothing written.
   up.push(embeddings(2, 4));

@@ -230,17 +230,38 @@ TEST_F(JobRepositoryTest, RetentionKeepsJobsWhoseWebhookIsStillDue) {
   EXPECT_EQ(sync([&](Connection& c) { return JobRepository::sweep(c, T0 + 10 * kHour, "w1", kHour); })->purged, 1);
 }
 
-TEST_F(JobRepositoryTest, ListPagesNewestFirstWithACursor) {
+TEST_F(JobRepositoryTest, ListPagesAfterAndBeforeAnIdInEitherOrder) {
   for (int i = 0; i < 5; ++i) insert("j" + std::to_string(i));
-  auto page = sync([](Connection& c) { return JobRepository::list(c, "", 2, 0); });
-  ASSERT_EQ(page->size(), 2u);
-  EXPECT_EQ((*page)[0].id, "j4");
-  auto next = sync([&](Connection& c) { return JobRepository::list(c, "", 10, page->back().seq); });
-  ASSERT_EQ(next->size(), 3u);
-  EXPECT_EQ((*next)[0].id, "j2");
+  auto list = [&](PageRequest p, std::string status = "") {
+    return sync([&](Connection& c) { return JobRepository::list(c, status, p); });
+  };
+  auto ids = [](const Page<JobRow>& p) {
+    std::string out;
+    for (const auto& r : p.rows) out += r.id + " ";
+    return out;
+  };
+  auto first = list({.limit = 2});
+  ASSERT_TRUE(first);
+  EXPECT_EQ(ids(*first), "j4 j3 ");
+  EXPECT_TRUE(first->has_more);
+  auto next = list({.limit = 10, .after = "j3"});
+  EXPECT_EQ(ids(*next), "j2 j1 j0 ");
+  EXPECT_FALSE(next->has_more);
+  auto back = list({.limit = 2, .before = "j1"});
+  EXPECT_EQ(ids(*back), "j3 j2 ") << "the two just before j1, in the list's order";
+  EXPECT_TRUE(back->has_more);
+  auto asc = list({.limit = 2, .ascending = true});
+  EXPECT_EQ(ids(*asc), "j0 j1 ");
+  auto asc_after = list({.limit = 2, .after = "j1", .ascending = true});
+  EXPECT_EQ(ids(*asc_after), "j2 j3 ");
+  auto asc_before = list({.limit = 5, .before = "j2", .ascending = true});
+  EXPECT_EQ(ids(*asc_before), "j0 j1 ");
+  EXPECT_FALSE(asc_before->has_more);
+  auto unknown = list({.after = "nope"});
+  ASSERT_FALSE(unknown);
+  EXPECT_EQ(unknown.error().param, "after");
   claim(T0, 1);
-  auto processing = sync([](Connection& c) { return JobRepository::list(c, "processing", 10, 0); });
-  EXPECT_EQ(processing->size(), 1u);
+  EXPECT_EQ(list({.limit = 10}, "processing")->rows.size(), 1u);
 }
 
 TEST_F(JobRepositoryTest, GroupCommitKeepsEachWritesOutcomeSeparate) {
