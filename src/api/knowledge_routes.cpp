@@ -518,6 +518,18 @@ void register_knowledge_routes(http::Router& router, knowledge::Store& store) {
       auto out = page_in_memory(std::move(data), *page, "version");
       co_return out ? Response::json(200, core::to_json(*out)) : Response::error(out.error());
     });
+    // GET /api/v1/documents/{collection}/{external_id}: a document by your own id (slashes in
+    // it as they are or as %2F).
+    add(router, "GET", base + "/{collection}/{external_id...}", kGetDocument, [&store](Request& req) -> awaitable<Response> {
+      auto include = req.query("include");
+      if (include && *include != "text") {
+        co_return Response::error(Error(ErrorKind::invalid_field, "'include' can only be \"text\"", "include"));
+      }
+      std::string collection = http::percent_decode(req.param("collection"));
+      std::string external = http::percent_decode(req.param("external_id"));
+      co_return document_response(
+          co_await store.get_document_by_external_id(std::move(collection), std::move(external), include.has_value()));
+    });
     add(router, "DELETE", base + "/{id}", kNone, [&store](Request& req) -> awaitable<Response> {
       std::string param(req.param("id"));
       co_return document_response(co_await store.delete_document(std::move(param)));

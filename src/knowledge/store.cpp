@@ -1042,6 +1042,23 @@ Task<DocumentView> Store::get_document(std::string id, bool include_text) {
   co_return co_await db_.run(std::move(fn));
 }
 
+Task<DocumentView> Store::get_document_by_external_id(std::string collection, std::string external_id,
+                                                      bool include_text) {
+  auto fn = [collection = std::move(collection), external_id = std::move(external_id),
+             include_text](Connection& c) -> core::Result<DocumentView> {
+    auto col = find(c, collection);
+    if (!col) return std::move(col).error();
+    auto ref = KnowledgeRepository::find_by_external_id(c, col->id, external_id);
+    if (!ref) return std::move(ref).error();
+    if (!*ref) {
+      return Error(ErrorKind::not_found,
+                   "no document with external_id '" + external_id + "' in collection '" + col->name + "'");
+    }
+    return view(c, (*ref)->id, include_text);
+  };
+  co_return co_await db_.run(std::move(fn));
+}
+
 Task<std::vector<storage::VersionRow>> Store::versions(std::string id) {
   auto fn = [id = std::move(id)](Connection& c) -> core::Result<std::vector<storage::VersionRow>> {
     auto doc = KnowledgeRepository::get_document(c, id);

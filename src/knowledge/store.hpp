@@ -175,6 +175,8 @@ class Store {
 
   // Documents (soft-deleted ones too, with deleted_at). Errors: not_found.
   Task<DocumentView> get_document(std::string id, bool include_text);
+  // A live document by its collection (id or name) and external_id.
+  Task<DocumentView> get_document_by_external_id(std::string collection, std::string external_id, bool include_text);
   Task<std::vector<storage::VersionRow>> versions(std::string id);
   Task<DocumentPage> list_documents(std::string collection, storage::PageRequest page,
                                     std::optional<std::string> tag);

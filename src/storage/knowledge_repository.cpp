@@ -133,8 +133,10 @@ Status KnowledgeRepository::set_dimension(Connection& c, std::string_view id, st
 
 Result<std::optional<CollectionRow>> KnowledgeRepository::find_collection(Connection& c,
                                                                           std::string_view name) {
+  // By name, or by id (a name that equals another collection's id is the name's).
   auto st = c.cached(std::string("SELECT ") + kCollectionColumns +
-                     " FROM collections WHERE name = ?1 AND deleted_at IS NULL");
+                     " FROM collections WHERE (name = ?1 OR id = ?1) AND deleted_at IS NULL "
+                     "ORDER BY name = ?1 DESC LIMIT 1");
   if (!st) return std::move(st).error();
   st->bind(1, name);
   auto row = st->step();

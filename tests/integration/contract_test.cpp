@@ -30,6 +30,7 @@ const std::vector<Endpoint>& endpoints() {
       {"PUT", "/api/v1/documents/doc_00", R"({"text":"Owls."})", R"({"text":"x","title":7})", "title", "", ""},
       {"GET", "/api/v1/documents/doc_00", "", "", "", "", ""},
       {"GET", "/api/v1/documents/doc_00/versions", "", "", "", "", ""},
+      {"GET", "/api/v1/documents/kb/policies/a.pdf", "", "", "", "", ""},
       {"DELETE", "/api/v1/documents/doc_00", "", "", "", "", ""},
       {"POST", "/api/v1/documents/doc_00/restore", "", "", "", "", ""},
       {"GET", "/api/v1/docs?collection=kb", "", "", "", "", ""},
@@ -164,6 +165,28 @@ TEST_F(Contract, ARenamedFieldSaysItsNewName) {
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 400);
   EXPECT_NE(r->body.find("'text'"), std::string::npos) << r->body;
+}
+
+TEST_F(Contract, ResourcesAreAddressedByIdOrName) {
+  auto made = http(port(), "POST", "/api/v1/collections", R"({"name":"named"})");
+  ASSERT_EQ(made->status, 201) << made->body;
+  const std::string col_id(json::parse(made->body).at("id").as_string());
+  EXPECT_EQ(col_id.rfind("col_", 0), 0u);
+  auto by_id = http(port(), "GET", "/api/v1/collections/" + col_id);
+  ASSERT_EQ(by_id->status, 200) << by_id->body;
+  EXPECT_EQ(json::parse(by_id->body).at("name"), "named");
+  auto doc = http(port(), "POST", "/api/v1/index", R"({"collection":")" + col_id +
+                                                        R"(","external_id":"policies/leave.md","text":"Leave rules."})");
+  ASSERT_EQ(doc->status, 201) << "a collection by its id in a body too: " << doc->body;
+  const std::string doc_id(json::parse(doc->body).at("id").as_string());
+  for (const std::string& path : std::vector<std::string>{"/api/v1/documents/named/policies/leave.md",
+                                                          "/api/v1/documents/" + col_id + "/policies%2Fleave.md"}) {
+    auto got = http(port(), "GET", path);
+    ASSERT_EQ(got->status, 200) << path << " " << got->body;
+    EXPECT_EQ(json::parse(got->body).at("id").as_string(), doc_id);
+  }
+  EXPECT_EQ(http(port(), "GET", "/api/v1/documents/named/nope")->status, 404);
+  EXPECT_EQ(http(port(), "GET", "/api/v1/documents/" + doc_id + "/versions")->status, 200) << "still the versions";
 }
 
 TEST_F(Contract, ValidRequestsStillPass) {

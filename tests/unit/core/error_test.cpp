@@ -34,3 +34,29 @@ TEST(Error, ResultCarriesValueOrError) {
 
 }  // namespace
 }  // namespace sb::core
+
+#include <fstream>
+#include <sstream>
+
+namespace sb::core {
+namespace {
+
+// The README's error table lists every code the server can answer, with its status and type.
+TEST(Error, TheReadmesErrorTableListsEveryCode) {
+  std::ifstream in(std::string(SB_SOURCE_DIR) + "/README.md");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  const std::string readme = ss.str();
+  const auto begin = readme.find("### Errors");
+  ASSERT_NE(begin, std::string::npos);
+  const std::string table = readme.substr(begin, readme.find("\n### ", begin + 1) - begin);
+  for (int k = 0; k <= static_cast<int>(ErrorKind::internal); ++k) {
+    const auto& info = error_info(static_cast<ErrorKind>(k));
+    const std::string row = "| " + std::to_string(info.status) + " | `" + std::string(info.type) + "` | `" +
+                            std::string(info.code) + "` |";
+    EXPECT_NE(table.find(row), std::string::npos) << "README.md's error table lacks " << row;
+  }
+}
+
+}  // namespace
+}  // namespace sb::core
