@@ -250,12 +250,15 @@ void Gateway::record(const ChatCall& call, const Target& t, int attempt, const E
   metrics_->requests.with({provider, t.model, status}).inc();
   metrics_->latency.with({provider}).observe(seconds(took));
   const double ms = seconds(took) * 1000;
+  // The log vocabulary: `status` is always an HTTP status (an integer; 0 when the upstream never
+  // answered), `code` the error's code.
   if (error) {
     log::warn("upstream attempt", {{"request_id", call.request_id},
                                    {"provider", provider},
                                    {"model", t.model},
                                    {"attempt", attempt},
-                                   {"status", status},
+                                   {"status", error->upstream_status},
+                                   {"code", core::error_info(error->kind).code},
                                    {"duration_ms", ms},
                                    {"error", error->message}});
   } else {
@@ -263,7 +266,7 @@ void Gateway::record(const ChatCall& call, const Target& t, int attempt, const E
                                    {"provider", provider},
                                    {"model", t.model},
                                    {"attempt", attempt},
-                                   {"status", status},
+                                   {"status", 200},
                                    {"duration_ms", ms}});
   }
 }

@@ -421,9 +421,9 @@ void Service::log_state(const Job& job, std::string_view what) {
     error = msg && msg->is_string() ? std::string(msg->get_string()) : *job.error;
   }
   if (error.empty()) {
-    log::info("job", {{"job_id", job.id}, {"type", job.type}, {"status", what}, {"attempts", job.attempts}});
+    log::info("job", {{"job_id", job.id}, {"type", job.type}, {"job_status", what}, {"attempts", job.attempts}});
   } else {
-    log::info("job", {{"job_id", job.id}, {"type", job.type}, {"status", what}, {"attempts", job.attempts},
+    log::info("job", {{"job_id", job.id}, {"type", job.type}, {"job_status", what}, {"attempts", job.attempts},
                       {"error", error}});
   }
 }
@@ -730,10 +730,10 @@ awaitable<void> Service::deliver(Job job) {
   const char* outcome = ok ? "delivered" : next_at ? "retry" : "failed";
   m_->webhooks.with({outcome}).inc();
   if (ok) {
-    log::info("job webhook", {{"job_id", job.id}, {"outcome", outcome}, {"attempt", attempts}, {"http_status", status}});
+    log::info("job webhook", {{"job_id", job.id}, {"outcome", outcome}, {"attempt", attempts}, {"status", status}});
   } else {
     log::warn("job webhook", {{"job_id", job.id}, {"outcome", outcome}, {"attempt", attempts},
-                              {"http_status", status}, {"error", error.value_or("")}});
+                              {"status", status}, {"error", error.value_or("")}});
   }
   if (auto st = co_await queue_.record_webhook(job.id, clock_.now_ms(), status, error, next_at, ok); !st) {
     log::error("recording a webhook delivery failed", {{"job_id", job.id}, {"error", st.error().message}});

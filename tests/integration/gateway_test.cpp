@@ -439,3 +439,29 @@ TEST_F(GatewayTest, ModelsCanBeRetrievedOneByOneIdsWithSlashesIncluded) {
 
 }  // namespace
 }  // namespace sbtest
+
+namespace sbtest {
+namespace {
+
+TEST_F(GatewayTest, LogLinesSpellStatusAsAnIntegerHttpStatus) {
+  a_.push(failing(500));
+  b_.push(completion("ok"));
+  ASSERT_EQ(http(port(), "POST", "/v1/chat/completions", chat_body("smart"))->status, 200);
+  ASSERT_TRUE(server_->wait_for_log(R"("msg":"upstream attempt")"));
+  ASSERT_TRUE(server_->wait_for_log(R"("status":200)"));
+  int seen = 0;
+  for (const auto& line : server_->stdout_lines()) {
+    auto v = json::parse(line).as_object();
+    if (v.at("msg") != "upstream attempt" && v.at("msg") != "request") continue;
+    ++seen;
+    EXPECT_TRUE(v.at("status").is_int64()) << line;
+    if (v.at("msg") == "upstream attempt" && v.at("provider") == "a") {
+      EXPECT_EQ(v.at("status"), 500) << line;
+      EXPECT_EQ(v.at("code"), "upstream_error") << line;
+    }
+  }
+  EXPECT_GE(seen, 2);
+}
+
+}  // namespace
+}  // namespace sbtest
