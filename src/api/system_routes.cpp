@@ -31,7 +31,8 @@ void register_system_routes(http::Router& router, Deps deps) {
     co_return Response::json(200, core::to_json(o));
   });
 
-  router.add("GET", "/ready", [status = deps.storage_status](Request&) -> awaitable<Response> {
+  router.add("GET", "/ready", [status = deps.storage_status, store = deps.knowledge,
+                               gw = deps.gateway](Request&) -> awaitable<Response> {
     auto st = co_await status();
     json::object storage;
     if (st) {
@@ -40,9 +41,27 @@ void register_system_routes(http::Router& router, Deps deps) {
       storage["journal_mode"] = st->journal_mode;
       storage["instance_id"] = st->instance_id;
       storage["boots"] = st->boots;
+      json::object checks{{"storage", std::move(storage)}};
+      // Collections whose embedding model no longer resolves (e.g. the mock's, once providers
+      // are configured) are reported: their writes and semantic searches fail. Still ready:
+      // everything else serves.
+      if (store && gw) {
+        auto cols = co_await store->list_collections();
+        if (cols) {
+          json::array unresolved;
+          for (const auto& c : *cols) {
+            if (c.row.embedding_model && !gw->resolve(*c.row.embedding_model)) {
+              unresolved.push_back(json::object{{"name", c.row.name}, {"embedding_model", *c.row.embedding_model}});
+            }
+          }
+          json::object kc{{"status", unresolved.empty() ? "ok" : "degraded"}};
+          if (!unresolved.empty()) kc["unresolved_embedding_models"] = std::move(unresolved);
+          checks["collections"] = std::move(kc);
+        }
+      }
       json::object o;
       o["status"] = "ready";
-      o["checks"] = json::object{{"storage", std::move(storage)}};
+      o["checks"] = std::move(checks);
       co_return Response::json(200, core::to_json(o));
     }
     core::Error e(core::ErrorKind::unavailable, "not ready: storage: " + st.error().message);

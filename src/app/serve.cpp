@@ -7,6 +7,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
@@ -90,6 +91,7 @@ int serve(const core::Config& config) {
   registry.on_collect([&] { pool_pending.set(static_cast<double>(database.pool().pending())); });
 
   const core::Config gateway_config = with_default_provider(config);
+
   http::ClientOptions client_options;
   http::proxy_from_environment(client_options);
   http::Client client(client_options);
@@ -183,6 +185,14 @@ int serve(const core::Config& config) {
                               {"schema_version", mig.to_version},
                               {"migrations_applied", mig.applied},
                               {"boot", *boot}});
+  // (after "listening", which is the first line by contract)
+  if (!config.providers.empty() &&
+      std::none_of(config.providers.begin(), config.providers.end(), [](const auto& p) { return p.type == "mock"; })) {
+    log::warn("no mock provider",
+              {{"detail", "providers are configured, so the built-in mock (mock/echo, mock/embed) is off: collections "
+                          "made with mock/embed cannot embed (see /ready); add [[providers]] name = \"mock\" "
+                          "type = \"mock\" to keep it"}});
+  }
   server.start();
   if (job_service) job_service->start();
   asio::co_spawn(ioc, knowledge_store.start(), asio::detached);

@@ -254,6 +254,24 @@ TEST(Startup, ASecondServerOnTheSameDataDirExitsNamingTheFirst) {
   EXPECT_EQ(http(after_a_crash.port(), "GET", "/health")->status, 200);
 }
 
+TEST(Startup, ConfiguredProvidersTurnTheMockOffAndSayWhatThatBreaks) {
+  TempDir dir;
+  {
+    Server quick({.data_dir = dir.path()});
+    ASSERT_EQ(http(quick.port(), "POST", "/api/v1/collections", R"({"name":"qs","embedding_model":"mock/embed"})")->status, 201);
+    auto ready = json::parse(http(quick.port(), "GET", "/ready")->body);
+    EXPECT_EQ(ready.at("checks").at("collections").at("status"), "ok") << ready;
+  }
+  Server later({.config_toml = "[[providers]]\nname = \"up\"\ntype = \"openai\"\nbase_url = \"http://127.0.0.1:9/v1\"\n",
+                .data_dir = dir.path()});
+  EXPECT_TRUE(later.wait_for_log("no mock provider")) << "said at startup";
+  auto r = http(later.port(), "GET", "/ready");
+  ASSERT_EQ(r->status, 200) << r->body;
+  auto ready = json::parse(r->body);
+  EXPECT_EQ(ready.at("checks").at("collections").at("status"), "degraded") << ready;
+  EXPECT_EQ(ready.at("checks").at("collections").at("unresolved_embedding_models").at(0).at("name"), "qs") << ready;
+}
+
 TEST(Shutdown, IdleServerExitsZeroOnSigterm) {
   Server s;
   Client idle(s.port());
