@@ -115,6 +115,92 @@ awaitable<Response> enqueue_request(jobs::Service& jobs, const char* type, Reque
   co_return co_await enqueue_job(jobs, std::move(s));
 }
 
+// A /v1 call answered whole or streamed as the provider's SSE (chat completions, legacy
+// completions): validated, routed, forwarded, its answer naming the model the client asked for.
+// `job_type`: what queue_if_unavailable turns it into (nullptr: no job type; answered at once).
+awaitable<Response> proxy(Request& req, gateway::Gateway& gw, jobs::Service* jobs,
+                          core::Status (*validate)(const json::object&), const char* job_type,
+                          gateway::Kind kind) {
+    auto p = prepare(req, gw, job_type ? jobs : nullptr, validate);
+    if (!p) co_return Response::error(p.error());
+    if (p->queue) co_return co_await enqueue_request(*jobs, job_type, req);
+    const json::value* stream = p->body.if_contains("stream");
+    const bool streaming = stream && stream->is_bool() && stream->get_bool();
+    std::string asked(p->body.at("model").get_string());  // answered as `model`
+    gateway::ChatCall call{std::move(p->body), "", req.request_id};
+    call.raw = std::move(req.body);  // forwarded as sent (OpenAI-compatible upstreams)
+    const auto start = Clock::now();
+
+    if (!streaming) {
+      call.cancel = req.cancel;  // (a stream notices a gone client when its writes fail)
+      gateway::Outcome outcome;
+      // (if/else, not ?: — GCC 12 miscompiles a co_await in each arm of a conditional)
+      core::Result<gateway::ChatResult> r = Error(ErrorKind::internal, "not called");
+      if (kind == gateway::Kind::completions) {
+        r = co_await gw.completions(std::move(call), std::move(p->targets), outcome);
+      } else {
+        r = co_await gw.chat(std::move(call), std::move(p->targets), outcome);
+      }
+      Response res = r ? Response::json(200, with_model(std::move(r->body), asked)) : Response::error(r.error());
+      add_outcome_headers(res, outcome);
+      res.header("Server-Timing", server_timing(gw, outcome, Clock::now() - start, outcome.upstream));
+      co_return res;
+    }
+
+    Response res;
+    res.content_type = "text/event-stream";
+    res.header("Cache-Control", "no-cache");
+    res.stream = [&gw, kind, call = std::move(call), targets = std::move(p->targets), start, asked = std::move(asked)](
+                     http::StreamWriter& w) mutable -> awaitable<void> {
+      gateway::Outcome outcome;
+      std::string pending;  // events held back while more follow from the same upstream read
+      bool headed = false;
+      gateway::ChunkSink sink = [&](std::string_view chunk, bool more) -> awaitable<bool> {
+            if (!chunk.empty()) {
+              if (!headed) {
+                headed = true;
+                w.add_header("x-switchboard-provider", outcome.provider);
+                w.add_header("x-switchboard-model", outcome.model);
+                w.add_header("x-switchboard-attempts", std::to_string(outcome.attempts));
+                // Until the first chunk: upstream = earlier attempts + this one's time to it.
+                w.add_header("Server-Timing", server_timing(gw, outcome, Clock::now() - start,
+                                                            outcome.upstream + outcome.first_chunk));
+              }
+              pending += "data: ";
+              gateway::append_renamed(pending, chunk, asked);
+              pending += "\n\n";
+            }
+            if (more || pending.empty()) co_return true;
+            std::string out = std::move(pending);
+            pending.clear();
+            co_return co_await w.write(out);
+          };
+      core::Status st;
+      if (kind == gateway::Kind::completions) {
+        st = co_await gw.completions_stream(std::move(call), std::move(targets), std::move(sink), outcome);
+      } else {
+        st = co_await gw.chat_stream(std::move(call), std::move(targets), std::move(sink), outcome);
+      }
+      if (!st) {
+        if (!w.started() && pending.empty()) {
+          // Nothing was sent: answer with the error's own status instead of a stream.
+          Response e = Response::error(st.error());
+          add_outcome_headers(e, outcome);
+          w.replace(std::move(e));
+          co_return;
+        }
+        // Mid-stream: an error event in the OpenAI envelope, and no [DONE].
+        pending += "data: " + http::error_body(st.error()) + "\n\n";
+        co_await w.write(pending);
+        co_return;
+      }
+      pending += "data: [DONE]\n\n";
+      co_await w.write(pending);
+    };
+    co_return res;
+}
+
+
 }  // namespace
 
 void register_chat_routes(http::Router& router, gateway::Gateway& gw, jobs::Service* jobs,
@@ -147,74 +233,12 @@ void register_chat_routes(http::Router& router, gateway::Gateway& gw, jobs::Serv
   });
 
   router.add("POST", "/v1/chat/completions", [&gw, jobs](Request& req) -> awaitable<Response> {
-    auto p = prepare(req, gw, jobs, &validate_chat_request);
-    if (!p) co_return Response::error(p.error());
-    if (p->queue) co_return co_await enqueue_request(*jobs, "chat.completion", req);
-    const json::value* stream = p->body.if_contains("stream");
-    const bool streaming = stream && stream->is_bool() && stream->get_bool();
-    std::string asked(p->body.at("model").get_string());  // answered as `model`
-    gateway::ChatCall call{std::move(p->body), "", req.request_id};
-    call.raw = std::move(req.body);  // forwarded as sent (OpenAI-compatible upstreams)
-    const auto start = Clock::now();
-
-    if (!streaming) {
-      call.cancel = req.cancel;  // (a stream notices a gone client when its writes fail)
-      gateway::Outcome outcome;
-      auto r = co_await gw.chat(std::move(call), std::move(p->targets), outcome);
-      Response res = r ? Response::json(200, with_model(std::move(r->body), asked)) : Response::error(r.error());
-      add_outcome_headers(res, outcome);
-      res.header("Server-Timing", server_timing(gw, outcome, Clock::now() - start, outcome.upstream));
-      co_return res;
-    }
-
-    Response res;
-    res.content_type = "text/event-stream";
-    res.header("Cache-Control", "no-cache");
-    res.stream = [&gw, call = std::move(call), targets = std::move(p->targets), start, asked = std::move(asked)](
-                     http::StreamWriter& w) mutable -> awaitable<void> {
-      gateway::Outcome outcome;
-      std::string pending;  // events held back while more follow from the same upstream read
-      bool headed = false;
-      auto st = co_await gw.chat_stream(
-          std::move(call), std::move(targets),
-          [&](std::string_view chunk, bool more) -> awaitable<bool> {
-            if (!chunk.empty()) {
-              if (!headed) {
-                headed = true;
-                w.add_header("x-switchboard-provider", outcome.provider);
-                w.add_header("x-switchboard-model", outcome.model);
-                w.add_header("x-switchboard-attempts", std::to_string(outcome.attempts));
-                // Until the first chunk: upstream = earlier attempts + this one's time to it.
-                w.add_header("Server-Timing", server_timing(gw, outcome, Clock::now() - start,
-                                                            outcome.upstream + outcome.first_chunk));
-              }
-              pending += "data: ";
-              gateway::append_renamed(pending, chunk, asked);
-              pending += "\n\n";
-            }
-            if (more || pending.empty()) co_return true;
-            std::string out = std::move(pending);
-            pending.clear();
-            co_return co_await w.write(out);
-          },
-          outcome);
-      if (!st) {
-        if (!w.started() && pending.empty()) {
-          // Nothing was sent: answer with the error's own status instead of a stream.
-          Response e = Response::error(st.error());
-          add_outcome_headers(e, outcome);
-          w.replace(std::move(e));
-          co_return;
-        }
-        // Mid-stream: an error event in the OpenAI envelope, and no [DONE].
-        pending += "data: " + http::error_body(st.error()) + "\n\n";
-        co_await w.write(pending);
-        co_return;
-      }
-      pending += "data: [DONE]\n\n";
-      co_await w.write(pending);
-    };
-    co_return res;
+    co_return co_await proxy(req, gw, jobs, &validate_chat_request, "chat.completion", gateway::Kind::chat);
+  });
+  // The legacy Completions API: passed through to OpenAI-compatible providers, answered by the
+  // mock, refused (400) by providers without it.
+  router.add("POST", "/v1/completions", [&gw, jobs](Request& req) -> awaitable<Response> {
+    co_return co_await proxy(req, gw, jobs, &validate_completions_request, nullptr, gateway::Kind::completions);
   });
 
   router.add("POST", "/v1/embeddings", [&gw, jobs, max_response_bytes](Request& req) -> awaitable<Response> {

@@ -56,6 +56,26 @@ core::Status validate_chat_request(const json::object& body) {
   return {};
 }
 
+core::Status validate_completions_request(const json::object& body) {
+  if (auto st = check_model(body); !st) return st;
+  const json::value* prompt = body.if_contains("prompt");
+  bool ok = prompt && (prompt->is_string() || (prompt->is_array() && !prompt->get_array().empty()));
+  if (ok && prompt->is_array()) {
+    for (const auto& item : prompt->get_array()) {
+      ok = ok && (item.is_string() || item.is_int64() || item.is_array());
+    }
+  }
+  if (!ok) {
+    return Error(ErrorKind::invalid_field,
+                 "'prompt' must be a string, an array of strings, an array of token ids or an array of "
+                 "token-id arrays",
+                 "prompt");
+  }
+  auto stream = get_bool(body, "stream");
+  if (!stream) return std::move(stream).error();
+  return {};
+}
+
 core::Status validate_embeddings_request(const json::object& body, std::size_t max_response_bytes) {
   if (auto st = check_model(body); !st) return st;
   const json::value* input = body.if_contains("input");

@@ -459,8 +459,22 @@ awaitable<core::Result<EmbedResult>> Gateway::embeddings(EmbedCall call, Resolve
   return whole(std::move(call), std::move(resolved), outcome, &Provider::embeddings);
 }
 
+awaitable<core::Result<ChatResult>> Gateway::completions(ChatCall call, Resolved resolved, Outcome& outcome) {
+  return whole(std::move(call), std::move(resolved), outcome, &Provider::completions);
+}
+
 awaitable<core::Status> Gateway::chat_stream(ChatCall call, Resolved resolved, ChunkSink sink,
                                              Outcome& outcome) {
+  return stream(std::move(call), std::move(resolved), std::move(sink), outcome, &Provider::chat_stream);
+}
+
+awaitable<core::Status> Gateway::completions_stream(ChatCall call, Resolved resolved, ChunkSink sink,
+                                                    Outcome& outcome) {
+  return stream(std::move(call), std::move(resolved), std::move(sink), outcome, &Provider::completions_stream);
+}
+
+awaitable<core::Status> Gateway::stream(ChatCall call, Resolved resolved, ChunkSink sink, Outcome& outcome,
+                                        StreamCall method) {
   bool sent = false;
   Clock::time_point attempt_start;
   long long prompt = 0, completion = 0;
@@ -482,7 +496,7 @@ awaitable<core::Status> Gateway::chat_stream(ChatCall call, Resolved resolved, C
   };
   Attempt attempt = [&](const Target& t, ChatCall& c) -> awaitable<core::Status> {
     attempt_start = Clock::now();
-    auto st = co_await t.provider->chat_stream(c, counting);
+    auto st = co_await (t.provider->*method)(c, counting);
     if (!st && client_gone) {
       Error e = std::move(st).error();
       e.where = "client";  // our client left: says nothing about the upstream's health

@@ -41,6 +41,9 @@ struct Resolved {
 };
 
 // One target as the loop left it, for error.attempts.
+// Which OpenAI call a request is: the answer's shape differs, the routing does not.
+enum class Kind { chat, completions };
+
 struct TriedTarget {
   std::string provider, model;
   int calls = 0;        // 0: skipped, its circuit was open
@@ -93,6 +96,10 @@ class Gateway {
                                                    ChunkSink sink, Outcome& outcome);
   boost::asio::awaitable<core::Result<EmbedResult>> embeddings(EmbedCall call, Resolved targets,
                                                                Outcome& outcome);
+  // /v1/completions, whole and streamed (retries, fallback and breakers as for chat).
+  boost::asio::awaitable<core::Result<ChatResult>> completions(ChatCall call, Resolved targets, Outcome& outcome);
+  boost::asio::awaitable<core::Status> completions_stream(ChatCall call, Resolved targets, ChunkSink sink,
+                                                          Outcome& outcome);
 
   // True when every target's circuit is open right now (nothing would be called).
   bool all_open(const Resolved& targets);
@@ -107,6 +114,9 @@ class Gateway {
   struct Metrics;
   using Attempt = std::function<boost::asio::awaitable<core::Status>(const Target&, ChatCall&)>;
   using WholeCall = boost::asio::awaitable<core::Result<ChatResult>> (Provider::*)(const ChatCall&);
+  using StreamCall = boost::asio::awaitable<core::Status> (Provider::*)(const ChatCall&, const ChunkSink&);
+  boost::asio::awaitable<core::Status> stream(ChatCall call, Resolved resolved, ChunkSink sink, Outcome& outcome,
+                                              StreamCall method);
   // chat and embeddings: one answer, from the first target that gives one.
   boost::asio::awaitable<core::Result<ChatResult>> whole(ChatCall call, Resolved resolved,
                                                          Outcome& outcome, WholeCall method);

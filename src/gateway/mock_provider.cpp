@@ -148,6 +148,46 @@ class MockProvider final : public Provider {
     co_return ChatResult{core::to_json(o)};
   }
 
+  // The legacy Completions API: the same reply to the prompt, as a "text_completion".
+  awaitable<core::Result<ChatResult>> completions(const ChatCall& call) override {
+    co_await sleep(config_.latency_ms);
+    if (should_fail()) co_return failure();
+    Reply r = reply(call);
+    json::object o{{"id", "cmpl-mock-" + r.id.substr(r.id.rfind('-') + 1)},
+                   {"object", "text_completion"},
+                   {"created", r.created},
+                   {"model", call.model},
+                   {"choices", json::array{json::object{
+                                   {"text", r.text}, {"index", 0}, {"logprobs", nullptr}, {"finish_reason", "stop"}}}},
+                   {"usage", usage(r)}};
+    co_return ChatResult{core::to_json(o)};
+  }
+
+  awaitable<core::Status> completions_stream(const ChatCall& call, const ChunkSink& sink) override {
+    co_await sleep(config_.latency_ms);
+    if (should_fail()) co_return failure();
+    Reply r = reply(call);
+    const std::string id = "cmpl-mock-" + r.id.substr(r.id.rfind('-') + 1);
+    auto chunk = [&](const std::string& text, json::value finish) {
+      return core::to_json(json::object{
+          {"id", id},
+          {"object", "text_completion"},
+          {"created", r.created},
+          {"model", call.model},
+          {"choices", json::array{json::object{{"text", text}, {"index", 0}, {"logprobs", nullptr}, {"finish_reason", finish}}}}});
+    };
+    std::vector<std::string> pieces;
+    std::istringstream in(r.text);
+    std::string word;
+    while (in >> word) pieces.push_back(chunk(pieces.empty() ? word : " " + word, nullptr));
+    pieces.push_back(chunk("", json::string("stop")));
+    for (std::size_t i = 0; i < pieces.size(); ++i) {
+      if (i > 0) co_await sleep(config_.latency_ms / 10);
+      if (!co_await sink(pieces[i], false)) break;
+    }
+    co_return core::Status{};
+  }
+
   // Deterministic embeddings: hashed bag of words (and word bigrams), L2-normalised, so texts
   // sharing words are near each other, as with a real model. `dimensions` (default 256) sets
   // the size; encoding_format "base64" packs little-endian float32 like OpenAI.
@@ -260,6 +300,11 @@ class MockProvider final : public Provider {
         const auto* role = o->if_contains("role");
         if (role && role->is_string() && role->get_string() == "user") last_user = text;
       }
+    }
+    if (const auto* p = call.body.if_contains("prompt")) {  // /v1/completions
+      const json::value* first = p->is_array() && !p->get_array().empty() ? &p->get_array()[0] : p;
+      if (first->is_string()) last_user = std::string(first->get_string());
+      prompt += words(last_user);
     }
     last_user.resize(core::utf8_prefix(last_user, 200).size());  // never inside a character
     r.text = "Mock reply to: " + last_user;

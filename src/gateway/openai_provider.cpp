@@ -44,6 +44,24 @@ class OpenAiProvider final : public Provider {
         });
   }
 
+  awaitable<core::Result<ChatResult>> completions(const ChatCall& call) override {
+    auto r = co_await fetch_json(client_, config_, request(call.body, call, "/completions"), Answer::relayed);
+    if (!r) co_return std::move(r).error();
+    co_return ChatResult{std::move(*r)};
+  }
+
+  awaitable<core::Status> completions_stream(const ChatCall& call, const ChunkSink& sink) override {
+    co_return co_await stream_events(
+        client_, config_, request(call.body, call, "/completions"),
+        [&](std::string_view data, bool more) -> awaitable<core::Status> {
+          if (data == "[DONE]") data = {};
+          if (!co_await sink(data, more)) {
+            co_return Error(ErrorKind::unavailable, "the client went away", {}, "client");
+          }
+          co_return core::Status{};
+        });
+  }
+
   awaitable<core::Result<EmbedResult>> embeddings(const EmbedCall& call) override {
     auto r = co_await fetch_json(client_, config_, request(call.body, call, "/embeddings"), Answer::relayed);
     if (!r) co_return std::move(r).error();

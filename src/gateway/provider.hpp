@@ -58,6 +58,10 @@ class Provider {
                                                            const ChunkSink& sink) = 0;
   // An OpenAI "list" of embeddings. Providers without embeddings answer invalid_field (400).
   virtual boost::asio::awaitable<core::Result<EmbedResult>> embeddings(const EmbedCall& call);
+  // The legacy Completions API (/v1/completions: a `prompt`, a "text_completion" answer), whole
+  // and streamed. Providers without it (Anthropic, Gemini) answer invalid_field (400).
+  virtual boost::asio::awaitable<core::Result<ChatResult>> completions(const ChatCall& call);
+  virtual boost::asio::awaitable<core::Status> completions_stream(const ChatCall& call, const ChunkSink& sink);
 };
 
 std::unique_ptr<Provider> make_openai_provider(const core::ProviderConfig& config,

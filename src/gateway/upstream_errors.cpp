@@ -121,4 +121,21 @@ boost::asio::awaitable<core::Result<EmbedResult>> Provider::embeddings(const Emb
                   "model");
 }
 
+namespace {
+core::Error no_completions(const core::ProviderConfig& p) {
+  return Error(ErrorKind::invalid_field,
+               "provider " + p.name + " (type " + p.type +
+                   ") has no legacy completions API: send the prompt as a message to /v1/chat/completions",
+               "model");
+}
+}  // namespace
+
+boost::asio::awaitable<core::Result<ChatResult>> Provider::completions(const ChatCall&) {
+  co_return no_completions(config());
+}
+
+boost::asio::awaitable<core::Status> Provider::completions_stream(const ChatCall&, const ChunkSink&) {
+  co_return no_completions(config());
+}
+
 }  // namespace sb::gateway

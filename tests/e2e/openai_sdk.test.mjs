@@ -206,3 +206,14 @@ test('the answer names the model the client asked for', async () => {
   assert.equal(data.model, 'tools/gpt-4o');
   assert.equal(response.headers.get('x-switchboard-model'), 'gpt-4o');
 });
+
+test('legacy completions, whole and streamed', async () => {
+  const r = await client.completions.create({ model: 'mock/echo', prompt: 'Say hi', max_tokens: 5 });
+  assert.equal(r.object, 'text_completion');
+  assert.equal(r.choices[0].text, 'Mock reply to: Say hi');
+  assert.equal(r.model, 'mock/echo');
+  const stream = await client.completions.create({ model: 'mock/echo', prompt: 'Say hi', stream: true });
+  let text = '';
+  for await (const chunk of stream) text += chunk.choices[0]?.text ?? '';
+  assert.equal(text, 'Mock reply to: Say hi');
+});

@@ -465,3 +465,36 @@ TEST_F(GatewayTest, LogLinesSpellStatusAsAnIntegerHttpStatus) {
 
 }  // namespace
 }  // namespace sbtest
+
+namespace sbtest {
+namespace {
+
+TEST_F(GatewayTest, LegacyCompletionsPassThroughToOpenAiCompatibleUpstreams) {
+  const std::string sent = R"({"model":"smart", "prompt":["Once upon"],"max_tokens":5,"echo":false,"best_of":2})";
+  Behavior answer;
+  answer.body = R"({"id":"cmpl-1","object":"text_completion","created":1,"model":"gpt-a","choices":[{"text":" a time","index":0,"logprobs":null,"finish_reason":"length"}],"usage":{"prompt_tokens":2,"completion_tokens":3,"total_tokens":5}})";
+  a_.push(answer);
+  auto r = http(port(), "POST", "/v1/completions", sent);
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(a_.received().back().target, "/v1/completions");
+  EXPECT_EQ(a_.received().back().body, R"({"model":"gpt-a", "prompt":["Once upon"],"max_tokens":5,"echo":false,"best_of":2})");
+  auto v = json::parse(r->body);
+  EXPECT_EQ(v.at("model"), "smart");
+  EXPECT_EQ(v.at("choices").at(0).at("text"), " a time");
+  // Streamed, with fallback: a fails, b streams.
+  a_.push(failing(503));
+  b_.push(sse({R"({"id":"cmpl-2","object":"text_completion","created":1,"model":"gpt-b","choices":[{"text":"Hi","index":0,"logprobs":null,"finish_reason":null}]})",
+               "[DONE]"}));
+  auto s = http(port(), "POST", "/v1/completions", R"({"model":"smart","prompt":"x","stream":true})");
+  ASSERT_EQ(s->status, 200) << s->body;
+  EXPECT_NE(s->body.find(R"("text":"Hi")"), std::string::npos) << s->body;
+  EXPECT_NE(s->body.find("data: [DONE]"), std::string::npos) << s->body;
+  EXPECT_EQ(b_.received().back().target, "/v1/completions");
+  // The mock answers it too; bad prompts are 400.
+  auto m = http(port(), "POST", "/v1/completions", R"({"model":"a/x","prompt":7})");
+  EXPECT_EQ(m->status, 400);
+  EXPECT_EQ(json::parse(m->body).at("error").at("param"), "prompt");
+}
+
+}  // namespace
+}  // namespace sbtest

@@ -97,7 +97,7 @@ TEST(Jobs, ASubmittedJobRunsAndItsResultIsTheSynchronousAnswer) {
   EXPECT_EQ(got.at("model"), "gpt");
   EXPECT_FALSE(got.contains("stream"));
   EXPECT_EQ(metric(s.port(), "switchboard_jobs_completed_total"), 1);
-  EXPECT_TRUE(s.wait_for_log("\"status\":\"completed\""));
+  EXPECT_TRUE(s.wait_for_log("\"job_status\":\"completed\""));
 }
 
 TEST(Jobs, BadSubmissionsAreRefusedWithTheFieldNamed) {

@@ -169,3 +169,19 @@ TEST_F(NativeTest, AStreamThatEndsEarlyEndsWithAnErrorEvent) {
 
 }  // namespace
 }  // namespace sbtest
+
+namespace sbtest {
+namespace {
+
+TEST_F(NativeTest, LegacyCompletionsAreRefusedClearlyByProvidersWithoutThem) {
+  for (const std::string model : {"claude/claude-3-5-haiku", "gem/gemini-2.0-flash"}) {
+    auto r = http(port(), "POST", "/v1/completions", R"({"model":")" + model + R"(","prompt":"hi"})");
+    ASSERT_EQ(r->status, 400) << model << " " << r->body;
+    EXPECT_NE(r->body.find("no legacy completions API"), std::string::npos) << r->body;
+    EXPECT_EQ(code_of(*r), "invalid_value");
+  }
+  EXPECT_TRUE(up_.received().empty()) << "nothing was sent";
+}
+
+}  // namespace
+}  // namespace sbtest
