@@ -98,7 +98,9 @@ int main(int argc, char** argv) {
     contexts.push_back(std::make_unique<asio::io_context>(1));
     ptrs.push_back(contexts.back().get());
   }
-  http::Server server(ptrs, config, router, auth, cors, registry);
+  core::Swappable<http::BearerAuth> swappable_auth(std::make_shared<const http::BearerAuth>(auth));
+  core::Swappable<http::CorsPolicy> swappable_cors(std::make_shared<const http::CorsPolicy>(cors));
+  http::Server server(ptrs, config, router, swappable_auth, swappable_cors, registry);
   auto bound = server.bind();
   if (!bound) {
     std::fprintf(stderr, "bench_mock_upstream: %s\n", bound.error().message.c_str());

@@ -277,7 +277,7 @@ void register_chat_routes(http::Router& router, gateway::Gateway& gw, jobs::Serv
 
   // A live call to one provider, bypassing routes and breakers: a one-token chat completion.
   add(router, "POST", "/api/v1/providers/{name}/test", Schema{{}, {{"model", Type::string}}}, [&gw](Request& req) -> awaitable<Response> {
-    gateway::Provider* p = gw.find_provider(req.param("name"));
+    std::shared_ptr<gateway::Provider> p = gw.find_provider(req.param("name"));
     if (!p) {
       co_return Response::error(Error(ErrorKind::not_found,
                                       "no provider named '" + std::string(req.param("name")) + "'"));

@@ -178,7 +178,7 @@ int main(int argc, char** argv) {
       return 0;
     }
     try {
-      return sb::app::serve(load(cl));
+      return sb::app::serve(load(cl), [cl] { return load(cl); });
     } catch (const sb::core::ConfigError& e) {
       std::fprintf(stderr, "switchboard: config error: %s\n", e.what());
       return 2;

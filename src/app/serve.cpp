@@ -54,7 +54,7 @@ core::Config with_default_provider(core::Config config) {
 namespace asio = boost::asio;
 namespace log = core::log;
 
-int serve(const core::Config& config) {
+int serve(const core::Config& config, std::function<core::Config()> reload) {
   std::signal(SIGPIPE, SIG_IGN);
   log::init(*log::parse_level(config.log.level));
 
@@ -105,8 +105,8 @@ int serve(const core::Config& config) {
   deps.storage_status = [&system] { return system.status(); };
   deps.metrics = &registry;
 
-  http::BearerAuth auth(config.auth);
-  http::CorsPolicy cors(config.cors);
+  core::Swappable<http::BearerAuth> auth(std::make_shared<const http::BearerAuth>(config.auth));
+  core::Swappable<http::CorsPolicy> cors(std::make_shared<const http::CorsPolicy>(config.cors));
   unsigned threads = config.server.io_threads > 0
                          ? static_cast<unsigned>(config.server.io_threads)
                          : std::max(1u, std::thread::hardware_concurrency());
@@ -179,7 +179,7 @@ int serve(const core::Config& config) {
                           {"version", core::version()},
                           {"pid", static_cast<long long>(getpid())},
                           {"io_threads", threads},
-                          {"auth", auth.enabled()}});
+                          {"auth", auth.get()->enabled()}});
   const auto& mig = database.migration_report();
   log::info("storage ready", {{"path", database.path()},
                               {"schema_version", mig.to_version},
@@ -197,6 +197,37 @@ int serve(const core::Config& config) {
   if (job_service) job_service->start();
   asio::co_spawn(ioc, knowledge_store.start(), asio::detached);
 
+  // SIGHUP: the config file again (with the same environment and flags). What validates
+  // replaces providers, routes, the [gateway] settings, auth keys, CORS and the log level for
+  // the requests that start from now on; a config that does not validate changes nothing.
+  asio::signal_set hangups(ioc, SIGHUP);
+  std::function<void()> await_hangup = [&] {
+    hangups.async_wait([&](const boost::system::error_code& ec, int) {
+      if (ec) return;
+      if (!reload) {
+        log::warn("config reload refused", {{"error", "this server was started without a config to reload"}});
+        await_hangup();
+        return;
+      }
+      try {
+        core::Config next = reload();
+        gateway.reload(with_default_provider(next));
+        auth.set(std::make_shared<const http::BearerAuth>(next.auth));
+        cors.set(std::make_shared<const http::CorsPolicy>(next.cors));
+        log::set_level(*log::parse_level(next.log.level));
+        log::info("config reloaded", {{"providers", static_cast<long long>(next.providers.size())},
+                                      {"routes", static_cast<long long>(next.routes.size())},
+                                      {"auth", !next.auth.api_keys.empty()},
+                                      {"log_level", next.log.level},
+                                      {"needs_restart", "server, storage, jobs, knowledge, console sections"}});
+      } catch (const std::exception& e) {
+        log::error("config reload refused", {{"error", e.what()}});
+      }
+      await_hangup();
+    });
+  };
+  await_hangup();
+
   asio::signal_set signals(ioc, SIGINT, SIGTERM);
   asio::steady_timer grace_timer(ioc);
   const std::chrono::milliseconds grace(config.server.shutdown_grace_ms);
@@ -204,6 +235,7 @@ int serve(const core::Config& config) {
     if (ec) return;
     log::info("signal received", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
     if (job_service) job_service->stop();
+    hangups.cancel();
     server.shutdown(grace, stop_all);
     // Documents still being parsed when the grace period ends are not waited for: their workers
     // are killed (a background upload stays kept and is processed again at start).

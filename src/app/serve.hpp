@@ -1,5 +1,7 @@
 #pragma once
 
+#include <functional>
+
 #include "core/config.hpp"
 
 namespace sb::app {
@@ -10,6 +12,8 @@ namespace sb::app {
 core::Config with_default_provider(core::Config config);
 
 // Runs the server until SIGTERM/SIGINT; returns the process exit code.
-int serve(const core::Config& config);
+// `reload` reads the config again (SIGHUP); it throws core::ConfigError for one that does not
+// validate.
+int serve(const core::Config& config, std::function<core::Config()> reload = {});
 
 }  // namespace sb::app

@@ -93,28 +93,12 @@ struct Gateway::Metrics {
 };
 
 Gateway::Gateway(const core::Config& config, http::Client& client, metrics::Registry& registry)
-    : settings_(config.gateway),
-      routes_(config.routes),
+    : client_(client),
+      settings_(std::make_shared<const core::GatewayConfig>(config.gateway)),
+      table_(nullptr),
       metrics_(std::make_unique<Metrics>(registry)),
       rng_(std::random_device{}()) {
-  for (const auto& p : config.providers) {
-    if (p.type == "mock") {
-      providers_.push_back(make_mock_provider(p));
-    } else if (p.type == "anthropic") {
-      providers_.push_back(make_anthropic_provider(p, client));
-    } else if (p.type == "gemini") {
-      providers_.push_back(make_gemini_provider(p, client));
-    } else {
-      providers_.push_back(make_openai_provider(p, client));
-    }
-  }
-  // Every route target and allow-listed model has its breaker (and gauge) from the start.
-  for (const auto& r : routes_) {
-    for (const auto& t : r.targets) health(t.provider, t.model);
-  }
-  for (const auto& p : providers_) {
-    for (const auto& m : p->config().models) health(p->config().name, m);
-  }
+  table_.set(make_table(config));
   registry.on_collect([this] {
     const auto now = Clock::now();
     std::lock_guard lock(mu_);
@@ -129,22 +113,58 @@ Gateway::Gateway(const core::Config& config, http::Client& client, metrics::Regi
 
 Gateway::~Gateway() = default;
 
-Provider* Gateway::find_provider(std::string_view name) const {
-  for (const auto& p : providers_) {
+std::shared_ptr<const Gateway::Table> Gateway::make_table(const core::Config& config) {
+  auto t = std::make_shared<Table>();
+  t->routes = config.routes;
+  for (const auto& p : config.providers) {
+    if (p.type == "mock") {
+      t->providers.push_back(make_mock_provider(p));
+    } else if (p.type == "anthropic") {
+      t->providers.push_back(make_anthropic_provider(p, client_));
+    } else if (p.type == "gemini") {
+      t->providers.push_back(make_gemini_provider(p, client_));
+    } else {
+      t->providers.push_back(make_openai_provider(p, client_));
+    }
+  }
+  // Every route target and allow-listed model has its breaker (and gauge) from the start.
+  for (const auto& r : t->routes) {
+    for (const auto& target : r.targets) health(target.provider, target.model);
+  }
+  for (const auto& p : t->providers) {
+    for (const auto& m : p->config().models) health(p->config().name, m);
+  }
+  return t;
+}
+
+void Gateway::reload(const core::Config& config) {
+  settings_.set(std::make_shared<const core::GatewayConfig>(config.gateway));
+  table_.set(make_table(config));
+}
+
+Provider* Gateway::Table::find(std::string_view name) const {
+  for (const auto& p : providers) {
     if (p->config().name == name) return p.get();
   }
   return nullptr;
 }
 
+std::shared_ptr<Provider> Gateway::find_provider(std::string_view name) const {
+  auto t = table_.get();
+  Provider* p = t->find(name);
+  return p ? std::shared_ptr<Provider>(t, p) : nullptr;  // (aliasing: keeps the table alive)
+}
+
 TargetHealth* Gateway::health(const std::string& provider, const std::string& model) {
   std::string key = provider + "/" + model;
+  const auto settings = settings_.get();
   std::lock_guard lock(mu_);
   auto& slot = health_[key];
   if (!slot) {
-    slot = std::make_unique<TargetHealth>(BreakerConfig{settings_.breaker_failure_percent,
-                                                        settings_.breaker_min_calls,
-                                                        settings_.breaker_window_ms,
-                                                        settings_.breaker_open_ms});
+    slot = std::make_unique<TargetHealth>(BreakerConfig{settings->breaker_failure_percent,
+                                                        settings->breaker_min_calls,
+                                                        settings->breaker_window_ms,
+                                                        settings->breaker_open_ms});
   }
   return slot.get();
 }
@@ -156,18 +176,20 @@ core::Result<Resolved> Gateway::resolve(std::string_view model) {
                      "` does not exist: use a route name or provider/model (GET /v1/models lists them)",
                  "model");
   };
-  for (const auto& r : routes_) {
+  const auto table = table_.get();
+  for (const auto& r : table->routes) {
     if (r.name != model) continue;
     Resolved out;
     out.strategy = r.strategy;
+    out.keep = table;
     for (const auto& t : r.targets) {
-      out.targets.push_back({find_provider(t.provider), t.model, t.weight, health(t.provider, t.model)});
+      out.targets.push_back({table->find(t.provider), t.model, t.weight, health(t.provider, t.model)});
     }
     return out;
   }
   auto slash = model.find('/');
   if (slash == std::string_view::npos || slash + 1 == model.size()) return not_found();
-  Provider* p = find_provider(model.substr(0, slash));
+  Provider* p = table->find(model.substr(0, slash));
   if (!p) return not_found();
   std::string upstream_model(model.substr(slash + 1));
   const auto& allow = p->config().models;
@@ -175,14 +197,16 @@ core::Result<Resolved> Gateway::resolve(std::string_view model) {
     return not_found();
   }
   Resolved out;
+  out.keep = table;
   out.targets.push_back({p, upstream_model, 1, health(p->config().name, upstream_model)});
   return out;
 }
 
 std::vector<ModelInfo> Gateway::models() const {
   std::vector<ModelInfo> out;
-  for (const auto& r : routes_) out.push_back({r.name, "switchboard"});
-  for (const auto& p : providers_) {
+  const auto table = table_.get();
+  for (const auto& r : table->routes) out.push_back({r.name, "switchboard"});
+  for (const auto& p : table->providers) {
     for (const auto& m : p->config().models) out.push_back({p->config().name + "/" + m, p->config().name});
   }
   return out;
@@ -222,10 +246,10 @@ std::vector<Target> Gateway::order(Resolved& resolved) {
   return t;
 }
 
-milliseconds Gateway::backoff(int retry) {
-  long long cap = settings_.retry_backoff_ms;
-  for (int i = 0; i < retry && cap < settings_.retry_backoff_max_ms; ++i) cap *= 2;
-  cap = std::min<long long>(cap, settings_.retry_backoff_max_ms);
+milliseconds Gateway::backoff(int retry, const core::GatewayConfig& settings) {
+  long long cap = settings.retry_backoff_ms;
+  for (int i = 0; i < retry && cap < settings.retry_backoff_max_ms; ++i) cap *= 2;
+  cap = std::min<long long>(cap, settings.retry_backoff_max_ms);
   if (cap <= 0) return milliseconds(0);
   std::lock_guard lock(mu_);
   // "Full jitter": uniform in [cap/2, cap] keeps retries spread without waiting nearly zero.
@@ -334,8 +358,10 @@ awaitable<core::Status> Gateway::run(ChatCall& call, Resolved resolved, Outcome&
 awaitable<core::Status> Gateway::run_targets(ChatCall& call, Resolved resolved, Outcome& outcome,
                                              const Attempt& attempt, const bool* started,
                                              std::vector<TriedTarget>& tried) {
+  const auto settings = settings_.get();  // this call's, whatever a reload does meanwhile
+  const std::shared_ptr<const void> keep = resolved.keep;  // the targets' providers
   if (call.deadline == Clock::time_point::max()) {
-    call.deadline = Clock::now() + milliseconds(settings_.request_timeout_ms);
+    call.deadline = Clock::now() + milliseconds(settings->request_timeout_ms);
   }
   std::vector<Target> targets = order(resolved);
   std::optional<Error> last;
@@ -348,7 +374,7 @@ awaitable<core::Status> Gateway::run_targets(ChatCall& call, Resolved resolved, 
       if (now >= call.deadline) {
         Error e(ErrorKind::upstream_timeout,
                 "the request's deadline (gateway.request_timeout_ms = " +
-                    std::to_string(settings_.request_timeout_ms) + ") passed after " +
+                    std::to_string(settings->request_timeout_ms) + ") passed after " +
                     std::to_string(outcome.attempts) + " attempt(s)" +
                     (last ? "; last error: " + last->message : ""),
                 {}, "gateway");
@@ -402,12 +428,12 @@ awaitable<core::Status> Gateway::run_targets(ChatCall& call, Resolved resolved, 
         co_return e;
       }
       t.health->record(counts_as_failure(e), took, Clock::now());
-      if (!retryable(e, settings_.retry_on_auth_errors)) co_return e;
-      milliseconds wait = backoff(retry);
+      if (!retryable(e, settings->retry_on_auth_errors)) co_return e;
+      milliseconds wait = backoff(retry, *settings);
       if (e.retry_after_ms >= 0) wait = std::max(wait, milliseconds(e.retry_after_ms));
       last = std::move(e);
-      if (retry >= settings_.max_retries) break;
-      if (wait > milliseconds(settings_.retry_backoff_max_ms) || Clock::now() + wait >= call.deadline) {
+      if (retry >= settings->max_retries) break;
+      if (wait > milliseconds(settings->retry_backoff_max_ms) || Clock::now() + wait >= call.deadline) {
         break;  // a long Retry-After or no time left: the next target instead
       }
       if (wait.count() > 0) {
@@ -513,7 +539,8 @@ std::vector<ProviderStatus> Gateway::providers() {
   std::vector<ProviderStatus> out;
   const auto now = Clock::now();
   std::lock_guard lock(mu_);
-  for (const auto& p : providers_) {
+  const auto table = table_.get();
+  for (const auto& p : table->providers) {
     ProviderStatus s;
     s.name = p->config().name;
     s.type = p->config().type;

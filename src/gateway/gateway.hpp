@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "core/config.hpp"
+#include "core/swappable.hpp"
 #include "core/metrics.hpp"
 #include "gateway/provider.hpp"
 #include "gateway/target_health.hpp"
@@ -38,6 +39,8 @@ struct Target {
 struct Resolved {
   std::vector<Target> targets;
   std::string strategy = "priority";  // priority | weighted | least_latency
+  // Keeps the targets' providers alive while the call runs, whatever a config reload does.
+  std::shared_ptr<const void> keep;
 };
 
 // One target as the loop left it, for error.attempts.
@@ -105,7 +108,13 @@ class Gateway {
   bool all_open(const Resolved& targets);
 
   std::vector<ProviderStatus> providers();
-  Provider* find_provider(std::string_view name) const;
+  // The provider, kept alive for as long as the caller holds it; null when there is none.
+  std::shared_ptr<Provider> find_provider(std::string_view name) const;
+
+  // A config reload (SIGHUP): providers, routes and the [gateway] settings are replaced for the
+  // requests that start from now on; those in flight finish on what they started with. Breakers
+  // are kept by provider/model (new breaker settings apply to targets first seen after it).
+  void reload(const core::Config& config);
 
   // The gateway's own share of a request (total minus upstream time and backoff).
   void observe_overhead(std::chrono::steady_clock::duration d);
@@ -129,16 +138,23 @@ class Gateway {
                                                    std::vector<TriedTarget>& tried);
   std::vector<Target> order(Resolved& resolved);
   TargetHealth* health(const std::string& provider, const std::string& model);
-  std::chrono::milliseconds backoff(int retry);
+  std::chrono::milliseconds backoff(int retry, const core::GatewayConfig& settings);
   void record(const ChatCall& call, const Target& t, int attempt, const core::Error* error,
               std::chrono::steady_clock::duration took);
   // switchboard_tokens_total from counts, or from the "usage" of an OpenAI answer.
   void add_tokens(const Outcome& o, long long prompt, long long completion);
   void count_tokens(const Outcome& o, std::string_view body);
 
-  core::GatewayConfig settings_;
-  std::vector<std::unique_ptr<Provider>> providers_;
-  std::vector<core::RouteConfig> routes_;
+  struct Table {
+    std::vector<std::shared_ptr<Provider>> providers;
+    std::vector<core::RouteConfig> routes;
+    Provider* find(std::string_view name) const;
+  };
+  std::shared_ptr<const Table> make_table(const core::Config& config);
+
+  http::Client& client_;
+  core::Swappable<core::GatewayConfig> settings_;
+  core::Swappable<Table> table_;
   std::unique_ptr<Metrics> metrics_;
   std::mutex mu_;  // guards health_ and rng_
   std::map<std::string, std::unique_ptr<TargetHealth>> health_;  // "provider/model"

@@ -249,7 +249,7 @@ class ConnWriter final : public StreamWriter {
 
 struct Server::Impl : std::enable_shared_from_this<Impl> {
   Impl(std::vector<asio::io_context*> io, const core::Config& config, const Router& r,
-       const BearerAuth& a, const CorsPolicy& c, metrics::Registry& registry)
+       const core::Swappable<BearerAuth>& a, const core::Swappable<CorsPolicy>& c, metrics::Registry& registry)
       : contexts(std::move(io)),
         cfg(config.server),
         router(r),
@@ -262,8 +262,8 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
   std::size_t next_context = 0;  // acceptor-only
   core::ServerConfig cfg;
   const Router& router;
-  const BearerAuth& auth;
-  const CorsPolicy& cors;
+  const core::Swappable<BearerAuth>& auth;  // (replaced on a config reload)
+  const core::Swappable<CorsPolicy>& cors;
   RequestLog m;  // metrics and access log
   tcp::acceptor acceptor;
   std::atomic<bool> draining{false};
@@ -291,7 +291,8 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
 };
 
 Server::Server(std::vector<asio::io_context*> contexts, const core::Config& config,
-               const Router& router, const BearerAuth& auth, const CorsPolicy& cors,
+               const Router& router, const core::Swappable<BearerAuth>& auth,
+               const core::Swappable<CorsPolicy>& cors,
                metrics::Registry& registry)
     : impl_(std::make_shared<Impl>(std::move(contexts), config, router, auth, cors, registry)) {}
 
@@ -601,6 +602,7 @@ awaitable<Response> Server::Impl::dispatch(Request& req, std::string_view& route
   Match match = router.match(req.method, req.path);
   if (!match.pattern.empty()) route = match.pattern;
   const std::string_view origin = req.header("Origin");
+  const auto cors = this->cors.get();  // this request's policy, whatever a reload does meanwhile
 
   if (req.method == "OPTIONS") {
     if (match.kind == Match::Kind::not_found) {
@@ -611,12 +613,12 @@ awaitable<Response> Server::Impl::dispatch(Request& req, std::string_view& route
     res.status = 204;
     res.content_type.clear();
     if (!origin.empty() && !req.header("Access-Control-Request-Method").empty()) {
-      if (!cors.origin_allowed(origin)) {
+      if (!cors->origin_allowed(origin)) {
         co_return Response::error(Error(ErrorKind::forbidden,
                                         "CORS: origin " + std::string(origin) +
                                             " is not in cors.allowed_origins"));
       }
-      res.headers = cors.preflight_headers(origin, match.allow);
+      res.headers = cors->preflight_headers(origin, match.allow);
     } else {
       res.header("Allow", match.allow);
     }
@@ -624,8 +626,9 @@ awaitable<Response> Server::Impl::dispatch(Request& req, std::string_view& route
   }
 
   std::optional<Response> res;
-  if (auth.required_for(req.path)) {
-    auto outcome = auth.check(req.header("Authorization"), req.header("x-api-key"));
+  const auto auth = this->auth.get();
+  if (auth->required_for(req.path)) {
+    auto outcome = auth->check(req.header("Authorization"), req.header("x-api-key"));
     if (outcome != BearerAuth::Outcome::ok) {
       res = Response::error(Error(
           ErrorKind::unauthorized,
@@ -665,7 +668,7 @@ awaitable<Response> Server::Impl::dispatch(Request& req, std::string_view& route
     }
   }
   if (!origin.empty()) {
-    for (auto& h : cors.response_headers(origin)) res->headers.push_back(std::move(h));
+    for (auto& h : cors->response_headers(origin)) res->headers.push_back(std::move(h));
   }
   co_return std::move(*res);
 }

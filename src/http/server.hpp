@@ -16,6 +16,7 @@
 #include "core/config.hpp"
 #include "core/error.hpp"
 #include "core/metrics.hpp"
+#include "core/swappable.hpp"
 #include "http/auth.hpp"
 #include "http/cors.hpp"
 #include "http/router.hpp"
@@ -32,7 +33,8 @@ class Server {
   // first), router, auth, cors and registry must outlive the server.
   Server(std::vector<boost::asio::io_context*> contexts, const core::Config& config,
          const Router& router,
-         const BearerAuth& auth, const CorsPolicy& cors, core::metrics::Registry& registry);
+         const core::Swappable<BearerAuth>& auth, const core::Swappable<CorsPolicy>& cors,
+         core::metrics::Registry& registry);
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;

@@ -53,6 +53,7 @@ class Server {
 
   int port() const { return port_; }
   const std::string& data_dir() const { return data_dir_; }
+  const std::string& config_path() const { return config_path_; }  // "" without config_toml
   pid_t pid() const { return pid_; }
 
   // Sends a signal and waits for exit; returns the exit code (or 128+signal).

@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <thread>
 
+#include "fake_upstream.hpp"
 #include "harness.hpp"
 
 namespace sbtest {
@@ -270,6 +271,44 @@ TEST(Startup, ConfiguredProvidersTurnTheMockOffAndSayWhatThatBreaks) {
   auto ready = json::parse(r->body);
   EXPECT_EQ(ready.at("checks").at("collections").at("status"), "degraded") << ready;
   EXPECT_EQ(ready.at("checks").at("collections").at("unresolved_embedding_models").at(0).at("name"), "qs") << ready;
+}
+
+TEST(Reload, SighupReloadsProvidersRoutesKeysAndLogLevelWithoutDroppingRequests) {
+  FakeUpstream a, b;
+  auto config = [&](const std::string& key, FakeUpstream& up, const std::string& name) {
+    return "[log]\nlevel = \"info\"\n[auth]\napi_keys = [\"" + key + "\"]\n[[providers]]\nname = \"" + name +
+           "\"\ntype = \"openai\"\nbase_url = \"" + up.url() + "/v1\"\n[[routes]]\nname = \"main\"\n"
+           "targets = [{ provider = \"" + name + "\", model = \"m\" }]\n";
+  };
+  Server s({.config_toml = config("sk-one", a, "a")});
+  const std::string chat = R"({"model":"main","messages":[{"role":"user","content":"hi"}]})";
+  Behavior slow = completion("from a");
+  slow.delay_before_headers = std::chrono::milliseconds(1500);
+  a.push(slow);
+  std::optional<HttpResponse> in_flight;
+  std::thread t([&] { in_flight = http(s.port(), "POST", "/v1/chat/completions", chat, {{"Authorization", "Bearer sk-one"}}); });
+  for (int i = 0; i < 100 && a.received().empty(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  std::ofstream(s.config_path()) << config("sk-two", b, "b");
+  ::kill(s.pid(), SIGHUP);
+  ASSERT_TRUE(s.wait_for_log("config reloaded")) << s.stderr_text();
+  b.set_default(completion("from b"));
+  auto after = http(s.port(), "POST", "/v1/chat/completions", chat, {{"Authorization", "Bearer sk-two"}});
+  ASSERT_EQ(after->status, 200) << after->body;
+  EXPECT_NE(after->body.find("from b"), std::string::npos) << "the route now goes to b";
+  EXPECT_EQ(http(s.port(), "POST", "/v1/chat/completions", chat, {{"Authorization", "Bearer sk-one"}})->status, 401)
+      << "the old key is gone";
+  t.join();
+  ASSERT_TRUE(in_flight);
+  EXPECT_EQ(in_flight->status, 200) << "the request in flight finished on what it started with";
+  EXPECT_NE(in_flight->body.find("from a"), std::string::npos);
+
+  // A config that does not validate changes nothing, and says why.
+  std::ofstream(s.config_path()) << "[server]\nmax_body_bytes = \"big\"\n";
+  ::kill(s.pid(), SIGHUP);
+  ASSERT_TRUE(s.wait_for_log("config reload refused"));
+  EXPECT_TRUE(s.wait_for_log("server.max_body_bytes"));
+  EXPECT_EQ(http(s.port(), "POST", "/v1/chat/completions", chat, {{"Authorization", "Bearer sk-two"}})->status, 200);
+  EXPECT_EQ(s.stop(SIGTERM), 0) << "still a clean exit";
 }
 
 TEST(Shutdown, IdleServerExitsZeroOnSigterm) {
