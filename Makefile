@@ -5,15 +5,19 @@ BUILD_DIR ?= build
 BUILD_TYPE ?= Release
 ARGS ?=
 
-.PHONY: all deps e2e-deps configure build serve test unit integration e2e fuzz test-asan bench bench-gateway bench-jobs clean
+.PHONY: all deps test-deps e2e-deps configure build serve test unit integration e2e fuzz test-asan bench bench-gateway bench-jobs clean
 
 all: build
 
+# What serving needs; test-deps adds the tests' and benchmarks' tools.
 deps:
 	./scripts/install-deps.sh
 
+test-deps:
+	./scripts/install-deps.sh --test
+
 # The e2e tests' client: the official openai npm package, pinned by tests/e2e/package-lock.json.
-e2e-deps: deps
+e2e-deps: test-deps
 	@if [ ! -d tests/e2e/node_modules/openai ]; then \
 	  cd tests/e2e && npm ci --no-audit --no-fund; \
 	fi
@@ -26,16 +30,20 @@ configure: deps
 build: configure
 	cmake --build $(BUILD_DIR)
 
-serve: build
+serve: configure
+	cmake --build $(BUILD_DIR) --target switchboard
 	./$(BUILD_DIR)/switchboard serve $(ARGS)
 
-test: build e2e-deps
+# (cmake runs again: GoogleTest may have been installed since the first configure)
+test: e2e-deps configure
+	cmake -S . -B $(BUILD_DIR) >/dev/null
+	cmake --build $(BUILD_DIR)
 	cd $(BUILD_DIR) && ctest --output-on-failure --timeout 300 -j2
 
-unit: build
+unit: test-deps build
 	./$(BUILD_DIR)/tests/unit_tests
 
-integration: build
+integration: test-deps build
 	./$(BUILD_DIR)/tests/integration_tests
 
 e2e: build e2e-deps
@@ -43,7 +51,7 @@ e2e: build e2e-deps
 
 # libFuzzer targets (clang, ASan, UBSan) in build-fuzz, each run FUZZ_SECONDS (default 60).
 FUZZ_SECONDS ?= 60
-fuzz: deps
+fuzz: test-deps
 	@if [ ! -f build-fuzz/build.ninja ]; then \
 	  cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	    -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DSB_FUZZ=ON; \
@@ -60,16 +68,16 @@ test-asan: e2e-deps
 	cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest --output-on-failure --timeout 600 -j2
 
-bench: build
+bench: test-deps build
 	./bench/http/run.sh
 	./bench/gateway/run.sh
 	./bench/jobs/run.sh
 	./bench/knowledge/run.sh
 
-bench-gateway: build
+bench-gateway: test-deps build
 	./bench/gateway/run.sh
 
-bench-jobs: build
+bench-jobs: test-deps build
 	./bench/jobs/run.sh
 
 clean:

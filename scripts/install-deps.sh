@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Installs the Debian 12 packages Switchboard needs to build, test and benchmark.
+# Installs the Debian 12 packages Switchboard needs.
+#   scripts/install-deps.sh          what building and serving needs (make serve)
+#   scripts/install-deps.sh --test   that, and what the tests and benchmarks add (make test)
 # Idempotent: does nothing when every package is already installed.
 set -euo pipefail
 
@@ -11,11 +13,24 @@ PACKAGES=(
   libpoppler-cpp-dev libgumbo-dev libpugixml-dev libarchive-dev
   libtomlplusplus-dev
   libjemalloc-dev
+)
+# Tests (GoogleTest, the e2e clients' Node.js, the fuzzers' clang) and benchmarks (Google
+# Benchmark, wrk, valgrind for instruction counts, the peers' redis-server).
+TEST_PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev
-  wrk curl procps redis-server
+  wrk curl procps valgrind redis-server
   nodejs
 )
+
+with_tests=0
+for arg in "$@"; do
+  case "$arg" in
+    --test) with_tests=1 ;;
+    *) echo "usage: $0 [--test]" >&2; exit 2 ;;
+  esac
+done
+if [ "$with_tests" -eq 1 ]; then PACKAGES+=("${TEST_PACKAGES[@]}"); fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -26,7 +41,7 @@ done
 
 # Debian's nodejs comes without npm (NodeSource's includes it): the e2e tests and the
 # benchmark peers need npm.
-if ! command -v npm >/dev/null 2>&1 && ! dpkg-query -W -f='${Status}' npm 2>/dev/null | grep -q "install ok installed"; then
+if [ "$with_tests" -eq 1 ] && ! command -v npm >/dev/null 2>&1 && ! dpkg-query -W -f='${Status}' npm 2>/dev/null | grep -q "install ok installed"; then
   missing+=(npm)
 fi
 
