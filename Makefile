@@ -16,9 +16,10 @@ deps:
 test-deps:
 	./scripts/install-deps.sh --test
 
-# The e2e tests' client: the official openai npm package, pinned by tests/e2e/package-lock.json.
+# The e2e tests' clients: the official openai and @anthropic-ai/sdk npm packages, pinned by
+# tests/e2e/package-lock.json.
 e2e-deps: test-deps
-	@if [ ! -d tests/e2e/node_modules/openai ]; then \
+	@if [ ! -d tests/e2e/node_modules/openai ] || [ ! -d tests/e2e/node_modules/@anthropic-ai/sdk ]; then \
 	  cd tests/e2e && npm ci --no-audit --no-fund; \
 	fi
 

@@ -35,6 +35,8 @@ void register_echo_routes(http::Router& router);
 // targets are all open-circuited into a job (202).
 void register_chat_routes(http::Router& router, gateway::Gateway& gateway, jobs::Service* jobs,
                           std::size_t max_response_bytes);
+// POST /v1/messages: the Anthropic Messages API over every provider.
+void register_messages_routes(http::Router& router, gateway::Gateway& gateway);
 // The job API (/api/v1/jobs...).
 void register_job_routes(http::Router& router, jobs::Service& jobs, gateway::Gateway& gateway,
                          bool allow_private_webhooks, std::size_t max_response_bytes);
@@ -47,6 +49,7 @@ boost::asio::awaitable<http::Response> enqueue_job(jobs::Service& jobs, jobs::Su
 
 inline void register_routes(http::Router& router, Deps deps) {
   if (deps.gateway) register_chat_routes(router, *deps.gateway, deps.jobs, deps.max_response_bytes);
+  if (deps.gateway) register_messages_routes(router, *deps.gateway);
   if (deps.gateway && deps.jobs) {
     register_job_routes(router, *deps.jobs, *deps.gateway, deps.allow_private_webhooks, deps.max_response_bytes);
   }

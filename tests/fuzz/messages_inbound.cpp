@@ -1,0 +1,32 @@
+// POST /v1/messages' translations: an Anthropic request to an OpenAI one, and OpenAI answers
+// (whole, and each stream chunk) back to Anthropic's format.
+#include <boost/json/parse.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "gateway/anthropic_inbound.hpp"
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  namespace in = sb::gateway::anthropic_inbound;
+  const std::string_view text(reinterpret_cast<const char*>(data), size);
+  boost::system::error_code ec;
+  boost::json::value v = boost::json::parse(text, ec);
+  if (!ec && v.is_object()) (void)in::to_chat_request(v.get_object());
+  (void)in::to_message(text, "m");
+  in::StreamTranslator t("m");
+  std::string out;
+  // The input as one chunk, and split on newlines as several.
+  t.chunk(text, out);
+  std::size_t start = 0;
+  while (start < text.size()) {
+    const std::size_t nl = text.find('\n', start);
+    t.chunk(text.substr(start, nl == std::string_view::npos ? std::string_view::npos : nl - start), out);
+    if (nl == std::string_view::npos) break;
+    start = nl + 1;
+  }
+  t.finish(out);
+  return 0;
+}
