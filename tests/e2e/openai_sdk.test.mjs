@@ -217,3 +217,55 @@ test('legacy completions, whole and streamed', async () => {
   for await (const chunk of stream) text += chunk.choices[0]?.text ?? '';
   assert.equal(text, 'Mock reply to: Say hi');
 });
+
+test('responses.create: text, whole and streamed', async () => {
+  const r = await client.responses.create({ model: 'mock/echo', input: 'Hello there', instructions: 'Be brief.' });
+  assert.equal(r.object, 'response');
+  assert.equal(r.status, 'completed');
+  assert.equal(r.output_text, 'Mock reply to: Hello there');
+  assert.ok(r.usage.output_tokens > 0);
+  const stream = await client.responses.create({
+    model: 'mock/echo', stream: true,
+    input: [{ role: 'user', content: [{ type: 'input_text', text: 'Stream me' }] }],
+  });
+  let text = '';
+  let completed = null;
+  for await (const event of stream) {
+    if (event.type === 'response.output_text.delta') text += event.delta;
+    if (event.type === 'response.completed') completed = event.response;
+  }
+  assert.equal(text, 'Mock reply to: Stream me');
+  assert.equal(completed.output[0].content[0].text, 'Mock reply to: Stream me');
+});
+
+test('responses.create with a function tool, whole and streamed, and its output sent back', async () => {
+  const tools = [{ type: 'function', name: 'get_weather', description: 'The weather in a city',
+    parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] }, strict: false }];
+  const r = await client.responses.create({ model: 'tools/gpt-4o', input: 'Weather in Oslo?', tools });
+  const call = r.output.find((o) => o.type === 'function_call');
+  assert.equal(call.name, 'get_weather');
+  assert.deepEqual(JSON.parse(call.arguments), { city: 'Oslo' });
+  assert.equal(upstreamSeen[upstreamSeen.length - 1].tools[0].function.name, 'get_weather');
+
+  const stream = await client.responses.create({ model: 'tools/gpt-4o', input: 'Weather in Oslo?', tools, stream: true });
+  let args = '';
+  let done = null;
+  for await (const event of stream) {
+    if (event.type === 'response.function_call_arguments.delta') args += event.delta;
+    if (event.type === 'response.output_item.done') done = event.item;
+  }
+  assert.deepEqual(JSON.parse(args), { city: 'Oslo' });
+  assert.equal(done.type, 'function_call');
+  assert.equal(done.name, 'get_weather');
+
+  await client.responses.create({
+    model: 'tools/gpt-4o', tools,
+    input: [{ role: 'user', content: 'Weather in Oslo?' },
+      { type: 'function_call', call_id: call.call_id, name: call.name, arguments: call.arguments },
+      { type: 'function_call_output', call_id: call.call_id, output: 'sunny' }],
+  });
+  const back = upstreamSeen[upstreamSeen.length - 1];
+  assert.equal(back.messages[1].tool_calls[0].id, call.call_id);
+  assert.equal(back.messages[2].role, 'tool');
+  assert.equal(back.messages[2].content, 'sunny');
+});

@@ -1,5 +1,6 @@
-// POST /v1/messages' translations: an Anthropic request to an OpenAI one, and OpenAI answers
-// (whole, and each stream chunk) back to Anthropic's format.
+// The inbound translations of POST /v1/messages (Anthropic) and POST /v1/responses (OpenAI
+// Responses): a request to an OpenAI chat one, and chat answers (whole, and each stream chunk)
+// back to the format.
 #include <boost/json/parse.hpp>
 
 #include <cstddef>
@@ -8,6 +9,7 @@
 #include <string_view>
 
 #include "gateway/anthropic_inbound.hpp"
+#include "gateway/responses_inbound.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   namespace in = sb::gateway::anthropic_inbound;
@@ -28,5 +30,18 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     start = nl + 1;
   }
   t.finish(out);
+  namespace re = sb::gateway::responses_inbound;
+  if (!ec && v.is_object()) (void)re::to_chat_request(v.get_object());
+  (void)re::to_response(text, "m");
+  re::StreamTranslator r("m");
+  r.chunk(text, out);
+  start = 0;
+  while (start < text.size()) {
+    const std::size_t nl = text.find('\n', start);
+    r.chunk(text.substr(start, nl == std::string_view::npos ? std::string_view::npos : nl - start), out);
+    if (nl == std::string_view::npos) break;
+    start = nl + 1;
+  }
+  r.finish(out);
   return 0;
 }
