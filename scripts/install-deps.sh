@@ -14,12 +14,13 @@ PACKAGES=(
   libtomlplusplus-dev
   libjemalloc-dev
 )
-# Tests (GoogleTest, the e2e clients' Node.js, the fuzzers' clang) and benchmarks (Google
+# Tests (GoogleTest, the e2e clients' Node.js, the fuzzers' clang, the README doc test's
+# Python and curl) and benchmarks (Google
 # Benchmark, wrk, valgrind for instruction counts, the peers' redis-server).
 TEST_PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev
-  wrk curl procps valgrind redis-server
+  wrk curl procps valgrind redis-server python3
   nodejs
 )
 
