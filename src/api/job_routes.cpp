@@ -83,7 +83,7 @@ awaitable<Response> get_result(jobs::Service& svc, Request& req) {
   co_return res;
 }
 
-// One submission ({type, request, priority?, webhook_url?, idempotency_key?, ttl_s?,
+// One submission ({type, request, priority?, webhook_url?, idempotency_key?, ttl_ms?,
 // max_attempts?}) checked and turned into a Submit. `prefix` names the fields in errors.
 core::Result<jobs::Submit> parse_submission(const json::object& body, gateway::Gateway& gw,
                                             bool allow_private_webhooks, std::size_t max_response_bytes,
@@ -130,9 +130,9 @@ core::Result<jobs::Submit> parse_submission(const json::object& body, gateway::G
   if (s.idempotency_key && (s.idempotency_key->empty() || s.idempotency_key->size() > 256)) {
     return named(Error(ErrorKind::invalid_field, "'idempotency_key' must be 1 to 256 characters", "idempotency_key"));
   }
-  auto ttl = get_int(body, "ttl_s", 1, 365LL * 86400);
+  auto ttl = get_int(body, "ttl_ms", 1000, 365LL * 86400 * 1000);
   if (!ttl) return named(ttl.error());
-  s.ttl_s = *ttl;
+  s.ttl_ms = *ttl;
   auto attempts = get_int(body, "max_attempts", 1, 100);
   if (!attempts) return named(attempts.error());
   if (*attempts) s.max_attempts = static_cast<int>(**attempts);
@@ -148,13 +148,13 @@ std::optional<std::string> header_value(const Request& req, std::string_view nam
 using T = Type;
 const Schema kSubmit{{},
                      {{"type", T::string}, {"request", T::any}, {"priority", T::integer},
-                      {"webhook_url", T::string}, {"idempotency_key", T::string}, {"ttl_s", T::integer},
+                      {"webhook_url", T::string}, {"idempotency_key", T::string}, {"ttl_ms", T::integer},
                       {"max_attempts", T::integer}}};
 const Schema kSubmitBatch{{},
                           {{"jobs", T::array}, {"jobs[]", T::object}, {"jobs[].type", T::string},
                            {"jobs[].request", T::any}, {"jobs[].priority", T::integer},
                            {"jobs[].webhook_url", T::string}, {"jobs[].idempotency_key", T::string},
-                           {"jobs[].ttl_s", T::integer}, {"jobs[].max_attempts", T::integer}}};
+                           {"jobs[].ttl_ms", T::integer}, {"jobs[].max_attempts", T::integer}}};
 const Schema kListJobs{list_query({"status"}), {}};
 const Schema kNone{};
 

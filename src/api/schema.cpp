@@ -112,6 +112,7 @@ Error unknown_parameter(std::string path) {
   const std::string_view leaf = std::string_view(path).substr(path.find_last_of('.') + 1);
   if (leaf == "content") message += " (a document's body is 'text')";
   if (leaf == "id") message += " (your own id for a document is 'external_id')";
+  if (leaf == "ttl_s") message += " (durations are milliseconds: 'ttl_ms')";
   if (leaf == "cursor") message += " (lists page with 'after' and 'before', given an item's id)";
   return Error(ErrorKind::unknown_parameter, std::move(message), std::move(path));
 }

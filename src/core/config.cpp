@@ -261,7 +261,7 @@ const std::vector<KeyDef>& schema() {
       int_key("jobs", "max_attempts", &Config::jobs, &JobsConfig::max_attempts, 1, 100,
               "Attempts per job unless the job says otherwise (max_attempts in the request)."),
       int_key("jobs", "ttl_s", &Config::jobs, &JobsConfig::ttl_s, 1, 365LL * 86400,
-              "A job not finished this long after it was created becomes expired (per-job ttl_s "
+              "A job not finished this long after it was created becomes expired (per-job ttl_ms "
               "overrides)."),
       int_key("jobs", "retention_s", &Config::jobs, &JobsConfig::retention_s, 1, 10LL * 365 * 86400,
               "Finished jobs and their results are deleted this long after they finished."),

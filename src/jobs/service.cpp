@@ -282,7 +282,7 @@ JobInsert Service::prepare(Submit s, std::int64_t now) {
   in.webhook_url = std::move(s.webhook_url);
   in.max_attempts = s.max_attempts.value_or(cfg_.max_attempts);
   in.now = now;
-  in.expires_at = now + s.ttl_s.value_or(cfg_.ttl_s) * 1000;
+  in.expires_at = now + s.ttl_ms.value_or(cfg_.ttl_s * 1000);
   return in;
 }
 

@@ -38,7 +38,7 @@ struct Submit {
   int priority = 0;
   std::optional<std::string> webhook_url;
   std::optional<std::string> idempotency_key;
-  std::optional<std::int64_t> ttl_s;
+  std::optional<std::int64_t> ttl_ms;
   std::optional<int> max_attempts;
 };
 

@@ -120,7 +120,8 @@ TEST(Jobs, BadSubmissionsAreRefusedWithTheFieldNamed) {
   check(R"({"type":"embeddings","request":{"model":"a/x","input":7}})", 400, "request.input");
   check(job("nobody/x"), 404, "");
   check(job("a/x", R"(,"priority":"high")"), 400, "priority");
-  check(job("a/x", R"(,"ttl_s":0)"), 400, "ttl_s");
+  check(job("a/x", R"(,"ttl_ms":999)"), 400, "ttl_ms");
+  check(job("a/x", R"(,"ttl_s":60)"), 400, "ttl_s");
   check(job("a/x", R"(,"max_attempts":1000)"), 400, "max_attempts");
   check(job("a/x", R"(,"webhook_url":"ftp://x")"), 400, "webhook_url");
   check(job("a/x", R"(,"webhook_url":"http://127.0.0.1:9/hook")"), 400, "webhook_url");

@@ -83,7 +83,7 @@ class JobServiceTest : public ::testing::Test {
     Submit s;
     s.type = "chat.completion";
     s.request = R"({"model":")" + model + R"(","messages":[{"role":"user","content":"hi"}]})";
-    s.ttl_s = ttl;
+    s.ttl_ms = ttl ? std::optional<std::int64_t>(*ttl * 1000) : std::nullopt;
     return s;
   }
 
