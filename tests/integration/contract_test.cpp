@@ -189,6 +189,37 @@ TEST_F(Contract, ResourcesAreAddressedByIdOrName) {
   EXPECT_EQ(http(port(), "GET", "/api/v1/documents/" + doc_id + "/versions")->status, 200) << "still the versions";
 }
 
+// Every list: the same parameters and envelope; times in Unix seconds.
+TEST_F(Contract, EveryListPagesTheSameWay) {
+  ASSERT_EQ(http(port(), "POST", "/api/v1/collections", R"({"name":"lists"})")->status, 201);
+  auto doc = http(port(), "POST", "/api/v1/index", R"({"collection":"lists","text":"One."})");
+  ASSERT_EQ(doc->status, 201);
+  const std::string doc_id(json::parse(doc->body).at("id").as_string());
+  ASSERT_EQ(http(port(), "POST", "/api/v1/jobs", R"({"type":"embeddings","request":{"model":"mock/embed","input":"x"}})")->status, 202);
+  const std::vector<std::string> lists = {"/api/v1/jobs", "/api/v1/documents?collection=lists",
+                                          "/api/v1/documents/" + doc_id + "/versions", "/api/v1/collections"};
+  for (const auto& path : lists) {
+    auto r = http(port(), "GET", with_query(path, "limit=1"));
+    ASSERT_EQ(r->status, 200) << path << " " << r->body;
+    auto v = json::parse(r->body).as_object();
+    EXPECT_EQ(v.at("object"), "list") << path;
+    EXPECT_EQ(v.at("data").as_array().size(), 1u) << path;
+    EXPECT_TRUE(v.contains("first_id") && v.contains("last_id") && v.contains("has_more")) << path << " " << r->body;
+    for (const auto& [k, val] : v.at("data").at(0).as_object()) {
+      if (k.ends_with("_at") && !val.is_null()) {
+        ASSERT_TRUE(val.is_int64()) << path << " " << k << " " << val;
+        EXPECT_LT(val.as_int64(), 10'000'000'000) << path << " " << k << ": seconds, not milliseconds";
+      }
+    }
+    for (const std::string bad : {"limit=0", "limit=101", "order=sideways", "after=nope_0", "after=a&before=b"}) {
+      auto e = http(port(), "GET", with_query(path, bad));
+      EXPECT_EQ(e->status, 400) << path << "?" << bad << " " << e->body;
+    }
+    auto asc = http(port(), "GET", with_query(path, "order=asc"));
+    EXPECT_EQ(asc->status, 200) << path;
+  }
+}
+
 TEST_F(Contract, ValidRequestsStillPass) {
   ASSERT_EQ(http(port(), "POST", "/api/v1/collections", R"({"name":"ok","embedding_model":null})")->status, 201);
   auto doc = http(port(), "POST", "/api/v1/index",
