@@ -4,6 +4,7 @@
 
 #include "core/ids.hpp"
 #include "core/json_text.hpp"
+#include "gateway/inbound_common.hpp"
 
 namespace sb::gateway::anthropic_inbound {
 
@@ -13,13 +14,8 @@ using core::ErrorKind;
 
 namespace {
 
-Error bad(const std::string& param, const std::string& what) {
-  return Error(ErrorKind::invalid_field, "'" + param + "' " + what, param);
-}
-
-Error wrong_type(const std::string& param, const std::string& what) {
-  return Error(ErrorKind::invalid_type, "'" + param + "' must be " + what, param);
-}
+using inbound::wrong_type;
+const auto& bad = inbound::bad_field;
 
 // A text or content-block list -> OpenAI content parts (text and images); tool blocks are
 // handled by the caller. `where` names the field in errors.
@@ -181,23 +177,12 @@ core::Result<json::object> to_chat_request(const json::object& in) {
     }
   }
   out["messages"] = std::move(messages);
-  for (const char* name : {"temperature", "top_p"}) {
-    if (const json::value* v = in.if_contains(name); v && !v->is_null()) {
-      if (!v->is_number()) return wrong_type(name, "a number");
-      out[name] = *v;
-    }
-  }
+  if (auto st = inbound::copy_numbers(in, out, {"temperature", "top_p"}); !st) return std::move(st).error();
   if (const json::value* stop = in.if_contains("stop_sequences"); stop && !stop->is_null()) {
     if (!stop->is_array()) return wrong_type("stop_sequences", "an array of strings");
     out["stop"] = *stop;
   }
-  if (const json::value* stream = in.if_contains("stream"); stream && !stream->is_null()) {
-    if (!stream->is_bool()) return wrong_type("stream", "a boolean");
-    if (stream->get_bool()) {
-      out["stream"] = true;
-      out["stream_options"] = json::object{{"include_usage", true}};
-    }
-  }
+  if (auto st = inbound::copy_stream(in, out); !st) return std::move(st).error();
   if (const json::value* tools = in.if_contains("tools"); tools && !tools->is_null()) {
     if (!tools->is_array()) return wrong_type("tools", "an array");
     json::array fns;
@@ -277,10 +262,7 @@ core::Result<std::string> to_message(std::string_view chat_completion, std::stri
   }
   const json::value* finish = choice.if_contains("finish_reason");
   long long in_tokens = 0, out_tokens = 0;
-  if (const json::value* u = o->if_contains("usage"); u && u->is_object()) {
-    if (const auto* p = u->get_object().if_contains("prompt_tokens"); p && p->is_int64()) in_tokens = p->get_int64();
-    if (const auto* c = u->get_object().if_contains("completion_tokens"); c && c->is_int64()) out_tokens = c->get_int64();
-  }
+  inbound::read_usage(*o, in_tokens, out_tokens);
   const json::value* id = o->if_contains("id");
   json::object msg{{"id", message_id(id && id->is_string() ? std::string_view(id->get_string()) : std::string_view())},
                    {"type", "message"},
@@ -342,13 +324,8 @@ void StreamTranslator::chunk(std::string_view text, std::string& out) {
   if (ec || !o) return;
   const json::value* id = o->if_contains("id");
   if (!started_) start(out, id && id->is_string() ? std::string_view(id->get_string()) : std::string_view());
-  if (const json::value* u = o->if_contains("usage"); u && u->is_object()) {
-    if (const auto* p = u->get_object().if_contains("prompt_tokens"); p && p->is_int64()) input_tokens_ = p->get_int64();
-    if (const auto* c = u->get_object().if_contains("completion_tokens"); c && c->is_int64()) output_tokens_ = c->get_int64();
-  }
-  const json::value* choices = o->if_contains("choices");
-  if (!choices || !choices->is_array() || choices->get_array().empty()) return;
-  const auto* choice = choices->get_array()[0].if_object();
+  inbound::read_usage(*o, input_tokens_, output_tokens_);
+  const json::object* choice = inbound::first_choice(*o);
   if (!choice) return;
   if (const json::value* delta = choice->if_contains("delta"); delta && delta->is_object()) {
     const auto& d = delta->get_object();

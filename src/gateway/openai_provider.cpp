@@ -26,33 +26,38 @@ class OpenAiProvider final : public Provider {
   const core::ProviderConfig& config() const override { return config_; }
 
   awaitable<core::Result<ChatResult>> chat(const ChatCall& call) override {
-    // call.body already names the upstream model (the gateway sets it for each attempt).
-    auto r = co_await fetch_json(client_, config_, request(call.body, call, "/chat/completions"), Answer::relayed);
-    if (!r) co_return std::move(r).error();
-    co_return ChatResult{std::move(*r)};
+    co_return co_await whole(call, "/chat/completions");
   }
 
   awaitable<core::Status> chat_stream(const ChatCall& call, const ChunkSink& sink) override {
-    co_return co_await stream_events(
-        client_, config_, request(call.body, call, "/chat/completions"),
-        [&](std::string_view data, bool more) -> awaitable<core::Status> {
-          if (data == "[DONE]") data = {};  // only flushes what was held back
-          if (!co_await sink(data, more)) {
-            co_return Error(ErrorKind::unavailable, "the client went away", {}, "client");
-          }
-          co_return core::Status{};
-        });
+    co_return co_await stream(call, sink, "/chat/completions");
   }
 
   awaitable<core::Result<ChatResult>> completions(const ChatCall& call) override {
-    auto r = co_await fetch_json(client_, config_, request(call.body, call, "/completions"), Answer::relayed);
+    co_return co_await whole(call, "/completions");
+  }
+
+  awaitable<core::Status> completions_stream(const ChatCall& call, const ChunkSink& sink) override {
+    co_return co_await stream(call, sink, "/completions");
+  }
+
+  awaitable<core::Result<EmbedResult>> embeddings(const EmbedCall& call) override {
+    co_return co_await whole(call, "/embeddings");
+  }
+
+ private:
+  // POST {base_url}{path}: the answer relayed as it is (once checked to be a JSON object).
+  awaitable<core::Result<ChatResult>> whole(const ChatCall& call, const char* path) {
+    // call.body already names the upstream model (the gateway sets it for each attempt).
+    auto r = co_await fetch_json(client_, config_, request(call.body, call, path), Answer::relayed);
     if (!r) co_return std::move(r).error();
     co_return ChatResult{std::move(*r)};
   }
 
-  awaitable<core::Status> completions_stream(const ChatCall& call, const ChunkSink& sink) override {
+  // The same, streamed: each event's data to the sink ([DONE] only flushes what was held back).
+  awaitable<core::Status> stream(const ChatCall& call, const ChunkSink& sink, const char* path) {
     co_return co_await stream_events(
-        client_, config_, request(call.body, call, "/completions"),
+        client_, config_, request(call.body, call, path),
         [&](std::string_view data, bool more) -> awaitable<core::Status> {
           if (data == "[DONE]") data = {};
           if (!co_await sink(data, more)) {
@@ -62,13 +67,6 @@ class OpenAiProvider final : public Provider {
         });
   }
 
-  awaitable<core::Result<EmbedResult>> embeddings(const EmbedCall& call) override {
-    auto r = co_await fetch_json(client_, config_, request(call.body, call, "/embeddings"), Answer::relayed);
-    if (!r) co_return std::move(r).error();
-    co_return EmbedResult{std::move(*r)};
-  }
-
- private:
   http::ClientRequest request(const json::object& body, const ChatCall& call, const char* path) const {
     http::ClientRequest r;
     r.method = "POST";

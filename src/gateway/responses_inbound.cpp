@@ -6,6 +6,7 @@
 
 #include "core/ids.hpp"
 #include "core/json_text.hpp"
+#include "gateway/inbound_common.hpp"
 
 namespace sb::gateway::responses_inbound {
 
@@ -15,13 +16,8 @@ using core::ErrorKind;
 
 namespace {
 
-Error bad(const std::string& param, const std::string& what) {
-  return Error(ErrorKind::invalid_field, "'" + param + "' " + what, param);
-}
-
-Error wrong_type(const std::string& param, const std::string& what) {
-  return Error(ErrorKind::invalid_type, "'" + param + "' must be " + what, param);
-}
+using inbound::wrong_type;
+const auto& bad = inbound::bad_field;
 
 std::string new_id(std::string_view prefix) { return std::string(prefix) + core::new_request_id().substr(0, 24); }
 
@@ -139,23 +135,12 @@ core::Result<json::object> to_chat_request(const json::object& in) {
     if (!m->is_int64() && !m->is_uint64()) return wrong_type("max_output_tokens", "an integer");
     out["max_tokens"] = *m;
   }
-  for (const char* name : {"temperature", "top_p"}) {
-    if (const json::value* v = in.if_contains(name); v && !v->is_null()) {
-      if (!v->is_number()) return wrong_type(name, "a number");
-      out[name] = *v;
-    }
-  }
+  if (auto st = inbound::copy_numbers(in, out, {"temperature", "top_p"}); !st) return std::move(st).error();
   for (const char* name : {"parallel_tool_calls"}) {
     if (const json::value* v = in.if_contains(name); v && v->is_bool()) out[name] = *v;
   }
   if (const json::value* u = in.if_contains("user"); u && u->is_string()) out["user"] = *u;
-  if (const json::value* stream = in.if_contains("stream"); stream && !stream->is_null()) {
-    if (!stream->is_bool()) return wrong_type("stream", "a boolean");
-    if (stream->get_bool()) {
-      out["stream"] = true;
-      out["stream_options"] = json::object{{"include_usage", true}};
-    }
-  }
+  if (auto st = inbound::copy_stream(in, out); !st) return std::move(st).error();
   if (const json::value* tools = in.if_contains("tools"); tools && !tools->is_null()) {
     if (!tools->is_array()) return wrong_type("tools", "an array");
     json::array fns;
@@ -228,10 +213,7 @@ core::Result<std::string> to_response(std::string_view chat_completion, std::str
   const json::value* finish = choice.if_contains("finish_reason");
   const bool truncated = finish && finish->is_string() && finish->get_string() == "length";
   long long in_tokens = 0, out_tokens = 0;
-  if (const json::value* u = o->if_contains("usage"); u && u->is_object()) {
-    if (const auto* p = u->get_object().if_contains("prompt_tokens"); p && p->is_int64()) in_tokens = p->get_int64();
-    if (const auto* c = u->get_object().if_contains("completion_tokens"); c && c->is_int64()) out_tokens = c->get_int64();
-  }
+  inbound::read_usage(*o, in_tokens, out_tokens);
   json::object r{{"id", new_id("resp_")},
                  {"object", "response"},
                  {"created_at", now_s()},
@@ -330,13 +312,8 @@ void StreamTranslator::chunk(std::string_view text, std::string& out) {
     event(out, "response.created", json::object{{"response", response_object("in_progress")}});
     event(out, "response.in_progress", json::object{{"response", response_object("in_progress")}});
   }
-  if (const json::value* u = o->if_contains("usage"); u && u->is_object()) {
-    if (const auto* p = u->get_object().if_contains("prompt_tokens"); p && p->is_int64()) input_tokens_ = p->get_int64();
-    if (const auto* c = u->get_object().if_contains("completion_tokens"); c && c->is_int64()) output_tokens_ = c->get_int64();
-  }
-  const json::value* choices = o->if_contains("choices");
-  if (!choices || !choices->is_array() || choices->get_array().empty()) return;
-  const auto* choice = choices->get_array()[0].if_object();
+  inbound::read_usage(*o, input_tokens_, output_tokens_);
+  const json::object* choice = inbound::first_choice(*o);
   if (!choice) return;
   if (const json::value* delta = choice->if_contains("delta"); delta && delta->is_object()) {
     const auto& d = delta->get_object();

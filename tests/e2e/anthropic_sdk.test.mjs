@@ -3,20 +3,13 @@
 // upstream run here that answers tool calls the way OpenAI does.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import http from 'node:http';
+import { startSwitchboard } from './support.mjs';
 import Anthropic from '@anthropic-ai/sdk';
 
-const binary = process.env.SB_BINARY;
-if (!binary) throw new Error('SB_BINARY must point at the switchboard binary');
-
-let server;
+let switchboard;
 let upstream;
 let client;
-let dir;
 const upstreamSeen = [];
 
 function toolCallAnswer(body) {
@@ -68,8 +61,7 @@ before(async () => {
     });
   });
   await new Promise((r) => upstream.listen(0, '127.0.0.1', r));
-  dir = mkdtempSync(join(tmpdir(), 'sb-e2e-anthropic-'));
-  writeFileSync(join(dir, 'sb.toml'), `
+  const sb = await startSwitchboard(`
 [auth]
 api_keys = ["sk-e2e-anthropic"]
 [gateway]
@@ -83,26 +75,15 @@ name = "tools"
 type = "openai"
 base_url = "http://127.0.0.1:${upstream.address().port}/v1"
 `);
-  server = spawn(binary, ['serve', '--config', join(dir, 'sb.toml'), '--listen', '127.0.0.1:0',
-    '--data-dir', join(dir, 'data')], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const port = await new Promise((resolve, reject) => {
-    let buf = '';
-    server.stdout.on('data', (d) => {
-      buf += d;
-      const m = buf.match(/"msg":"listening","address":"127\.0\.0\.1:(\d+)"/);
-      if (m) resolve(Number(m[1]));
-    });
-    server.on('exit', (code) => reject(new Error(`switchboard exited with ${code}`)));
-  });
-  server.stdout.resume();
+  switchboard = sb;
+  const port = sb.port;
   // The SDK sends the key as x-api-key, as it does to Anthropic.
   client = new Anthropic({ baseURL: `http://127.0.0.1:${port}`, apiKey: 'sk-e2e-anthropic', maxRetries: 0 });
 });
 
 after(async () => {
-  server?.kill('SIGTERM');
+  switchboard?.stop();
   upstream?.close();
-  if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
 test('messages.create, whole, over the mock', async () => {

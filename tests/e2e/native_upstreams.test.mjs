@@ -3,18 +3,12 @@
 // run here (each answering in its own wire format, whole and streamed, text and tool calls).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import http from 'node:http';
+import { startSwitchboard } from './support.mjs';
 import OpenAI from 'openai';
 import Anthropic from '@anthropic-ai/sdk';
 
-const binary = process.env.SB_BINARY;
-if (!binary) throw new Error('SB_BINARY must point at the switchboard binary');
-
-let server, upstream, openai, anthropic, dir;
+let switchboard, upstream, openai, anthropic;
 const seen = [];
 const sse = (events) => events.map(([name, data]) => (name ? `event: ${name}\n` : '') + `data: ${JSON.stringify(data)}\n\n`).join('');
 
@@ -74,8 +68,7 @@ before(async () => {
   });
   await new Promise((r) => upstream.listen(0, '127.0.0.1', r));
   const base = `http://127.0.0.1:${upstream.address().port}`;
-  dir = mkdtempSync(join(tmpdir(), 'sb-e2e-native-'));
-  writeFileSync(join(dir, 'sb.toml'), `
+  const sb = await startSwitchboard(`
 [gateway]
 max_retries = 0
 [[providers]]
@@ -87,26 +80,15 @@ name = "gem"
 type = "gemini"
 base_url = "${base}/gemini/v1beta"
 `);
-  server = spawn(binary, ['serve', '--config', join(dir, 'sb.toml'), '--listen', '127.0.0.1:0',
-    '--data-dir', join(dir, 'data')], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const port = await new Promise((resolve, reject) => {
-    let buf = '';
-    server.stdout.on('data', (d) => {
-      buf += d;
-      const m = buf.match(/"msg":"listening","address":"127\.0\.0\.1:(\d+)"/);
-      if (m) resolve(Number(m[1]));
-    });
-    server.on('exit', (code) => reject(new Error(`switchboard exited with ${code}`)));
-  });
-  server.stdout.resume();
+  switchboard = sb;
+  const port = sb.port;
   openai = new OpenAI({ baseURL: `http://127.0.0.1:${port}/v1`, apiKey: 'unused', maxRetries: 0 });
   anthropic = new Anthropic({ baseURL: `http://127.0.0.1:${port}`, apiKey: 'unused', maxRetries: 0 });
 });
 
 after(async () => {
-  server?.kill('SIGTERM');
+  switchboard?.stop();
   upstream?.close();
-  if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
 const tools = [{ type: 'function', function: { name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' } } } } }];

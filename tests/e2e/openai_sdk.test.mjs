@@ -3,20 +3,13 @@
 // upstream run here, which answers tool calls the way OpenAI does.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import http from 'node:http';
+import { startSwitchboard } from './support.mjs';
 import OpenAI from 'openai';
 
-const binary = process.env.SB_BINARY;
-if (!binary) throw new Error('SB_BINARY must point at the switchboard binary');
-
-let server;       // the switchboard process
+let switchboard;  // the switchboard process
 let upstream;     // the fake OpenAI upstream
 let client;
-let dir;
 const upstreamSeen = [];
 
 function toolCallAnswer(body) {
@@ -65,8 +58,7 @@ before(async () => {
   await new Promise((r) => upstream.listen(0, '127.0.0.1', r));
   const upstreamUrl = `http://127.0.0.1:${upstream.address().port}/v1`;
 
-  dir = mkdtempSync(join(tmpdir(), 'sb-e2e-'));
-  writeFileSync(join(dir, 'sb.toml'), `
+  const sb = await startSwitchboard(`
 [gateway]
 max_retries = 0
 [[providers]]
@@ -78,25 +70,14 @@ name = "tools"
 type = "openai"
 base_url = "${upstreamUrl}"
 `);
-  server = spawn(binary, ['serve', '--config', join(dir, 'sb.toml'), '--listen', '127.0.0.1:0',
-    '--data-dir', join(dir, 'data')], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const port = await new Promise((resolve, reject) => {
-    let buf = '';
-    server.stdout.on('data', (d) => {
-      buf += d;
-      const m = buf.match(/"msg":"listening","address":"127\.0\.0\.1:(\d+)"/);
-      if (m) resolve(Number(m[1]));
-    });
-    server.on('exit', (code) => reject(new Error(`switchboard exited with ${code}`)));
-  });
-  server.stdout.resume();
+  switchboard = sb;
+  const port = sb.port;
   client = new OpenAI({ baseURL: `http://127.0.0.1:${port}/v1`, apiKey: 'unused', maxRetries: 0 });
 });
 
 after(async () => {
-  server?.kill('SIGTERM');
+  switchboard?.stop();
   upstream?.close();
-  if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
 test('non-streaming chat completion', async () => {

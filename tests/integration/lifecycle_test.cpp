@@ -26,18 +26,10 @@ struct Run {
   std::string out;
 };
 
-// Runs the binary to completion with the given arguments.
-Run run(const std::string& args) {
-  std::string cmd = std::string(SB_BINARY) + " " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  Run r{-1, ""};
-  char buf[4096];
-  std::size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-  int status = pclose(p);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
+Run run_in(const std::string& dir, const std::string& args, bool keep_stderr = true);
+
+// Runs the binary to completion with the given arguments (stderr with stdout).
+Run run(const std::string& args) { return run_in(".", args); }
 
 TEST(Cli, EvalMeasuresKeywordRetrievalOnABeirFolder) {
   TempDir d;
@@ -106,7 +98,7 @@ TEST(Cli, IngestAndSearchTalkToARunningServer) {
 }
 
 // Runs `cd dir && switchboard args`; stderr dropped unless keep_stderr.
-Run run_in(const std::string& dir, const std::string& args, bool keep_stderr = true) {
+Run run_in(const std::string& dir, const std::string& args, bool keep_stderr) {
   std::string cmd = "cd '" + dir + "' && " + std::string(SB_BINARY) + " " + args + (keep_stderr ? " 2>&1" : " 2>/dev/null");
   FILE* p = popen(cmd.c_str(), "r");
   Run r{-1, ""};
