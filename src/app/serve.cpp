@@ -167,6 +167,10 @@ int serve(const core::Config& config, std::function<core::Config()> reload) {
   api::register_routes(router, deps);
   api::require_schemas(router);
 
+  // The signals are caught from before the first log line: one sent as soon as "listening" is
+  // read (a supervisor, a test) waits for its handler instead of killing the process.
+  asio::signal_set signals(ioc, SIGINT, SIGTERM);
+  asio::signal_set hangups(ioc, SIGHUP);
   http::Server server(context_ptrs, config, router, auth, cors, registry);
   auto bound = server.bind();
   if (!bound) {
@@ -200,7 +204,6 @@ int serve(const core::Config& config, std::function<core::Config()> reload) {
   // SIGHUP: the config file again (with the same environment and flags). What validates
   // replaces providers, routes, the [gateway] settings, auth keys, CORS and the log level for
   // the requests that start from now on; a config that does not validate changes nothing.
-  asio::signal_set hangups(ioc, SIGHUP);
   std::function<void()> await_hangup = [&] {
     hangups.async_wait([&](const boost::system::error_code& ec, int) {
       if (ec) return;
@@ -228,7 +231,6 @@ int serve(const core::Config& config, std::function<core::Config()> reload) {
   };
   await_hangup();
 
-  asio::signal_set signals(ioc, SIGINT, SIGTERM);
   asio::steady_timer grace_timer(ioc);
   const std::chrono::milliseconds grace(config.server.shutdown_grace_ms);
   signals.async_wait([&](const boost::system::error_code& ec, int sig) {
