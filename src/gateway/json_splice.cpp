@@ -2,6 +2,8 @@
 
 #include <boost/json/parse.hpp>
 
+#include <cstring>
+
 #include "core/log.hpp"
 
 namespace sb::gateway {
@@ -14,14 +16,18 @@ std::size_t skip_space(std::string_view s, std::size_t i) {
   return i;
 }
 
-// REQUIRES: s[i] == '"'. The index just past the closing quote.
+// REQUIRES: s[i] == '"'. The index just past the closing quote: the next quote not escaped
+// (preceded by an even number of backslashes), found with memchr (most of a body is strings).
 std::size_t skip_string(std::string_view s, std::size_t i) {
-  for (++i; i < s.size(); ++i) {
-    if (s[i] == '\\') {
-      ++i;
-    } else if (s[i] == '"') {
-      return i + 1;
-    }
+  ++i;
+  while (i < s.size()) {
+    const void* q = std::memchr(s.data() + i, '"', s.size() - i);
+    if (!q) return s.size();
+    const std::size_t at = static_cast<std::size_t>(static_cast<const char*>(q) - s.data());
+    std::size_t b = at;
+    while (b > i && s[b - 1] == '\\') --b;
+    if ((at - b) % 2 == 0) return at + 1;
+    i = at + 1;  // an escaped quote
   }
   return s.size();
 }

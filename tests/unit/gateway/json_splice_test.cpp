@@ -17,6 +17,13 @@ TEST(SpliceModel, SkipsNestedModelsAndStringsThatLookLikeJson) {
             R"({"messages":[{"model":"inner","content":"\"model\": {[\\"}],"meta":{"model":"x"},"model":"up"})");
 }
 
+TEST(SpliceModel, EscapedQuotesAndBackslashesInStrings) {
+  const std::string in = R"({"a":"x\"y","b":"\\","c":"\\\"q","d":"\\\\","model":"m","e":"\"model\":1"})";
+  EXPECT_EQ(splice_model(in, "z").value(),
+            R"({"a":"x\"y","b":"\\","c":"\\\"q","d":"\\\\","model":"z","e":"\"model\":1"})");
+  EXPECT_FALSE(splice_model(R"({"a":"unterminated)", "m"));
+}
+
 TEST(SpliceModel, AnEscapedKeyStillCounts) {
   EXPECT_EQ(splice_model(R"({"mod\u0065l":"a","n":1})", "b").value(), R"({"mod\u0065l":"b","n":1})");
 }
