@@ -5,8 +5,11 @@
 #include <boost/json/serialize.hpp>
 
 #include <atomic>
+#include <algorithm>
 #include <chrono>
+#include <span>
 
+#include "core/log.hpp"
 #include "gateway/provider.hpp"
 #include "gateway/translate.hpp"
 #include "gateway/upstream_call.hpp"
@@ -28,9 +31,30 @@ class NativeProvider : public Provider {
  public:
   NativeProvider(const core::ProviderConfig& config, http::Client& client) : config_(config), client_(client) {}
 
+  // The top-level OpenAI request fields this provider's translation reads (or refuses); the
+  // others are dropped, and a log line says which (../shared/API.md).
+  virtual std::span<const std::string_view> known_fields() const = 0;
+
+  void log_dropped(const ChatCall& call) const {
+    std::string dropped;
+    const auto known = known_fields();
+    for (const auto& kv : call.body) {
+      const std::string_view key(kv.key().data(), kv.key().size());
+      if (std::find(known.begin(), known.end(), key) != known.end()) continue;
+      if (!dropped.empty()) dropped += ", ";
+      dropped += std::string(kv.key());
+    }
+    if (dropped.empty()) return;
+    core::log::info("fields dropped", {{"request_id", call.request_id},
+                                       {"provider", config_.name},
+                                       {"type", config_.type},
+                                       {"fields", dropped}});
+  }
+
   const core::ProviderConfig& config() const override { return config_; }
 
   awaitable<core::Result<ChatResult>> chat(const ChatCall& call) override {
+    log_dropped(call);
     auto req = request(call, false);
     if (!req) co_return std::move(req).error();
     auto body = co_await fetch_json(client_, config_, std::move(*req), Answer::translated);
@@ -43,6 +67,7 @@ class NativeProvider : public Provider {
   }
 
   awaitable<core::Status> chat_stream(const ChatCall& call, const ChunkSink& sink) override {
+    log_dropped(call);
     auto req = request(call, true);
     if (!req) co_return std::move(req).error();
     auto translator = stream_translator(context(call));
@@ -113,6 +138,14 @@ class AnthropicProvider final : public NativeProvider {
  public:
   using NativeProvider::NativeProvider;
 
+ public:
+  std::span<const std::string_view> known_fields() const override {
+    static constexpr std::string_view kFields[] = {
+        "model", "messages", "max_tokens", "max_completion_tokens", "temperature", "top_p", "stop", "stream",
+        "stream_options", "tools", "tool_choice", "parallel_tool_calls", "response_format", "user", "n", "logprobs"};
+    return kFields;
+  }
+
  protected:
   core::Result<http::ClientRequest> request(const ChatCall& call, bool stream) const override {
     auto body = anthropic::request(call.body, call.model, stream);
@@ -134,6 +167,15 @@ class AnthropicProvider final : public NativeProvider {
 class GeminiProvider final : public NativeProvider {
  public:
   using NativeProvider::NativeProvider;
+
+ public:
+  std::span<const std::string_view> known_fields() const override {
+    static constexpr std::string_view kFields[] = {
+        "model", "messages", "max_tokens", "max_completion_tokens", "temperature", "top_p", "stop", "stream",
+        "stream_options", "tools", "tool_choice", "response_format", "n", "logprobs", "frequency_penalty",
+        "presence_penalty", "seed"};
+    return kFields;
+  }
 
  protected:
   core::Result<http::ClientRequest> request(const ChatCall& call, bool stream) const override {

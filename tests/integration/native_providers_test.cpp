@@ -185,3 +185,28 @@ TEST_F(NativeTest, LegacyCompletionsAreRefusedClearlyByProvidersWithoutThem) {
 
 }  // namespace
 }  // namespace sbtest
+
+namespace sbtest {
+namespace {
+
+// ../shared/API.md: fields a translated provider has no place for are dropped with a log line.
+TEST_F(NativeTest, FieldsATranslationDropsAreLogged) {
+  up_.push(json_answer(R"({"candidates":[{"content":{"role":"model","parts":[{"text":"ok"}]},"finishReason":"STOP","index":0}]})"));
+  auto r = http(port(), "POST", "/v1/chat/completions",
+                R"({"model":"gem/gemini-2.5-flash","messages":[{"role":"user","content":"Hi"}],"temperature":0.5,"x_vendor":1,"user":"u1"})");
+  ASSERT_EQ(r->status, 200) << r->body;
+  ASSERT_TRUE(server_->wait_for_log(R"("msg":"fields dropped")"));
+  bool seen = false;
+  for (const auto& line : server_->stdout_lines()) {
+    if (line.find(R"("msg":"fields dropped")") == std::string::npos) continue;
+    auto v = json::parse(line).as_object();
+    EXPECT_EQ(v.at("provider"), "gem");
+    EXPECT_EQ(v.at("fields"), "x_vendor, user") << line;
+    seen = true;
+  }
+  EXPECT_TRUE(seen);
+  EXPECT_FALSE(json::parse(up_.received().back().body).as_object().contains("x_vendor"));
+}
+
+}  // namespace
+}  // namespace sbtest
