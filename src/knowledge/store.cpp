@@ -86,6 +86,12 @@ bool valid_collection_name(std::string_view n) {
 }
 
 Error no_collection(std::string_view name) {
+  // A deleted collection's row keeps its name as "name~col_id" (names are unique): say it was
+  // deleted, by the name the user knows.
+  if (const auto tilde = name.find('~'); tilde != std::string_view::npos) {
+    return Error(ErrorKind::not_found,
+                 "the collection '" + std::string(name.substr(0, tilde)) + "' was deleted", "collection");
+  }
   return Error(ErrorKind::not_found, "no collection named '" + std::string(name) + "'", "collection");
 }
 

@@ -853,3 +853,21 @@ TEST(Knowledge, ANewVersionKeepsTagsMetadataAndAuthorUnlessGiven) {
 
 }  // namespace
 }  // namespace sbtest
+
+namespace sbtest {
+namespace {
+
+TEST(Knowledge, RestoringADocumentOfADeletedCollectionSaysSo) {
+  Server s;
+  ASSERT_EQ(http(s.port(), "POST", "/api/v1/collections", R"({"name":"gone"})")->status, 201);
+  auto doc = http(s.port(), "POST", "/api/v1/index", R"({"collection":"gone","text":"Owls."})");
+  const std::string id(json::parse(doc->body).at("id").as_string());
+  ASSERT_EQ(http(s.port(), "DELETE", "/api/v1/collections/gone")->status, 200);
+  auto r = http(s.port(), "POST", "/api/v1/documents/" + id + "/restore");
+  EXPECT_EQ(r->status, 404) << r->body;
+  EXPECT_NE(r->body.find("the collection 'gone' was deleted"), std::string::npos) << r->body;
+  EXPECT_EQ(r->body.find('~'), std::string::npos) << "no internal name: " << r->body;
+}
+
+}  // namespace
+}  // namespace sbtest
