@@ -225,53 +225,28 @@ core::Result<json::object> to_chat_request(const json::object& in) {
 }
 
 core::Result<std::string> to_message(std::string_view chat_completion, std::string_view model) {
-  boost::system::error_code ec;
-  json::value v = json::parse(chat_completion, ec);
-  const auto* o = v.if_object();
-  const json::value* choices = o ? o->if_contains("choices") : nullptr;
-  if (ec || !choices || !choices->is_array() || choices->get_array().empty() || !choices->get_array()[0].is_object()) {
-    return Error(ErrorKind::upstream_error, "the upstream's answer is not a chat completion", {}, "gateway");
-  }
-  const auto& choice = choices->get_array()[0].get_object();
-  const json::value* message = choice.if_contains("message");
+  auto a = inbound::read_answer(chat_completion);
+  if (!a) return std::move(a).error();
   json::array content;
-  if (const auto* m = message ? message->if_object() : nullptr) {
-    if (const json::value* text = m->if_contains("content"); text && text->is_string() && !text->get_string().empty()) {
-      content.push_back(json::object{{"type", "text"}, {"text", text->get_string()}});
-    }
-    if (const json::value* calls = m->if_contains("tool_calls"); calls && calls->is_array()) {
-      for (const auto& call : calls->get_array()) {
-        const auto* c = call.if_object();
-        const json::value* fn = c ? c->if_contains("function") : nullptr;
-        const auto* f = fn ? fn->if_object() : nullptr;
-        if (!f) continue;
-        json::value input = json::object{};
-        if (const json::value* args = f->if_contains("arguments"); args && args->is_string()) {
-          boost::system::error_code aec;
-          json::value parsed = json::parse(args->get_string(), aec);
-          if (!aec && parsed.is_object()) input = std::move(parsed);
-        }
-        const json::value* id = c->if_contains("id");
-        const json::value* name = f->if_contains("name");
-        content.push_back(json::object{{"type", "tool_use"},
-                                       {"id", id && id->is_string() ? json::value(id->get_string()) : json::value("toolu_0")},
-                                       {"name", name && name->is_string() ? json::value(name->get_string()) : json::value("")},
-                                       {"input", std::move(input)}});
-      }
-    }
+  if (!a->text.empty()) content.push_back(json::object{{"type", "text"}, {"text", a->text}});
+  for (const auto& call : a->tool_calls) {
+    json::value input = json::object{};
+    boost::system::error_code ec;
+    json::value parsed = json::parse(call.arguments, ec);
+    if (!ec && parsed.is_object()) input = std::move(parsed);
+    content.push_back(json::object{{"type", "tool_use"},
+                                   {"id", call.id.empty() ? std::string("toolu_0") : call.id},
+                                   {"name", call.name},
+                                   {"input", std::move(input)}});
   }
-  const json::value* finish = choice.if_contains("finish_reason");
-  long long in_tokens = 0, out_tokens = 0;
-  inbound::read_usage(*o, in_tokens, out_tokens);
-  const json::value* id = o->if_contains("id");
-  json::object msg{{"id", message_id(id && id->is_string() ? std::string_view(id->get_string()) : std::string_view())},
+  json::object msg{{"id", message_id(a->id)},
                    {"type", "message"},
                    {"role", "assistant"},
                    {"model", model},
                    {"content", std::move(content)},
-                   {"stop_reason", finish_to_stop(finish && finish->is_string() ? std::string_view(finish->get_string()) : "stop")},
+                   {"stop_reason", finish_to_stop(a->finish_reason)},
                    {"stop_sequence", nullptr},
-                   {"usage", json::object{{"input_tokens", in_tokens}, {"output_tokens", out_tokens}}}};
+                   {"usage", json::object{{"input_tokens", a->prompt_tokens}, {"output_tokens", a->completion_tokens}}}};
   return core::to_json(msg);
 }
 

@@ -6,6 +6,8 @@
 
 #include <initializer_list>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "core/error.hpp"
 
@@ -50,6 +52,20 @@ inline void read_usage(const boost::json::object& o, long long& prompt, long lon
   if (const auto* p = u->get_object().if_contains("prompt_tokens"); p && p->is_int64()) prompt = p->get_int64();
   if (const auto* c = u->get_object().if_contains("completion_tokens"); c && c->is_int64()) completion = c->get_int64();
 }
+
+// A whole chat.completion, read once for the formats that rebuild it.
+struct ChatAnswer {
+  std::string id;      // the upstream's, "" when it gave none
+  std::string text;    // the message's content, "" when none
+  struct ToolCall {
+    std::string id, name, arguments;  // arguments as the JSON text the model wrote
+  };
+  std::vector<ToolCall> tool_calls;
+  std::string finish_reason = "stop";
+  long long prompt_tokens = 0, completion_tokens = 0;
+};
+// upstream_error when the body is not a chat completion with a choice.
+core::Result<ChatAnswer> read_answer(std::string_view chat_completion);
 
 // The first choice of a chat answer or chunk, or null.
 inline const boost::json::object* first_choice(const boost::json::object& o) {

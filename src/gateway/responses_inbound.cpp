@@ -174,46 +174,27 @@ core::Result<json::object> to_chat_request(const json::object& in) {
 }
 
 core::Result<std::string> to_response(std::string_view chat_completion, std::string_view model) {
-  boost::system::error_code ec;
-  json::value v = json::parse(chat_completion, ec);
-  const auto* o = v.if_object();
-  const json::value* choices = o ? o->if_contains("choices") : nullptr;
-  if (ec || !choices || !choices->is_array() || choices->get_array().empty() || !choices->get_array()[0].is_object()) {
-    return Error(ErrorKind::upstream_error, "the upstream's answer is not a chat completion", {}, "gateway");
-  }
-  const auto& choice = choices->get_array()[0].get_object();
+  auto a = inbound::read_answer(chat_completion);
+  if (!a) return std::move(a).error();
   json::array output;
-  const json::value* message = choice.if_contains("message");
-  if (const auto* m = message ? message->if_object() : nullptr) {
-    if (const json::value* text = m->if_contains("content"); text && text->is_string() && !text->get_string().empty()) {
-      output.push_back(json::object{
-          {"type", "message"},
-          {"id", new_id("msg_")},
-          {"status", "completed"},
-          {"role", "assistant"},
-          {"content", json::array{json::object{{"type", "output_text"}, {"text", text->get_string()}, {"annotations", json::array{}}}}}});
-    }
-    if (const json::value* calls = m->if_contains("tool_calls"); calls && calls->is_array()) {
-      for (const auto& call : calls->get_array()) {
-        const auto* c = call.if_object();
-        const auto* f = c && c->contains("function") ? c->at("function").if_object() : nullptr;
-        if (!f) continue;
-        const json::value* id = c->if_contains("id");
-        const json::value* name = f->if_contains("name");
-        const json::value* args = f->if_contains("arguments");
-        output.push_back(json::object{{"type", "function_call"},
-                                      {"id", new_id("fc_")},
-                                      {"call_id", id && id->is_string() ? json::value(id->get_string()) : json::value(new_id("call_"))},
-                                      {"name", name && name->is_string() ? json::value(name->get_string()) : json::value("")},
-                                      {"arguments", args && args->is_string() ? json::value(args->get_string()) : json::value("{}")},
-                                      {"status", "completed"}});
-      }
-    }
+  if (!a->text.empty()) {
+    output.push_back(json::object{
+        {"type", "message"},
+        {"id", new_id("msg_")},
+        {"status", "completed"},
+        {"role", "assistant"},
+        {"content", json::array{json::object{{"type", "output_text"}, {"text", a->text}, {"annotations", json::array{}}}}}});
   }
-  const json::value* finish = choice.if_contains("finish_reason");
-  const bool truncated = finish && finish->is_string() && finish->get_string() == "length";
-  long long in_tokens = 0, out_tokens = 0;
-  inbound::read_usage(*o, in_tokens, out_tokens);
+  for (const auto& call : a->tool_calls) {
+    output.push_back(json::object{{"type", "function_call"},
+                                  {"id", new_id("fc_")},
+                                  {"call_id", call.id.empty() ? new_id("call_") : call.id},
+                                  {"name", call.name},
+                                  {"arguments", call.arguments.empty() ? std::string("{}") : call.arguments},
+                                  {"status", "completed"}});
+  }
+  const bool truncated = a->finish_reason == "length";
+  const long long in_tokens = a->prompt_tokens, out_tokens = a->completion_tokens;
   json::object r{{"id", new_id("resp_")},
                  {"object", "response"},
                  {"created_at", now_s()},

@@ -3,8 +3,7 @@
 // upstream run here that answers tool calls the way OpenAI does.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import { startSwitchboard } from './support.mjs';
+import { startSwitchboard, startUpstream } from './support.mjs';
 import Anthropic from '@anthropic-ai/sdk';
 
 let switchboard;
@@ -49,18 +48,11 @@ function toolCallAnswer(body) {
 }
 
 before(async () => {
-  upstream = http.createServer((req, res) => {
-    let raw = '';
-    req.on('data', (d) => { raw += d; });
-    req.on('end', () => {
-      const body = JSON.parse(raw);
-      upstreamSeen.push(body);
-      const a = toolCallAnswer(body);
-      res.writeHead(200, { 'Content-Type': a.type });
-      res.end(a.text);
-    });
-  });
-  await new Promise((r) => upstream.listen(0, '127.0.0.1', r));
+  let up;
+  ({ server: upstream, base: up } = await startUpstream((req, body) => {
+    upstreamSeen.push(body);
+    return toolCallAnswer(body);
+  }));
   const sb = await startSwitchboard(`
 [auth]
 api_keys = ["sk-e2e-anthropic"]
@@ -73,7 +65,7 @@ models = ["echo"]
 [[providers]]
 name = "tools"
 type = "openai"
-base_url = "http://127.0.0.1:${upstream.address().port}/v1"
+base_url = "${up}/v1"
 `);
   switchboard = sb;
   const port = sb.port;

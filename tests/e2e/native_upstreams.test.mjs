@@ -3,8 +3,7 @@
 // run here (each answering in its own wire format, whole and streamed, text and tool calls).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import { startSwitchboard } from './support.mjs';
+import { startSwitchboard, startUpstream } from './support.mjs';
 import OpenAI from 'openai';
 import Anthropic from '@anthropic-ai/sdk';
 
@@ -53,21 +52,12 @@ function geminiAnswer(body, stream) {
 }
 
 before(async () => {
-  upstream = http.createServer((req, res) => {
-    let raw = '';
-    req.on('data', (d) => { raw += d; });
-    req.on('end', () => {
-      const body = JSON.parse(raw);
-      seen.push({ url: req.url, headers: req.headers, body });
-      let a;
-      if (req.url.startsWith('/anthropic/')) a = anthropicAnswer(body);
-      else a = geminiAnswer(body, req.url.includes(':streamGenerateContent'));
-      res.writeHead(200, { 'Content-Type': a.type });
-      res.end(a.text);
-    });
-  });
-  await new Promise((r) => upstream.listen(0, '127.0.0.1', r));
-  const base = `http://127.0.0.1:${upstream.address().port}`;
+  let base;
+  ({ server: upstream, base } = await startUpstream((req, body) => {
+    seen.push({ url: req.url, headers: req.headers, body });
+    if (req.url.startsWith('/anthropic/')) return anthropicAnswer(body);
+    return geminiAnswer(body, req.url.includes(':streamGenerateContent'));
+  }));
   const sb = await startSwitchboard(`
 [gateway]
 max_retries = 0

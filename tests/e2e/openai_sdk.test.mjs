@@ -3,8 +3,7 @@
 // upstream run here, which answers tool calls the way OpenAI does.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import { startSwitchboard } from './support.mjs';
+import { startSwitchboard, startUpstream } from './support.mjs';
 import OpenAI from 'openai';
 
 let switchboard;  // the switchboard process
@@ -39,24 +38,16 @@ function toolCallAnswer(body) {
 }
 
 before(async () => {
-  upstream = http.createServer((req, res) => {
-    let raw = '';
-    req.on('data', (d) => { raw += d; });
-    req.on('end', () => {
-      const body = JSON.parse(raw);
-      upstreamSeen.push(body);
-      if (body.model === 'boom') {
-        res.writeHead(500, { 'Content-Type': 'application/json' });
-        res.end(JSON.stringify({ error: { message: 'the upstream broke', type: 'server_error' } }));
-        return;
-      }
-      const a = toolCallAnswer(body);
-      res.writeHead(200, { 'Content-Type': a.type });
-      res.end(a.text);
-    });
-  });
-  await new Promise((r) => upstream.listen(0, '127.0.0.1', r));
-  const upstreamUrl = `http://127.0.0.1:${upstream.address().port}/v1`;
+  let up;
+  ({ server: upstream, base: up } = await startUpstream((req, body) => {
+    upstreamSeen.push(body);
+    if (body.model === 'boom') {
+      return { status: 500, type: 'application/json',
+        text: JSON.stringify({ error: { message: 'the upstream broke', type: 'server_error' } }) };
+    }
+    return toolCallAnswer(body);
+  }));
+  const upstreamUrl = `${up}/v1`;
 
   const sb = await startSwitchboard(`
 [gateway]

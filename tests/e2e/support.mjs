@@ -1,5 +1,6 @@
 // What the e2e suites share: the switchboard binary started with a config, on a free port.
 import { spawn } from 'node:child_process';
+import http from 'node:http';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,4 +31,20 @@ export async function startSwitchboard(toml) {
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+// A fake upstream on a free port: `answer(req, body)` returns {status?, type, text} for each
+// request (its JSON body parsed). Resolves to {server, base} ("http://127.0.0.1:PORT").
+export async function startUpstream(answer) {
+  const server = http.createServer((req, res) => {
+    let raw = '';
+    req.on('data', (d) => { raw += d; });
+    req.on('end', () => {
+      const a = answer(req, JSON.parse(raw));
+      res.writeHead(a.status ?? 200, { 'Content-Type': a.type });
+      res.end(a.text);
+    });
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  return { server, base: `http://127.0.0.1:${server.address().port}` };
 }
