@@ -112,6 +112,7 @@ awaitable<Response> enqueue_request(jobs::Service& jobs, const char* type, Reque
   jobs::Submit s;
   s.type = type;
   s.request = std::move(req.body);
+  if (req.context && !req.context->key_id.empty()) s.key_id = req.context->key_id;
   co_return co_await enqueue_job(jobs, std::move(s));
 }
 
@@ -129,6 +130,7 @@ awaitable<Response> proxy(Request& req, gateway::Gateway& gw, jobs::Service* job
     std::string asked(p->body.at("model").get_string());  // answered as `model`
     gateway::ChatCall call{std::move(p->body), "", req.request_id};
     call.raw = std::move(req.body);  // forwarded as sent (OpenAI-compatible upstreams)
+    call.meter = req.context;
     const auto start = Clock::now();
 
     if (!streaming) {
@@ -252,6 +254,7 @@ void register_chat_routes(http::Router& router, gateway::Gateway& gw, jobs::Serv
     std::string asked(p->body.at("model").get_string());
     gateway::EmbedCall call{std::move(p->body), "", req.request_id};
     call.raw = std::move(req.body);
+    call.meter = req.context;
     call.cancel = req.cancel;
     auto r = co_await gw.embeddings(std::move(call), std::move(p->targets), outcome);
     Response res = r ? Response::json(200, with_model(std::move(r->body), asked)) : Response::error(r.error());

@@ -177,6 +177,7 @@ void register_job_routes(http::Router& router, jobs::Service& svc, gateway::Gate
     auto s = parse_submission(*body, gw, allow_private_webhooks, max_response_bytes, "");
     if (!s) co_return Response::error(s.error());
     if (!s->idempotency_key) s->idempotency_key = header_value(req, "Idempotency-Key");
+    if (req.context && !req.context->key_id.empty()) s->key_id = req.context->key_id;
     co_return co_await enqueue_job(svc, std::move(*s));
   });
 
@@ -200,6 +201,7 @@ void register_job_routes(http::Router& router, jobs::Service& svc, gateway::Gate
       }
       auto s = parse_submission(*one, gw, allow_private_webhooks, max_response_bytes, prefix);
       if (!s) co_return Response::error(s.error());
+      if (req.context && !req.context->key_id.empty()) s->key_id = req.context->key_id;
       batch.push_back(std::move(*s));
     }
     auto r = co_await svc.submit_many(std::move(batch));

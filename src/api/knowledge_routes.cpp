@@ -430,6 +430,17 @@ const Schema kSearch{{},
 
 }  // namespace
 
+// A key limited to some collections reaches a document by id only when the document is in one
+// of them; any other is "not found" (its existence is not told). nullopt: go on.
+awaitable<std::optional<Response>> outside_key(knowledge::Store& store, const Request& req) {
+  if (!req.context || req.context->collections.empty()) co_return std::nullopt;
+  std::string id(req.param("id"));
+  auto doc = co_await store.get_document(id, false);
+  if (doc && req.context->allows_collection(doc->row.collection)) co_return std::nullopt;
+  if (!doc && doc.error().kind != ErrorKind::not_found) co_return Response::error(doc.error());
+  co_return Response::error(Error(ErrorKind::not_found, "no document with id '" + id + "'"));
+}
+
 void register_knowledge_routes(http::Router& router, knowledge::Store& store) {
   for (const std::string base : {"/api/v1/documents", "/api/v1/docs"}) {
     add(router, "GET", base, kListDocuments, [&store](Request& req) -> awaitable<Response> {
@@ -476,6 +487,7 @@ void register_knowledge_routes(http::Router& router, knowledge::Store& store) {
     });
     // A new version of a document: the same fields; collection and id are the document's.
     add(router, "PUT", base + "/{id}", kNewVersion, [&store](Request& req) -> awaitable<Response> {
+      if (auto refused = co_await outside_key(store, req)) co_return std::move(*refused);
       const std::string id(req.param("id"));
       std::string lookup = id;  // named: no temporaries in a co_await (GCC 12)
       auto doc = co_await store.get_document(std::move(lookup), false);
@@ -498,6 +510,7 @@ void register_knowledge_routes(http::Router& router, knowledge::Store& store) {
       co_return indexed_response(co_await store.index(std::move(*in)));
     });
     add(router, "GET", base + "/{id}", kGetDocument, [&store](Request& req) -> awaitable<Response> {
+      if (auto refused = co_await outside_key(store, req)) co_return std::move(*refused);
       auto include = req.query("include");
       if (include && *include != "text") {
         co_return Response::error(Error(ErrorKind::invalid_field, "'include' can only be \"text\"", "include"));
@@ -506,6 +519,7 @@ void register_knowledge_routes(http::Router& router, knowledge::Store& store) {
       co_return document_response(co_await store.get_document(std::move(param), include.has_value()));
     });
     add(router, "GET", base + "/{id}/versions", kList, [&store](Request& req) -> awaitable<Response> {
+      if (auto refused = co_await outside_key(store, req)) co_return std::move(*refused);
       auto page = page_request(req);
       if (!page) co_return Response::error(page.error());
       std::string param(req.param("id"));
@@ -531,10 +545,12 @@ void register_knowledge_routes(http::Router& router, knowledge::Store& store) {
           co_await store.get_document_by_external_id(std::move(collection), std::move(external), include.has_value()));
     });
     add(router, "DELETE", base + "/{id}", kNone, [&store](Request& req) -> awaitable<Response> {
+      if (auto refused = co_await outside_key(store, req)) co_return std::move(*refused);
       std::string param(req.param("id"));
       co_return document_response(co_await store.delete_document(std::move(param)));
     });
     add(router, "POST", base + "/{id}/restore", kNone, [&store](Request& req) -> awaitable<Response> {
+      if (auto refused = co_await outside_key(store, req)) co_return std::move(*refused);
       std::string param(req.param("id"));
       co_return document_response(co_await store.restore_document(std::move(param)));
     });

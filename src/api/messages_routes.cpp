@@ -54,6 +54,7 @@ awaitable<Response> inbound_call(Request& req, gateway::Gateway& gw, Format f) {
   if (!targets) co_return error_in(f, targets.error());
   const bool streaming = chat->contains("stream");
   gateway::ChatCall call{std::move(*chat), "", req.request_id};
+  call.meter = req.context;
 
   if (!streaming) {
     call.cancel = req.cancel;

@@ -5,6 +5,8 @@
 
 #include <functional>
 
+#include "api/control_gate.hpp"
+#include "core/clock.hpp"
 #include "core/error.hpp"
 #include "core/metrics.hpp"
 #include "gateway/gateway.hpp"
@@ -15,6 +17,18 @@
 
 namespace sb::api {
 
+// The control plane's parts (all set, or the control routes are not registered).
+struct ControlDeps {
+  control::KeyStore* keys = nullptr;
+  control::Budgets* budgets = nullptr;
+  control::Ledger* ledger = nullptr;
+  ControlGate* gate = nullptr;
+  storage::Database* db = nullptr;
+  const core::Clock* clock = nullptr;
+  // Reloads the config file (POST /api/v1/config/reload, as SIGHUP does): a summary, or why not.
+  std::function<core::Result<std::string>()> reload;
+};
+
 struct Deps {
   // Reads the store's status; a failure makes /ready answer 503 with the reason.
   std::function<boost::asio::awaitable<core::Result<storage::StorageStatus>>()> storage_status;
@@ -22,6 +36,7 @@ struct Deps {
   gateway::Gateway* gateway = nullptr;
   jobs::Service* jobs = nullptr;  // null when jobs.enabled = false
   knowledge::Store* knowledge = nullptr;
+  ControlDeps control;
   bool allow_private_webhooks = false;
   std::size_t max_response_bytes = 64 * 1024 * 1024;  // server.max_response_bytes
 };
@@ -44,6 +59,8 @@ void register_job_routes(http::Router& router, jobs::Service& jobs, gateway::Gat
 // /api/v1/docs (JSON, uploads, URLs, versions, soft delete), /api/v1/index[/batch],
 // /api/v1/stats, /api/v1/search.
 void register_knowledge_routes(http::Router& router, knowledge::Store& store);
+// /api/v1/keys, /api/v1/usage, /api/v1/audit, /api/v1/rate-limit/status, /api/v1/config/reload.
+void register_control_routes(http::Router& router, const ControlDeps& deps);
 // Submits a job and answers 202 with its status (or the admission error).
 boost::asio::awaitable<http::Response> enqueue_job(jobs::Service& jobs, jobs::Submit submit);
 
@@ -54,6 +71,7 @@ inline void register_routes(http::Router& router, Deps deps) {
     register_job_routes(router, *deps.jobs, *deps.gateway, deps.allow_private_webhooks, deps.max_response_bytes);
   }
   if (deps.knowledge) register_knowledge_routes(router, *deps.knowledge);
+  if (deps.control.keys) register_control_routes(router, deps.control);
   register_system_routes(router, std::move(deps));
   register_echo_routes(router);
 }

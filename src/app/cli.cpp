@@ -9,7 +9,9 @@ CommandLine parse_command_line(const std::vector<std::string>& argv) {
   static const std::set<std::string> kValueFlags = {"--config",  "--listen",     "--data-dir", "--log-level",
                                                     "--dataset", "--split",      "--collection", "--server",
                                                     "--mode",    "--top-k",      "--embedding-model", "--dimensions",
-                                                    "--exclude"};
+                                                    "--exclude", "--name", "--scopes", "--models", "--collections",
+                                                    "--rpm", "--tpm", "--max-parallel", "--budget", "--budget-period",
+                                                    "--expires-at", "--grace-ms", "--from", "--to", "--group-by", "--key"};
   CommandLine out;
   for (std::size_t i = 0; i < argv.size(); ++i) {
     std::string a = argv[i];

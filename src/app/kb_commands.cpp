@@ -184,4 +184,18 @@ int search(const KbOptions& o, const std::string& query, const std::string& mode
   return 0;
 }
 
+std::optional<ServerAnswer> call_server(const KbOptions& o, const std::string& method, const std::string& path,
+                                        std::string body) {
+  auto r = call(o, method, path, std::move(body), "application/json");
+  if (!r) return std::nullopt;
+  return ServerAnswer{r->status, r->body};
+}
+
+std::string ServerAnswer::error_message() const {
+  http::ClientResponse r;
+  r.status = status;
+  r.body = body;
+  return app::error_message(r);
+}
+
 }  // namespace sb::app

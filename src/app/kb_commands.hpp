@@ -2,6 +2,7 @@
 // `switchboard ingest` and `switchboard search`: the knowledge API of a running server from the
 // command line (so the server's indexes see every change).
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -26,5 +27,15 @@ int ingest(const KbOptions& options, const std::vector<std::string>& paths);
 
 // Prints the results of one search; exit code 0, 1 on an error answer, 2 when unreachable.
 int search(const KbOptions& options, const std::string& query, const std::string& mode, int top_k);
+
+// One JSON request to the server of `options` (with its key); nullopt when it cannot be reached
+// (said on stderr).
+struct ServerAnswer {
+  int status = 0;
+  std::string body;
+  std::string error_message() const;  // the error envelope's message, or the start of the body
+};
+std::optional<ServerAnswer> call_server(const KbOptions& options, const std::string& method, const std::string& path,
+                                        std::string body = "");
 
 }  // namespace sb::app

@@ -12,6 +12,7 @@
 #include "app/cli.hpp"
 #include "app/eval_command.hpp"
 #include "app/kb_commands.hpp"
+#include "app/keys_command.hpp"
 #include "app/serve.hpp"
 #include "core/config.hpp"
 #include "core/version.hpp"
@@ -28,6 +29,8 @@ Commands:
   config     Print the example config or the configuration reference
   ingest     Upload files and directories into a collection of a running server
   search     Search a collection of a running server
+  keys       Create, list, revoke and rotate API keys of a running server
+  usage      Tokens and cost per key, model, provider or day, from a running server
   eval       Measure retrieval quality on a BEIR-format dataset
   version    Print the version
 
@@ -100,6 +103,30 @@ Flags:
   --server URL       As for ingest
 )";
 
+constexpr const char* kKeysUsage = R"(Usage: switchboard keys SUBCOMMAND [FLAGS] [--server URL]
+
+Manages the API keys of a running server (the /api/v1/keys endpoints) with an admin key:
+$SWITCHBOARD_API_KEY is sent as the bearer token.
+
+Subcommands:
+  create [--name NAME] [--scopes chat,embeddings,...] [--models m1,m2] [--collections c1,c2]
+         [--rpm N] [--tpm N] [--max-parallel N] [--budget USD [--budget-period day|month|total]]
+         [--expires-at UNIX_SECONDS]
+                       Prints the new key as JSON, with its secret (shown this once)
+  list                 One line per key: id, name, prefix, scopes, active or revoked
+  revoke ID_OR_NAME    Refused from the next request on
+  rotate ID_OR_NAME [--grace-ms N]
+                       A new secret; the old one keeps working for N ms (default 0)
+
+Exit codes: 0 done, 1 the server refused (its message on stderr), 2 bad usage or unreachable.
+)";
+
+constexpr const char* kUsageUsage = R"(Usage: switchboard usage [--from UNIX] [--to UNIX] [--group-by key|model|provider|day] [--key ID] [--server URL]
+
+Prints the usage rows (or, with --group-by, their sums) of a running server as JSON: the
+caller's own with a non-admin key, everyone's with an admin key ($SWITCHBOARD_API_KEY).
+)";
+
 constexpr const char* kVersionUsage = "Usage: switchboard version\n\nPrints the version.\n";
 
 sb::core::Config load(const sb::app::CommandLine& cl) {
@@ -131,6 +158,8 @@ const char* usage_of(const std::string& command) {
   if (command == "search") return kSearchUsage;
   if (command == "config") return kConfigUsage;
   if (command == "version") return kVersionUsage;
+  if (command == "keys") return kKeysUsage;
+  if (command == "usage") return kUsageUsage;
   return kUsage;
 }
 
@@ -247,6 +276,25 @@ int main(int argc, char** argv) {
     }
     auto mode = cl.flags.find("--mode");
     return sb::app::search(o, cl.args[0], mode == cl.flags.end() ? "" : mode->second, top_k);
+  }
+  if (cmd == "keys" || cmd == "usage") {
+    if (cl.help) {
+      std::fputs(cmd == "keys" ? kKeysUsage : kUsageUsage, stdout);
+      return 0;
+    }
+    sb::app::KbOptions o;
+    auto env = sb::core::process_env();
+    if (auto it = env.find("SWITCHBOARD_URL"); it != env.end() && !it->second.empty()) o.server = it->second;
+    if (auto it = cl.flags.find("--server"); it != cl.flags.end()) o.server = it->second;
+    while (!o.server.empty() && o.server.back() == '/') o.server.pop_back();
+    if (auto it = env.find("SWITCHBOARD_API_KEY"); it != env.end()) o.api_key = it->second;
+    if (cmd == "usage") return sb::app::usage_command(o, cl.flags);
+    int rc = sb::app::keys_command(o, cl.args, cl.flags);
+    if (rc < 0) {
+      std::fputs(kKeysUsage, stderr);
+      return 2;
+    }
+    return rc;
   }
   if (cmd == "config") {
     std::string sub = cl.args.empty() ? "" : cl.args[0];

@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <memory>
+#include <mutex>
 #include <thread>
 #include <vector>
 #include <unistd.h>
@@ -26,7 +27,10 @@
 #include "core/process.hpp"
 #include "core/version.hpp"
 #include "gateway/gateway.hpp"
-#include "http/auth.hpp"
+#include "api/control_gate.hpp"
+#include "control/keys.hpp"
+#include "control/ledger.hpp"
+#include "control/limiter.hpp"
 #include "http/client.hpp"
 #include "http/cors.hpp"
 #include "http/router.hpp"
@@ -83,6 +87,25 @@ int serve(const core::Config& config, std::function<core::Config()> reload) {
     return 1;
   }
 
+  // The control plane: keys (hashed with this installation's pepper), limits, budgets, usage, audit.
+  core::SystemClock clock;
+  auto pepper = control::KeyStore::load_pepper(config.storage.data_dir);
+  if (!pepper) {
+    log::error("key pepper unusable", {{"error", pepper.error().message}});
+    log::shutdown();
+    std::fprintf(stderr, "switchboard: %s\n", pepper.error().message.c_str());
+    return 1;
+  }
+  control::KeyStore keys(database, clock, *pepper);
+  control::Budgets budgets(clock);
+  if (auto st = keys.load(); !st || !(st = budgets.load(database, keys.all()))) {
+    log::error("keys unreadable", {{"error", st.error().message}});
+    log::shutdown();
+    std::fprintf(stderr, "switchboard: %s\n", st.error().message.c_str());
+    return 1;
+  }
+  auto limiter = control::make_local_limiter();
+
   core::metrics::Registry registry;
   core::register_process_metrics(registry);
   auto& pool_pending = registry.gauge("switchboard_blocking_pool_pending",
@@ -96,6 +119,9 @@ int serve(const core::Config& config, std::function<core::Config()> reload) {
   http::proxy_from_environment(client_options);
   http::Client client(client_options);
   gateway::Gateway gateway(gateway_config, client, registry);
+  control::Ledger ledger(database, keys, clock, registry, config.limits.usage_flush_ms, config.audit.retention_days,
+                         config.limits.metrics_max_keys);
+  api::ControlGate gate(config, keys, *limiter, budgets, ledger, &gateway, clock);
 
   http::Router router;
   api::Deps deps;
@@ -105,7 +131,6 @@ int serve(const core::Config& config, std::function<core::Config()> reload) {
   deps.storage_status = [&system] { return system.status(); };
   deps.metrics = &registry;
 
-  core::Swappable<http::BearerAuth> auth(std::make_shared<const http::BearerAuth>(config.auth));
   core::Swappable<http::CorsPolicy> cors(std::make_shared<const http::CorsPolicy>(config.cors));
   unsigned threads = config.server.io_threads > 0
                          ? static_cast<unsigned>(config.server.io_threads)
@@ -123,13 +148,16 @@ int serve(const core::Config& config, std::function<core::Config()> reload) {
     for (auto& c : contexts) c->stop();
   };
   // The job queue: SQLite-backed, its loops on the first context, jobs on all of them.
-  core::SystemClock clock;
   auto queue = jobs::make_sqlite_queue(database);
   std::unique_ptr<jobs::Service> job_service;
   if (config.jobs.enabled) {
     job_service = std::make_unique<jobs::Service>(config, *queue, gateway, client, registry, clock,
                                                   context_ptrs);
     deps.jobs = job_service.get();
+    job_service->set_meter([&gate](const jobs::Job& job) -> std::shared_ptr<core::RequestContext> {
+      if (!job.key_id) return nullptr;
+      return gate.job_meter(*job.key_id, job.id, job.request);
+    });
   }
   // The knowledge base: vectors from the gateway's embedding routes, indexes in <data>/vectors.
   const auto& kc = config.knowledge;
@@ -164,6 +192,39 @@ int serve(const core::Config& config, std::function<core::Config()> reload) {
   if (auto n = knowledge_store.recover(); n && *n > 0) {
     log::warn("unfinished uploads marked failed", {{"documents", static_cast<long long>(*n)}});
   }
+  // A config reload (SIGHUP, POST /api/v1/config/reload): the config file again (with the same
+  // environment and flags). What validates replaces providers, routes, the [gateway] settings,
+  // admin keys, [limits], [[prices]], CORS and the log level for the requests that start from now
+  // on; a config that does not validate changes nothing.
+  std::mutex reload_mu;
+  std::function<core::Result<std::string>()> reload_all = [&]() -> core::Result<std::string> {
+    if (!reload) return core::Error(core::ErrorKind::unavailable, "this server was started without a config to reload");
+    std::lock_guard lock(reload_mu);
+    try {
+      core::Config next = reload();
+      gateway.reload(with_default_provider(next));
+      gate.reload(next);
+      cors.set(std::make_shared<const http::CorsPolicy>(next.cors));
+      log::set_level(*log::parse_level(next.log.level));
+      log::info("config reloaded", {{"providers", static_cast<long long>(next.providers.size())},
+                                    {"routes", static_cast<long long>(next.routes.size())},
+                                    {"auth", !next.auth.api_keys.empty()},
+                                    {"log_level", next.log.level},
+                                    {"needs_restart", "server, storage, jobs, knowledge, console sections"}});
+      return std::to_string(next.providers.size()) + " providers, " + std::to_string(next.routes.size()) +
+             " routes, " + std::to_string(next.prices.size()) + " prices";
+    } catch (const std::exception& e) {
+      log::error("config reload refused", {{"error", e.what()}});
+      return core::Error(core::ErrorKind::unprocessable, std::string("config reload refused: ") + e.what());
+    }
+  };
+  deps.control.keys = &keys;
+  deps.control.budgets = &budgets;
+  deps.control.ledger = &ledger;
+  deps.control.gate = &gate;
+  deps.control.db = &database;
+  deps.control.clock = &clock;
+  deps.control.reload = reload ? reload_all : nullptr;
   api::register_routes(router, deps);
   api::require_schemas(router);
 
@@ -171,7 +232,7 @@ int serve(const core::Config& config, std::function<core::Config()> reload) {
   // read (a supervisor, a test) waits for its handler instead of killing the process.
   asio::signal_set signals(ioc, SIGINT, SIGTERM);
   asio::signal_set hangups(ioc, SIGHUP);
-  http::Server server(context_ptrs, config, router, auth, cors, registry);
+  http::Server server(context_ptrs, config, router, gate, cors, registry);
   auto bound = server.bind();
   if (!bound) {
     log::error("cannot listen", {{"error", bound.error().message}});
@@ -183,7 +244,7 @@ int serve(const core::Config& config, std::function<core::Config()> reload) {
                           {"version", core::version()},
                           {"pid", static_cast<long long>(getpid())},
                           {"io_threads", threads},
-                          {"auth", auth.get()->enabled()}});
+                          {"auth", !gate.open()}});
   const auto& mig = database.migration_report();
   log::info("storage ready", {{"path", database.path()},
                               {"schema_version", mig.to_version},
@@ -197,34 +258,24 @@ int serve(const core::Config& config, std::function<core::Config()> reload) {
                           "made with mock/embed cannot embed (see /ready); add [[providers]] name = \"mock\" "
                           "type = \"mock\" to keep it"}});
   }
+  if (gate.open()) {
+    log::warn("open: no key needed",
+              {{"detail", "no auth.api_keys (SWITCHBOARD_API_KEY) configured and no API key created: every request is "
+                          "served without a key. Create the first (admin) key with POST /api/v1/keys to close it"}});
+  }
   server.start();
+  asio::co_spawn(ioc, ledger.run(), asio::detached);
   if (job_service) job_service->start();
   asio::co_spawn(ioc, knowledge_store.start(), asio::detached);
 
-  // SIGHUP: the config file again (with the same environment and flags). What validates
-  // replaces providers, routes, the [gateway] settings, auth keys, CORS and the log level for
-  // the requests that start from now on; a config that does not validate changes nothing.
+  // SIGHUP: reload_all, as above.
   std::function<void()> await_hangup = [&] {
     hangups.async_wait([&](const boost::system::error_code& ec, int) {
       if (ec) return;
       if (!reload) {
         log::warn("config reload refused", {{"error", "this server was started without a config to reload"}});
-        await_hangup();
-        return;
-      }
-      try {
-        core::Config next = reload();
-        gateway.reload(with_default_provider(next));
-        auth.set(std::make_shared<const http::BearerAuth>(next.auth));
-        cors.set(std::make_shared<const http::CorsPolicy>(next.cors));
-        log::set_level(*log::parse_level(next.log.level));
-        log::info("config reloaded", {{"providers", static_cast<long long>(next.providers.size())},
-                                      {"routes", static_cast<long long>(next.routes.size())},
-                                      {"auth", !next.auth.api_keys.empty()},
-                                      {"log_level", next.log.level},
-                                      {"needs_restart", "server, storage, jobs, knowledge, console sections"}});
-      } catch (const std::exception& e) {
-        log::error("config reload refused", {{"error", e.what()}});
+      } else {
+        (void)reload_all();
       }
       await_hangup();
     });
@@ -237,6 +288,7 @@ int serve(const core::Config& config, std::function<core::Config()> reload) {
     if (ec) return;
     log::info("signal received", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
     if (job_service) job_service->stop();
+    ledger.stop();
     hangups.cancel();
     server.shutdown(grace, stop_all);
     // Documents still being parsed when the grace period ends are not waited for: their workers
@@ -267,6 +319,7 @@ int serve(const core::Config& config, std::function<core::Config()> reload) {
   client.close_idle();  // pooled sockets belong to the contexts, which go before the client
 
   knowledge_store.flush();
+  ledger.flush_now();  // every request has finished: its usage row and audit entry are written
   database.close();
   log::info("stopped", {{"open_connections", static_cast<long long>(server.open_connections())}});
   log::shutdown();

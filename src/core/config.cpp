@@ -219,6 +219,25 @@ const std::vector<KeyDef>& schema() {
       bool_key("auth", "protect_metrics", &Config::auth, &AuthConfig::protect_metrics,
                "Also require a key on /metrics."),
 
+      int_key("limits", "rpm", &Config::limits, &LimitsConfig::rpm, 0, 1LL << 40,
+              "Requests per minute of a key that sets none (0 = no limit)."),
+      int_key("limits", "tpm", &Config::limits, &LimitsConfig::tpm, 0, 1LL << 40,
+              "Tokens (prompt + completion) per minute of a key that sets none (0 = no limit)."),
+      int_key("limits", "max_parallel", &Config::limits, &LimitsConfig::max_parallel, 0, 1LL << 30,
+              "Requests in flight at once of a key that sets none (0 = no limit)."),
+      int_key("limits", "ip_rpm", &Config::limits, &LimitsConfig::ip_rpm, 0, 1LL << 40,
+              "Requests per minute per client IP for /v1 and /api traffic sent without a key (0 = no limit)."),
+      list_key("limits", "trusted_proxies", &Config::limits, &LimitsConfig::trusted_proxies,
+               "Addresses or CIDRs (10.0.0.0/8) of proxies whose X-Forwarded-For names the client; "
+               "from anyone else it is ignored."),
+      int_key("limits", "default_max_tokens", &Config::limits, &LimitsConfig::default_max_tokens, 1,
+              1LL << 30, "Completion tokens reserved against tpm and budgets for a request that sets no max_tokens."),
+      int_key("limits", "usage_flush_ms", &Config::limits, &LimitsConfig::usage_flush_ms, 10, 60000,
+              "Usage rows are written in batches this often (a kill -9 loses at most this interval)."),
+      int_key("limits", "metrics_max_keys", &Config::limits, &LimitsConfig::metrics_max_keys, 0, 10000,
+              "Keys with their own label on the per-key token and cost metrics; later keys count as \"other\"."),
+      int_key("audit", "retention_days", &Config::audit, &AuditConfig::retention_days, 1, 36500,
+              "Audit entries older than this are deleted (the log is otherwise append-only)."),
       list_key("cors", "allowed_origins", &Config::cors, &CorsConfig::allowed_origins,
                "Origins allowed to call the API from a browser; \"*\" allows any. Empty = CORS off."),
       list_key("cors", "allowed_headers", &Config::cors, &CorsConfig::allowed_headers,
@@ -416,7 +435,7 @@ Config load_config(const ConfigSources& sources) {
     }
     for (const auto& [section_key, section_node] : tbl) {
       std::string section(section_key.str());
-      if (section == "providers" || section == "routes") continue;  // config_gateway.cpp
+      if (section == "providers" || section == "routes" || section == "prices") continue;  // config_gateway.cpp
       const toml::table* sec = section_node.as_table();
       bool known_section = std::any_of(schema().begin(), schema().end(),
                                        [&](const KeyDef& k) { return k.section == section; });
@@ -510,6 +529,12 @@ std::string config_example() {
 # name = "smart"                         # the model name clients send
 # strategy = "priority"                  # priority (in order) | weighted (by weight) | least_latency
 # targets = [{ provider = "openai", model = "gpt-4o-mini", weight = 1 }, { provider = "local", model = "llama3" }]
+#
+# [[prices]]                             # USD per million tokens; before the built-in table
+# model = "openai/gpt-4o-mini"           # "provider/model"; * matches anything ("local/*", "*/gpt-4o*")
+# input_per_mtok = 0.15
+# output_per_mtok = 0.60
+# cached_input_per_mtok = 0.075          # default: input_per_mtok
 )";
   return out;
 }

@@ -49,6 +49,32 @@ struct AuthConfig {
   bool protect_metrics = false;
 };
 
+// [limits]: defaults for every key (a key's own rpm/tpm/max_parallel override them) and the
+// per-IP limit of traffic without a key. 0 = no limit.
+struct LimitsConfig {
+  std::int64_t rpm = 0;
+  std::int64_t tpm = 0;
+  std::int64_t max_parallel = 0;
+  std::int64_t ip_rpm = 0;
+  std::vector<std::string> trusted_proxies;  // addresses or CIDRs whose X-Forwarded-For is believed
+  std::int64_t default_max_tokens = 4096;    // completion tokens reserved when a request names none
+  int usage_flush_ms = 1000;                 // usage rows are written in batches this often
+  int metrics_max_keys = 50;                 // keys with their own metrics label; the rest are "other"
+};
+
+// [audit]
+struct AuditConfig {
+  int retention_days = 365;
+};
+
+// [[prices]]: USD per million tokens for models matching `model` ("provider/model", `*` globs).
+struct PriceConfig {
+  std::string model;
+  double input_per_mtok = 0;
+  double output_per_mtok = 0;
+  double cached_input_per_mtok = -1;  // -1: as input_per_mtok
+};
+
 struct CorsConfig {
   std::vector<std::string> allowed_origins;
   std::vector<std::string> allowed_headers = {"authorization", "content-type", "x-request-id",
@@ -153,8 +179,11 @@ struct Config {
   GatewayConfig gateway;
   JobsConfig jobs;
   KnowledgeConfig knowledge;
+  LimitsConfig limits;
+  AuditConfig audit;
   std::vector<ProviderConfig> providers;
   std::vector<RouteConfig> routes;
+  std::vector<PriceConfig> prices;
 };
 
 class ConfigError : public std::runtime_error {

@@ -181,6 +181,19 @@ void load_gateway_tables(const toml::table& file, Config& c,
       c.routes.push_back(std::move(r));
     }
   }
+  if (const toml::array* prices = array_of_tables(file, "prices")) {
+    for (std::size_t i = 0; i < prices->size(); ++i) {
+      Entry e(*prices->get(i)->as_table(), "prices[" + std::to_string(i) + "]");
+      e.check_keys({"model", "input_per_mtok", "output_per_mtok", "cached_input_per_mtok"});
+      PriceConfig p;
+      p.model = e.str("model", "", true);
+      if (p.model.empty()) e.fail("model", "must not be empty");
+      p.input_per_mtok = e.number("input_per_mtok", 0, 0, 1e6);
+      p.output_per_mtok = e.number("output_per_mtok", 0, 0, 1e6);
+      p.cached_input_per_mtok = e.number("cached_input_per_mtok", -1, 0, 1e6);
+      c.prices.push_back(std::move(p));
+    }
+  }
 }
 
 void validate_gateway(const Config& c) {

@@ -21,6 +21,7 @@ const ErrorInfo& error_info(ErrorKind kind) {
   static const ErrorInfo kReused{422, "invalid_request_error", "idempotency_key_reused"};
   static const ErrorInfo kHeaders{431, "invalid_request_error", "headers_too_large"};
   static const ErrorInfo kRate{429, "rate_limit_error", "rate_limit_exceeded"};
+  static const ErrorInfo kBudget{429, "insufficient_quota", "budget_exceeded"};
   static const ErrorInfo kConns{503, "server_error", "too_many_connections"};
   static const ErrorInfo kBusy{503, "server_error", "server_busy"};
   static const ErrorInfo kUnavailable{503, "server_error", "service_unavailable"};
@@ -47,6 +48,7 @@ const ErrorInfo& error_info(ErrorKind kind) {
     case ErrorKind::idempotency_key_reused: return kReused;
     case ErrorKind::headers_too_large: return kHeaders;
     case ErrorKind::rate_limited: return kRate;
+    case ErrorKind::budget_exceeded: return kBudget;
     case ErrorKind::too_many_connections: return kConns;
     case ErrorKind::busy: return kBusy;
     case ErrorKind::unavailable: return kUnavailable;

@@ -30,6 +30,7 @@ enum class ErrorKind {
   idempotency_key_reused, // an Idempotency-Key replayed with a different request
   headers_too_large,      // header block over the limit
   rate_limited,
+  budget_exceeded,        // a key's budget would be exceeded (429 insufficient_quota)
   too_many_connections,   // connection cap reached
   busy,                   // a bounded queue is full
   unavailable,            // a dependency (storage, upstream) is not usable

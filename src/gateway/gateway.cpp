@@ -25,7 +25,7 @@ namespace {
 
 // prompt/completion tokens from the last "usage" object of an OpenAI response or chunk: a scan
 // for the two counters after the key, without parsing the document.
-bool extract_usage(std::string_view text, long long& prompt, long long& completion) {
+bool extract_usage(std::string_view text, long long& prompt, long long& completion, long long* cached = nullptr) {
   auto at = text.rfind("\"usage\"");
   if (at == std::string_view::npos) return false;
   std::string_view rest = text.substr(at);
@@ -42,6 +42,7 @@ bool extract_usage(std::string_view text, long long& prompt, long long& completi
   };
   bool p = number("\"prompt_tokens\"", prompt);
   bool c = number("\"completion_tokens\"", completion);
+  if (cached) number("\"cached_tokens\"", *cached);
   return p || c;
 }
 
@@ -473,6 +474,12 @@ awaitable<core::Result<ChatResult>> Gateway::whole(ChatCall call, Resolved resol
   auto st = co_await run(call, std::move(resolved), outcome, attempt, nullptr);
   if (!st) co_return std::move(st).error();
   count_tokens(outcome, result.body);
+  if (call.meter) {
+    core::TokenUsage u;
+    if (extract_usage(result.body, u.prompt, u.completion, &u.cached)) {
+      call.meter->add_usage(outcome.provider, outcome.model, u);
+    }
+  }
   co_return result;
 }
 
@@ -503,7 +510,8 @@ awaitable<core::Status> Gateway::stream(ChatCall call, Resolved resolved, ChunkS
                                         StreamCall method) {
   bool sent = false;
   Clock::time_point attempt_start;
-  long long prompt = 0, completion = 0;
+  long long prompt = 0, completion = 0, cached = 0;
+  long long chunks = 0;  // content chunks: the completion's size when the stream reports no usage
   bool usage_seen = false;
   bool client_gone = false;
   ChunkSink counting = [&](std::string_view chunk, bool more) -> awaitable<bool> {
@@ -514,7 +522,9 @@ awaitable<core::Status> Gateway::stream(ChatCall call, Resolved resolved, ChunkS
     }
     sent = true;
     if (chunk.find("\"usage\":{") != std::string_view::npos) {
-      usage_seen = extract_usage(chunk, prompt, completion) || usage_seen;
+      usage_seen = extract_usage(chunk, prompt, completion, &cached) || usage_seen;
+    } else {
+      ++chunks;
     }
     bool ok = co_await sink(chunk, more);
     client_gone = client_gone || !ok;
@@ -532,6 +542,14 @@ awaitable<core::Status> Gateway::stream(ChatCall call, Resolved resolved, ChunkS
   };
   auto st = co_await run(call, std::move(resolved), outcome, attempt, &sent);
   if (usage_seen) add_tokens(outcome, prompt, completion);
+  if (call.meter && sent) {
+    core::TokenUsage u{prompt, completion, cached};
+    if (!usage_seen) {
+      u.completion = chunks;  // prompt: the admission's estimate stands
+      u.estimated = true;
+    }
+    call.meter->add_usage(outcome.provider, outcome.model, u);
+  }
   co_return st;
 }
 

@@ -15,6 +15,7 @@
 #include "core/cancel.hpp"
 #include "core/config.hpp"
 #include "core/error.hpp"
+#include "core/request_context.hpp"
 
 namespace sb::http {
 class Client;
@@ -33,6 +34,9 @@ struct ChatCall {
   // The client's body as it arrived, when it is the request as is (not rebuilt, e.g. by a
   // job): OpenAI-compatible upstreams get these bytes with only the "model" value replaced.
   std::string raw;
+  // Told the tokens of the answer (the provider's usage; for a stream without one, an estimate
+  // of one token per content chunk): the caller's rate limits, budget and usage row.
+  std::shared_ptr<core::RequestContext> meter;
 };
 
 struct ChatResult {

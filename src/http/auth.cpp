@@ -28,9 +28,10 @@ bool BearerAuth::required_for(std::string_view path) const {
   return false;
 }
 
-BearerAuth::Outcome BearerAuth::check(std::string_view authorization, std::string_view api_key) const {
+std::string_view BearerAuth::token(std::string_view authorization, std::string_view api_key, bool& malformed) {
   constexpr std::string_view kScheme = "bearer";
   std::string_view token;
+  malformed = false;
   if (authorization.size() > kScheme.size() &&
       strncasecmp(authorization.data(), kScheme.data(), kScheme.size()) == 0 &&
       authorization[kScheme.size()] == ' ') {
@@ -38,17 +39,32 @@ BearerAuth::Outcome BearerAuth::check(std::string_view authorization, std::strin
   } else if (authorization.empty()) {
     token = api_key;
   } else {
-    return Outcome::missing;
+    malformed = true;
+    return {};
   }
   while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
   while (!token.empty() && token.back() == ' ') token.remove_suffix(1);
-  if (token.empty()) return Outcome::missing;
+  return token;
+}
+
+std::size_t BearerAuth::find(std::string_view token) const {
+  if (token.empty() || digests_.empty()) return 0;
   Digest d = digest(token);
   // Compare against every key, without early exit, so timing reveals neither the key nor which
   // key matched.
-  int matched = 0;
-  for (const auto& k : digests_) matched |= CRYPTO_memcmp(d.data(), k.data(), d.size()) == 0;
-  return matched ? Outcome::ok : Outcome::invalid;
+  std::size_t found = 0;
+  for (std::size_t i = 0; i < digests_.size(); ++i) {
+    const bool eq = CRYPTO_memcmp(d.data(), digests_[i].data(), d.size()) == 0;
+    found |= eq ? i + 1 : 0;
+  }
+  return found;
+}
+
+BearerAuth::Outcome BearerAuth::check(std::string_view authorization, std::string_view api_key) const {
+  bool malformed = false;
+  std::string_view t = token(authorization, api_key, malformed);
+  if (t.empty()) return Outcome::missing;
+  return find(t) ? Outcome::ok : Outcome::invalid;
 }
 
 }  // namespace sb::http

@@ -23,6 +23,12 @@ class BearerAuth {
   // `authorization` is the Authorization header value, `api_key` the x-api-key header value
   // (what Anthropic clients send); either may be empty. With both, Authorization decides.
   Outcome check(std::string_view authorization, std::string_view api_key = {}) const;
+  // The key a request carries: "Bearer <key>" (any case), else x-api-key; "" when none, and
+  // `malformed` set when Authorization holds something that is not a bearer token.
+  static std::string_view token(std::string_view authorization, std::string_view api_key, bool& malformed);
+  // 1 + the index of the configured key equal to `token`, 0 when none. Compares against every
+  // key without early exit (constant time).
+  std::size_t find(std::string_view token) const;
 
  private:
   using Digest = std::array<unsigned char, 32>;

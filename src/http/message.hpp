@@ -13,6 +13,7 @@
 
 #include "core/cancel.hpp"
 #include "core/error.hpp"
+#include "core/request_context.hpp"
 
 namespace sb::http {
 
@@ -34,6 +35,10 @@ struct Request {
   std::vector<std::pair<std::string_view, std::string_view>> params;  // from {name} segments
   // Fired when the client disconnects before the response (not for streams: their writes fail).
   std::shared_ptr<core::CancelSignal> cancel;
+  std::string_view remote_ip;  // the peer's address (a proxy's, behind one)
+  // The caller as the gate admitted it (null: nobody in particular), and the meter the gateway
+  // reports the request's tokens to.
+  std::shared_ptr<core::RequestContext> context;
 
   // Case-insensitive; empty when absent.
   std::string_view header(std::string_view name) const;

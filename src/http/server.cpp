@@ -82,8 +82,18 @@ std::string_view method_label(bhttp::verb v) {
 // thread, closes the socket once a deadline has passed. A deadline fires between its time and
 // one tick later.
 struct Conn {
-  explicit Conn(tcp::socket s) : socket(std::move(s)), timer(socket.get_executor()) {}
+  explicit Conn(tcp::socket s) : socket(std::move(s)), timer(socket.get_executor()) {
+    boost::system::error_code ec;
+    auto ep = socket.remote_endpoint(ec);
+    if (!ec) {
+      auto a = ep.address();
+      remote_ip = a.is_v6() && a.to_v6().is_v4_mapped()
+                      ? asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6()).to_string()
+                      : a.to_string();
+    }
+  }
   tcp::socket socket;
+  std::string remote_ip;  // the peer's address, as text ("" when unknown)
   asio::steady_timer timer;
   std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
   bool busy = false;       // a request is being read, handled or written. Its thread only.
@@ -249,11 +259,11 @@ class ConnWriter final : public StreamWriter {
 
 struct Server::Impl : std::enable_shared_from_this<Impl> {
   Impl(std::vector<asio::io_context*> io, const core::Config& config, const Router& r,
-       const core::Swappable<BearerAuth>& a, const core::Swappable<CorsPolicy>& c, metrics::Registry& registry)
+       Gate& g, const core::Swappable<CorsPolicy>& c, metrics::Registry& registry)
       : contexts(std::move(io)),
         cfg(config.server),
         router(r),
-        auth(a),
+        gate(g),
         cors(c),
         m(registry, config.log.access_log),
         acceptor(*contexts.front()) {}
@@ -262,7 +272,7 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
   std::size_t next_context = 0;  // acceptor-only
   core::ServerConfig cfg;
   const Router& router;
-  const core::Swappable<BearerAuth>& auth;  // (replaced on a config reload)
+  Gate& gate;
   const core::Swappable<CorsPolicy>& cors;
   RequestLog m;  // metrics and access log
   tcp::acceptor acceptor;
@@ -291,10 +301,9 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
 };
 
 Server::Server(std::vector<asio::io_context*> contexts, const core::Config& config,
-               const Router& router, const core::Swappable<BearerAuth>& auth,
-               const core::Swappable<CorsPolicy>& cors,
+               const Router& router, Gate& gate, const core::Swappable<CorsPolicy>& cors,
                metrics::Registry& registry)
-    : impl_(std::make_shared<Impl>(std::move(contexts), config, router, auth, cors, registry)) {}
+    : impl_(std::make_shared<Impl>(std::move(contexts), config, router, gate, cors, registry)) {}
 
 Server::~Server() = default;
 
@@ -568,6 +577,7 @@ awaitable<bool> Server::Impl::serve_one(Conn& c, beast::flat_buffer& buf) {
   c.answer_timeout = false;
 
   Request req;
+  req.remote_ip = c.remote_ip;
   req.method = sv(msg.method_string());
   req.target = origin_form(sv(msg.target()));
   auto q = req.target.find('?');
@@ -592,6 +602,7 @@ awaitable<bool> Server::Impl::serve_one(Conn& c, beast::flat_buffer& buf) {
   c.watch.reset();
   const bool keep = msg.keep_alive() && !res.close && !draining.load();
   auto [ok, bytes_out] = co_await write_response(c, req, msg.version(), head, res, keep);
+  gate.finish(req, res.status);
   m.in_flight.add(-1);
   m.record(method_label(msg.method()), route, res.status, t0, bytes_in, bytes_out, req.request_id,
          req.path);
@@ -625,19 +636,7 @@ awaitable<Response> Server::Impl::dispatch(Request& req, std::string_view& route
     co_return res;
   }
 
-  std::optional<Response> res;
-  const auto auth = this->auth.get();
-  if (auth->required_for(req.path)) {
-    auto outcome = auth->check(req.header("Authorization"), req.header("x-api-key"));
-    if (outcome != BearerAuth::Outcome::ok) {
-      res = Response::error(Error(
-          ErrorKind::unauthorized,
-          outcome == BearerAuth::Outcome::missing
-              ? "missing API key: send the header 'Authorization: Bearer <key>' (or 'x-api-key: <key>')"
-              : "invalid API key"));
-      res->header("WWW-Authenticate", "Bearer");
-    }
-  }
+  std::optional<Response> res = gate.admit(req, match);
   if (!res) {
     if (match.kind == Match::Kind::not_found) {
       res = Response::error(Error(ErrorKind::not_found, "unknown route: " +
@@ -667,6 +666,7 @@ awaitable<Response> Server::Impl::dispatch(Request& req, std::string_view& route
       }
     }
   }
+  gate.respond(req, *res);
   if (!origin.empty()) {
     for (auto& h : cors->response_headers(origin)) res->headers.push_back(std::move(h));
   }

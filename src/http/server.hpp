@@ -3,7 +3,7 @@
 // own io_context; accepted connections are dealt round-robin to them, and a connection (with
 // the upstream calls its requests make) stays on its thread, so it needs no strand.
 // It enforces the limits (header size 431, body size 413, malformed 400, timeouts, connection
-// cap), answers CORS preflights, checks bearer auth, routes, and writes one access-log line and
+// cap), answers CORS preflights, asks the Gate (auth, limits), routes, and writes one access-log line and
 // the request metrics per request. Beast stays inside server.cpp.
 
 #include <chrono>
@@ -17,8 +17,8 @@
 #include "core/error.hpp"
 #include "core/metrics.hpp"
 #include "core/swappable.hpp"
-#include "http/auth.hpp"
 #include "http/cors.hpp"
+#include "http/gate.hpp"
 #include "http/router.hpp"
 
 namespace boost::asio {
@@ -30,10 +30,9 @@ namespace sb::http {
 class Server {
  public:
   // The contexts (one per I/O thread, each run by exactly one thread; the acceptor lives on the
-  // first), router, auth, cors and registry must outlive the server.
+  // first), router, gate, cors and registry must outlive the server.
   Server(std::vector<boost::asio::io_context*> contexts, const core::Config& config,
-         const Router& router,
-         const core::Swappable<BearerAuth>& auth, const core::Swappable<CorsPolicy>& cors,
+         const Router& router, Gate& gate, const core::Swappable<CorsPolicy>& cors,
          core::metrics::Registry& registry);
   ~Server();
   Server(const Server&) = delete;

@@ -280,6 +280,7 @@ JobInsert Service::prepare(Submit s, std::int64_t now) {
   in.request = std::move(s.request);
   in.idempotency_key = std::move(s.idempotency_key);
   in.webhook_url = std::move(s.webhook_url);
+  in.key_id = std::move(s.key_id);
   in.max_attempts = s.max_attempts.value_or(cfg_.max_attempts);
   in.now = now;
   in.expires_at = now + s.ttl_ms.value_or(cfg_.ttl_s * 1000);
@@ -574,6 +575,7 @@ awaitable<void> Service::run_job(Job job) {
     } else {
       gateway::ChatCall call{std::move(o), "", job.id};
       call.cancel = signal;
+      if (meter_for_) call.meter = meter_for_(job);
       if (job.type == "embeddings") {
         r = co_await gateway_.embeddings(std::move(call), std::move(*targets), outcome);
       } else {

@@ -25,6 +25,7 @@
 #include "core/cancel.hpp"
 #include "core/clock.hpp"
 #include "core/config.hpp"
+#include "core/request_context.hpp"
 #include "core/metrics.hpp"
 #include "gateway/gateway.hpp"
 #include "http/client.hpp"
@@ -40,6 +41,7 @@ struct Submit {
   std::optional<std::string> idempotency_key;
   std::optional<std::int64_t> ttl_ms;
   std::optional<int> max_attempts;
+  std::optional<std::string> key_id;  // the submitting API key: the job's tokens count against it
 };
 
 // The status object of the API, webhooks and events. With include_result, a completed job's
@@ -73,6 +75,11 @@ class Service {
   Service(const Service&) = delete;
   Service& operator=(const Service&) = delete;
 
+  // Before start(): what each attempt reports its tokens to (the submitting key's usage,
+  // limits and budget); null: nothing.
+  using MeterFor = std::function<std::shared_ptr<core::RequestContext>(const Job& job)>;
+  void set_meter(MeterFor f) { meter_for_ = std::move(f); }
+
   // Reads the queue's state and starts the loops. Jobs left processing by an earlier run are
   // queued again at once.
   void start();
@@ -101,6 +108,7 @@ class Service {
   const std::string& owner() const { return owner_; }
 
  private:
+  MeterFor meter_for_;
   struct Metrics;
   boost::asio::awaitable<void> dispatch_loop();
   boost::asio::awaitable<void> sweep_loop();

@@ -10,7 +10,7 @@ constexpr const char* kCols =
     "seq, id, type, status, priority, request, request_bytes, idempotency_key, webhook_url, "
     "attempts, max_attempts, created_at, updated_at, run_at, started_at, finished_at, "
     "expires_at, lease_owner, lease_until, result, result_status, error, provider, model, "
-    "webhook_state, webhook_attempts, webhook_next_at, webhook_last_status, webhook_last_error";
+    "webhook_state, webhook_attempts, webhook_next_at, webhook_last_status, webhook_last_error, key_id";
 
 std::string sql(std::string_view head, std::string_view tail = {}) {
   std::string s(head);
@@ -50,6 +50,7 @@ JobRow read_row(const Statement& s) {
   r.webhook_next_at = s.column_opt_int64(26);
   r.webhook_last_status = s.column_opt_int64(27);
   r.webhook_last_error = s.column_opt_text(28);
+  r.key_id = s.column_opt_text(29);
   return r;
 }
 
@@ -90,8 +91,8 @@ Result<JobRepository::Inserted> JobRepository::insert(Connection& c, const JobIn
   }
   auto st = c.cached(sql(
       "INSERT INTO jobs (id, type, status, priority, request, request_bytes, idempotency_key, "
-      "webhook_url, attempts, max_attempts, created_at, updated_at, run_at, expires_at) "
-      "VALUES (?1, ?2, 'queued', ?3, ?4, ?5, ?6, ?7, 0, ?8, ?9, ?9, ?9, ?10) RETURNING "));
+      "webhook_url, attempts, max_attempts, created_at, updated_at, run_at, expires_at, key_id) "
+      "VALUES (?1, ?2, 'queued', ?3, ?4, ?5, ?6, ?7, 0, ?8, ?9, ?9, ?9, ?10, ?11) RETURNING "));
   if (!st) return std::move(st).error();
   st->bind(1, std::string_view(job.id))
       .bind(2, std::string_view(job.type))
@@ -102,7 +103,8 @@ Result<JobRepository::Inserted> JobRepository::insert(Connection& c, const JobIn
       .bind_opt(7, job.webhook_url)
       .bind(8, static_cast<std::int64_t>(job.max_attempts))
       .bind(9, job.now)
-      .bind(10, job.expires_at);
+      .bind(10, job.expires_at)
+      .bind_opt(11, job.key_id);
   auto row = one(*st);
   if (!row) return std::move(row).error();
   if (!*row) return Error(core::ErrorKind::internal, "insert returned no row", {}, "storage");

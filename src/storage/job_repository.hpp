@@ -42,6 +42,7 @@ struct JobRow {
   std::optional<std::int64_t> webhook_next_at;
   std::optional<std::int64_t> webhook_last_status;
   std::optional<std::string> webhook_last_error;
+  std::optional<std::string> key_id;  // the API key it was submitted with (its usage counts there)
 
   bool terminal() const {
     return status == "completed" || status == "failed" || status == "expired" ||
@@ -56,6 +57,7 @@ struct JobInsert {
   std::string request;
   std::optional<std::string> idempotency_key;
   std::optional<std::string> webhook_url;
+  std::optional<std::string> key_id;
   int max_attempts = 3;
   std::int64_t now = 0;
   std::int64_t expires_at = 0;

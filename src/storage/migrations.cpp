@@ -133,6 +133,67 @@ CREATE TABLE uploads (
        R"sql(
 ALTER TABLE uploads ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
 )sql"},
+      {7, "control: API keys, usage, audit; the key a job was submitted with",
+       R"sql(
+CREATE TABLE api_keys (
+  seq            INTEGER PRIMARY KEY,
+  id             TEXT NOT NULL UNIQUE,
+  name           TEXT NOT NULL UNIQUE,
+  prefix         TEXT NOT NULL,
+  hash           BLOB NOT NULL UNIQUE,
+  previous_hash  BLOB,
+  previous_until INTEGER,
+  scopes         TEXT NOT NULL,
+  models         TEXT NOT NULL DEFAULT '[]',
+  collections    TEXT NOT NULL DEFAULT '[]',
+  rpm            INTEGER,
+  tpm            INTEGER,
+  max_parallel   INTEGER,
+  budget_usd     REAL,
+  budget_period  TEXT,
+  expires_at     INTEGER,
+  metadata       TEXT NOT NULL DEFAULT '{}',
+  created_at     INTEGER NOT NULL,
+  updated_at     INTEGER NOT NULL,
+  last_used_at   INTEGER,
+  revoked_at     INTEGER
+);
+CREATE TABLE usage (
+  seq               INTEGER PRIMARY KEY,
+  id                TEXT NOT NULL UNIQUE,
+  at                INTEGER NOT NULL,
+  key_id            TEXT NOT NULL,
+  route             TEXT NOT NULL,
+  model             TEXT NOT NULL,
+  provider          TEXT NOT NULL,
+  target            TEXT NOT NULL,
+  prompt_tokens     INTEGER NOT NULL,
+  completion_tokens INTEGER NOT NULL,
+  cached_tokens     INTEGER NOT NULL,
+  cost_usd          REAL NOT NULL,
+  latency_ms        INTEGER NOT NULL,
+  status            INTEGER NOT NULL,
+  request_id        TEXT NOT NULL
+);
+CREATE INDEX usage_at ON usage(at);
+CREATE INDEX usage_key ON usage(key_id, at);
+CREATE TABLE audit (
+  seq        INTEGER PRIMARY KEY,
+  id         TEXT NOT NULL UNIQUE,
+  at         INTEGER NOT NULL,
+  actor      TEXT NOT NULL,
+  client_ip  TEXT NOT NULL,
+  action     TEXT NOT NULL,
+  target     TEXT NOT NULL,
+  outcome    TEXT NOT NULL,
+  status     INTEGER NOT NULL,
+  request_id TEXT NOT NULL
+);
+CREATE INDEX audit_at ON audit(at);
+CREATE TRIGGER audit_append_only BEFORE UPDATE ON audit
+BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+ALTER TABLE jobs ADD COLUMN key_id TEXT;
+)sql"},
   };
   return kMigrations;
 }

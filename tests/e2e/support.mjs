@@ -8,12 +8,13 @@ import { join } from 'node:path';
 export const binary = process.env.SB_BINARY;
 if (!binary) throw new Error('SB_BINARY must point at the switchboard binary');
 
-// Starts `switchboard serve` with `toml` as its config; resolves to {port, stop}.
-export async function startSwitchboard(toml) {
+// Starts `switchboard serve` with `toml` as its config (and `env` added to the environment);
+// resolves to {port, stop}.
+export async function startSwitchboard(toml, env = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'sb-e2e-'));
   writeFileSync(join(dir, 'sb.toml'), toml);
   const server = spawn(binary, ['serve', '--config', join(dir, 'sb.toml'), '--listen', '127.0.0.1:0',
-    '--data-dir', join(dir, 'data')], { stdio: ['ignore', 'pipe', 'inherit'] });
+    '--data-dir', join(dir, 'data')], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
   const port = await new Promise((resolve, reject) => {
     let buf = '';
     server.stdout.on('data', (d) => {

@@ -70,6 +70,19 @@ const std::vector<Endpoint>& endpoints() {
       {"GET", "/api/v1/providers", "", "", "", "", ""},
       {"POST", "/api/v1/providers/mock/test", R"({"model":"echo"})", R"({"model":5})", "model", "", ""},
       {"POST", "/api/v1/echo", R"({"any":"thing"})", "", "", "", ""},
+      {"POST", "/api/v1/keys", R"({"name":"k","scopes":["admin"]})", R"({"rpm":"60"})", "rpm",
+       R"({"budget":{"amount":5}})", "budget.amount"},
+      {"GET", "/api/v1/keys", "", "", "", "", ""},
+      {"GET", "/api/v1/keys/key_00", "", "", "", "", ""},
+      {"PATCH", "/api/v1/keys/key_00", R"({"rpm":5})", R"({"scopes":"chat"})", "scopes",
+       R"({"budget":{"period":"day","limit":1}})", "budget.limit"},
+      {"DELETE", "/api/v1/keys/key_00", "", "", "", "", ""},
+      {"POST", "/api/v1/keys/key_00/rotate", R"({"grace_period_ms":0})", R"({"grace_period_ms":"1"})",
+       "grace_period_ms", "", ""},
+      {"GET", "/api/v1/usage", "", "", "", "", ""},
+      {"GET", "/api/v1/audit", "", "", "", "", ""},
+      {"GET", "/api/v1/rate-limit/status", "", "", "", "", ""},
+      {"POST", "/api/v1/config/reload", "", "", "", "", ""},
   };
   return table;
 }
@@ -197,7 +210,8 @@ TEST_F(Contract, EveryListPagesTheSameWay) {
   const std::string doc_id(json::parse(doc->body).at("id").as_string());
   ASSERT_EQ(http(port(), "POST", "/api/v1/jobs", R"({"type":"embeddings","request":{"model":"mock/embed","input":"x"}})")->status, 202);
   const std::vector<std::string> lists = {"/api/v1/jobs", "/api/v1/documents?collection=lists",
-                                          "/api/v1/documents/" + doc_id + "/versions", "/api/v1/collections"};
+                                          "/api/v1/documents/" + doc_id + "/versions", "/api/v1/collections",
+                                          "/api/v1/audit"};
   for (const auto& path : lists) {
     auto r = http(port(), "GET", with_query(path, "limit=1"));
     ASSERT_EQ(r->status, 200) << path << " " << r->body;
