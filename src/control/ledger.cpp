@@ -13,15 +13,23 @@ namespace log = core::log;
 
 core::Status Budgets::load(storage::Database& db, const std::vector<std::shared_ptr<const Key>>& keys) {
   const std::int64_t now = clock_.now_ms();
+  // One pass over the usage table per period kind in use (day, month, total), not one per key.
+  std::map<std::int64_t, std::map<std::string, double>> spent_since;  // period start -> key -> USD
   for (const auto& k : keys) {
     if (!k->budget) continue;
     const std::int64_t since = period_start_ms(k->budget->period, now);
-    auto spent = db.run_sync([&](storage::Connection& c) { return storage::ControlRepository::spent(c, k->id, since); });
-    if (!spent) return std::move(spent).error();
+    if (!spent_since.count(since)) {
+      auto rows = db.run_sync([since](storage::Connection& c) { return storage::ControlRepository::spent_since(c, since); });
+      if (!rows) return std::move(rows).error();
+      auto& m = spent_since[since];
+      for (auto& [id, usd] : *rows) m[id] = usd;
+    }
+    const auto& m = spent_since[since];
+    auto it = m.find(k->id);
     std::lock_guard lock(mu_);
     State& s = states_[k->id];
     s.period_start = since;
-    s.spent = *spent;
+    s.spent = it == m.end() ? 0 : it->second;
   }
   return {};
 }
@@ -117,12 +125,20 @@ void Ledger::usage(storage::UsageRow row) {
   std::lock_guard lock(mu_);
   const std::string key = key_label(row.key_id);
   const std::string& model = row.target.empty() ? row.model : row.target;
-  if (row.prompt_tokens > 0) tokens_.with({key, model, "prompt"}).inc(static_cast<std::uint64_t>(row.prompt_tokens));
-  if (row.completion_tokens > 0) {
-    tokens_.with({key, model, "completion"}).inc(static_cast<std::uint64_t>(row.completion_tokens));
+  std::string name = key + "\n" + model;
+  auto it = series_.find(name);
+  if (it == series_.end()) {
+    if (series_.size() >= 4096) series_.clear();  // (only a cache of the families' children)
+    it = series_.emplace(std::move(name), Series{&tokens_.with({key, model, "prompt"}),
+                                                 &tokens_.with({key, model, "completion"}),
+                                                 &tokens_.with({key, model, "cached"}), &cost_.with({key, model})})
+             .first;
   }
-  if (row.cached_tokens > 0) tokens_.with({key, model, "cached"}).inc(static_cast<std::uint64_t>(row.cached_tokens));
-  if (row.cost_usd > 0) cost_.with({key, model}).inc(static_cast<std::uint64_t>(row.cost_usd * 1e6 + 0.5));
+  const Series& s = it->second;
+  if (row.prompt_tokens > 0) s.prompt->inc(static_cast<std::uint64_t>(row.prompt_tokens));
+  if (row.completion_tokens > 0) s.completion->inc(static_cast<std::uint64_t>(row.completion_tokens));
+  if (row.cached_tokens > 0) s.cached->inc(static_cast<std::uint64_t>(row.cached_tokens));
+  if (row.cost_usd > 0) s.cost->inc(static_cast<std::uint64_t>(row.cost_usd * 1e6 + 0.5));
   queued_.usage.push_back(std::move(row));
 }
 
@@ -150,13 +166,17 @@ core::Status Ledger::write(storage::Connection& c, const Batch& b) {
 boost::asio::awaitable<core::Status> Ledger::flush() {
   Batch b = take();
   if (b.empty()) co_return core::Status{};
-  auto task = [b](storage::Connection& c) { return write(c, b); };  // named (GCC 12)
+  // Shared, not copied: a second's rows are many, and this runs on an I/O thread.
+  auto batch = std::make_shared<Batch>(std::move(b));
+  auto task = [batch](storage::Connection& c) { return write(c, *batch); };  // named (GCC 12)
   auto st = co_await db_.write(std::move(task));
   if (!st) {
     log::error("usage and audit rows not written; kept for the next try", {{"error", st.error().message}});
     std::lock_guard lock(mu_);
-    queued_.usage.insert(queued_.usage.begin(), b.usage.begin(), b.usage.end());
-    queued_.audit.insert(queued_.audit.begin(), b.audit.begin(), b.audit.end());
+    queued_.usage.insert(queued_.usage.begin(), std::make_move_iterator(batch->usage.begin()),
+                         std::make_move_iterator(batch->usage.end()));
+    queued_.audit.insert(queued_.audit.begin(), std::make_move_iterator(batch->audit.begin()),
+                         std::make_move_iterator(batch->audit.end()));
   }
   co_return st;
 }

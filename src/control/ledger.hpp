@@ -92,6 +92,10 @@ class Ledger {
   std::mutex mu_;
   Batch queued_;
   std::set<std::string> labelled_;
+  struct Series {
+    core::metrics::Counter *prompt, *completion, *cached, *cost;
+  };
+  std::unordered_map<std::string, Series> series_;  // "<key label>\n<model>" -> its counters
   std::atomic<bool> stopping_{false};
 };
 

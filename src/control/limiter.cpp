@@ -19,8 +19,10 @@ struct Cell {
   long long in_flight = 0;
 };
 
-// Per-minute limit -> nanoseconds per unit.
-std::int64_t interval_ns(long long per_minute) { return kMinuteNs / std::max<long long>(per_minute, 1); }
+// Per-minute limit -> nanoseconds per unit (at least 1: a limit over 60 billion a minute is that).
+std::int64_t interval_ns(long long per_minute) {
+  return std::max<std::int64_t>(1, kMinuteNs / std::max<long long>(per_minute, 1));
+}
 
 Window window_of(const Cell& c, long long per_minute, std::int64_t now_ns) {
   const std::int64_t t = interval_ns(per_minute);
@@ -49,14 +51,13 @@ class LocalLimiter final : public Limiter {
     Cell& c = cell(s, bucket, now);
     Take out;
     const std::int64_t start = std::max(c.tat_ns, now);
-    const std::int64_t need = t * std::max<long long>(cost, 0);
     if (cost > per_minute) {
       out.never = true;
       out.window = window_of(c, per_minute, now);
       out.retry_after_ms = 60'000;
       return out;
     }
-    const std::int64_t next = start + need;
+    const std::int64_t next = start + t * std::max<long long>(cost, 0);  // (cost <= per_minute: no overflow)
     if (next - now > kMinuteNs) {
       out.retry_after_ms = (next - now - kMinuteNs + 999'999) / 1'000'000;
       out.window = window_of(c, per_minute, now);
@@ -74,8 +75,11 @@ class LocalLimiter final : public Limiter {
     Shard& s = shard(bucket);
     std::lock_guard lock(s.mu);
     Cell& c = cell(s, bucket, now);
-    // Credit never makes the bucket fuller than full; debt may go past a minute.
-    c.tat_ns = std::max(c.tat_ns, now) + interval_ns(per_minute) * delta;
+    // Credit never makes the bucket fuller than full; debt may go past a minute (up to an hour).
+    const __int128 change = static_cast<__int128>(interval_ns(per_minute)) * delta;
+    const __int128 bound = static_cast<__int128>(kMinuteNs) * 60;
+    c.tat_ns = std::max(c.tat_ns, now) + static_cast<std::int64_t>(std::clamp(change, -bound, bound));
+    c.tat_ns = std::min<std::int64_t>(c.tat_ns, now + static_cast<std::int64_t>(bound));
     if (c.tat_ns < now) c.tat_ns = now;
   }
 

@@ -27,7 +27,8 @@ struct Take {
 class Limiter {
  public:
   virtual ~Limiter() = default;
-  // Takes `cost` from `bucket` (per_minute > 0) if it fits now.
+  // Takes `cost` from `bucket` (per_minute > 0; above 60 billion it counts as 60 billion) if it
+  // fits now.
   virtual Take take(std::string_view bucket, long long per_minute, long long cost, std::int64_t now_ms) = 0;
   // Gives back (delta < 0) or takes more (delta > 0) after the fact: a reservation corrected
   // with the real count. Never refuses; a bucket may go into debt.

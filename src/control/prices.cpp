@@ -74,14 +74,23 @@ Prices::Prices(const std::vector<core::PriceConfig>& configured) {
   for (const auto& p : builtin()) entries_.push_back(p);
 }
 
-const Price* Prices::find(std::string_view provider, std::string_view model) const {
-  std::string name;
-  name.reserve(provider.size() + 1 + model.size());
-  name.append(provider).append("/").append(model);
+const Price* Prices::match(std::string_view name) const {
   for (const auto& p : entries_) {
     if (glob_match(p.model, name)) return &p;
   }
   return nullptr;
+}
+
+const Price* Prices::find(std::string_view provider, std::string_view model) const {
+  std::string name;
+  name.reserve(provider.size() + 1 + model.size());
+  name.append(provider).append("/").append(model);
+  std::lock_guard lock(mu_);
+  if (auto it = seen_.find(name); it != seen_.end()) return it->second;
+  const Price* p = match(name);
+  if (seen_.size() >= 4096) seen_.clear();
+  seen_.emplace(std::move(name), p);
+  return p;
 }
 
 double Prices::cost(std::string_view provider, std::string_view model, const core::TokenUsage& u) const {

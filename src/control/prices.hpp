@@ -4,8 +4,10 @@
 // then a built-in table of common OpenAI, Anthropic and Gemini models (list prices; a config
 // entry overrides them). A model no entry matches costs nothing.
 
+#include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <string_view>
 #include <vector>
 
@@ -34,7 +36,12 @@ class Prices {
   static const std::vector<Price>& builtin();
 
  private:
+  const Price* match(std::string_view name) const;
+
   std::vector<Price> entries_;
+  // provider/model -> its entry (or null), for the names seen: bounded, cleared when full.
+  mutable std::mutex mu_;
+  mutable std::unordered_map<std::string, const Price*> seen_;
 };
 
 }  // namespace sb::control

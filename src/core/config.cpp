@@ -219,13 +219,13 @@ const std::vector<KeyDef>& schema() {
       bool_key("auth", "protect_metrics", &Config::auth, &AuthConfig::protect_metrics,
                "Also require a key on /metrics."),
 
-      int_key("limits", "rpm", &Config::limits, &LimitsConfig::rpm, 0, 1LL << 40,
+      int_key("limits", "rpm", &Config::limits, &LimitsConfig::rpm, 0, 10'000'000'000LL,
               "Requests per minute of a key that sets none (0 = no limit)."),
-      int_key("limits", "tpm", &Config::limits, &LimitsConfig::tpm, 0, 1LL << 40,
+      int_key("limits", "tpm", &Config::limits, &LimitsConfig::tpm, 0, 10'000'000'000LL,
               "Tokens (prompt + completion) per minute of a key that sets none (0 = no limit)."),
       int_key("limits", "max_parallel", &Config::limits, &LimitsConfig::max_parallel, 0, 1LL << 30,
               "Requests in flight at once of a key that sets none (0 = no limit)."),
-      int_key("limits", "ip_rpm", &Config::limits, &LimitsConfig::ip_rpm, 0, 1LL << 40,
+      int_key("limits", "ip_rpm", &Config::limits, &LimitsConfig::ip_rpm, 0, 10'000'000'000LL,
               "Requests per minute per client IP for /v1 and /api traffic sent without a key (0 = no limit)."),
       list_key("limits", "trusted_proxies", &Config::limits, &LimitsConfig::trusted_proxies,
                "Addresses or CIDRs (10.0.0.0/8) of proxies whose X-Forwarded-For names the client; "

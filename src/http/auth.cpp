@@ -4,6 +4,9 @@
 #include <openssl/evp.h>
 #include <strings.h>
 
+#include <memory>
+#include <new>
+
 namespace sb::http {
 
 BearerAuth::BearerAuth(const core::AuthConfig& config)
@@ -12,9 +15,15 @@ BearerAuth::BearerAuth(const core::AuthConfig& config)
 }
 
 BearerAuth::Digest BearerAuth::digest(std::string_view key) {
+  // The algorithm fetched once and a context per thread: EVP_Digest would fetch on every call.
+  static EVP_MD* sha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  thread_local std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
   Digest d{};
   unsigned int len = 0;
-  EVP_Digest(key.data(), key.size(), d.data(), &len, EVP_sha256(), nullptr);
+  if (!sha256 || !ctx || EVP_DigestInit_ex(ctx.get(), sha256, nullptr) != 1 ||
+      EVP_DigestUpdate(ctx.get(), key.data(), key.size()) != 1 || EVP_DigestFinal_ex(ctx.get(), d.data(), &len) != 1) {
+    throw std::bad_alloc();  // (no context: out of memory)
+  }
   return d;
 }
 

@@ -1,5 +1,7 @@
 #include "storage/control_repository.hpp"
 
+#include <charconv>
+
 namespace sb::storage {
 
 namespace {
@@ -60,7 +62,7 @@ void bind_key(Statement& s, const ApiKeyRow& r) {
 
 UsageRow read_usage(const Statement& s) {
   UsageRow r;
-  r.id = s.column_text(0);
+  r.id = "use_" + std::to_string(s.column_int64(0));
   r.at_ms = s.column_int64(1);
   r.key_id = s.column_text(2);
   r.route = s.column_text(3);
@@ -141,9 +143,11 @@ Status ControlRepository::update_key(Connection& c, const ApiKeyRow& r) {
 }
 
 Status ControlRepository::touch_keys(Connection& c, const std::vector<std::pair<std::string, std::int64_t>>& used) {
+  if (used.empty()) return {};
+  auto st = c.cached("UPDATE api_keys SET last_used_at = max(coalesce(last_used_at, 0), ?2) WHERE id = ?1");
+  if (!st) return std::move(st).error();
   for (const auto& [id, at] : used) {
-    auto st = c.cached("UPDATE api_keys SET last_used_at = max(coalesce(last_used_at, 0), ?2) WHERE id = ?1");
-    if (!st) return std::move(st).error();
+    st->reset();
     st->bind(1, id).bind(2, at);
     if (auto r = st->run(); !r) return r;
   }
@@ -151,12 +155,15 @@ Status ControlRepository::touch_keys(Connection& c, const std::vector<std::pair<
 }
 
 Status ControlRepository::insert_usage(Connection& c, const std::vector<UsageRow>& rows) {
+  if (rows.empty()) return {};
+  // One statement for the batch (a second's rows), reset between rows.
+  auto st = c.cached(
+      "INSERT INTO usage(at, key_id, route, model, provider, target, prompt_tokens, completion_tokens, "
+      "cached_tokens, cost_usd, latency_ms, status, request_id) VALUES (?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14)");
+  if (!st) return std::move(st).error();
   for (const auto& r : rows) {
-    auto st = c.cached(
-        "INSERT INTO usage(id, at, key_id, route, model, provider, target, prompt_tokens, completion_tokens, "
-        "cached_tokens, cost_usd, latency_ms, status, request_id) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14)");
-    if (!st) return std::move(st).error();
-    st->bind(1, r.id).bind(2, r.at_ms).bind(3, r.key_id).bind(4, r.route).bind(5, r.model).bind(6, r.provider);
+    st->reset();
+    st->bind(2, r.at_ms).bind(3, r.key_id).bind(4, r.route).bind(5, r.model).bind(6, r.provider);
     st->bind(7, r.target).bind(8, r.prompt_tokens).bind(9, r.completion_tokens).bind(10, r.cached_tokens);
     st->bind_double(11, r.cost_usd).bind(12, r.latency_ms).bind(13, static_cast<std::int64_t>(r.status));
     st->bind(14, r.request_id);
@@ -166,14 +173,23 @@ Status ControlRepository::insert_usage(Connection& c, const std::vector<UsageRow
 }
 
 Result<Page<UsageRow>> ControlRepository::usage(Connection& c, const UsageQuery& q, const PageRequest& page) {
-  auto p = pivot(c, "usage", page, "a usage row");
-  if (!p) return std::move(p).error();
+  // A usage row's id is "use_<seq>".
+  std::int64_t pivot = 0;
+  if (const std::string& id = page.after.empty() ? page.before : page.after; !id.empty()) {
+    const char* name = page.after.empty() ? "before" : "after";
+    auto [end, ec] = id.size() > 4 && id.rfind("use_", 0) == 0
+                         ? std::from_chars(id.data() + 4, id.data() + id.size(), pivot)
+                         : std::from_chars_result{id.data(), std::errc::invalid_argument};
+    if (ec != std::errc() || end != id.data() + id.size() || pivot <= 0) {
+      return Error(core::ErrorKind::invalid_field, std::string("'") + name + "' is not the id of a usage row", name);
+    }
+  }
   auto st = c.prepare(
-      "SELECT id, at, key_id, route, model, provider, target, prompt_tokens, completion_tokens, cached_tokens, "
+      "SELECT seq, at, key_id, route, model, provider, target, prompt_tokens, completion_tokens, cached_tokens, "
       "cost_usd, latency_ms, status, request_id FROM usage WHERE at >= ?1 AND (?2 <= 0 OR at < ?2) "
       "AND (?3 = '' OR key_id = ?3)" + seq_clause(page, 4) + " LIMIT ?5");
   if (!st) return std::move(st).error();
-  st->bind(1, q.from_ms).bind(2, q.to_ms).bind(3, q.key_id).bind(4, *p).bind(5, static_cast<std::int64_t>(page.limit) + 1);
+  st->bind(1, q.from_ms).bind(2, q.to_ms).bind(3, q.key_id).bind(4, pivot).bind(5, static_cast<std::int64_t>(page.limit) + 1);
   auto rows = st->all(read_usage);
   if (!rows) return std::move(rows).error();
   return make_page(std::move(*rows), page);
@@ -215,11 +231,13 @@ Result<double> ControlRepository::spent(Connection& c, std::string_view key_id, 
 }
 
 Status ControlRepository::insert_audit(Connection& c, const std::vector<AuditRow>& rows) {
+  if (rows.empty()) return {};
+  auto st = c.cached(
+      "INSERT INTO audit(id, at, actor, client_ip, action, target, outcome, status, request_id) "
+      "VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9)");
+  if (!st) return std::move(st).error();
   for (const auto& r : rows) {
-    auto st = c.cached(
-        "INSERT INTO audit(id, at, actor, client_ip, action, target, outcome, status, request_id) "
-        "VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9)");
-    if (!st) return std::move(st).error();
+    st->reset();
     st->bind(1, r.id).bind(2, r.at).bind(3, r.actor).bind(4, r.client_ip).bind(5, r.action).bind(6, r.target);
     st->bind(7, r.outcome).bind(8, static_cast<std::int64_t>(r.status)).bind(9, r.request_id);
     if (auto x = st->run(); !x) return x;

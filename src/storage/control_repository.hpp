@@ -17,7 +17,7 @@ namespace sb::storage {
 
 struct ApiKeyRow {
   std::string id, name, prefix;
-  std::string hash;                         // 32 bytes: HMAC-SHA-256(pepper, secret)
+  std::string hash;                         // 32 bytes: SHA-256(pepper || secret)
   std::optional<std::string> previous_hash;  // the secret before a rotation
   std::optional<std::int64_t> previous_until;  // ... accepted until (Unix ms)
   std::string scopes = "[]", models = "[]", collections = "[]";  // JSON arrays of strings
@@ -31,7 +31,7 @@ struct ApiKeyRow {
 };
 
 struct UsageRow {
-  std::string id;
+  std::string id;  // "use_<seq>", when read
   std::int64_t at_ms = 0;
   std::string key_id;  // "" for traffic without a key
   std::string route, model, provider, target;

@@ -159,8 +159,7 @@ CREATE TABLE api_keys (
   revoked_at     INTEGER
 );
 CREATE TABLE usage (
-  seq               INTEGER PRIMARY KEY,
-  id                TEXT NOT NULL UNIQUE,
+  seq               INTEGER PRIMARY KEY,  -- the row's id is "use_<seq>"
   at                INTEGER NOT NULL,
   key_id            TEXT NOT NULL,
   route             TEXT NOT NULL,
@@ -175,8 +174,7 @@ CREATE TABLE usage (
   status            INTEGER NOT NULL,
   request_id        TEXT NOT NULL
 );
-CREATE INDEX usage_at ON usage(at);
-CREATE INDEX usage_key ON usage(key_id, at);
+CREATE INDEX usage_at ON usage(at);  -- appended at its end: cheap, unlike an index by key
 CREATE TABLE audit (
   seq        INTEGER PRIMARY KEY,
   id         TEXT NOT NULL UNIQUE,

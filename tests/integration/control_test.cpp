@@ -359,6 +359,24 @@ TEST_F(ControlTest, UsageRowsSurviveSigtermAndAreScopedToTheirKey) {
   ASSERT_TRUE(m);
 }
 
+TEST_F(ControlTest, WhatABudgetSpentSurvivesARestart) {
+  TempDir dir;
+  start("", {{"SWITCHBOARD_API_KEY", kAdmin}}, dir.path());
+  auto [id, secret] =
+      make_key(port(), kAdmin, R"({"name":"saver","scopes":["chat"],"budget":{"amount_usd":100,"period":"day"}})");
+  up_.push(completion("x"));
+  up_.push(completion("y"));
+  ASSERT_EQ(http(port(), "POST", "/v1/chat/completions", chat("fake/gpt", 10), bearer(secret))->status, 200);
+  ASSERT_EQ(http(port(), "POST", "/v1/chat/completions", chat("fake/gpt", 10), bearer(secret))->status, 200);
+  EXPECT_EQ(server_->stop(SIGTERM), 0);
+  start("", {{"SWITCHBOARD_API_KEY", kAdmin}}, dir.path());
+  auto status = http(port(), "GET", "/api/v1/rate-limit/status", "", bearer(secret));
+  ASSERT_TRUE(status);
+  ASSERT_EQ(status->status, 200) << status->body;
+  EXPECT_DOUBLE_EQ(body_of(*status).at("budget").at("spent_usd").to_number<double>(), 14.0) << status->body;
+  EXPECT_DOUBLE_EQ(body_of(*status).at("budget").at("remaining_usd").to_number<double>(), 86.0);
+}
+
 TEST_F(ControlTest, EveryAuditedActionIsLoggedWithItsActorAndOutcome) {
   start();
   auto [id, secret] = make_key(port(), kAdmin, R"({"name":"audited","scopes":["knowledge:write","knowledge:read","jobs"]})");

@@ -54,6 +54,15 @@ TEST(Limiter, AdjustCorrectsAReservationBothWays) {
   EXPECT_FALSE(l->take("u", 1000, 1001, T0).ok);
 }
 
+TEST(Limiter, HugeLimitsNeitherCrashNorRefuse) {
+  auto l = make_local_limiter();
+  const long long huge = 1LL << 40;  // more units than nanoseconds in a minute
+  EXPECT_TRUE(l->take("h", huge, 1000, T0).ok);
+  l->adjust("h", huge, -500, T0);
+  EXPECT_GT(l->peek("h", huge, T0).remaining, 0);
+  EXPECT_TRUE(l->take("h", 10'000'000'000LL, 5'000'000'000LL, T0).ok);
+}
+
 TEST(Limiter, CountsRequestsInFlight) {
   auto l = make_local_limiter();
   EXPECT_TRUE(l->enter("p", 2));
