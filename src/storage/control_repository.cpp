@@ -163,10 +163,10 @@ Status ControlRepository::insert_usage(Connection& c, const std::vector<UsageRow
   if (!st) return std::move(st).error();
   for (const auto& r : rows) {
     st->reset();
-    st->bind(2, r.at_ms).bind(3, r.key_id).bind(4, r.route).bind(5, r.model).bind(6, r.provider);
-    st->bind(7, r.target).bind(8, r.prompt_tokens).bind(9, r.completion_tokens).bind(10, r.cached_tokens);
-    st->bind_double(11, r.cost_usd).bind(12, r.latency_ms).bind(13, static_cast<std::int64_t>(r.status));
-    st->bind(14, r.request_id);
+    st->bind(2, r.at_ms).bind_unowned(3, r.key_id).bind_unowned(4, r.route).bind_unowned(5, r.model);
+    st->bind_unowned(6, r.provider).bind_unowned(7, r.target).bind(8, r.prompt_tokens).bind(9, r.completion_tokens);
+    st->bind(10, r.cached_tokens).bind_double(11, r.cost_usd).bind(12, r.latency_ms);
+    st->bind(13, static_cast<std::int64_t>(r.status)).bind_unowned(14, r.request_id);
     if (auto x = st->run(); !x) return x;
   }
   return {};

@@ -37,6 +37,11 @@ Statement& Statement::bind(int index, std::string_view v) {
   return *this;
 }
 
+Statement& Statement::bind_unowned(int index, std::string_view v) {
+  sqlite3_bind_text(stmt_, index, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
+  return *this;
+}
+
 Statement& Statement::bind_blob(int index, const void* data, std::size_t bytes) {
   sqlite3_bind_blob64(stmt_, index, data, bytes, SQLITE_TRANSIENT);
   return *this;

@@ -38,6 +38,9 @@ class Statement {
   Statement& bind(int index, std::int64_t v);
   Statement& bind(int index, std::string_view v);
   Statement& bind(int index, const char* v) { return bind(index, std::string_view(v)); }
+  // Without a copy: `v` must stay valid until the statement is reset or destroyed (a batch
+  // insert of rows the caller holds).
+  Statement& bind_unowned(int index, std::string_view v);
   Statement& bind_null(int index);
   Statement& bind_double(int index, double v);
   // Raw bytes (BLOB), e.g. a float vector.

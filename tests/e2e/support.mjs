@@ -27,9 +27,14 @@ export async function startSwitchboard(toml, env = {}) {
   server.stdout.resume();
   return {
     port,
+    // Resolves once the server has exited and its data dir is gone (it writes until it exits).
     stop() {
+      const gone = new Promise((resolve) => {
+        if (server.exitCode !== null || server.signalCode !== null) resolve();
+        else server.once('exit', resolve);
+      }).then(() => rmSync(dir, { recursive: true, force: true }));
       server.kill('SIGTERM');
-      rmSync(dir, { recursive: true, force: true });
+      return gone;
     },
   };
 }

@@ -150,3 +150,10 @@ put("extract_docx", "not_xml", docx("<w:document><unclosed"))
 for i, s in enumerate([b"plain", "caf\u00e9 \u20ac \U0001F600".encode(), b"\xc3", b"\xed\xa0\x80", b"\xf4\x90\x80\x80",
                        b"\xe2\x82", b"ok \xff\xfe ok", b"\xc0\xaf"]):
     put("utf8", "seed%d" % i, s)
+
+# ---- control_scan ---------------------------------------------------------------------------
+for i, s in enumerate([b'{"model":"openai/gpt-4o","messages":[{"role":"user","content":"model"}],"max_tokens":64}',
+                       b'{"model" : "a\\"b", "max_tokens": -1}', b'{"max_tokens":99999999999999999999999}',
+                       b'1.2.3.4, 10.0.0.2, ::ffff:10.0.0.3', b'"model":', b'"model"  :  "x',
+                       b'\xff\xff\xff\xff\xff\xff\xff\x7f\x01\x00\x00\x00\x00\x00\x00\x80\x00\x00\x00\x00\x00\x00\x00\x80\xff']):
+    put("control_scan", "seed%d" % i, s)
