@@ -5,7 +5,7 @@ BUILD_DIR ?= build
 BUILD_TYPE ?= Release
 ARGS ?=
 
-.PHONY: all deps test-deps e2e-deps configure build serve test unit integration e2e fuzz test-asan bench bench-gateway bench-jobs clean
+.PHONY: all deps test-deps e2e-deps configure build serve test unit integration e2e fuzz test-asan bench bench-gateway bench-jobs bench-control clean
 
 all: build
 
@@ -74,6 +74,10 @@ bench: test-deps build
 	./bench/gateway/run.sh
 	./bench/jobs/run.sh
 	./bench/knowledge/run.sh
+	./bench/control/run.sh
+
+bench-control: test-deps build
+	./bench/control/run.sh
 
 bench-gateway: test-deps build
 	./bench/gateway/run.sh

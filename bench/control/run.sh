@@ -12,6 +12,8 @@
 #   REPS=3        rounds (open, keyed back to back)
 #   KEYS=1000     keys created on the keyed server
 #   RESULTS=bench/control/RESULTS.md
+#   INSTR=1       also count instructions per request with bench/control/instructions.sh (needs
+#                 valgrind; 0 skips it)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 DURATION=${DURATION:-5s}
@@ -115,4 +117,23 @@ rss=$(awk '/^VmHWM/ {print $2}' "/proc/$keyed_pid/status")
   echo "- usage rows counted by \`GET /api/v1/usage?group_by=key\` after the run: $rows"
   echo "- creating the $KEYS keys (8 curl at a time): ${create_s} s; keyed server peak RSS: $((rss / 1024)) MiB"
 } >"$OUT"
+if [ "${INSTR:-1}" != 0 ] && command -v valgrind >/dev/null; then
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  pids=()
+  echo "counting instructions (callgrind)" >&2
+  counts=$(KEYS=$KEYS bench/control/instructions.sh)
+  open_i=$(awk '/^open:/ {print $(NF-3)}' <<<"$counts"); keyed_i=$(awk '/^keyed:/ {print $(NF-3)}' <<<"$counts")
+  {
+    echo
+    echo "User-space instructions per request under callgrind (\`bench/control/instructions.sh\`, c=16, 10 s; steady to ~1 %):"
+    echo
+    echo "| server | instructions per request |"
+    echo "|---|---|"
+    echo "| open | $open_i |"
+    echo "| keyed | $keyed_i |"
+    echo
+    echo "- the control plane's own cost: **$((keyed_i - open_i)) instructions per request** (+$(echo "scale=1; 100 * ($keyed_i - $open_i) / $open_i" | bc) %)"
+  } >>"$OUT"
+fi
 cat "$OUT"

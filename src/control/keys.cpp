@@ -336,6 +336,24 @@ core::Status KeyStore::validate(const storage::ApiKeyRow& row, std::string_view 
   return {};
 }
 
+core::Result<storage::ApiKeyRow> KeyStore::row_of(std::string_view id_or_name) const {
+  std::shared_lock lock(mu_);
+  const Slot* s = slot(id_or_name);
+  if (!s) return Error(ErrorKind::not_found, "no key '" + std::string(id_or_name) + "'");
+  return s->row;
+}
+
+boost::asio::awaitable<core::Status> KeyStore::persist(storage::ApiKeyRow row, bool insert) {
+  auto task = [row, insert](storage::Connection& c) {  // named (GCC 12)
+    return insert ? storage::ControlRepository::insert_key(c, row) : storage::ControlRepository::update_key(c, row);
+  };
+  auto written = co_await db_.write(std::move(task));
+  if (!written && is_unique_violation(written.error())) {
+    co_return Error(ErrorKind::conflict, "a key named '" + row.name + "' exists", "name");
+  }
+  co_return written;
+}
+
 boost::asio::awaitable<core::Result<Issued>> KeyStore::create(KeySpec spec) {
   storage::ApiKeyRow row;
   row.id = "key_" + core::new_request_id().substr(0, 24);
@@ -347,58 +365,37 @@ boost::asio::awaitable<core::Result<Issued>> KeyStore::create(KeySpec spec) {
   row.created_at = row.updated_at = clock_.now_ms() / 1000;
   if (auto st = apply(row, spec); !st) co_return std::move(st).error();
   if (auto st = validate(row, row.id); !st) co_return std::move(st).error();
-  auto task = [row](storage::Connection& c) { return storage::ControlRepository::insert_key(c, row); };  // named (GCC 12)
-  auto written = co_await db_.write(std::move(task));
-  if (!written) {
-    Error e = std::move(written).error();
-    if (is_unique_violation(e)) co_return Error(ErrorKind::conflict, "a key named '" + row.name + "' exists", "name");
-    co_return e;
-  }
+  if (auto st = co_await persist(row, true); !st) co_return std::move(st).error();
   std::unique_lock lock(mu_);
   install(row);
   co_return Issued{by_id_.at(row.id).key, std::move(secret)};
 }
 
 boost::asio::awaitable<core::Result<std::shared_ptr<const Key>>> KeyStore::update(std::string_view id_or_name, KeySpec spec) {
-  storage::ApiKeyRow row;
-  {
-    std::shared_lock lock(mu_);
-    const Slot* s = slot(id_or_name);
-    if (!s) co_return Error(ErrorKind::not_found, "no key '" + std::string(id_or_name) + "'");
-    row = s->row;
-  }
+  auto current = row_of(id_or_name);
+  if (!current) co_return std::move(current).error();
+  storage::ApiKeyRow row = std::move(*current);
   if (auto st = apply(row, spec); !st) co_return std::move(st).error();
   row.updated_at = clock_.now_ms() / 1000;
   if (auto st = validate(row, row.id); !st) co_return std::move(st).error();
-  auto task = [row](storage::Connection& c) { return storage::ControlRepository::update_key(c, row); };  // named (GCC 12)
-  auto written = co_await db_.write(std::move(task));
-  if (!written) {
-    Error e = std::move(written).error();
-    if (is_unique_violation(e)) co_return Error(ErrorKind::conflict, "a key named '" + row.name + "' exists", "name");
-    co_return e;
-  }
+  if (auto st = co_await persist(row, false); !st) co_return std::move(st).error();
   std::unique_lock lock(mu_);
   install(row);
   co_return by_id_.at(row.id).key;
 }
 
 boost::asio::awaitable<core::Result<std::shared_ptr<const Key>>> KeyStore::revoke(std::string_view id_or_name) {
-  storage::ApiKeyRow row;
-  {
-    std::shared_lock lock(mu_);
-    const Slot* s = slot(id_or_name);
-    if (!s) co_return Error(ErrorKind::not_found, "no key '" + std::string(id_or_name) + "'");
-    if (s->row.revoked_at) co_return s->key;  // revoking again changes nothing
-    row = s->row;
-  }
+  auto current = row_of(id_or_name);
+  if (!current) co_return std::move(current).error();
+  storage::ApiKeyRow row = std::move(*current);
+  if (row.revoked_at) co_return find(row.id);  // revoking again changes nothing
   row.revoked_at = row.updated_at = clock_.now_ms() / 1000;
   {
     // Refused from this moment, before the write lands.
     std::unique_lock lock(mu_);
     std::erase_if(by_hash_, [&](const auto& kv) { return kv.second.key->id == row.id; });
   }
-  auto task = [row](storage::Connection& c) { return storage::ControlRepository::update_key(c, row); };  // named (GCC 12)
-  auto written = co_await db_.write(std::move(task));
+  auto written = co_await persist(row, false);
   std::unique_lock lock(mu_);
   if (!written) {
     install(by_id_.at(row.id).row);  // not revoked after all: its secrets work again
@@ -409,14 +406,10 @@ boost::asio::awaitable<core::Result<std::shared_ptr<const Key>>> KeyStore::revok
 }
 
 boost::asio::awaitable<core::Result<Issued>> KeyStore::rotate(std::string_view id_or_name, std::int64_t grace_ms) {
-  storage::ApiKeyRow row;
-  {
-    std::shared_lock lock(mu_);
-    const Slot* s = slot(id_or_name);
-    if (!s) co_return Error(ErrorKind::not_found, "no key '" + std::string(id_or_name) + "'");
-    if (s->row.revoked_at) co_return Error(ErrorKind::conflict, "the key " + s->row.id + " is revoked");
-    row = s->row;
-  }
+  auto current = row_of(id_or_name);
+  if (!current) co_return std::move(current).error();
+  storage::ApiKeyRow row = std::move(*current);
+  if (row.revoked_at) co_return Error(ErrorKind::conflict, "the key " + row.id + " is revoked");
   std::string secret = new_secret();
   const std::int64_t now = clock_.now_ms();
   if (grace_ms > 0) {
@@ -433,8 +426,7 @@ boost::asio::awaitable<core::Result<Issued>> KeyStore::rotate(std::string_view i
     std::unique_lock lock(mu_);
     std::erase_if(by_hash_, [&](const auto& kv) { return kv.second.key->id == row.id; });
   }
-  auto task = [row](storage::Connection& c) { return storage::ControlRepository::update_key(c, row); };  // named (GCC 12)
-  auto written = co_await db_.write(std::move(task));
+  auto written = co_await persist(row, false);
   std::unique_lock lock(mu_);
   if (!written) {
     install(by_id_.at(row.id).row);

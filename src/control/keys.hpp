@@ -142,6 +142,9 @@ class KeyStore {
   void install(const storage::ApiKeyRow& row);
   const Slot* slot(std::string_view id_or_name) const;  // REQUIRES: mu_ held
   core::Status validate(const storage::ApiKeyRow& row, std::string_view self_id) const;
+  core::Result<storage::ApiKeyRow> row_of(std::string_view id_or_name) const;  // a copy; not_found
+  // Writes the row (a name taken is a conflict).
+  boost::asio::awaitable<core::Status> persist(storage::ApiKeyRow row, bool insert);
   static core::Status apply(storage::ApiKeyRow& row, const KeySpec& spec);
 
   storage::Database& db_;

@@ -52,16 +52,17 @@ Budgets::State& Budgets::state(const Key& key, std::int64_t now) {
   return s;
 }
 
+BudgetStatus Budgets::snapshot(const Key& key, const State& s, std::int64_t now) {
+  return BudgetStatus{key.budget->amount_usd, s.spent, s.reserved, key.budget->period,
+                      period_end_ms(key.budget->period, now)};
+}
+
 bool Budgets::reserve(const Key& key, double worst, BudgetStatus& out) {
   if (!key.budget) return true;
   const std::int64_t now = clock_.now_ms();
   std::lock_guard lock(mu_);
   State& s = state(key, now);
-  out.amount_usd = key.budget->amount_usd;
-  out.period = key.budget->period;
-  out.resets_at_ms = period_end_ms(key.budget->period, now);
-  out.spent_usd = s.spent;
-  out.reserved_usd = s.reserved;
+  out = snapshot(key, s, now);
   // Nothing left: refused even when the worst case is unknown (0), so an exhausted key stops.
   if (s.spent >= key.budget->amount_usd || s.spent + s.reserved + worst > key.budget->amount_usd) return false;
   s.reserved += worst;
@@ -86,13 +87,7 @@ BudgetStatus Budgets::status(const Key& key) {
   if (!key.budget) return out;
   const std::int64_t now = clock_.now_ms();
   std::lock_guard lock(mu_);
-  State& s = state(key, now);
-  out.amount_usd = key.budget->amount_usd;
-  out.period = key.budget->period;
-  out.resets_at_ms = period_end_ms(key.budget->period, now);
-  out.spent_usd = s.spent;
-  out.reserved_usd = s.reserved;
-  return out;
+  return snapshot(key, state(key, now), now);
 }
 
 Ledger::Ledger(storage::Database& db, KeyStore& keys, const core::Clock& clock, core::metrics::Registry& registry,

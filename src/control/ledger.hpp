@@ -49,6 +49,7 @@ class Budgets {
     double spent = 0, reserved = 0;
   };
   State& state(const Key& key, std::int64_t now);  // REQUIRES: mu_ held
+  static BudgetStatus snapshot(const Key& key, const State& s, std::int64_t now);  // REQUIRES: key.budget
   const core::Clock& clock_;
   std::mutex mu_;
   std::unordered_map<std::string, State> states_;

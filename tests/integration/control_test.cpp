@@ -359,6 +359,36 @@ TEST_F(ControlTest, UsageRowsSurviveSigtermAndAreScopedToTheirKey) {
   ASSERT_TRUE(m);
 }
 
+TEST_F(ControlTest, AJobsTokensCountAgainstTheKeyThatSubmittedIt) {
+  start();
+  auto [id, secret] = make_key(port(), kAdmin, R"({"name":"batcher","scopes":["jobs"],"budget":{"amount_usd":50}})");
+  up_.push(completion("done"));
+  auto job = http(port(), "POST", "/api/v1/jobs",
+                  R"({"type":"chat.completion","request":{"model":"fake/gpt","messages":[{"role":"user","content":"x"}]}})",
+                  bearer(secret));
+  ASSERT_TRUE(job);
+  ASSERT_EQ(job->status, 202) << job->body;
+  const std::string job_id(body_of(*job).at("id").as_string());
+  std::string state;
+  for (int i = 0; i < 100 && state != "completed"; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    state = std::string(body_of(*http(port(), "GET", "/api/v1/jobs/" + job_id, "", bearer(secret))).at("status").as_string());
+  }
+  ASSERT_EQ(state, "completed");
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // the attempt's meter is settled after the result
+  auto usage = http(port(), "GET", "/api/v1/usage", "", bearer(secret));
+  ASSERT_TRUE(usage);
+  ASSERT_EQ(usage->status, 200) << usage->body;
+  auto rows = body_of(*usage).at("data").as_array();
+  ASSERT_EQ(rows.size(), 1u) << usage->body;
+  EXPECT_EQ(rows[0].at("route"), "job");
+  EXPECT_EQ(std::string(rows[0].at("request_id").as_string()), job_id);
+  EXPECT_EQ(rows[0].at("prompt_tokens"), 3);
+  EXPECT_DOUBLE_EQ(rows[0].at("cost_usd").to_number<double>(), 7.0);
+  auto status = http(port(), "GET", "/api/v1/rate-limit/status", "", bearer(secret));
+  EXPECT_DOUBLE_EQ(body_of(*status).at("budget").at("spent_usd").to_number<double>(), 7.0) << status->body;
+}
+
 TEST_F(ControlTest, WhatABudgetSpentSurvivesARestart) {
   TempDir dir;
   start("", {{"SWITCHBOARD_API_KEY", kAdmin}}, dir.path());
@@ -492,22 +522,8 @@ TEST_F(ControlTest, BadKeyRequestsAreClearErrors) {
   EXPECT_EQ(http(port(), "GET", "/health")->status, 200);
 }
 
-struct Cli {
-  int code;
-  std::string out;
-};
-
-Cli cli(int port, const std::string& key, const std::string& args) {
-  std::string cmd = "SWITCHBOARD_API_KEY='" + key + "' " + std::string(SB_BINARY) + " " + args +
-                    " --server http://127.0.0.1:" + std::to_string(port) + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  Cli r{-1, ""};
-  char buf[4096];
-  std::size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-  int status = pclose(p);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
+Run cli(int port, const std::string& key, const std::string& args) {
+  return run_in(".", args + " --server http://127.0.0.1:" + std::to_string(port), true, "SWITCHBOARD_API_KEY='" + key + "'");
 }
 
 TEST_F(ControlTest, TheKeysCommandManagesKeysOfARunningServer) {

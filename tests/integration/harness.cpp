@@ -374,4 +374,17 @@ std::vector<pid_t> child_pids(pid_t pid) {
   return out;
 }
 
+Run run_in(const std::string& dir, const std::string& args, bool keep_stderr, const std::string& env) {
+  std::string cmd = "cd '" + dir + "' && " + (env.empty() ? "" : env + " ") + std::string(SB_BINARY) + " " + args +
+                    (keep_stderr ? " 2>&1" : " 2>/dev/null");
+  FILE* p = popen(cmd.c_str(), "r");
+  Run r{-1, ""};
+  char buf[4096];
+  std::size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
+  int status = pclose(p);
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
 }  // namespace sbtest

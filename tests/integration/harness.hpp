@@ -131,6 +131,14 @@ std::string multipart_form(const std::map<std::string, std::string>& fields, con
                            const std::string& type, const std::string& file);
 extern const std::map<std::string, std::string> kMultipart;
 
+// The binary run to completion: `cd dir && [env] switchboard args` in a shell (args may hold
+// quoted words; env is "NAME='value' ..."). stdout, with stderr when keep_stderr.
+struct Run {
+  int code;  // the exit code, -1 when it did not exit
+  std::string out;
+};
+Run run_in(const std::string& dir, const std::string& args, bool keep_stderr = true, const std::string& env = "");
+
 // The resident set size of a process in KiB (VmRSS), or -1.
 long rss_kib(pid_t pid);
 // The child processes of a process (its extraction workers).

@@ -21,13 +21,6 @@ namespace {
 
 namespace json = boost::json;
 
-struct Run {
-  int code;
-  std::string out;
-};
-
-Run run_in(const std::string& dir, const std::string& args, bool keep_stderr = true);
-
 // Runs the binary to completion with the given arguments (stderr with stdout).
 Run run(const std::string& args) { return run_in(".", args); }
 
@@ -95,19 +88,6 @@ TEST(Cli, IngestAndSearchTalkToARunningServer) {
   EXPECT_EQ(run("search --collection nope" + server + " x").code, 1);
   EXPECT_EQ(run("search --collection notes --server http://127.0.0.1:1 x").code, 2);
   EXPECT_EQ(run("search x").code, 2) << "no --collection";
-}
-
-// Runs `cd dir && switchboard args`; stderr dropped unless keep_stderr.
-Run run_in(const std::string& dir, const std::string& args, bool keep_stderr) {
-  std::string cmd = "cd '" + dir + "' && " + std::string(SB_BINARY) + " " + args + (keep_stderr ? " 2>&1" : " 2>/dev/null");
-  FILE* p = popen(cmd.c_str(), "r");
-  Run r{-1, ""};
-  char buf[4096];
-  std::size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-  int status = pclose(p);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
 }
 
 TEST(Cli, IngestIdsDoNotDependOnHowThePathIsSpelled) {
