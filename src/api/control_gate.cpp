@@ -145,6 +145,31 @@ std::optional<long long> scan_integer(std::string_view body, std::string_view ke
   }
 }
 
+std::optional<long long> scan_max_tokens(std::string_view body) {
+  // One pass over the "max_ keys; the first of max_completion_tokens, max_tokens, max_output_tokens
+  // in that order of preference.
+  std::optional<long long> found[3];
+  constexpr std::string_view kKeys[3] = {"max_completion_tokens\"", "max_tokens\"", "max_output_tokens\""};
+  for (std::size_t at = body.find("\"max_"); at != std::string_view::npos; at = body.find("\"max_", at + 1)) {
+    std::string_view rest = body.substr(at + 1);
+    for (int k = 0; k < 3; ++k) {
+      if (found[k] || rest.substr(0, kKeys[k].size()) != kKeys[k]) continue;
+      std::size_t i = at + 1 + kKeys[k].size();
+      while (i < body.size() && (body[i] == ' ' || body[i] == '\n' || body[i] == '\r' || body[i] == '\t')) ++i;
+      if (i >= body.size() || body[i] != ':') continue;
+      ++i;
+      while (i < body.size() && (body[i] == ' ' || body[i] == '\n' || body[i] == '\r' || body[i] == '\t')) ++i;
+      long long v = 0;
+      auto [p, ec] = std::from_chars(body.data() + i, body.data() + body.size(), v);
+      if (ec == std::errc() && v >= 0) found[k] = v;
+    }
+  }
+  for (const auto& f : found) {
+    if (f) return f;
+  }
+  return std::nullopt;
+}
+
 std::string client_ip(std::string_view peer, std::string_view forwarded_for, const std::vector<std::string>& trusted) {
   return client_ip_from(peer, forwarded_for, parse_networks(trusted));
 }
@@ -553,12 +578,7 @@ std::optional<Response> ControlGate::admit_key(Request& req, const http::Match& 
   long long completion = 0;
   if (rule.scope == control::kChat) {
     completion = lim.default_max_tokens;
-    for (std::string_view k : {"max_completion_tokens", "max_tokens", "max_output_tokens"}) {
-      if (auto v = scan_integer(req.body, k)) {
-        completion = std::min<long long>(*v, 1'000'000'000'000LL);  // (the sum below cannot overflow)
-        break;
-      }
-    }
+    if (auto v = scan_max_tokens(req.body)) completion = std::min<long long>(*v, 1'000'000'000'000LL);  // (no overflow below)
   }
   if (a->tpm > 0) {
     const long long cost = a->prompt_estimate + completion;

@@ -40,6 +40,9 @@ RouteRule route_rule(std::string_view method, std::string_view pattern);
 // depth), or the first integer value.
 std::optional<std::string_view> scan_string(std::string_view body, std::string_view key);
 std::optional<long long> scan_integer(std::string_view body, std::string_view key);
+// The completion limit a chat body asks for: max_completion_tokens, else max_tokens, else
+// max_output_tokens (one pass).
+std::optional<long long> scan_max_tokens(std::string_view body);
 
 // The client's address: the peer, or, when the peer is a trusted proxy, the rightmost address
 // of X-Forwarded-For that is not a trusted proxy.

@@ -441,7 +441,9 @@ std::vector<std::pair<std::string, std::int64_t>> KeyStore::take_touched() {
   std::unique_lock lock(mu_);
   for (auto& [id, s] : by_id_) {
     const std::int64_t used = s.key->last_used->load(std::memory_order_relaxed);
-    if (used > s.flushed_used) {
+    // To the minute: a key in use is written once a minute, not at every flush (a row update
+    // per key and second cost more than the usage rows themselves).
+    if (used >= s.flushed_used + 60 || (used > s.flushed_used && s.flushed_used == 0)) {
       out.emplace_back(id, used);
       s.flushed_used = used;
       s.row.last_used_at = used;

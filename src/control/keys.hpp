@@ -120,7 +120,8 @@ class KeyStore {
   // A new secret; the old one keeps working for grace_ms (0: refused at once).
   boost::asio::awaitable<core::Result<Issued>> rotate(std::string_view id_or_name, std::int64_t grace_ms);
 
-  // last_used_at values changed since the last call (for a batched write).
+  // last_used_at values changed since the last call by a minute or more, or set for the first
+  // time (for a batched write; the API shows the exact value from memory).
   std::vector<std::pair<std::string, std::int64_t>> take_touched();
 
   std::string digest(std::string_view secret) const;

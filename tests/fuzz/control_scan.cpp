@@ -17,6 +17,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (m->data() < in.data() || m->data() + m->size() > in.data() + in.size()) __builtin_trap();
   }
   if (auto n = sb::api::scan_integer(in, "max_tokens"); n && *n < 0) __builtin_trap();
+  if (auto n = sb::api::scan_max_tokens(in); n && *n < 0) __builtin_trap();
   (void)sb::api::client_ip("10.0.0.1", in, {"10.0.0.0/8", "::1", "bad/99", "192.168.0.1/33"});
   (void)sb::api::client_ip(in.substr(0, 64), in, {"0.0.0.0/0"});
 

@@ -46,6 +46,10 @@ TEST(Scan, FindsTheFirstStringOrIntegerValueOfAKey) {
   EXPECT_FALSE(scan_string(R"({"model":"unterminated)", "model"));
   EXPECT_FALSE(scan_integer(R"({"max_tokens":-5})", "max_tokens"));
   EXPECT_FALSE(scan_string("", "model"));
+  EXPECT_EQ(scan_max_tokens(R"({"max_tokens":5,"max_completion_tokens":7})"), 7);
+  EXPECT_EQ(scan_max_tokens(R"({"max_output_tokens" : 9, "max_tokens":5})"), 5);
+  EXPECT_EQ(scan_max_tokens(R"({"max_output_tokens":9})"), 9);
+  EXPECT_FALSE(scan_max_tokens(R"({"max_tokens":"5","max_x":1,"max_)"));
 }
 
 TEST(ClientIp, BelievesXForwardedForOnlyFromTrustedProxies) {
