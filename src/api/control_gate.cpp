@@ -1,6 +1,7 @@
 #include "api/control_gate.hpp"
 
 #include <boost/asio/ip/address.hpp>
+#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
 #include <algorithm>
@@ -168,6 +169,37 @@ std::optional<long long> scan_max_tokens(std::string_view body) {
     if (f) return f;
   }
   return std::nullopt;
+}
+
+std::vector<std::string> models_of(std::string_view body) {
+  std::vector<std::string> out;
+  boost::system::error_code ec;
+  json::value v = json::parse(body, ec);
+  if (ec || !v.is_object()) return out;
+  auto add = [&out](const json::value* m) {
+    if (m && m->is_string()) out.emplace_back(m->get_string());
+  };
+  auto add_request = [&add](const json::value* r) {
+    if (r && r->is_object()) add(r->get_object().if_contains("model"));
+  };
+  const json::object& o = v.get_object();
+  add(o.if_contains("model"));
+  add_request(o.if_contains("request"));
+  if (const auto* jobs = o.if_contains("jobs"); jobs && jobs->is_array()) {
+    for (const auto& j : jobs->get_array()) {
+      if (j.is_object()) add_request(j.get_object().if_contains("request"));
+    }
+  }
+  return out;
+}
+
+std::optional<std::string> top_level_string(std::string_view body, std::string_view key) {
+  boost::system::error_code ec;
+  json::value v = json::parse(body, ec);
+  if (ec || !v.is_object()) return std::nullopt;
+  const auto* f = v.get_object().if_contains(key);
+  if (!f || !f->is_string()) return std::nullopt;
+  return std::string(f->get_string());
 }
 
 std::string client_ip(std::string_view peer, std::string_view forwarded_for, const std::vector<std::string>& trusted) {
@@ -513,12 +545,20 @@ std::optional<Response> ControlGate::admit_key(Request& req, const http::Match& 
   }
   std::string model;
   if (rule.metered || rule.scope == control::kJobs) {
-    model = std::string(scan_string(req.body, "model").value_or(""));
-    if (!model.empty() && !key->allows_model(model)) {
-      a->refused = true;
-      std::string allowed;
-      for (const auto& m : key->models) allowed += (allowed.empty() ? "" : ", ") + m;
-      return refuse(ErrorKind::forbidden, "the model '" + model + "' is not allowed for this key (allowed: " + allowed + ")");
+    if (key->models.empty()) {
+      model = std::string(scan_string(req.body, "model").value_or(""));  // (for the usage row only)
+    } else {
+      // An allow-list is checked on the body as the handler will read it, parsed: a scan could
+      // be fooled by a "model" nested earlier in the body or written with escapes.
+      for (const auto& m : models_of(req.body)) {
+        if (model.empty()) model = m;
+        if (!key->allows_model(m)) {
+          a->refused = true;
+          std::string allowed;
+          for (const auto& x : key->models) allowed += (allowed.empty() ? "" : ", ") + x;
+          return refuse(ErrorKind::forbidden, "the model '" + m + "' is not allowed for this key (allowed: " + allowed + ")");
+        }
+      }
     }
   }
   if (!key->collections.empty() && (rule.scope == control::kKnowledgeRead || rule.scope == control::kKnowledgeWrite)) {
@@ -526,11 +566,9 @@ std::optional<Response> ControlGate::admit_key(Request& req, const http::Match& 
     if (auto p = req.param("name"); !p.empty() && starts_with(match.pattern, "/api/v1/collections/")) collection = std::string(p);
     if (auto p = req.param("collection"); !p.empty()) collection = std::string(p);
     if (auto q = req.query("collection")) collection = *q;
-    if (!collection) {
-      if (auto b = scan_string(req.body, "collection")) collection = std::string(*b);
-      else if (match.pattern == "/api/v1/collections" && req.method == "POST") {
-        if (auto n = scan_string(req.body, "name")) collection = std::string(*n);
-      }
+    if (!collection) {  // the body as the handler reads it (parsed, top level)
+      const bool create = match.pattern == "/api/v1/collections" && req.method == "POST";
+      collection = top_level_string(req.body, create ? "name" : "collection");
     }
     const bool by_id = match.pattern.find("{id}") != std::string_view::npos;
     if (collection && !key->allows_collection(*collection)) {
@@ -642,6 +680,20 @@ void ControlGate::respond(Request& req, Response& res) {
       else if (auto n = scan_string(req.body, "name")) a->audit_target = std::string(*n);
     }
   }
+  if (!a->action.empty()) {
+    // Recorded before the answer is written, so entries are in the order their clients saw.
+    storage::AuditRow row;
+    row.id = "aud_" + core::new_request_id().substr(0, 24);
+    row.at = clock_.now_ms() / 1000;
+    row.actor = a->actor;
+    row.client_ip = a->ip;
+    row.action = std::string(a->action);
+    row.target = a->audit_target;
+    row.outcome = res.status < 400 ? "success" : (res.status == 401 || res.status == 403) ? "denied" : "failure";
+    row.status = res.status;
+    row.request_id = a->request_id;
+    ledger_.audit(std::move(row));
+  }
   if (a->refused && res.status != 429) return;
   const std::int64_t now = clock_.now_ms();
   if (a->rpm > 0 && !a->bucket.empty()) {
@@ -664,21 +716,7 @@ void ControlGate::respond(Request& req, Response& res) {
 
 void ControlGate::finish(Request& req, int status) {
   auto* a = static_cast<Admission*>(req.context.get());
-  if (!a) return;
-  if (!a->action.empty()) {
-    storage::AuditRow row;
-    row.id = "aud_" + core::new_request_id().substr(0, 24);
-    row.at = clock_.now_ms() / 1000;
-    row.actor = a->actor;
-    row.client_ip = a->ip;
-    row.action = std::string(a->action);
-    row.target = a->audit_target;
-    row.outcome = status < 400 ? "success" : (status == 401 || status == 403) ? "denied" : "failure";
-    row.status = status;
-    row.request_id = a->request_id;
-    ledger_.audit(std::move(row));
-  }
-  a->settle(status);
+  if (a) a->settle(status);
 }
 
 json::object ControlGate::status(const Request& req) {

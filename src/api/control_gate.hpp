@@ -40,6 +40,10 @@ RouteRule route_rule(std::string_view method, std::string_view pattern);
 // depth), or the first integer value.
 std::optional<std::string_view> scan_string(std::string_view body, std::string_view key);
 std::optional<long long> scan_integer(std::string_view body, std::string_view key);
+// Exactly, by parsing: the models a body names (top-level "model", a job's "request.model", a
+// batch's "jobs[].request.model"); a top-level string field.
+std::vector<std::string> models_of(std::string_view body);
+std::optional<std::string> top_level_string(std::string_view body, std::string_view key);
 // The completion limit a chat body asks for: max_completion_tokens, else max_tokens, else
 // max_output_tokens (one pass).
 std::optional<long long> scan_max_tokens(std::string_view body);

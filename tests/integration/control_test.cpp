@@ -106,6 +106,14 @@ TEST_F(ControlTest, MissingOrUnknownKeysAre401AndMissingScopesModelsCollections4
   ASSERT_TRUE(model);
   EXPECT_EQ(model->status, 403);
   EXPECT_NE(model->body.find("mock/other"), std::string::npos) << model->body;
+  // Neither an escaped name nor an earlier nested "model" gets past the allow-list.
+  auto escaped = http(port(), "POST", "/v1/embeddings", R"({"model":"mock\/other","input":"x"})", bearer(secret));
+  ASSERT_TRUE(escaped);
+  EXPECT_EQ(escaped->status, 403) << escaped->body;
+  auto nested = http(port(), "POST", "/v1/embeddings", R"({"user":{"model":"mock/embed"},"model":"mock/other","input":"x"})",
+                     bearer(secret));
+  ASSERT_TRUE(nested);
+  EXPECT_EQ(nested->status, 403) << nested->body;
   auto ok = http(port(), "POST", "/v1/embeddings", R"({"model":"mock/embed","input":"x"})", bearer(secret));
   ASSERT_TRUE(ok);
   EXPECT_EQ(ok->status, 200) << ok->body;
@@ -114,6 +122,10 @@ TEST_F(ControlTest, MissingOrUnknownKeysAre401AndMissingScopesModelsCollections4
   ASSERT_TRUE(collection);
   EXPECT_EQ(collection->status, 403);
   EXPECT_NE(collection->body.find("secret-stuff"), std::string::npos);
+  auto sneaky = http(port(), "POST", "/api/v1/search", R"({"filters":{"metadata":{"collection":"docs"}},"collection":"secret-stuff","query":"x"})",
+                     bearer(secret));
+  ASSERT_TRUE(sneaky);
+  EXPECT_EQ(sneaky->status, 403) << sneaky->body;
   auto admin_only = http(port(), "GET", "/api/v1/keys", "", bearer(secret));
   ASSERT_TRUE(admin_only);
   EXPECT_EQ(admin_only->status, 403);
