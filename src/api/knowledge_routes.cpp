@@ -590,7 +590,10 @@ void register_knowledge_routes(http::Router& router, knowledge::Store& store) {
     auto r = co_await store.list_collections();
     if (!r) co_return Response::error(r.error());
     std::vector<const knowledge::CollectionInfo*> newest;
-    for (const auto& c : *r) newest.push_back(&c);
+    for (const auto& c : *r) {
+      // A key limited to some collections lists only those.
+      if (!req.context || req.context->allows_collection(c.row.name)) newest.push_back(&c);
+    }
     std::stable_sort(newest.begin(), newest.end(), [](auto* a, auto* b) { return a->row.created_at > b->row.created_at; });
     json::array data;
     for (const auto* c : newest) data.push_back(collection_info_json(*c));

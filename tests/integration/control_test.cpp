@@ -126,6 +126,14 @@ TEST_F(ControlTest, MissingOrUnknownKeysAre401AndMissingScopesModelsCollections4
                      bearer(secret));
   ASSERT_TRUE(sneaky);
   EXPECT_EQ(sneaky->status, 403) << sneaky->body;
+  // It lists only its own collections.
+  ASSERT_EQ(http(port(), "POST", "/api/v1/collections", R"({"name":"docs"})", bearer(kAdmin))->status, 201);
+  ASSERT_EQ(http(port(), "POST", "/api/v1/collections", R"({"name":"hidden"})", bearer(kAdmin))->status, 201);
+  auto listed = http(port(), "GET", "/api/v1/collections", "", bearer(secret));
+  ASSERT_TRUE(listed);
+  ASSERT_EQ(listed->status, 200) << listed->body;
+  EXPECT_EQ(body_of(*listed).at("data").as_array().size(), 1u) << listed->body;
+  EXPECT_EQ(listed->body.find("hidden"), std::string::npos);
   auto admin_only = http(port(), "GET", "/api/v1/keys", "", bearer(secret));
   ASSERT_TRUE(admin_only);
   EXPECT_EQ(admin_only->status, 403);
