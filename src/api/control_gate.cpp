@@ -68,7 +68,6 @@ class ControlGate::Admission final : public core::RequestContext {
     settled_ = true;
     const std::int64_t now = gate_.clock_.now_ms();
     if (in_flight) gate_.limiter_.leave(bucket + "par");
-    if (!metered) return;
     core::TokenUsage u;
     double c = 0;
     bool got = false;
@@ -78,6 +77,8 @@ class ControlGate::Admission final : public core::RequestContext {
       c = cost;
       got = reported;
     }
+    // Unmetered routes (ingestion, search) count what their embedding calls reported, if any.
+    if (!metered && (!got || (!key && key_id.empty()))) return;
     if (record_on_drop && !got) return;  // a job attempt that got no answer
     if (u.estimated) u.prompt = prompt_estimate;
     const long long actual = got ? u.prompt + u.completion : 0;

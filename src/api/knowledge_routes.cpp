@@ -389,6 +389,7 @@ awaitable<core::Result<Response>> upload(knowledge::Store& store, const Request&
   auto extracted = co_await store.extract(file->body, std::move(content_type), std::move(filename));
   if (!extracted) co_return std::move(extracted).error();
   if (auto st = knowledge::use_extracted(*in, std::move(*extracted), name); !st) co_return std::move(st).error();
+  in->meter = req.context;
   co_return indexed_response(co_await store.index(std::move(*in)));
 }
 
@@ -483,7 +484,8 @@ void register_knowledge_routes(http::Router& router, knowledge::Store& store) {
         if (!fetched) co_return Response::error(fetched.error());
         if (auto st = knowledge::use_extracted(*in, std::move(*fetched), **url); !st) co_return Response::error(st.error());
       }
-      co_return indexed_response(co_await store.index(std::move(*in)));
+      in->meter = req.context;
+  co_return indexed_response(co_await store.index(std::move(*in)));
     });
     // A new version of a document: the same fields; collection and id are the document's.
     add(router, "PUT", base + "/{id}", kNewVersion, [&store](Request& req) -> awaitable<Response> {
@@ -507,7 +509,8 @@ void register_knowledge_routes(http::Router& router, knowledge::Store& store) {
       if (!in) co_return Response::error(in.error());
       in->document_id = id;
       in->external_id = doc->row.external_id;
-      co_return indexed_response(co_await store.index(std::move(*in)));
+      in->meter = req.context;
+  co_return indexed_response(co_await store.index(std::move(*in)));
     });
     add(router, "GET", base + "/{id}", kGetDocument, [&store](Request& req) -> awaitable<Response> {
       if (auto refused = co_await outside_key(store, req)) co_return std::move(*refused);
@@ -641,7 +644,8 @@ void register_knowledge_routes(http::Router& router, knowledge::Store& store) {
     if (!body) co_return Response::error(body.error());
     auto in = index_request(*body, "text", {});
     if (!in) co_return Response::error(in.error());
-    co_return indexed_response(co_await store.index(std::move(*in)));
+    in->meter = req.context;
+  co_return indexed_response(co_await store.index(std::move(*in)));
   });
 
   // POST /api/v1/index/batch {collection, documents: [{id?, title?, text, ...}, ...]}: each
@@ -675,6 +679,7 @@ void register_knowledge_routes(http::Router& router, knowledge::Store& store) {
     json::array results;
     std::size_t failed = 0;
     for (auto& in : requests) {
+      in.meter = req.context;
       auto r = co_await store.index(std::move(in));
       if (r) {
         results.push_back(indexed_json(*r));
@@ -712,6 +717,7 @@ void register_knowledge_routes(http::Router& router, knowledge::Store& store) {
     if (!body) co_return Response::error(body.error());
     auto in = search_request(*body);
     if (!in) co_return Response::error(in.error());
+    in->meter = req.context;
     auto r = co_await store.search(std::move(*in));
     if (!r) co_return Response::error(r.error());
     json::array data;

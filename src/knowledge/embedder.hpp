@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/error.hpp"
+#include "core/request_context.hpp"
 
 namespace sb::gateway {
 class Gateway;
@@ -27,8 +28,10 @@ class Embedder {
   // One L2-normalised vector per text, in order. `dimensions` is asked of the model when set.
   // Errors: the gateway's (upstream failures), or upstream_error for an answer without the
   // right number of vectors.
+  // `meter`, when given, is told each call's tokens (the caller's key: usage, tpm, budget).
   virtual boost::asio::awaitable<core::Result<std::vector<std::vector<float>>>> embed(
-      std::string model, std::optional<std::int64_t> dimensions, std::vector<std::string> texts) = 0;
+      std::string model, std::optional<std::int64_t> dimensions, std::vector<std::string> texts,
+      std::shared_ptr<core::RequestContext> meter = nullptr) = 0;
 };
 
 std::unique_ptr<Embedder> make_gateway_embedder(gateway::Gateway& gateway, int batch);

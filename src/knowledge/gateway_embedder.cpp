@@ -29,7 +29,8 @@ class GatewayEmbedder final : public Embedder {
 
   awaitable<core::Result<std::vector<std::vector<float>>>> embed(std::string model,
                                                                  std::optional<std::int64_t> dimensions,
-                                                                 std::vector<std::string> texts) override {
+                                                                 std::vector<std::string> texts,
+                                                                 std::shared_ptr<core::RequestContext> meter) override {
     std::vector<std::vector<float>> out;
     out.reserve(texts.size());
     for (std::size_t start = 0; start < texts.size(); start += static_cast<std::size_t>(batch_)) {
@@ -41,6 +42,7 @@ class GatewayEmbedder final : public Embedder {
       json::object body{{"model", model}, {"input", std::move(input)}};
       if (dimensions) body["dimensions"] = *dimensions;
       gateway::EmbedCall call{std::move(body), "", core::new_request_id()};
+      call.meter = meter;
       gateway::Outcome outcome;
       auto r = co_await gw_.embeddings(std::move(call), std::move(*targets), outcome);
       if (!r) {

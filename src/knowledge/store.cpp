@@ -669,6 +669,7 @@ Task<Indexed> Store::index(IndexRequest request, std::function<boost::asio::awai
   // Chunking and hashing (linear in the text, bounded by the body limit) on the blocking pool.
   const std::string collection_name = request.collection;
   const std::optional<std::string> document_id = request.document_id;
+  const std::shared_ptr<core::RequestContext> meter = request.meter;  // (request moves on below)
   auto prepare = [request = std::move(request), chunking = options_.chunking, now = clock_.now_ms()]() mutable {
     return prepare_document(request, chunking, now);
   };
@@ -722,7 +723,7 @@ Task<Indexed> Store::index(IndexRequest request, std::function<boost::asio::awai
       std::vector<std::string> part(std::make_move_iterator(texts.begin() + static_cast<std::ptrdiff_t>(start)),
                                     std::make_move_iterator(texts.begin() + static_cast<std::ptrdiff_t>(end)));
       std::string model = *col.embedding_model;
-      auto v = co_await embedder_->embed(std::move(model), col.embed_dimensions, std::move(part));
+      auto v = co_await embedder_->embed(std::move(model), col.embed_dimensions, std::move(part), meter);
       if (!v) co_return std::move(v).error();
       for (std::size_t i = start; i < end; ++i) {
         auto& vec = (*v)[i - start];

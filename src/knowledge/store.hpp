@@ -15,6 +15,7 @@
 
 #include "core/clock.hpp"
 #include "core/error.hpp"
+#include "core/request_context.hpp"
 #include "knowledge/bm25.hpp"
 #include "knowledge/embedder.hpp"
 #include "knowledge/extract.hpp"
@@ -37,6 +38,7 @@ struct NewCollection {
 };
 
 struct IndexRequest {
+  std::shared_ptr<core::RequestContext> meter;  // the caller's: the embeddings' tokens count there
   std::string collection;                  // name
   std::optional<std::string> external_id;  // the caller's id
   std::string title;
@@ -68,6 +70,7 @@ struct Indexed {
 enum class SearchMode { hybrid, semantic, keyword };
 
 struct SearchRequest {
+  std::shared_ptr<core::RequestContext> meter;  // the caller's: the query embedding's tokens count there
   std::string collection;
   std::string query;
   int top_k = 10;

@@ -47,7 +47,7 @@ Task<SearchResult> Store::search(SearchRequest request) {
     } else {
       std::vector<std::string> q{request.query};
       std::string model = *col->embedding_model;
-      auto v = co_await embedder_->embed(std::move(model), col->embed_dimensions, std::move(q));
+      auto v = co_await embedder_->embed(std::move(model), col->embed_dimensions, std::move(q), request.meter);
       if (!v && request.mode == SearchMode::semantic) co_return std::move(v).error();
       if (!v) {
         out.mode = SearchMode::keyword;

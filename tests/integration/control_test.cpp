@@ -409,6 +409,32 @@ TEST_F(ControlTest, AJobsTokensCountAgainstTheKeyThatSubmittedIt) {
   EXPECT_DOUBLE_EQ(body_of(*status).at("budget").at("spent_usd").to_number<double>(), 7.0) << status->body;
 }
 
+TEST_F(ControlTest, IngestionAndSearchEmbeddingsCountAgainstTheCallersKey) {
+  start();
+  auto [id, secret] = make_key(port(), kAdmin, R"({"name":"librarian","scopes":["knowledge:write","knowledge:read"]})");
+  ASSERT_EQ(http(port(), "POST", "/api/v1/collections", R"({"name":"lib","embedding_model":"mock/embed"})", bearer(secret))->status,
+            201);
+  auto doc = http(port(), "POST", "/api/v1/index", R"({"collection":"lib","text":"Owls hunt at night and sleep by day."})",
+                  bearer(secret));
+  ASSERT_TRUE(doc);
+  ASSERT_EQ(doc->status, 201) << doc->body;
+  ASSERT_EQ(http(port(), "POST", "/api/v1/search", R"({"collection":"lib","query":"owls","mode":"semantic"})", bearer(secret))->status,
+            200);
+  auto usage = http(port(), "GET", "/api/v1/usage?order=asc", "", bearer(secret));
+  ASSERT_TRUE(usage);
+  const json::value v = body_of(*usage);
+  std::vector<std::string> routes;
+  for (const auto& r : v.at("data").as_array()) {
+    routes.emplace_back(r.at("route").as_string());
+    EXPECT_GT(r.at("prompt_tokens").as_int64(), 0) << usage->body;
+    EXPECT_EQ(r.at("target"), "mock/embed");
+  }
+  // (the collection's creation probed the model too, and counts)
+  ASSERT_GE(routes.size(), 2u) << usage->body << " " << doc->body;
+  EXPECT_EQ(routes[routes.size() - 2], "/api/v1/index") << usage->body;
+  EXPECT_EQ(routes.back(), "/api/v1/search") << usage->body;
+}
+
 TEST_F(ControlTest, WhatABudgetSpentSurvivesARestart) {
   TempDir dir;
   start("", {{"SWITCHBOARD_API_KEY", kAdmin}}, dir.path());
