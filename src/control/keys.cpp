@@ -175,10 +175,10 @@ std::string KeyStore::new_secret() {
 }
 
 KeyStore::KeyStore(storage::Database& db, const core::Clock& clock, std::string pepper)
-    : db_(db), clock_(clock), pepper_(std::move(pepper)), base_(EVP_MD_CTX_new(), &EVP_MD_CTX_free) {
+    : db_(db), clock_(clock), base_(EVP_MD_CTX_new(), &EVP_MD_CTX_free) {
   static EVP_MD* sha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
   if (!base_ || !sha256 || EVP_DigestInit_ex(base_.get(), sha256, nullptr) != 1 ||
-      EVP_DigestUpdate(base_.get(), pepper_.data(), pepper_.size()) != 1) {
+      EVP_DigestUpdate(base_.get(), pepper.data(), pepper.size()) != 1) {
     throw std::runtime_error("SHA-256 is not available from OpenSSL");
   }
 }

@@ -150,7 +150,6 @@ class KeyStore {
 
   storage::Database& db_;
   const core::Clock& clock_;
-  std::string pepper_;
   std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> base_;  // SHA-256 with the pepper absorbed
   mutable std::shared_mutex mu_;
   std::unordered_map<std::string, Entry> by_hash_;  // digest -> key (also the previous secret's)
