@@ -67,7 +67,7 @@ class ControlGate::Admission final : public core::RequestContext {
     if (settled_) return;
     settled_ = true;
     const std::int64_t now = gate_.clock_.now_ms();
-    if (in_flight) gate_.limiter_.leave(bucket + "par");
+    if (in_flight) gate_.limiter_.leave(in("par"));
     core::TokenUsage u;
     double c = 0;
     bool got = false;
@@ -82,7 +82,7 @@ class ControlGate::Admission final : public core::RequestContext {
     if (record_on_drop && !got) return;  // a job attempt that got no answer
     if (u.estimated) u.prompt = prompt_estimate;
     const long long actual = got ? u.prompt + u.completion : 0;
-    if (tpm > 0) gate_.limiter_.adjust(bucket + "tpm", tpm, actual - reserved_tokens, now);
+    if (tpm > 0) gate_.limiter_.adjust(in("tpm"), tpm, actual - reserved_tokens, now);
     if (key) gate_.budgets_.settle(*key, reserved_usd, c);
     if (status == 0) return;  // dropped unfinished (shutdown): nothing to record
     storage::UsageRow row;
@@ -100,7 +100,7 @@ class ControlGate::Admission final : public core::RequestContext {
     row.latency_ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count();
     row.status = status;
     row.request_id = std::move(request_id);
-    if (!getenv("SB_NO_USAGE")) gate_.ledger_.usage(std::move(row));
+    gate_.ledger_.usage(std::move(row));
   }
 
   double cost_now() {
@@ -112,6 +112,12 @@ class ControlGate::Admission final : public core::RequestContext {
   std::shared_ptr<const Settings> settings;
   std::shared_ptr<const control::Key> key;
   std::string bucket;  // "k:<id>:" or "ip:<addr>:"
+  // The limiter's name for one of the bucket's counters ("rpm", "tpm", "par"), built in a buffer
+  // the admission reuses.
+  std::string_view in(std::string_view counter) {
+    name_.assign(bucket).append(counter);
+    return name_;
+  }
   std::string actor, ip, route, model_asked, request_id;
   std::string_view action;
   long long rpm = 0, tpm = 0, max_parallel = 0;
@@ -131,6 +137,7 @@ class ControlGate::Admission final : public core::RequestContext {
   std::string provider, target;
   bool reported = false;
   bool settled_ = false;
+  std::string name_;
 };
 
 ControlGate::ControlGate(const core::Config& config, control::KeyStore& keys, control::Limiter& limiter,
@@ -253,7 +260,7 @@ std::optional<Response> ControlGate::admit(Request& req, const http::Match& matc
     if (ip_limited) {
       a->bucket = "ip:" + a->ip + ":";
       a->rpm = settings->limits.ip_rpm;
-      auto t = limiter_.take(a->bucket + "rpm", a->rpm, 1, clock_.now_ms());
+      auto t = limiter_.take(a->in("rpm"), a->rpm, 1, clock_.now_ms());
       a->requests_window = t.window;
       if (!t.ok) {
         a->refused = true;
@@ -374,7 +381,7 @@ std::optional<Response> ControlGate::admit_key(Request& req, const http::Match& 
   if (status_poll) return std::nullopt;  // polling the status costs nothing
 
   if (a->max_parallel > 0) {
-    if (!limiter_.enter(a->bucket + "par", a->max_parallel)) {
+    if (!limiter_.enter(a->in("par"), a->max_parallel)) {
       a->refused = true;
       return too_many("rate limit exceeded: max_parallel " + std::to_string(a->max_parallel) +
                           " requests in flight for key " + key->id + "; retry when one finishes",
@@ -383,7 +390,7 @@ std::optional<Response> ControlGate::admit_key(Request& req, const http::Match& 
     a->in_flight = true;
   }
   if (a->rpm > 0) {
-    auto t = limiter_.take(a->bucket + "rpm", a->rpm, 1, now);
+    auto t = limiter_.take(a->in("rpm"), a->rpm, 1, now);
     a->requests_window = t.window;
     if (!t.ok) {
       a->refused = true;
@@ -404,12 +411,12 @@ std::optional<Response> ControlGate::admit_key(Request& req, const http::Match& 
   }
   if (a->tpm > 0) {
     const long long cost = a->prompt_estimate + completion;
-    auto t = limiter_.take(a->bucket + "tpm", a->tpm, cost, now);
+    auto t = limiter_.take(a->in("tpm"), a->tpm, cost, now);
     a->tokens_window = t.window;
     if (!t.ok) {
       a->refused = true;
       a->metered = false;
-      if (a->rpm > 0) limiter_.adjust(a->bucket + "rpm", a->rpm, -1, now);  // the refused request costs no request
+      if (a->rpm > 0) limiter_.adjust(a->in("rpm"), a->rpm, -1, now);  // the refused request costs no request
       if (t.never) {
         return too_many("rate limit exceeded: this request needs about " + std::to_string(cost) +
                             " tokens (prompt estimate + max_tokens), more than the key's tpm " + std::to_string(a->tpm) +
@@ -428,7 +435,7 @@ std::optional<Response> ControlGate::admit_key(Request& req, const http::Match& 
     control::BudgetStatus b;
     if (!budgets_.reserve(*key, worst, b)) {
       a->refused = true;
-      if (a->tpm > 0) limiter_.adjust(a->bucket + "tpm", a->tpm, -a->reserved_tokens, now);
+      if (a->tpm > 0) limiter_.adjust(a->in("tpm"), a->tpm, -a->reserved_tokens, now);
       a->reserved_tokens = 0;
       a->metered = false;
       Error e(ErrorKind::budget_exceeded,
@@ -481,13 +488,13 @@ void ControlGate::respond(Request& req, Response& res) {
   if (a->refused && res.status != 429) return;
   const std::int64_t now = clock_.now_ms();
   if (a->rpm > 0 && !a->bucket.empty()) {
-    auto w = a->requests_window ? *a->requests_window : limiter_.peek(a->bucket + "rpm", a->rpm, now);
+    auto w = a->requests_window ? *a->requests_window : limiter_.peek(a->in("rpm"), a->rpm, now);
     res.header("x-ratelimit-limit-requests", std::to_string(w.limit));
     res.header("x-ratelimit-remaining-requests", std::to_string(w.remaining));
     res.header("x-ratelimit-reset-requests", control::format_duration(w.reset_ms));
   }
   if (a->tpm > 0 && !a->bucket.empty()) {
-    auto w = a->tokens_window ? *a->tokens_window : limiter_.peek(a->bucket + "tpm", a->tpm, now);
+    auto w = a->tokens_window ? *a->tokens_window : limiter_.peek(a->in("tpm"), a->tpm, now);
     res.header("x-ratelimit-limit-tokens", std::to_string(w.limit));
     res.header("x-ratelimit-remaining-tokens", std::to_string(w.remaining));
     res.header("x-ratelimit-reset-tokens", control::format_duration(w.reset_ms));
@@ -526,10 +533,10 @@ json::object ControlGate::status(const Request& req) {
   if (a && a->key) {
     const auto& k = *a->key;
     out["key"] = json::object{{"id", k.id}, {"name", k.name}, {"prefix", k.prefix}};
-    if (a->rpm > 0) limits["requests"] = window(a->bucket + "rpm", a->rpm);
-    if (a->tpm > 0) limits["tokens"] = window(a->bucket + "tpm", a->tpm);
+    if (a->rpm > 0) limits["requests"] = window(a->in("rpm"), a->rpm);
+    if (a->tpm > 0) limits["tokens"] = window(a->in("tpm"), a->tpm);
     if (a->max_parallel > 0) {
-      limits["parallel"] = json::object{{"limit", a->max_parallel}, {"in_flight", limiter_.in_flight(a->bucket + "par")}};
+      limits["parallel"] = json::object{{"limit", a->max_parallel}, {"in_flight", limiter_.in_flight(a->in("par"))}};
     }
     if (k.budget) {
       auto b = budgets_.status(k);

@@ -106,25 +106,22 @@ Ledger::Ledger(storage::Database& db, KeyStore& keys, const core::Clock& clock, 
                              "Cost in millionths of a USD by API key id (bounded as for tokens) and target model.",
                              {"key", "model"})) {}
 
-std::string Ledger::key_label(const std::string& key_id) {
+std::string_view Ledger::key_label(const std::string& key_id) {
   if (key_id.empty()) return "none";
-  if (labelled_.count(key_id)) return key_id;
-  if (labelled_.size() < metrics_max_keys_) {
-    labelled_.insert(key_id);
-    return key_id;
-  }
+  if (auto it = labelled_.find(key_id); it != labelled_.end()) return *it;
+  if (labelled_.size() < metrics_max_keys_) return *labelled_.insert(key_id).first;
   return "other";
 }
 
 void Ledger::usage(storage::UsageRow row) {
   std::lock_guard lock(mu_);
-  const std::string key = key_label(row.key_id);
+  const std::string_view key = key_label(row.key_id);
   const std::string& model = row.target.empty() ? row.model : row.target;
-  std::string name = key + "\n" + model;
-  auto it = series_.find(name);
+  series_name_.assign(key).append("\n").append(model);
+  auto it = series_.find(series_name_);
   if (it == series_.end()) {
     if (series_.size() >= 4096) series_.clear();  // (only a cache of the families' children)
-    it = series_.emplace(std::move(name), Series{&tokens_.with({key, model, "prompt"}),
+    it = series_.emplace(series_name_, Series{&tokens_.with({key, model, "prompt"}),
                                                  &tokens_.with({key, model, "completion"}),
                                                  &tokens_.with({key, model, "cached"}), &cost_.with({key, model})})
              .first;

@@ -81,7 +81,7 @@ class Ledger {
   };
   Batch take();
   static core::Status write(storage::Connection& c, const Batch& b);
-  std::string key_label(const std::string& key_id);  // REQUIRES: mu_ held
+  std::string_view key_label(const std::string& key_id);  // REQUIRES: mu_ held
 
   storage::Database& db_;
   KeyStore& keys_;
@@ -97,6 +97,7 @@ class Ledger {
     core::metrics::Counter *prompt, *completion, *cached, *cost;
   };
   std::unordered_map<std::string, Series> series_;  // "<key label>\n<model>" -> its counters
+  std::string series_name_;                          // (the name looked up, reused)
   std::atomic<bool> stopping_{false};
 };
 

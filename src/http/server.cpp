@@ -681,7 +681,7 @@ awaitable<std::pair<bool, std::size_t>> Server::Impl::write_response(Conn& c, co
   const bool chunked = streaming && version >= 11;
   if (streaming && !chunked) keep = false;  // HTTP/1.0: the body ends when the connection does
   std::string out;
-  out.reserve(256);
+  out.reserve(512);  // a head with the rate-limit headers fits
   append_status_line(out, res.status);
   out += "Server: switchboard\r\nDate: ";
   out += http_date();

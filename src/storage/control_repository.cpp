@@ -155,19 +155,32 @@ Status ControlRepository::touch_keys(Connection& c, const std::vector<std::pair<
 }
 
 Status ControlRepository::insert_usage(Connection& c, const std::vector<UsageRow>& rows) {
-  if (rows.empty()) return {};
-  // One statement for the batch (a second's rows), reset between rows.
-  auto st = c.cached(
-      "INSERT INTO usage(at, key_id, route, model, provider, target, prompt_tokens, completion_tokens, "
-      "cached_tokens, cost_usd, latency_ms, status, request_id) VALUES (?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14)");
-  if (!st) return std::move(st).error();
-  for (const auto& r : rows) {
+  // A batch (a second's rows) goes in as statements of up to kRows rows each: one statement
+  // step per kRows rows rather than per row.
+  constexpr std::size_t kRows = 32, kColumns = 13;
+  auto sql_for = [](std::size_t n) {
+    std::string sql =
+        "INSERT INTO usage(at, key_id, route, model, provider, target, prompt_tokens, completion_tokens, "
+        "cached_tokens, cost_usd, latency_ms, status, request_id) VALUES ";
+    for (std::size_t i = 0; i < n; ++i) sql += i ? ",(?,?,?,?,?,?,?,?,?,?,?,?,?)" : "(?,?,?,?,?,?,?,?,?,?,?,?,?)";
+    return sql;
+  };
+  static const std::string full = sql_for(kRows), single = sql_for(1);
+  for (std::size_t from = 0; from < rows.size();) {
+    const std::size_t n = rows.size() - from >= kRows ? kRows : 1;
+    auto st = c.cached(n == kRows ? full : single);
+    if (!st) return std::move(st).error();
     st->reset();
-    st->bind(2, r.at_ms).bind_unowned(3, r.key_id).bind_unowned(4, r.route).bind_unowned(5, r.model);
-    st->bind_unowned(6, r.provider).bind_unowned(7, r.target).bind(8, r.prompt_tokens).bind(9, r.completion_tokens);
-    st->bind(10, r.cached_tokens).bind_double(11, r.cost_usd).bind(12, r.latency_ms);
-    st->bind(13, static_cast<std::int64_t>(r.status)).bind_unowned(14, r.request_id);
+    for (std::size_t i = 0; i < n; ++i) {
+      const UsageRow& r = rows[from + i];
+      const int b = static_cast<int>(i * kColumns);
+      st->bind(b + 1, r.at_ms).bind_unowned(b + 2, r.key_id).bind_unowned(b + 3, r.route).bind_unowned(b + 4, r.model);
+      st->bind_unowned(b + 5, r.provider).bind_unowned(b + 6, r.target).bind(b + 7, r.prompt_tokens);
+      st->bind(b + 8, r.completion_tokens).bind(b + 9, r.cached_tokens).bind_double(b + 10, r.cost_usd);
+      st->bind(b + 11, r.latency_ms).bind(b + 12, static_cast<std::int64_t>(r.status)).bind_unowned(b + 13, r.request_id);
+    }
     if (auto x = st->run(); !x) return x;
+    from += n;
   }
   return {};
 }
