@@ -206,18 +206,28 @@ awaitable<Response> proxy(Request& req, gateway::Gateway& gw, jobs::Service* job
 }  // namespace
 
 void register_chat_routes(http::Router& router, gateway::Gateway& gw, jobs::Service* jobs,
-                          std::size_t max_response_bytes) {
-  router.add("GET", "/v1/models", [&gw](Request&) -> awaitable<Response> {
+                          std::size_t max_response_bytes, chat::Service* chat) {
+  router.add("GET", "/v1/models", [&gw, chat](Request&) -> awaitable<Response> {
     json::array data;
     for (const auto& m : gw.models()) {
       data.push_back(json::object{{"id", m.id}, {"object", "model"}, {"created", 0}, {"owned_by", m.owned_by}});
+    }
+    if (chat) {
+      for (const auto& a : chat->assistants()) {
+        data.push_back(json::object{
+            {"id", "assistant/" + a->name}, {"object", "model"}, {"created", 0}, {"owned_by", "switchboard"}});
+      }
     }
     co_return Response::json(200, core::to_json(json::object{{"object", "list"}, {"data", std::move(data)}}));
   });
 
   // The SDKs' models.retrieve; ids hold slashes ("a/gpt-4o"), sent as is or as %2F.
-  router.add("GET", "/v1/models/{id...}", [&gw](Request& req) -> awaitable<Response> {
+  router.add("GET", "/v1/models/{id...}", [&gw, chat](Request& req) -> awaitable<Response> {
     const std::string id = http::percent_decode(req.param("id"));
+    if (chat && id.rfind("assistant/", 0) == 0 && chat->assistant(std::string_view(id).substr(10))) {
+      co_return Response::json(200, core::to_json(json::object{
+                                        {"id", id}, {"object", "model"}, {"created", 0}, {"owned_by", "switchboard"}}));
+    }
     for (const auto& m : gw.models()) {
       if (m.id == id) {
         co_return Response::json(200, core::to_json(json::object{
@@ -234,7 +244,18 @@ void register_chat_routes(http::Router& router, gateway::Gateway& gw, jobs::Serv
                                                              {"owned_by", r->targets.front().provider->config().name}}));
   });
 
-  router.add("POST", "/v1/chat/completions", [&gw, jobs](Request& req) -> awaitable<Response> {
+  router.add("POST", "/v1/chat/completions", [&gw, jobs, chat](Request& req) -> awaitable<Response> {
+    // "assistant/<name>": answered by the assistant (the substring test keeps other bodies unparsed)
+    if (chat && req.body.find("assistant/") != std::string::npos) {
+      auto body = parse_json_object(req.body);
+      if (!body) co_return Response::error(body.error());
+      const json::value* model = body->if_contains("model");
+      if (model && model->is_string() && model->as_string().starts_with("assistant/")) {
+        if (auto st = validate_chat_request(*body); !st) co_return Response::error(st.error());
+        const std::string name(model->as_string().subview().substr(10));
+        co_return co_await assistant_completion(req, *chat, std::move(*body), name);
+      }
+    }
     co_return co_await proxy(req, gw, jobs, &validate_chat_request, "chat.completion", gateway::Kind::chat);
   });
   // The legacy Completions API: passed through to OpenAI-compatible providers, answered by the

@@ -113,6 +113,9 @@ std::vector<std::string> models_of(std::string_view body) {
   };
   const json::object& o = v.get_object();
   add(o.if_contains("model"));
+  if (const auto* a = o.if_contains("assistant"); a && a->is_string()) {  // /api/v1/chat
+    out.push_back("assistant/" + std::string(a->get_string()));
+  }
   add_request(o.if_contains("request"));
   if (const auto* jobs = o.if_contains("jobs"); jobs && jobs->is_array()) {
     for (const auto& j : jobs->get_array()) {
@@ -207,6 +210,13 @@ RouteRule route_rule(std::string_view method, std::string_view p) {
     if (method == "PATCH") return {kAdmin, false, "key.updated"};
     if (method == "DELETE") return {kAdmin, false, "key.revoked"};
     return {kAdmin, false, ""};
+  }
+  if (p == "/api/v1/chat") return {kChat, true, ""};
+  if (starts_with(p, "/api/v1/assistants")) return {get ? kChat : kAdmin, false, ""};
+  if (starts_with(p, "/api/v1/conversations")) {
+    if (method == "DELETE") return {kChat, false, "conversation.deleted"};
+    if (p.ends_with("/restore")) return {kChat, false, "conversation.restored"};
+    return {kChat, false, ""};
   }
   if (p == "/api/v1/audit") return {kAdmin, false, ""};
   if (p == "/api/v1/config/reload") return {kAdmin, false, "config.reloaded"};

@@ -14,6 +14,7 @@
 #include "core/text.hpp"
 #include "http/message.hpp"
 #include "http/multipart.hpp"
+#include "knowledge/filters.hpp"
 #include "core/json_text.hpp"
 
 namespace sb::api {
@@ -55,23 +56,6 @@ json::value parsed(const std::string& text, json::value fallback) {
 
 json::value opt(const std::optional<std::string>& v) { return v ? json::value(*v) : json::value(nullptr); }
 json::value opt(const std::optional<std::int64_t>& v) { return v ? json::value(*v) : json::value(nullptr); }
-
-// An optional array of strings.
-core::Result<std::vector<std::string>> string_list(const json::object& o, std::string_view field,
-                                                   std::string_view where = {}) {
-  std::vector<std::string> out;
-  const json::value* v = o.if_contains(field);
-  const std::string name = std::string(where) + std::string(field);
-  if (!v || v->is_null()) return out;
-  if (!v->is_array()) return Error(ErrorKind::invalid_field, "'" + name + "' must be an array of strings", name);
-  for (const auto& item : v->as_array()) {
-    if (!item.is_string() || item.as_string().empty()) {
-      return Error(ErrorKind::invalid_field, "'" + name + "' must be an array of non-empty strings", name);
-    }
-    out.emplace_back(item.as_string());
-  }
-  return out;
-}
 
 // A required non-empty string field.
 core::Result<std::string> required(const json::object& o, std::string_view field) {
@@ -174,7 +158,7 @@ core::Result<knowledge::IndexRequest> index_request(const json::object& o, std::
       in.title = v->value_or("");
     }
   }
-  auto tags = string_list(o, "tags", where);
+  auto tags = knowledge::string_array(o, "tags", where);
   if (!tags) return std::move(tags).error();
   in.tags = std::move(*tags);
   if (const json::value* m = o.if_contains("metadata"); m && !m->is_null()) {
@@ -198,53 +182,6 @@ json::object indexed_json(const knowledge::Indexed& r) {
 Response indexed_response(const core::Result<knowledge::Indexed>& r) {
   if (!r) return Response::error(r.error());
   return Response::json(r->created ? 201 : 200, core::to_json(indexed_json(*r)));
-}
-
-core::Result<storage::SearchFilters> search_filters(const json::object& body) {
-  storage::SearchFilters f;
-  const json::value* v = body.if_contains("filters");
-  if (!v || v->is_null()) return f;
-  if (!v->is_object()) return Error(ErrorKind::invalid_field, "'filters' must be an object", "filters");
-  const auto& o = v->as_object();
-  for (const auto& kv : o) {
-    if (kv.key() != "tags" && kv.key() != "document_ids" && kv.key() != "metadata") {
-      return Error(ErrorKind::invalid_field,
-                   "unknown filter 'filters." + std::string(kv.key()) + "' (tags, document_ids, metadata)",
-                   "filters." + std::string(kv.key()));
-    }
-  }
-  auto tags = string_list(o, "tags", "filters.");
-  if (!tags) return std::move(tags).error();
-  f.tags = std::move(*tags);
-  auto ids = string_list(o, "document_ids", "filters.");
-  if (!ids) return std::move(ids).error();
-  f.document_ids = std::move(*ids);
-  if (const json::value* m = o.if_contains("metadata"); m && !m->is_null()) {
-    if (!m->is_object()) {
-      return Error(ErrorKind::invalid_field, "'filters.metadata' must be an object", "filters.metadata");
-    }
-    for (const auto& kv : m->as_object()) {
-      storage::SearchFilters::Equals e;
-      e.key = kv.key();
-      const auto& val = kv.value();
-      using Kind = storage::SearchFilters::Equals::Kind;
-      if (val.is_string()) {
-        e.kind = Kind::text;
-        e.text = val.as_string();
-      } else if (val.is_bool()) {
-        e.kind = Kind::boolean;
-        e.boolean = val.as_bool();
-      } else if (val.is_number()) {
-        e.kind = Kind::number;
-        e.number = val.to_number<double>();
-      } else {
-        const std::string name = "filters.metadata." + std::string(kv.key());
-        return Error(ErrorKind::invalid_field, "'" + name + "' must be a string, number or boolean", name);
-      }
-      f.metadata.push_back(std::move(e));
-    }
-  }
-  return f;
 }
 
 core::Result<knowledge::SearchRequest> search_request(const json::object& body) {
@@ -296,7 +233,7 @@ core::Result<knowledge::SearchRequest> search_request(const json::object& body) 
   auto ef = get_int(body, "hnsw_ef", 1, 10000);
   if (!ef) return std::move(ef).error();
   if (*ef) in.hnsw_ef = static_cast<int>(**ef);
-  auto filters = search_filters(body);
+  auto filters = knowledge::parse_filters(body.if_contains("filters"));
   if (!filters) return std::move(filters).error();
   in.filters = std::move(*filters);
   return in;

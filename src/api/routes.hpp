@@ -6,6 +6,7 @@
 #include <functional>
 
 #include "api/control_gate.hpp"
+#include "chat/service.hpp"
 #include "core/clock.hpp"
 #include "core/error.hpp"
 #include "core/metrics.hpp"
@@ -36,6 +37,7 @@ struct Deps {
   gateway::Gateway* gateway = nullptr;
   jobs::Service* jobs = nullptr;  // null when jobs.enabled = false
   knowledge::Store* knowledge = nullptr;
+  chat::Service* chat = nullptr;  // RAG chat (assistants, conversations)
   ControlDeps control;
   bool allow_private_webhooks = false;
   std::size_t max_response_bytes = 64 * 1024 * 1024;  // server.max_response_bytes
@@ -48,8 +50,16 @@ void register_echo_routes(http::Router& router);
 // GET /v1/models, POST /v1/chat/completions, POST /v1/embeddings, the providers' status. With
 // a job service, X-Switchboard-Processing-Mode: queue_if_unavailable turns a request whose
 // targets are all open-circuited into a job (202).
+// With a chat service, `model: "assistant/<name>"` is answered by that assistant, and
+// /v1/models lists the assistants.
 void register_chat_routes(http::Router& router, gateway::Gateway& gateway, jobs::Service* jobs,
-                          std::size_t max_response_bytes);
+                          std::size_t max_response_bytes, chat::Service* chat = nullptr);
+// /api/v1/assistants, /api/v1/chat, /api/v1/conversations.
+void register_assistant_routes(http::Router& router, chat::Service& chat);
+// A /v1/chat/completions body naming "assistant/<name>", answered by it in OpenAI's shape
+// (whole or streamed; citations on the message, or on the final chunk).
+boost::asio::awaitable<http::Response> assistant_completion(http::Request& req, chat::Service& chat,
+                                                            boost::json::object body, std::string_view name);
 // POST /v1/messages: the Anthropic Messages API over every provider.
 void register_messages_routes(http::Router& router, gateway::Gateway& gateway);
 // The job API (/api/v1/jobs...).
@@ -65,7 +75,8 @@ void register_control_routes(http::Router& router, const ControlDeps& deps);
 boost::asio::awaitable<http::Response> enqueue_job(jobs::Service& jobs, jobs::Submit submit);
 
 inline void register_routes(http::Router& router, Deps deps) {
-  if (deps.gateway) register_chat_routes(router, *deps.gateway, deps.jobs, deps.max_response_bytes);
+  if (deps.gateway) register_chat_routes(router, *deps.gateway, deps.jobs, deps.max_response_bytes, deps.chat);
+  if (deps.chat) register_assistant_routes(router, *deps.chat);
   if (deps.gateway) register_messages_routes(router, *deps.gateway);
   if (deps.gateway && deps.jobs) {
     register_job_routes(router, *deps.jobs, *deps.gateway, deps.allow_private_webhooks, deps.max_response_bytes);

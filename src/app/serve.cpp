@@ -5,7 +5,9 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
 
 #include <algorithm>
 #include <csignal>
@@ -19,6 +21,8 @@
 
 #include "api/routes.hpp"
 #include "api/schema.hpp"
+#include "chat/assistant.hpp"
+#include "chat/service.hpp"
 #include "storage/data_dir_lock.hpp"
 #include "core/blocking_pool.hpp"
 #include "core/clock.hpp"
@@ -189,6 +193,21 @@ int serve(const core::Config& config, std::function<core::Config()> reload) {
   store_options.extract_pool = &extract_pool;
   knowledge::Store knowledge_store(database, clock, vector_indexes, embedder.get(), store_options, &client);
   deps.knowledge = &knowledge_store;
+  // RAG chat: the configured assistants over the knowledge store and the gateway.
+  std::vector<chat::Assistant> assistants;
+  for (std::size_t i = 0; i < config.assistants.size(); ++i) {
+    auto made = chat::make_assistant(config.assistants[i]);
+    if (!made) {
+      const std::string why = "assistants[" + std::to_string(i) + "]." + made.error().param + ": " + made.error().message;
+      log::error("invalid config", {{"error", why}});
+      log::shutdown();
+      std::fprintf(stderr, "switchboard: %s\n", why.c_str());
+      return 1;
+    }
+    assistants.push_back(std::move(*made));
+  }
+  chat::Service chat_service(database, knowledge_store, gateway, clock, config.chat, std::move(assistants), registry);
+  deps.chat = &chat_service;
   if (auto n = knowledge_store.recover(); n && *n > 0) {
     log::warn("unfinished uploads marked failed", {{"documents", static_cast<long long>(*n)}});
   }
@@ -267,6 +286,23 @@ int serve(const core::Config& config, std::function<core::Config()> reload) {
   asio::co_spawn(ioc, ledger.run(), asio::detached);
   if (job_service) job_service->start();
   asio::co_spawn(ioc, knowledge_store.start(), asio::detached);
+  // Conversation retention: at start, then hourly.
+  asio::steady_timer chat_sweep(ioc);
+  asio::co_spawn(ioc, [&]() -> asio::awaitable<void> {
+    for (;;) {
+      auto r = co_await chat_service.sweep();
+      if (!r) {
+        log::warn("conversation retention failed", {{"error", r.error().message}});
+      } else if (r->first || r->second) {
+        log::info("conversation retention", {{"expired", static_cast<long long>(r->first)},
+                                             {"purged", static_cast<long long>(r->second)}});
+      }
+      chat_sweep.expires_after(std::chrono::hours(1));
+      boost::system::error_code ec;
+      co_await chat_sweep.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) co_return;
+    }
+  }, asio::detached);
 
   // SIGHUP: reload_all, as above.
   std::function<void()> await_hangup = [&] {
@@ -289,6 +325,7 @@ int serve(const core::Config& config, std::function<core::Config()> reload) {
     log::info("signal received", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
     if (job_service) job_service->stop();
     ledger.stop();
+    chat_sweep.cancel();
     hangups.cancel();
     server.shutdown(grace, stop_all);
     // Documents still being parsed when the grace period ends are not waited for: their workers

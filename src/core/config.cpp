@@ -236,6 +236,17 @@ const std::vector<KeyDef>& schema() {
               "Usage rows are written in batches this often (a kill -9 loses at most this interval)."),
       int_key("limits", "metrics_max_keys", &Config::limits, &LimitsConfig::metrics_max_keys, 0, 10000,
               "Keys with their own label on the per-key token and cost metrics; later keys count as \"other\"."),
+      int_key("chat", "retention_days", &Config::chat, &ChatConfig::retention_days, 1, 36500,
+              "Conversations not updated for this long are soft-deleted (DELETE does it at once)."),
+      int_key("chat", "purge_after_days", &Config::chat, &ChatConfig::purge_after_days, 0, 36500,
+              "Soft-deleted conversations and their turns are removed this long after."),
+      string_key("chat", "apology", &Config::chat, &ChatConfig::apology, {},
+                 "When set, an unexpected failure of a chat answers 200 with this text and the request id "
+                 "(finish_reason \"error\") instead of a 5xx. Empty = off."),
+      string_key("chat", "no_sources_reply", &Config::chat, &ChatConfig::no_sources_reply, {},
+                 "The answer when retrieval finds nothing above the score threshold (the model is not called)."),
+      int_key("chat", "max_question_chars", &Config::chat, &ChatConfig::max_question_chars, 1, 1 << 20,
+              "Longest question a chat takes."),
       int_key("audit", "retention_days", &Config::audit, &AuditConfig::retention_days, 1, 36500,
               "Audit entries older than this are deleted (the log is otherwise append-only)."),
       list_key("cors", "allowed_origins", &Config::cors, &CorsConfig::allowed_origins,
@@ -435,7 +446,7 @@ Config load_config(const ConfigSources& sources) {
     }
     for (const auto& [section_key, section_node] : tbl) {
       std::string section(section_key.str());
-      if (section == "providers" || section == "routes" || section == "prices") continue;  // config_gateway.cpp
+      if (section == "providers" || section == "routes" || section == "prices" || section == "assistants") continue;  // config_gateway.cpp
       const toml::table* sec = section_node.as_table();
       bool known_section = std::any_of(schema().begin(), schema().end(),
                                        [&](const KeyDef& k) { return k.section == section; });
@@ -535,6 +546,22 @@ std::string config_example() {
 # input_per_mtok = 0.15
 # output_per_mtok = 0.60
 # cached_input_per_mtok = 0.075          # default: input_per_mtok
+#
+# [[assistants]]                         # RAG chat: POST /api/v1/chat {"assistant": ...}, model "assistant/<name>"
+# name = "handbook"                      # required; a-z 0-9 _ . -
+# collections = ["handbook"]             # required: searched on every turn
+# model = "openai/gpt-4o-mini"           # required: a route or provider/model
+# system_prompt = ""                     # "" = the grounding prompt; "{sources}" places the sources
+# mode = "hybrid"                        # hybrid | semantic | keyword
+# top_k = 5                              # sources per turn (1-100)
+# filters = { tags = ["public"] }        # {tags, document_ids, metadata}, as /api/v1/search takes them
+# score_threshold = 0.3                  # sources below it are left out; none left = no_sources_reply
+# memory_turns = 20                      # earlier exchanges sent with each question
+# max_context_tokens = 4000              # ... cut to this many tokens, oldest first
+# rewrite_followups = true               # one short model call makes a follow-up a standalone query
+# temperature = 0.2                      # default: the model's
+# max_tokens = 800                       # default: the model's
+# no_sources_reply = ""                  # "" = chat.no_sources_reply
 )";
   return out;
 }

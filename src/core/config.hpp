@@ -68,6 +68,32 @@ struct AuditConfig {
 };
 
 // [[prices]]: USD per million tokens for models matching `model` ("provider/model", `*` globs).
+struct ChatConfig {
+  int retention_days = 30;        // conversations not updated for this long are soft-deleted
+  int purge_after_days = 30;      // ... and removed this long after they were deleted
+  std::string apology;            // "" = off; else the answer (200) to an unexpected failure
+  std::string no_sources_reply = "I could not find anything about that in the documents.";
+  int max_question_chars = 16000;
+};
+
+// An assistant: a model answering from collections with citations ([[assistants]]).
+struct AssistantConfig {
+  std::string name;
+  std::vector<std::string> collections;
+  std::string model;                 // a route or provider/model
+  std::string system_prompt;         // "" = the default grounding prompt
+  std::string mode = "hybrid";       // hybrid | semantic | keyword
+  int top_k = 5;
+  std::string filters = "{}";        // JSON: {tags, document_ids, metadata}
+  std::optional<double> score_threshold;
+  int memory_turns = 20;
+  int max_context_tokens = 4000;     // memory turns kept within this many tokens
+  bool rewrite_followups = true;
+  std::optional<double> temperature;
+  std::optional<std::int64_t> max_tokens;
+  std::string no_sources_reply;      // "" = chat.no_sources_reply
+};
+
 struct PriceConfig {
   std::string model;
   double input_per_mtok = 0;
@@ -181,9 +207,11 @@ struct Config {
   KnowledgeConfig knowledge;
   LimitsConfig limits;
   AuditConfig audit;
+  ChatConfig chat;
   std::vector<ProviderConfig> providers;
   std::vector<RouteConfig> routes;
   std::vector<PriceConfig> prices;
+  std::vector<AssistantConfig> assistants;
 };
 
 class ConfigError : public std::runtime_error {

@@ -2,6 +2,7 @@
 
 #include <cstdlib>
 #include <set>
+#include <sstream>
 
 #include "core/http_syntax.hpp"
 
@@ -194,6 +195,46 @@ void load_gateway_tables(const toml::table& file, Config& c,
       c.prices.push_back(std::move(p));
     }
   }
+  if (const toml::array* assistants = array_of_tables(file, "assistants")) {
+    for (std::size_t i = 0; i < assistants->size(); ++i) {
+      Entry e(*assistants->get(i)->as_table(), "assistants[" + std::to_string(i) + "]");
+      e.check_keys({"name", "collections", "model", "system_prompt", "mode", "top_k", "filters", "score_threshold",
+                    "memory_turns", "max_context_tokens", "rewrite_followups", "temperature", "max_tokens",
+                    "no_sources_reply"});
+      AssistantConfig a;
+      a.name = e.str("name", "", true);
+      if (!valid_name(a.name)) e.fail("name", "use 1-64 characters from a-z 0-9 _ . -");
+      a.collections = e.strings("collections");
+      if (a.collections.empty()) e.fail("collections", "name at least one collection");
+      a.model = e.str("model", "", true);
+      if (a.model.empty()) e.fail("model", "must not be empty");
+      a.system_prompt = e.str("system_prompt", "");
+      a.mode = e.str("mode", "hybrid");
+      if (a.mode != "hybrid" && a.mode != "semantic" && a.mode != "keyword") {
+        e.fail("mode", "must be one of hybrid, semantic, keyword");
+      }
+      a.top_k = static_cast<int>(e.integer("top_k", 5, 1, 100));
+      if (const toml::node* f = e.table().get("filters")) {
+        const toml::table* ft = f->as_table();
+        if (!ft) e.fail("filters", "expected a table {tags, document_ids, metadata}");
+        std::ostringstream json;
+        json << toml::json_formatter{*ft};
+        a.filters = json.str();
+      }
+      if (e.table().get("score_threshold")) a.score_threshold = e.number("score_threshold", 0, 0, 1e9);
+      a.memory_turns = static_cast<int>(e.integer("memory_turns", 20, 0, 1000));
+      a.max_context_tokens = static_cast<int>(e.integer("max_context_tokens", 4000, 0, 10'000'000));
+      if (const toml::node* r = e.table().get("rewrite_followups")) {
+        auto b = r->value_exact<bool>();
+        if (!b) e.fail("rewrite_followups", "expected true or false");
+        a.rewrite_followups = *b;
+      }
+      if (e.table().get("temperature")) a.temperature = e.number("temperature", 0, 0, 2);
+      if (e.table().get("max_tokens")) a.max_tokens = e.integer("max_tokens", 0, 1, 1'000'000);
+      a.no_sources_reply = e.str("no_sources_reply", "");
+      c.assistants.push_back(std::move(a));
+    }
+  }
 }
 
 void validate_gateway(const Config& c) {
@@ -202,6 +243,13 @@ void validate_gateway(const Config& c) {
     if (!providers.insert(c.providers[i].name).second) {
       throw ConfigError("providers[" + std::to_string(i) + "].name: duplicate provider \"" +
                         c.providers[i].name + "\"");
+    }
+  }
+  std::set<std::string> assistants;
+  for (std::size_t i = 0; i < c.assistants.size(); ++i) {
+    if (!assistants.insert(c.assistants[i].name).second) {
+      throw ConfigError("assistants[" + std::to_string(i) + "].name: duplicate assistant \"" + c.assistants[i].name +
+                        "\"");
     }
   }
   std::set<std::string> routes;

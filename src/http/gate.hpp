@@ -19,7 +19,7 @@ class Gate {
   virtual std::optional<Response> admit(Request& req, const Match& match) = 0;
   // After the handler, before anything is written: headers for the caller (rate limits, cost).
   virtual void respond(Request& req, Response& res) = 0;
-  // After the whole answer (a stream included) was written or abandoned.
+  // A whole answer: just before it is written; a stream: after it was written or abandoned.
   virtual void finish(Request& req, int status) = 0;
 };
 

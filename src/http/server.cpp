@@ -601,8 +601,14 @@ awaitable<bool> Server::Impl::serve_one(Conn& c, beast::flat_buffer& buf) {
   Response res = co_await dispatch(req, route);
   c.watch.reset();
   const bool keep = msg.keep_alive() && !res.close && !draining.load();
+  // A whole answer is settled (usage, limits) before the client can see it; a stream after it ends.
+  const bool streamed = res.stream && !head;
+  if (!streamed) {
+    const bool too_large = static_cast<std::int64_t>(res.body.size()) > cfg.max_response_bytes;
+    gate.finish(req, too_large ? 500 : res.status);  // (write_response answers 500 instead of it)
+  }
   auto [ok, bytes_out] = co_await write_response(c, req, msg.version(), head, res, keep);
-  gate.finish(req, res.status);
+  if (streamed) gate.finish(req, res.status);
   m.in_flight.add(-1);
   m.record(method_label(msg.method()), route, res.status, t0, bytes_in, bytes_out, req.request_id,
          req.path);

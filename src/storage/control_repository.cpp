@@ -1,5 +1,7 @@
 #include "storage/control_repository.hpp"
 
+#include "storage/page_sql.hpp"
+
 #include <charconv>
 
 namespace sb::storage {
@@ -91,28 +93,6 @@ AuditRow read_audit(const Statement& s) {
   r.status = static_cast<int>(s.column_int64(7));
   r.request_id = s.column_text(8);
   return r;
-}
-
-// The seq of the page's cursor item (0 = none).
-Result<std::int64_t> pivot(Connection& c, std::string_view table, const PageRequest& page, std::string_view what) {
-  const std::string& id = page.after.empty() ? page.before : page.after;
-  if (id.empty()) return std::int64_t{0};
-  auto q = c.prepare("SELECT seq FROM " + std::string(table) + " WHERE id = ?1");
-  if (!q) return std::move(q).error();
-  q->bind(1, std::string_view(id));
-  auto row = q->step();
-  if (!row) return std::move(row).error();
-  if (!*row) {
-    const char* name = page.after.empty() ? "before" : "after";
-    return Error(core::ErrorKind::invalid_field, std::string("'") + name + "' is not the id of " + std::string(what), name);
-  }
-  return q->column_int64(0);
-}
-
-std::string seq_clause(const PageRequest& page, int param) {
-  const std::string p = "?" + std::to_string(param);
-  return page.scan_descending() ? " AND (" + p + " <= 0 OR seq < " + p + ") ORDER BY seq DESC"
-                                : " AND seq > " + p + " ORDER BY seq ASC";
 }
 
 }  // namespace
@@ -259,7 +239,7 @@ Status ControlRepository::insert_audit(Connection& c, const std::vector<AuditRow
 }
 
 Result<Page<AuditRow>> ControlRepository::audit(Connection& c, const AuditQuery& q, const PageRequest& page) {
-  auto p = pivot(c, "audit", page, "an audit entry");
+  auto p = page_pivot(c, "audit", page, "an audit entry");
   if (!p) return std::move(p).error();
   auto st = c.prepare(
       "SELECT id, at, actor, client_ip, action, target, outcome, status, request_id FROM audit "

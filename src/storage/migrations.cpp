@@ -192,6 +192,41 @@ CREATE TRIGGER audit_append_only BEFORE UPDATE ON audit
 BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 ALTER TABLE jobs ADD COLUMN key_id TEXT;
 )sql"},
+      {8, "chat: conversations and their turns",
+       R"sql(
+CREATE TABLE conversations (
+  seq         INTEGER PRIMARY KEY,
+  id          TEXT NOT NULL UNIQUE,
+  session_id  TEXT NOT NULL,           -- the client's (or the id); one live conversation per key
+  assistant   TEXT NOT NULL,           -- "" for collections + model given in the request
+  user        TEXT,
+  key_id      TEXT NOT NULL,           -- "" without a key
+  title       TEXT NOT NULL,
+  turns       INTEGER NOT NULL DEFAULT 0,
+  created_at  INTEGER NOT NULL,
+  updated_at  INTEGER NOT NULL,
+  deleted_at  INTEGER
+);
+CREATE UNIQUE INDEX conversations_session ON conversations(key_id, session_id) WHERE deleted_at IS NULL;
+CREATE INDEX conversations_updated ON conversations(updated_at);
+CREATE TABLE chat_turns (
+  seq             INTEGER PRIMARY KEY,
+  id              TEXT NOT NULL UNIQUE,
+  conversation_id TEXT NOT NULL,
+  question        TEXT NOT NULL,
+  query           TEXT NOT NULL,       -- what retrieval searched (the rewritten question)
+  chunk_ids       TEXT NOT NULL,       -- JSON array of the retrieved chunks, in source order
+  answer          TEXT NOT NULL,
+  citations       TEXT NOT NULL,       -- JSON array
+  model           TEXT NOT NULL,
+  prompt_tokens   INTEGER NOT NULL,
+  completion_tokens INTEGER NOT NULL,
+  latency_ms      INTEGER NOT NULL,
+  finish_reason   TEXT NOT NULL,
+  created_at      INTEGER NOT NULL
+);
+CREATE INDEX chat_turns_conversation ON chat_turns(conversation_id, seq);
+)sql"},
   };
   return kMigrations;
 }

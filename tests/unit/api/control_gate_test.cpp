@@ -19,6 +19,12 @@ TEST(RouteRule, ScopesFollowTheIssue) {
   EXPECT_EQ(route_rule("GET", "/api/v1/status/{id}").scope, control::kJobs);
   EXPECT_EQ(route_rule("DELETE", "/api/v1/jobs/{id}").action, "job.cancelled");
   EXPECT_EQ(route_rule("POST", "/api/v1/search").scope, control::kKnowledgeRead);
+  EXPECT_EQ(route_rule("POST", "/api/v1/chat").scope, control::kChat);
+  EXPECT_TRUE(route_rule("POST", "/api/v1/chat").metered);
+  EXPECT_EQ(route_rule("GET", "/api/v1/assistants").scope, control::kChat);
+  EXPECT_EQ(route_rule("GET", "/api/v1/conversations/{id}").scope, control::kChat);
+  EXPECT_EQ(route_rule("DELETE", "/api/v1/conversations/{id}").action, "conversation.deleted");
+  EXPECT_EQ(route_rule("POST", "/api/v1/conversations/{id}/restore").action, "conversation.restored");
   EXPECT_EQ(route_rule("GET", "/api/v1/documents/{id}").scope, control::kKnowledgeRead);
   EXPECT_EQ(route_rule("POST", "/api/v1/documents").scope, control::kKnowledgeWrite);
   EXPECT_EQ(route_rule("POST", "/api/v1/documents").action, "document.created");
@@ -62,6 +68,17 @@ TEST(ClientIp, BelievesXForwardedForOnlyFromTrustedProxies) {
   EXPECT_EQ(client_ip("10.1.2.3", "", trusted), "10.1.2.3");
   EXPECT_EQ(client_ip("10.1.2.3", "1.2.3.4", {}), "10.1.2.3");
   EXPECT_EQ(client_ip("::1", "2001:db8::1", {"::1"}), "2001:db8::1");
+}
+
+}  // namespace
+}  // namespace sb::api
+
+namespace sb::api {
+namespace {
+
+TEST(ControlRules, AnAssistantNamedInTheBodyIsCheckedAsItsModel) {
+  EXPECT_EQ(models_of(R"({"assistant":"docs","question":"x"})"), (std::vector<std::string>{"assistant/docs"}));
+  EXPECT_EQ(models_of(R"({"model":"assistant/docs","messages":[]})"), (std::vector<std::string>{"assistant/docs"}));
 }
 
 }  // namespace

@@ -1,0 +1,120 @@
+#pragma once
+// RAG chat: a question answered by a model from an assistant's collections. A turn reads the
+// conversation's memory, rewrites a follow-up into a standalone query (one short model call),
+// searches every collection, numbers the sources once, asks the model (whole or streamed),
+// removes the citation markers naming no source, and stores the turn before it is answered as
+// done. When nothing relevant is found the model is not called.
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/json/object.hpp>
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "chat/assistant.hpp"
+#include "chat/prompt.hpp"
+#include "core/cancel.hpp"
+#include "core/clock.hpp"
+#include "core/metrics.hpp"
+#include "core/request_context.hpp"
+#include "gateway/gateway.hpp"
+#include "knowledge/store.hpp"
+#include "storage/chat_repository.hpp"
+#include "storage/database.hpp"
+
+namespace sb::chat {
+
+template <class T>
+using Task = boost::asio::awaitable<core::Result<T>>;
+
+struct Ask {
+  std::shared_ptr<core::RequestContext> meter;  // the caller (its key owns the conversation)
+  std::shared_ptr<const Assistant> assistant;
+  std::string question;
+  std::optional<std::string> conversation_id;  // continue this one
+  std::optional<std::string> session_id;       // or the caller's session (created when new)
+  std::optional<std::string> user;             // an OpenAI `user`: the session "user:<user>"
+  // Earlier exchanges the client sent itself (the OpenAI form without a conversation).
+  std::vector<Exchange> history;
+  // Per request, over the assistant's.
+  std::optional<storage::SearchFilters> filters;
+  std::optional<int> top_k;
+  std::optional<double> temperature;
+  std::optional<std::int64_t> max_tokens;
+  std::string request_id;
+  std::shared_ptr<core::CancelSignal> cancel;
+};
+
+// What a streamed turn tells its client as it goes; a false return stops it (client gone).
+struct Events {
+  std::function<boost::asio::awaitable<bool>(const std::vector<Source>&)> retrieval;
+  std::function<boost::asio::awaitable<bool>(std::string_view text)> delta;
+  std::function<boost::asio::awaitable<bool>(const Source&)> citation;  // cited for the first time
+};
+
+struct Reply {
+  std::string answer;         // with the [n] markers that name sources
+  std::vector<int> cited;     // source numbers, in order of first citation
+  std::vector<Source> sources;  // everything retrieved, numbered
+  std::string conversation_id, session_id, message_id;
+  std::string query;          // what retrieval searched
+  std::string model;          // the target that answered ("provider/model"), "" when not called
+  std::string finish_reason = "stop";
+  long long prompt_tokens = 0, completion_tokens = 0;
+  int invented = 0;           // markers removed
+  bool model_called = false;
+  double retrieval_ms = 0, upstream_ms = 0, total_ms = 0;
+};
+
+// A source as the API and the stored turn show it: {n, document_id, external_id, title,
+// chunk_id, page, heading, source, tags, score, snippet}.
+boost::json::object citation_json(const Source& s);
+
+struct ConversationView {
+  storage::ConversationRow row;
+  std::vector<storage::TurnRow> turns;
+};
+
+class Service {
+ public:
+  Service(storage::Database& db, knowledge::Store& store, gateway::Gateway& gateway, const core::Clock& clock,
+          core::ChatConfig config, std::vector<Assistant> assistants, core::metrics::Registry& metrics);
+  ~Service();
+
+  std::shared_ptr<const Assistant> assistant(std::string_view name) const;
+  const std::vector<std::shared_ptr<const Assistant>>& assistants() const { return assistants_; }
+  const core::ChatConfig& config() const { return config_; }
+
+  // One turn, whole (events null) or streamed. Errors: not_found (conversation), invalid_field,
+  // the search's and the model's errors.
+  Task<Reply> ask(Ask ask, const Events* events = nullptr);
+
+  // `key`: the caller's key id, or nullopt for an admin (any conversation). Errors: not_found.
+  Task<ConversationView> conversation(std::string id, std::optional<std::string> key);
+  Task<storage::Page<storage::ConversationRow>> conversations(storage::ConversationQuery q, storage::PageRequest page);
+  // Soft delete (deleted = true) or restore. Errors: not_found; conflict (already so, or the
+  // session id is taken again).
+  Task<storage::ConversationRow> set_deleted(std::string id, bool deleted, std::optional<std::string> key);
+
+  // Retention (chat.retention_days, chat.purge_after_days): one pass. Returns (expired, purged).
+  Task<std::pair<std::int64_t, std::int64_t>> sweep();
+
+ private:
+  struct Metrics;
+  Task<storage::ConversationRow> find(const std::string& id, const std::optional<std::string>& key, bool live);
+  Task<std::string> rewrite(const Ask& ask, const std::vector<Exchange>& memory, double& upstream_ms);
+  Task<std::vector<Source>> retrieve(const Ask& ask, const std::string& query, double& ms);
+
+  storage::Database& db_;
+  knowledge::Store& store_;
+  gateway::Gateway& gateway_;
+  const core::Clock& clock_;
+  core::ChatConfig config_;
+  std::vector<std::shared_ptr<const Assistant>> assistants_;
+  std::unique_ptr<Metrics> metrics_;
+};
+
+}  // namespace sb::chat
