@@ -120,6 +120,22 @@ core::Result<std::optional<double>> get_number(const json::object& o, std::strin
   return std::optional<double>(v->to_number<double>());
 }
 
+// x-switchboard-cache and the body's cache_ttl_s.
+core::Status cache_controls(const Request& req, const json::object& body, chat::Ask& ask) {
+  const std::string_view h = req.header("x-switchboard-cache");
+  if (h == "no-cache") ask.cache = chat::CacheMode::no_cache;
+  else if (h == "no-store") ask.cache = chat::CacheMode::no_store;
+  else if (h == "force") ask.cache = chat::CacheMode::force;
+  else if (!h.empty()) {
+    return Error(ErrorKind::invalid_field, "x-switchboard-cache must be no-cache, no-store or force",
+                 "x-switchboard-cache");
+  }
+  auto ttl = get_int(body, "cache_ttl_s", 1, 30LL * 86400);
+  if (!ttl) return std::move(ttl).error();
+  ask.cache_ttl_s = *ttl;
+  return {};
+}
+
 // The /api/v1/chat body as a turn to ask.
 core::Result<chat::Ask> native_ask(const chat::Service& svc, const Request& req, const json::object& body) {
   chat::Ask ask;
@@ -175,6 +191,7 @@ core::Result<chat::Ask> native_ask(const chat::Service& svc, const Request& req,
   auto max_tokens = get_int(body, "max_tokens", 1, 1'000'000);
   if (!max_tokens) return std::move(max_tokens).error();
   ask.max_tokens = *max_tokens;
+  if (auto st = cache_controls(req, body, ask); !st) return std::move(st).error();
   ask.meter = req.context;
   ask.request_id = req.request_id;
   ask.cancel = req.cancel;
@@ -271,7 +288,8 @@ const Schema kChat{{},
                     {"conversation_id", T::string}, {"user", T::string}, {"filters", T::object},
                     {"filters.tags", T::array}, {"filters.tags[]", T::string}, {"filters.document_ids", T::array},
                     {"filters.document_ids[]", T::string}, {"filters.metadata", T::map}, {"top_k", T::integer},
-                    {"temperature", T::number}, {"max_tokens", T::integer}, {"stream", T::boolean}}};
+                    {"temperature", T::number}, {"max_tokens", T::integer}, {"stream", T::boolean},
+                    {"cache_ttl_s", T::integer}}};
 const Schema kConversations{list_query({"assistant", "user", "deleted"}), {}};
 
 // POST /api/v1/chat, streamed: retrieval, delta…, citation…, done (or error).
@@ -282,6 +300,7 @@ Response native_stream(chat::Service& svc, chat::Ask ask, std::string request_id
   res.stream = [&svc, ask = std::move(ask), request_id = std::move(request_id)](
                    http::StreamWriter& w) mutable -> awaitable<void> {
     chat::Events ev;
+    ev.cache = [&w](std::string_view c) { w.add_header("x-switchboard-cache", std::string(c)); };
     ev.retrieval = [&w](const std::vector<chat::Source>& sources) -> awaitable<bool> {
       const std::string out = retrieval_event(sources);
       co_return co_await w.write(out);
@@ -358,6 +377,7 @@ void register_assistant_routes(http::Router& router, chat::Service& svc) {
     }
     Response res = Response::json(200, core::to_json(answer_json(*r, req.request_id)));
     res.header("Server-Timing", server_timing(*r));
+    res.header("x-switchboard-cache", r->cache);
     co_return res;
   });
 
@@ -472,6 +492,7 @@ core::Result<chat::Ask> openai_ask(chat::Service& svc, const Request& req, const
     if (!m) return std::move(m).error();
     if (*m && !ask.max_tokens) ask.max_tokens = *m;
   }
+  if (auto st = cache_controls(req, body, ask); !st) return std::move(st).error();
   ask.meter = req.context;
   ask.request_id = req.request_id;
   ask.cancel = req.cancel;
@@ -594,6 +615,7 @@ awaitable<Response> assistant_completion(Request& req, chat::Service& svc, json:
     }
     Response res = Response::json(200, core::to_json(completion_json(ids, &*r, "")));
     res.header("Server-Timing", server_timing(*r));
+    res.header("x-switchboard-cache", r->cache);
     co_return res;
   }
   bool include_usage = false;
@@ -607,6 +629,7 @@ awaitable<Response> assistant_completion(Request& req, chat::Service& svc, json:
                    http::StreamWriter& w) mutable -> awaitable<void> {
     bool headed = false;
     chat::Events ev;
+    ev.cache = [&w](std::string_view c) { w.add_header("x-switchboard-cache", std::string(c)); };
     ev.delta = [&](std::string_view text) -> awaitable<bool> {
       std::string out;
       if (!headed) {

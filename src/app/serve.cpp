@@ -206,7 +206,12 @@ int serve(const core::Config& config, std::function<core::Config()> reload) {
     }
     assistants.push_back(std::move(*made));
   }
-  chat::Service chat_service(database, knowledge_store, gateway, clock, config.chat, std::move(assistants), registry);
+  std::unique_ptr<chat::Cache> response_cache;
+  if (config.cache.enabled) {
+    response_cache = chat::make_memory_cache(static_cast<std::size_t>(config.cache.max_bytes), clock, registry);
+  }
+  chat::Service chat_service(database, knowledge_store, gateway, clock, config.chat, std::move(assistants), registry,
+                             response_cache.get(), std::chrono::seconds(config.cache.ttl_s));
   deps.chat = &chat_service;
   if (auto n = knowledge_store.recover(); n && *n > 0) {
     log::warn("unfinished uploads marked failed", {{"documents", static_cast<long long>(*n)}});

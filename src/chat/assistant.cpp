@@ -30,6 +30,7 @@ core::Result<Assistant> make_assistant(const core::AssistantConfig& c) {
   a.temperature = c.temperature;
   a.max_tokens = c.max_tokens;
   a.no_sources_reply = c.no_sources_reply;
+  a.cache = c.cache;
   return a;
 }
 

@@ -28,6 +28,7 @@ struct Assistant {
   std::optional<double> temperature;
   std::optional<std::int64_t> max_tokens;
   std::string no_sources_reply;  // "" = chat.no_sources_reply
+  bool cache = true;
 };
 
 // Errors: invalid_field naming the field (assistants[i].filters...).

@@ -92,6 +92,77 @@ json::object answer_body(const Assistant& a, const Ask& ask, const std::vector<S
   return body;
 }
 
+// A reply as the cache keeps it, and back.
+std::string encode(const Reply& r) {
+  json::array sources;
+  for (const auto& s : r.sources) {
+    const auto& c = s.hit.chunk;
+    json::object o;
+    o["n"] = s.n;
+    o["chunk_id"] = c.chunk_id;
+    o["document_id"] = c.document_id;
+    o["external_id"] = opt(c.external_id);
+    o["title"] = c.title;
+    o["source"] = opt(c.source);
+    o["tags"] = c.tags;
+    o["heading"] = c.heading;
+    o["page"] = c.page ? json::value(*c.page) : json::value(nullptr);
+    o["text"] = c.text;
+    o["score"] = s.hit.score;
+    sources.push_back(std::move(o));
+  }
+  json::array cited;
+  for (int n : r.cited) cited.push_back(n);
+  json::object o;
+  o["answer"] = r.answer;
+  o["cited"] = std::move(cited);
+  o["sources"] = std::move(sources);
+  o["query"] = r.query;
+  o["model"] = r.model;
+  o["finish_reason"] = r.finish_reason;
+  o["model_called"] = r.model_called;
+  return core::to_json(o);
+}
+
+std::optional<Reply> decode(const std::string& text) {
+  boost::system::error_code ec;
+  json::value v = json::parse(text, ec);
+  if (ec || !v.is_object()) return std::nullopt;
+  try {
+    const json::object& o = v.as_object();
+    Reply r;
+    r.answer = o.at("answer").as_string();
+    for (const auto& n : o.at("cited").as_array()) r.cited.push_back(static_cast<int>(n.as_int64()));
+    for (const auto& sv : o.at("sources").as_array()) {
+      const json::object& so = sv.as_object();
+      Source s;
+      s.n = static_cast<int>(so.at("n").as_int64());
+      auto& c = s.hit.chunk;
+      c.chunk_id = so.at("chunk_id").as_int64();
+      c.document_id = so.at("document_id").as_string();
+      if (so.at("external_id").is_string()) c.external_id = std::string(so.at("external_id").as_string());
+      c.title = so.at("title").as_string();
+      if (so.at("source").is_string()) c.source = std::string(so.at("source").as_string());
+      c.tags = so.at("tags").as_string();
+      c.heading = so.at("heading").as_string();
+      if (so.at("page").is_int64()) c.page = so.at("page").as_int64();
+      c.text = so.at("text").as_string();
+      s.hit.score = so.at("score").to_number<double>();
+      r.sources.push_back(std::move(s));
+    }
+    r.query = o.at("query").as_string();
+    r.model = o.at("model").as_string();
+    r.finish_reason = o.at("finish_reason").as_string();
+    r.model_called = o.at("model_called").as_bool();
+    for (int n : r.cited) {
+      if (n < 1 || n > static_cast<int>(r.sources.size())) return std::nullopt;
+    }
+    return r;
+  } catch (const std::exception&) {
+    return std::nullopt;  // (not what this version wrote: a miss)
+  }
+}
+
 }  // namespace
 
 json::object citation_json(const Source& s) {
@@ -126,9 +197,10 @@ struct Service::Metrics {
 };
 
 Service::Service(storage::Database& db, knowledge::Store& store, gateway::Gateway& gateway, const core::Clock& clock,
-                 core::ChatConfig config, std::vector<Assistant> assistants, core::metrics::Registry& metrics)
+                 core::ChatConfig config, std::vector<Assistant> assistants, core::metrics::Registry& metrics,
+                 Cache* cache, std::chrono::seconds ttl)
     : db_(db), store_(store), gateway_(gateway), clock_(clock), config_(std::move(config)),
-      metrics_(std::make_unique<Metrics>(metrics)) {
+      metrics_(std::make_unique<Metrics>(metrics)), cache_(cache), ttl_(ttl) {
   for (auto& a : assistants) assistants_.push_back(std::make_shared<const Assistant>(std::move(a)));
 }
 
@@ -202,66 +274,57 @@ Task<std::vector<Source>> Service::retrieve(const Ask& ask, const std::string& q
   co_return sources;
 }
 
-Task<Reply> Service::ask(Ask ask, const Events* events) {
-  const auto t0 = Clock::now();
+std::string Service::cache_key(const Ask& ask, const std::vector<Exchange>& memory) const {
+  const Assistant& a = *ask.assistant;
+  if (!cache_ || !a.cache || ask.cache == CacheMode::no_store) return "";
+  const std::optional<double> temperature = ask.temperature ? ask.temperature : a.temperature;
+  if (temperature && *temperature > 0 && ask.cache != CacheMode::force) return "";
+  // Everything the answer depends on, and each collection's content version.
+  json::object k;
+  k["v"] = 1;
+  k["assistant"] = a.name;
+  k["model"] = a.model;
+  k["system_prompt"] = a.system_prompt;
+  k["mode"] = mode_name(a.mode);
+  k["top_k"] = ask.top_k.value_or(a.top_k);
+  boost::system::error_code ec;
+  k["filters"] = json::parse(a.filters_json, ec);
+  if (ask.filters) {  // (per request: its parsed form)
+    json::object f;
+    json::array tags, ids, meta;
+    for (const auto& t : ask.filters->tags) tags.push_back(json::string(t));
+    for (const auto& d : ask.filters->document_ids) ids.push_back(json::string(d));
+    for (const auto& m : ask.filters->metadata) {
+      meta.push_back(json::array{json::string(m.key), static_cast<int>(m.kind), json::string(m.text), m.number, m.boolean});
+    }
+    f["tags"] = std::move(tags);
+    f["document_ids"] = std::move(ids);
+    f["metadata"] = std::move(meta);
+    k["request_filters"] = std::move(f);
+  }
+  k["score_threshold"] = a.score_threshold ? json::value(*a.score_threshold) : json::value(nullptr);
+  k["temperature"] = temperature ? json::value(*temperature) : json::value(nullptr);
+  const auto max_tokens = ask.max_tokens ? ask.max_tokens : a.max_tokens;
+  k["max_tokens"] = max_tokens ? json::value(*max_tokens) : json::value(nullptr);
+  k["no_sources_reply"] = a.no_sources_reply.empty() ? config_.no_sources_reply : a.no_sources_reply;
+  k["rewrite"] = a.rewrite_followups;
+  k["question"] = ask.question;
+  json::array mem;
+  for (const auto& e : memory) mem.push_back(json::array{json::string(e.question), json::string(e.answer)});
+  k["memory"] = std::move(mem);
+  json::array versions;
+  for (const auto& c : a.collections) {
+    versions.push_back(json::array{json::string(c), store_.content_version(c)});
+  }
+  k["collections"] = std::move(versions);
+  return "chat:" + sha256_hex(canonical_json(k));
+}
+
+boost::asio::awaitable<core::Status> Service::answer(const Ask& ask, const std::vector<Exchange>& memory,
+                                                    const Events* events, Reply& reply) {
   const Assistant& a = *ask.assistant;
   const std::string label = a.name.empty() ? "(inline)" : a.name;
-  if (ask.question.empty()) co_return Error(ErrorKind::invalid_field, "'question' must not be empty", "question");
-  if (static_cast<int>(ask.question.size()) > config_.max_question_chars) {
-    co_return Error(ErrorKind::invalid_field,
-                    "the question is over chat.max_question_chars (" + std::to_string(config_.max_question_chars) +
-                        " characters)",
-                    "question");
-  }
-  const std::string key = ask.meter ? ask.meter->key_id : std::string();
-  Reply reply;
-
-  // The conversation: named, found by session, or new (written with the turn).
-  std::optional<storage::ConversationRow> conversation;
-  std::optional<std::string> session = ask.session_id;
-  if (!session && ask.user) session = "user:" + *ask.user;
-  if (ask.conversation_id) {
-    auto c = co_await find(*ask.conversation_id, key, true);
-    if (!c) co_return std::move(c).error();
-    conversation = std::move(*c);
-  } else if (session) {
-    auto read = [key, s = *session](storage::Connection& conn) {
-      return storage::ChatRepository::by_session(conn, key, s);
-    };
-    auto c = co_await db_.run(std::move(read));
-    if (!c) co_return std::move(c).error();
-    conversation = std::move(*c);
-  }
-  const bool is_new = !conversation;
-  if (is_new) {
-    storage::ConversationRow row;
-    row.id = "conv_" + core::new_request_id().substr(0, 24);
-    row.session_id = session.value_or(row.id);
-    row.assistant = a.name;
-    row.user = ask.user;
-    row.key_id = key;
-    row.title = ask.question.substr(0, 80);
-    conversation = std::move(row);
-  }
-  reply.conversation_id = conversation->id;
-  reply.session_id = conversation->session_id;
-
-  // Memory: the stored turns, else what the client sent.
-  std::vector<Exchange> memory;
-  if (!is_new && a.memory_turns > 0) {
-    auto read = [id = conversation->id, n = a.memory_turns](storage::Connection& c) {
-      return storage::ChatRepository::turns(c, id, n);
-    };
-    auto turns = co_await db_.run(std::move(read));
-    if (!turns) co_return std::move(turns).error();
-    for (auto& t : *turns) memory.push_back(Exchange{std::move(t.question), std::move(t.answer)});
-  } else if (is_new) {
-    memory = ask.history;
-  }
-  memory = fit_memory(std::move(memory), a.memory_turns, a.max_context_tokens);
-
   // The search query: the question, or a follow-up rewritten to stand alone.
-  reply.query = ask.question;
   if (a.rewrite_followups && !memory.empty()) {
     auto q = co_await rewrite(ask, memory, reply.upstream_ms);
     if (q) {
@@ -369,6 +432,106 @@ Task<Reply> Service::ask(Ask ask, const Events* events) {
     if (reply.invented) metrics_->invented.with({label}).inc(static_cast<std::uint64_t>(reply.invented));
   }
 
+  co_return core::Status{};
+}
+
+Task<Reply> Service::ask(Ask ask, const Events* events) {
+  const auto t0 = Clock::now();
+  const Assistant& a = *ask.assistant;
+  const std::string label = a.name.empty() ? "(inline)" : a.name;
+  if (ask.question.empty()) co_return Error(ErrorKind::invalid_field, "'question' must not be empty", "question");
+  if (static_cast<int>(ask.question.size()) > config_.max_question_chars) {
+    co_return Error(ErrorKind::invalid_field,
+                    "the question is over chat.max_question_chars (" + std::to_string(config_.max_question_chars) +
+                        " characters)",
+                    "question");
+  }
+  const std::string owner = ask.meter ? ask.meter->key_id : std::string();
+  Reply reply;
+
+  // The conversation: named, found by session, or new (written with the turn).
+  std::optional<storage::ConversationRow> conversation;
+  std::optional<std::string> session = ask.session_id;
+  if (!session && ask.user) session = "user:" + *ask.user;
+  if (ask.conversation_id) {
+    auto c = co_await find(*ask.conversation_id, owner, true);
+    if (!c) co_return std::move(c).error();
+    conversation = std::move(*c);
+  } else if (session) {
+    auto read = [owner, s = *session](storage::Connection& conn) {
+      return storage::ChatRepository::by_session(conn, owner, s);
+    };
+    auto c = co_await db_.run(std::move(read));
+    if (!c) co_return std::move(c).error();
+    conversation = std::move(*c);
+  }
+  const bool is_new = !conversation;
+  if (is_new) {
+    storage::ConversationRow row;
+    row.id = "conv_" + core::new_request_id().substr(0, 24);
+    row.session_id = session.value_or(row.id);
+    row.assistant = a.name;
+    row.user = ask.user;
+    row.key_id = owner;
+    row.title = ask.question.substr(0, 80);
+    conversation = std::move(row);
+  }
+  reply.conversation_id = conversation->id;
+  reply.session_id = conversation->session_id;
+
+  // Memory: the stored turns, else what the client sent.
+  std::vector<Exchange> memory;
+  if (!is_new && a.memory_turns > 0) {
+    auto read = [id = conversation->id, n = a.memory_turns](storage::Connection& c) {
+      return storage::ChatRepository::turns(c, id, n);
+    };
+    auto turns = co_await db_.run(std::move(read));
+    if (!turns) co_return std::move(turns).error();
+    for (auto& t : *turns) memory.push_back(Exchange{std::move(t.question), std::move(t.answer)});
+  } else if (is_new) {
+    memory = ask.history;
+  }
+  memory = fit_memory(std::move(memory), a.memory_turns, a.max_context_tokens);
+
+  // The response cache, keyed before retrieval (a write meanwhile changes the key of later turns).
+  const std::string key = cache_key(ask, memory);
+  if (!key.empty() && ask.cache != CacheMode::no_cache) {
+    if (auto value = cache_->get(key)) {
+      if (auto hit = decode(*value)) {
+        hit->conversation_id = std::move(reply.conversation_id);
+        hit->session_id = std::move(reply.session_id);
+        reply = std::move(*hit);
+        reply.cache = "hit";
+        if (events && events->cache) events->cache("hit");
+        if (events) {
+          if (events->retrieval && !co_await events->retrieval(reply.sources)) {
+            co_return Error(ErrorKind::internal, "the client went away");
+          }
+          if (events->delta && !co_await events->delta(reply.answer)) {
+            co_return Error(ErrorKind::internal, "the client went away");
+          }
+          for (int n : reply.cited) {
+            if (events->citation && !co_await events->citation(reply.sources[static_cast<std::size_t>(n - 1)])) {
+              co_return Error(ErrorKind::internal, "the client went away");
+            }
+          }
+        }
+      }
+    }
+  }
+  const bool cached = reply.cache == "hit";
+  if (events && events->cache && !cached) events->cache(key.empty() ? "bypass" : "miss");
+
+  // The search query: the question, or a follow-up rewritten to stand alone.
+  if (!cached) {
+    reply.query = ask.question;
+    if (auto st = co_await answer(ask, memory, events, reply); !st) co_return std::move(st).error();
+    if (!key.empty()) {
+      cache_->put(key, encode(reply), std::chrono::seconds(ask.cache_ttl_s.value_or(ttl_.count())));
+      reply.cache = "miss";
+    }
+  }
+
   // The turn is stored before the answer is acknowledged as done.
   reply.total_ms = ms_since(t0);
   storage::TurnRow turn;
@@ -383,6 +546,7 @@ Task<Reply> Service::ask(Ask ask, const Events* events) {
   turn.citations = core::to_json(citations);
   turn.answer = reply.answer;
   turn.model = reply.model;
+  if (cached) reply.prompt_tokens = reply.completion_tokens = 0;  // a cache hit costs nothing
   turn.prompt_tokens = reply.prompt_tokens;
   turn.completion_tokens = reply.completion_tokens;
   turn.latency_ms = static_cast<std::int64_t>(reply.total_ms);

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "chat/assistant.hpp"
+#include "chat/cache.hpp"
 #include "chat/prompt.hpp"
 #include "core/cancel.hpp"
 #include "core/clock.hpp"
@@ -30,6 +31,14 @@ namespace sb::chat {
 template <class T>
 using Task = boost::asio::awaitable<core::Result<T>>;
 
+// x-switchboard-cache: what a request lets the response cache do.
+enum class CacheMode {
+  normal,    // read and write when the answer may be cached (temperature unset or 0)
+  no_cache,  // do not read; write the fresh answer
+  no_store,  // neither
+  force,     // read and write even with a temperature above 0
+};
+
 struct Ask {
   std::shared_ptr<core::RequestContext> meter;  // the caller (its key owns the conversation)
   std::shared_ptr<const Assistant> assistant;
@@ -44,12 +53,16 @@ struct Ask {
   std::optional<int> top_k;
   std::optional<double> temperature;
   std::optional<std::int64_t> max_tokens;
+  CacheMode cache = CacheMode::normal;
+  std::optional<std::int64_t> cache_ttl_s;  // over cache.ttl_s
   std::string request_id;
   std::shared_ptr<core::CancelSignal> cancel;
 };
 
 // What a streamed turn tells its client as it goes; a false return stops it (client gone).
 struct Events {
+  // Before anything else: hit, miss or bypass (for the x-switchboard-cache header).
+  std::function<void(std::string_view)> cache;
   std::function<boost::asio::awaitable<bool>(const std::vector<Source>&)> retrieval;
   std::function<boost::asio::awaitable<bool>(std::string_view text)> delta;
   std::function<boost::asio::awaitable<bool>(const Source&)> citation;  // cited for the first time
@@ -66,6 +79,7 @@ struct Reply {
   long long prompt_tokens = 0, completion_tokens = 0;
   int invented = 0;           // markers removed
   bool model_called = false;
+  std::string cache = "bypass";  // hit | miss | bypass (x-switchboard-cache)
   double retrieval_ms = 0, upstream_ms = 0, total_ms = 0;
 };
 
@@ -80,8 +94,10 @@ struct ConversationView {
 
 class Service {
  public:
+  // cache may be null (no response cache); ttl: an answer's life in it unless a request says.
   Service(storage::Database& db, knowledge::Store& store, gateway::Gateway& gateway, const core::Clock& clock,
-          core::ChatConfig config, std::vector<Assistant> assistants, core::metrics::Registry& metrics);
+          core::ChatConfig config, std::vector<Assistant> assistants, core::metrics::Registry& metrics,
+          Cache* cache = nullptr, std::chrono::seconds ttl = std::chrono::seconds(600));
   ~Service();
 
   std::shared_ptr<const Assistant> assistant(std::string_view name) const;
@@ -107,6 +123,11 @@ class Service {
   Task<storage::ConversationRow> find(const std::string& id, const std::optional<std::string>& key, bool live);
   Task<std::string> rewrite(const Ask& ask, const std::vector<Exchange>& memory, double& upstream_ms);
   Task<std::vector<Source>> retrieve(const Ask& ask, const std::string& query, double& ms);
+  // A fresh answer: the rewrite, retrieval, the model (whole or streamed), the markers.
+  boost::asio::awaitable<core::Status> answer(const Ask& ask, const std::vector<Exchange>& memory, const Events* events,
+                                              Reply& reply);
+  // The answer's cache key, or "" when it may not be cached (no cache, no_store, temperature).
+  std::string cache_key(const Ask& ask, const std::vector<Exchange>& memory) const;
 
   storage::Database& db_;
   knowledge::Store& store_;
@@ -115,6 +136,8 @@ class Service {
   core::ChatConfig config_;
   std::vector<std::shared_ptr<const Assistant>> assistants_;
   std::unique_ptr<Metrics> metrics_;
+  Cache* cache_;
+  std::chrono::seconds ttl_;
 };
 
 }  // namespace sb::chat

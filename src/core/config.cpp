@@ -247,6 +247,12 @@ const std::vector<KeyDef>& schema() {
                  "The answer when retrieval finds nothing above the score threshold (the model is not called)."),
       int_key("chat", "max_question_chars", &Config::chat, &ChatConfig::max_question_chars, 1, 1 << 20,
               "Longest question a chat takes."),
+      bool_key("cache", "enabled", &Config::cache, &CacheConfig::enabled,
+               "The response cache for assistants' answers (off: every turn asks the model)."),
+      int_key("cache", "max_bytes", &Config::cache, &CacheConfig::max_bytes, 0, 1LL << 40,
+              "Bytes the response cache holds (keys and answers); the least recently used go first beyond it."),
+      int_key("cache", "ttl_s", &Config::cache, &CacheConfig::ttl_s, 1, 30 * 86400,
+              "How long a cached answer is served (a request's cache_ttl_s overrides it)."),
       int_key("audit", "retention_days", &Config::audit, &AuditConfig::retention_days, 1, 36500,
               "Audit entries older than this are deleted (the log is otherwise append-only)."),
       list_key("cors", "allowed_origins", &Config::cors, &CorsConfig::allowed_origins,
@@ -562,6 +568,7 @@ std::string config_example() {
 # temperature = 0.2                      # default: the model's
 # max_tokens = 800                       # default: the model's
 # no_sources_reply = ""                  # "" = chat.no_sources_reply
+# cache = true                           # answers through the response cache ([cache])
 )";
   return out;
 }

@@ -76,6 +76,12 @@ struct ChatConfig {
   int max_question_chars = 16000;
 };
 
+struct CacheConfig {
+  bool enabled = true;                         // the response cache (assistants' answers)
+  std::int64_t max_bytes = 64LL * 1024 * 1024;  // least recently used out first beyond this
+  int ttl_s = 600;                              // an answer's life unless the request sets cache_ttl_s
+};
+
 // An assistant: a model answering from collections with citations ([[assistants]]).
 struct AssistantConfig {
   std::string name;
@@ -92,6 +98,7 @@ struct AssistantConfig {
   std::optional<double> temperature;
   std::optional<std::int64_t> max_tokens;
   std::string no_sources_reply;      // "" = chat.no_sources_reply
+  bool cache = true;                 // answers go through the response cache
 };
 
 struct PriceConfig {
@@ -208,6 +215,7 @@ struct Config {
   LimitsConfig limits;
   AuditConfig audit;
   ChatConfig chat;
+  CacheConfig cache;
   std::vector<ProviderConfig> providers;
   std::vector<RouteConfig> routes;
   std::vector<PriceConfig> prices;

@@ -200,7 +200,7 @@ void load_gateway_tables(const toml::table& file, Config& c,
       Entry e(*assistants->get(i)->as_table(), "assistants[" + std::to_string(i) + "]");
       e.check_keys({"name", "collections", "model", "system_prompt", "mode", "top_k", "filters", "score_threshold",
                     "memory_turns", "max_context_tokens", "rewrite_followups", "temperature", "max_tokens",
-                    "no_sources_reply"});
+                    "no_sources_reply", "cache"});
       AssistantConfig a;
       a.name = e.str("name", "", true);
       if (!valid_name(a.name)) e.fail("name", "use 1-64 characters from a-z 0-9 _ . -");
@@ -232,6 +232,11 @@ void load_gateway_tables(const toml::table& file, Config& c,
       if (e.table().get("temperature")) a.temperature = e.number("temperature", 0, 0, 2);
       if (e.table().get("max_tokens")) a.max_tokens = e.integer("max_tokens", 0, 1, 1'000'000);
       a.no_sources_reply = e.str("no_sources_reply", "");
+      if (const toml::node* cn = e.table().get("cache")) {
+        auto b = cn->value_exact<bool>();
+        if (!b) e.fail("cache", "expected true or false");
+        a.cache = *b;
+      }
       c.assistants.push_back(std::move(a));
     }
   }

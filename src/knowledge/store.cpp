@@ -283,6 +283,7 @@ boost::asio::awaitable<void> Store::reembed(CollectionRow col) {
   auto switched = co_await db_.write(std::move(flip));
   if (!switched) co_return co_await fail(switched.error().message);
   vectors_.replace(col.id, *index);
+  bump(col.name);
   // Chunks written while this ran: those with only old-model vectors are embedded now, and the
   // index is reconciled with storage by id (what was written or deleted meanwhile).
   auto late = co_await embed_missing(false);
@@ -327,6 +328,17 @@ Task<CollectionInfo> Store::get_collection(std::string name) {
   co_return co_await db_.run(std::move(fn));
 }
 
+std::uint64_t Store::content_version(std::string_view collection) const {
+  std::lock_guard lock(versions_mu_);
+  auto it = versions_.find(collection);
+  return it == versions_.end() ? 0 : it->second;
+}
+
+void Store::bump(const std::string& collection) {
+  std::lock_guard lock(versions_mu_);
+  versions_[collection] = ++version_clock_;  // (monotonic: a recreated collection never repeats one)
+}
+
 Task<CollectionRow> Store::delete_collection(std::string name) {
   auto fn = [name = std::move(name), now = clock_.now_ms()](Connection& c) -> core::Result<CollectionRow> {
     auto col = find(c, name);
@@ -339,6 +351,7 @@ Task<CollectionRow> Store::delete_collection(std::string name) {
   if (r) {
     vectors_.drop(r->id);
     keyword_.drop(r->id);
+    bump(r->name);
   }
   co_return r;
 }
@@ -799,6 +812,7 @@ Task<Indexed> Store::index(IndexRequest request, std::function<boost::asio::awai
     CollectionRow target = col;
     co_await update_index(std::move(target), std::move(add), std::move(written->removed));
   }
+  if (!written->indexed.unchanged) bump(col.name);
   co_return written->indexed;
 }
 
@@ -959,6 +973,7 @@ Task<DocumentView> Store::set_deleted(std::string id, bool deleted) {
       if (vectors) co_await update_index(std::move(target), std::move(*vectors), std::move(none));
     }
   }
+  bump(r->collection.name);
   co_return std::move(r->view);
 }
 

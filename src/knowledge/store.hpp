@@ -8,6 +8,8 @@
 #include <boost/asio/thread_pool.hpp>
 
 #include <functional>
+#include <map>
+#include <mutex>
 #include <memory>
 #include <optional>
 #include <string>
@@ -195,6 +197,12 @@ class Store {
 
   std::int64_t async_ingest_bytes() const { return options_.async_ingest_bytes; }
 
+  // A number that changes with every write to the collection's content (a document added, a
+  // new version, deleted, restored; the collection deleted; its embedding model switched),
+  // after the write's indexes are updated and before the write is answered: what a cached
+  // answer over the collection is keyed by. 0 until the first write since the start.
+  std::uint64_t content_version(std::string_view collection) const;
+
   // Saves the vector indexes (shutdown).
   void flush() { vectors_.save_all(); }
 
@@ -227,8 +235,13 @@ class Store {
   boost::asio::awaitable<void> update_keyword(std::string collection_id, std::vector<Bm25Doc> add,
                                               std::vector<std::int64_t> remove);
 
+  void bump(const std::string& collection);
+
   storage::Database& db_;
   const core::Clock& clock_;
+  mutable std::mutex versions_mu_;  // guards versions_, version_clock_
+  std::map<std::string, std::uint64_t, std::less<>> versions_;  // by collection name
+  std::uint64_t version_clock_ = 0;
   VectorIndexes& vectors_;
   Bm25Indexes keyword_;
   Embedder* embedder_;

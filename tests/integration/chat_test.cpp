@@ -8,6 +8,8 @@
 #include <boost/json/serialize.hpp>
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include "fake_upstream.hpp"
 #include "harness.hpp"
 
@@ -314,6 +316,108 @@ TEST_F(ChatTest, AnUpstreamFailureIsAnErrorOrTheConfiguredApology) {
   auto o = post("/v1/chat/completions", R"({"model":"assistant/docs","messages":[{"role":"user","content":"foxes?"}]})");
   ASSERT_EQ(o->status, 200);
   EXPECT_EQ(json::parse(o->body).at("choices").at(0).at("finish_reason"), "error");
+}
+
+
+TEST_F(ChatTest, ARepeatedQuestionIsAnsweredFromTheCacheAtNoCost) {
+  up_.push(completion("Foxes are red [1]."));
+  auto first = post("/api/v1/chat", R"({"assistant":"docs","question":"what colour are foxes?"})");
+  ASSERT_EQ(first->status, 200) << first->body;
+  EXPECT_EQ(first->header("x-switchboard-cache"), "miss");
+  auto again = post("/api/v1/chat", R"({"assistant":"docs","question":"what colour are foxes?"})");
+  ASSERT_EQ(again->status, 200) << again->body;
+  EXPECT_EQ(again->header("x-switchboard-cache"), "hit");
+  auto a = json::parse(first->body), b = json::parse(again->body);
+  EXPECT_EQ(b.at("answer"), a.at("answer"));
+  EXPECT_EQ(b.at("citations"), a.at("citations"));
+  EXPECT_EQ(b.at("usage").at("total_tokens"), 0) << "a hit costs nothing";
+  EXPECT_NE(b.at("conversation_id"), a.at("conversation_id")) << "each its own conversation";
+  EXPECT_EQ(up_.received().size(), 1u);
+  // A hit replays as a stream too, with its sources and citations.
+  auto s = post("/api/v1/chat", R"({"assistant":"docs","question":"what colour are foxes?","stream":true})");
+  ASSERT_EQ(s->status, 200);
+  EXPECT_EQ(s->header("x-switchboard-cache"), "hit");
+  EXPECT_EQ(s->body.find("event: retrieval"), 0u) << s->body;
+  EXPECT_NE(s->body.find("event: citation"), std::string::npos) << s->body;
+  EXPECT_NE(s->body.find(R"("text":"Foxes are red [1].")"), std::string::npos) << s->body;
+  auto o = post("/v1/chat/completions",
+                R"({"model":"assistant/docs","stream":true,"messages":[{"role":"user","content":"what colour are foxes?"}]})");
+  EXPECT_EQ(o->header("x-switchboard-cache"), "hit");
+  EXPECT_NE(o->body.find(R"("content":"Foxes are red [1].")"), std::string::npos) << o->body;
+  EXPECT_EQ(up_.received().size(), 1u);
+  auto metrics = http(server_->port(), "GET", "/metrics")->body;
+  EXPECT_NE(metrics.find("switchboard_cache_hits_total 3"), std::string::npos) << metrics;
+}
+
+TEST_F(ChatTest, EveryKindOfCollectionWriteMakesTheNextAnswerFresh) {
+  const std::string q = R"({"assistant":"docs","question":"foxes owls?"})";
+  auto cache_of = [&]() {
+    up_.push(completion("Answer [1]."));
+    auto r = post("/api/v1/chat", q);
+    EXPECT_EQ(r->status, 200) << r->body;
+    return r->header("x-switchboard-cache");
+  };
+  EXPECT_EQ(cache_of(), "miss");
+  EXPECT_EQ(cache_of(), "hit");
+  // A new document.
+  ASSERT_EQ(post("/api/v1/index", R"({"collection":"kb","external_id":"cat","title":"Cats","text":"Cats sleep."})")->status, 201);
+  EXPECT_EQ(cache_of(), "miss");
+  EXPECT_EQ(cache_of(), "hit");
+  // A new version of one.
+  auto v2 = post("/api/v1/index", R"({"collection":"kb","external_id":"fox","title":"Foxes","text":"Foxes are orange."})");
+  ASSERT_EQ(v2->status, 200) << v2->body;
+  EXPECT_EQ(cache_of(), "miss");
+  // The same content again writes nothing, and changes nothing.
+  ASSERT_EQ(post("/api/v1/index", R"({"collection":"kb","external_id":"fox","title":"Foxes","text":"Foxes are orange."})")->status, 200);
+  EXPECT_EQ(cache_of(), "hit");
+  // Deleted, then restored.
+  const std::string id(json::parse(v2->body).at("id").as_string());
+  ASSERT_EQ(http(server_->port(), "DELETE", "/api/v1/documents/" + id)->status, 200);
+  EXPECT_EQ(cache_of(), "miss");
+  ASSERT_EQ(http(server_->port(), "POST", "/api/v1/documents/" + id + "/restore")->status, 200);
+  EXPECT_EQ(cache_of(), "miss");
+  // The embedding model changed (switched in the background).
+  auto change = http(server_->port(), "PATCH", "/api/v1/collections/kb", R"({"embedding_model":"mock/embed"})", kJson);
+  ASSERT_EQ(change->status, 202) << change->body;
+  bool switched = false;
+  for (int i = 0; i < 250 && !switched; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    auto c = json::parse(http(server_->port(), "GET", "/api/v1/collections/kb")->body);
+    switched = c.at("embedding_model") == "mock/embed";
+  }
+  ASSERT_TRUE(switched);
+  EXPECT_EQ(cache_of(), "miss");
+  // The collection deleted and made again.
+  ASSERT_EQ(http(server_->port(), "DELETE", "/api/v1/collections/kb")->status, 200);
+  ASSERT_EQ(post("/api/v1/collections", R"({"name":"kb"})")->status, 201);
+  ASSERT_EQ(post("/api/v1/index", R"({"collection":"kb","title":"Owls","text":"Owls and foxes."})")->status, 201);
+  EXPECT_EQ(cache_of(), "miss");
+}
+
+TEST_F(ChatTest, TheCacheHeaderAndTemperatureDecideWhatIsCached) {
+  auto ask_with = [&](const std::string& body, const std::string& header) {
+    up_.push(completion("Red [1]."));
+    auto h = kJson;
+    if (!header.empty()) h["x-switchboard-cache"] = header;
+    auto r = http(server_->port(), "POST", "/api/v1/chat", body, h);
+    EXPECT_EQ(r->status, 200) << r->body;
+    return r->header("x-switchboard-cache");
+  };
+  const std::string q = R"({"assistant":"docs","question":"red foxes?"})";
+  EXPECT_EQ(ask_with(q, "no-store"), "bypass");
+  EXPECT_EQ(ask_with(q, ""), "miss") << "no-store kept nothing";
+  EXPECT_EQ(ask_with(q, ""), "hit");
+  EXPECT_EQ(ask_with(q, "no-cache"), "miss") << "asked again, and stored";
+  const std::string warm = R"({"assistant":"docs","question":"red foxes?","temperature":0.7})";
+  EXPECT_EQ(ask_with(warm, ""), "bypass");
+  EXPECT_EQ(ask_with(warm, "force"), "miss");
+  EXPECT_EQ(ask_with(warm, "force"), "hit");
+  EXPECT_EQ(ask_with(R"({"assistant":"docs","question":"red foxes?","cache_ttl_s":1,"top_k":2})", ""), "miss");
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  EXPECT_EQ(ask_with(R"({"assistant":"docs","question":"red foxes?","cache_ttl_s":1,"top_k":2})", ""), "miss") << "expired";
+  auto bad = http(server_->port(), "POST", "/api/v1/chat", q, {{"Content-Type", "application/json"}, {"x-switchboard-cache", "sometimes"}});
+  EXPECT_EQ(bad->status, 400);
+  EXPECT_NE(bad->body.find("x-switchboard-cache"), std::string::npos);
 }
 
 }  // namespace
