@@ -5,7 +5,7 @@ BUILD_DIR ?= build
 BUILD_TYPE ?= Release
 ARGS ?=
 
-.PHONY: all deps test-deps e2e-deps configure build serve test unit integration e2e fuzz test-asan bench bench-gateway bench-jobs bench-control clean
+.PHONY: all deps test-deps e2e-deps configure build serve test unit integration e2e fuzz test-asan bench bench-gateway bench-jobs bench-control bench-chat clean
 
 all: build
 
@@ -75,9 +75,13 @@ bench: test-deps build
 	./bench/jobs/run.sh
 	./bench/knowledge/run.sh
 	./bench/control/run.sh
+	./bench/chat/run.sh
 
 bench-control: test-deps build
 	./bench/control/run.sh
+
+bench-chat: test-deps build
+	./bench/chat/run.sh
 
 bench-gateway: test-deps build
 	./bench/gateway/run.sh

@@ -12,6 +12,7 @@
 'use strict';
 const fs = require('fs');
 const http = require('http');
+const corpus = require('./corpus');
 
 const [port, corpusPath, queriesPath, chunksArg, collection, pdfArg] = process.argv.slice(2);
 const target = Number(chunksArg);
@@ -71,27 +72,8 @@ async function timed(fn) {
   return [r, Number(process.hrtime.bigint() - s) / 1e6];
 }
 
-let docs = [];
-let sentences = [];
-// Beyond the corpus: a new abstract-sized text from sentences of other abstracts, picked by a
-// fixed pseudo-random sequence (no near-duplicates: cycled copies tie in every ranking and crowd
-// each other in the HNSW graph).
-function synthetic(i) {
-  let x = (i * 2654435761) >>> 0;
-  const out = [];
-  let len = 0;
-  while (len < 1200) {
-    x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
-    const s = sentences[x % sentences.length];
-    out.push(s);
-    len += s.length + 1;
-  }
-  return out.join(' ');
-}
-
 async function main() {
-  docs = fs.readFileSync(corpusPath, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
-  sentences = docs.flatMap((d) => d.text.split(/(?<=[.!?])\s+/)).filter((s) => s.length > 20);
+  const { docs, sentences } = corpus.load(corpusPath);
   const queries = fs.readFileSync(queriesPath, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l).text).slice(0, 1000);
   // SEARCH_ONLY=1: the collection is there already (a kept data dir): measure search alone.
   const searchOnly = process.env.SEARCH_ONLY === '1';
@@ -99,20 +81,9 @@ async function main() {
     const r = await call('/api/v1/collections', { name: collection, embedding_model: model, dimensions: 384 });
     if (r.status !== 201) throw new Error(`collection: HTTP ${r.status} ${r.body}`);
   }
-  let chunks = 0, bytes = 0, next = 0;
   const t0 = process.hrtime.bigint();
-  async function worker() {
-    while (chunks < target) {
-      const i = next++;
-      const d = docs[i % docs.length];
-      const content = i < docs.length ? d.text : synthetic(i);
-      const res = await call('/api/v1/index', { collection, id: `d${i}`, title: d.title, text: content });
-      if (res.status !== 201) throw new Error(`index: HTTP ${res.status} ${res.body}`);
-      chunks += JSON.parse(res.body).chunks;
-      bytes += content.length + d.title.length;
-    }
-  }
-  if (!searchOnly) await Promise.all(Array.from({ length: 8 }, worker));
+  let chunks = 0, bytes = 0, next = 0;
+  if (!searchOnly) ({ chunks, bytes, documents: next } = await corpus.fill(call, { docs, sentences }, collection, target));
   const secs = Number(process.hrtime.bigint() - t0) / 1e9;
   const out = { chunks, documents: next, ingest_s: secs, mb_per_s: bytes / 1e6 / secs, chunks_per_s: chunks / secs };
 

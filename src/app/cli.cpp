@@ -11,7 +11,8 @@ CommandLine parse_command_line(const std::vector<std::string>& argv) {
                                                     "--mode",    "--top-k",      "--embedding-model", "--dimensions",
                                                     "--exclude", "--name", "--scopes", "--models", "--collections",
                                                     "--rpm", "--tpm", "--max-parallel", "--budget", "--budget-period",
-                                                    "--expires-at", "--grace-ms", "--from", "--to", "--group-by", "--key"};
+                                                    "--expires-at", "--grace-ms", "--from", "--to", "--group-by", "--key",
+                                                    "--assistant", "--model", "--conversation"};
   CommandLine out;
   for (std::size_t i = 0; i < argv.size(); ++i) {
     std::string a = argv[i];

@@ -11,6 +11,7 @@
 
 #include "app/cli.hpp"
 #include "app/eval_command.hpp"
+#include "app/ask_command.hpp"
 #include "app/kb_commands.hpp"
 #include "app/keys_command.hpp"
 #include "app/serve.hpp"
@@ -29,6 +30,7 @@ Commands:
   config     Print the example config or the configuration reference
   ingest     Upload files and directories into a collection of a running server
   search     Search a collection of a running server
+  ask        Ask an assistant of a running server (RAG chat)
   keys       Create, list, revoke and rotate API keys of a running server
   usage      Tokens and cost per key, model, provider or day, from a running server
   eval       Measure retrieval quality on a BEIR-format dataset
@@ -103,6 +105,19 @@ Flags:
   --server URL       As for ingest
 )";
 
+constexpr const char* kAskUsage = R"(Usage: switchboard ask (--assistant NAME | --collection NAME --model MODEL) [--conversation ID] [--server URL] QUESTION
+
+Asks an assistant of a running server (POST /api/v1/chat) and prints the answer, the sources it
+cites and the conversation's id; --conversation ID continues that conversation (its memory).
+
+Flags:
+  --assistant NAME   An assistant of the server's [[assistants]]
+  --collection NAME  Instead of an assistant: the collection to answer from...
+  --model MODEL      ...and the model (a route or provider/model)
+  --conversation ID  Continue this conversation (conv_...)
+  --server URL       As for ingest
+)";
+
 constexpr const char* kKeysUsage = R"(Usage: switchboard keys SUBCOMMAND [FLAGS] [--server URL]
 
 Manages the API keys of a running server (the /api/v1/keys endpoints) with an admin key:
@@ -156,6 +171,7 @@ const char* usage_of(const std::string& command) {
   if (command == "eval") return kEvalUsage;
   if (command == "ingest") return kIngestUsage;
   if (command == "search") return kSearchUsage;
+  if (command == "ask") return kAskUsage;
   if (command == "config") return kConfigUsage;
   if (command == "version") return kVersionUsage;
   if (command == "keys") return kKeysUsage;
@@ -276,6 +292,25 @@ int main(int argc, char** argv) {
     }
     auto mode = cl.flags.find("--mode");
     return sb::app::search(o, cl.args[0], mode == cl.flags.end() ? "" : mode->second, top_k);
+  }
+  if (cmd == "ask") {
+    sb::app::AskOptions a;
+    if (auto it = cl.flags.find("--assistant"); it != cl.flags.end()) a.assistant = it->second;
+    if (auto it = cl.flags.find("--collection"); it != cl.flags.end()) a.collection = it->second;
+    if (auto it = cl.flags.find("--model"); it != cl.flags.end()) a.model = it->second;
+    if (auto it = cl.flags.find("--conversation"); it != cl.flags.end()) a.conversation = it->second;
+    const bool named = !a.assistant.empty() != (!a.collection.empty() && !a.model.empty());
+    if (cl.help || cl.args.size() != 1 || !named) {
+      std::fputs(kAskUsage, cl.help ? stdout : stderr);
+      return cl.help ? 0 : 2;
+    }
+    sb::app::KbOptions o;
+    auto env = sb::core::process_env();
+    if (auto it = env.find("SWITCHBOARD_URL"); it != env.end() && !it->second.empty()) o.server = it->second;
+    if (auto it = cl.flags.find("--server"); it != cl.flags.end()) o.server = it->second;
+    while (!o.server.empty() && o.server.back() == '/') o.server.pop_back();
+    if (auto it = env.find("SWITCHBOARD_API_KEY"); it != env.end()) o.api_key = it->second;
+    return sb::app::ask_command(o, a, cl.args[0]);
   }
   if (cmd == "keys" || cmd == "usage") {
     if (cl.help) {

@@ -576,6 +576,7 @@ Task<Reply> Service::ask(Ask ask, const Events* events) {
   auto stored = co_await db_.write(std::move(store_turn));
   if (!stored) co_return std::move(stored).error();
   reply.conversation_id = stored->first;
+  reply.total_ms = ms_since(t0);  // (with the turn's write: Server-Timing counts it)
   metrics_->turns.with({label, reply.sources.empty() ? "no_sources" : "answered"}).inc();
   metrics_->own.with({label}).observe(std::max(0.0, reply.total_ms - reply.upstream_ms) / 1000.0);
   co_return reply;

@@ -420,5 +420,26 @@ TEST_F(ChatTest, TheCacheHeaderAndTemperatureDecideWhatIsCached) {
   EXPECT_NE(bad->body.find("x-switchboard-cache"), std::string::npos);
 }
 
+TEST_F(ChatTest, TheAskCommandPrintsTheAnswerItsSourcesAndTheConversation) {
+  up_.push(completion("Foxes are red [1]."));
+  const std::string server = " --server http://127.0.0.1:" + std::to_string(server_->port());
+  auto r = run_in(".", "ask --assistant docs \"what colour are foxes?\"" + server);
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("Foxes are red [1]."), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("[1] Foxes (fox)"), std::string::npos) << r.out;
+  const auto at = r.out.find("conversation: conv_");
+  ASSERT_NE(at, std::string::npos) << r.out;
+  const std::string conv = r.out.substr(at + 14, 29);
+  up_.push(completion("foxes"));
+  up_.push(completion("Still red [1]."));
+  auto again = run_in(".", "ask --assistant docs --conversation " + conv + " \"really?\"" + server);
+  ASSERT_EQ(again.code, 0) << again.out;
+  EXPECT_NE(again.out.find("conversation: " + conv), std::string::npos) << again.out;
+  EXPECT_EQ(messages_of(up_, 2).size(), 4u) << "the first exchange was remembered";
+  EXPECT_EQ(run_in(".", "ask --assistant nope x" + server).code, 1);
+  EXPECT_EQ(run_in(".", "ask x" + server).code, 2) << "no assistant named";
+  EXPECT_EQ(run_in(".", "ask --assistant docs x --server http://127.0.0.1:1").code, 2) << "unreachable";
+}
+
 }  // namespace
 }  // namespace sbtest
