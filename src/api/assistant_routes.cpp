@@ -32,27 +32,13 @@ namespace {
 json::value opt(const std::optional<std::string>& s) { return s ? json::value(*s) : json::value(nullptr); }
 
 json::object assistant_json(const chat::Assistant& a) {
-  json::array cols;
-  for (const auto& c : a.collections) cols.push_back(json::string(c));
-  boost::system::error_code ec;
-  json::value filters = json::parse(a.filters_json, ec);
-  if (ec) filters = json::object();
-  return json::object{{"id", a.name},
-                      {"object", "assistant"},
-                      {"name", a.name},
-                      {"collections", std::move(cols)},
-                      {"model", a.model},
-                      {"system_prompt", a.system_prompt.empty() ? json::value(nullptr) : json::value(a.system_prompt)},
-                      {"retrieval", json::object{{"mode", chat::mode_name(a.mode)},
-                                                 {"top_k", a.top_k},
-                                                 {"filters", std::move(filters)},
-                                                 {"score_threshold", a.score_threshold ? json::value(*a.score_threshold)
-                                                                                       : json::value(nullptr)}}},
-                      {"memory_turns", a.memory_turns},
-                      {"max_context_tokens", a.max_context_tokens},
-                      {"rewrite_followups", a.rewrite_followups},
-                      {"temperature", a.temperature ? json::value(*a.temperature) : json::value(nullptr)},
-                      {"max_tokens", a.max_tokens ? json::value(*a.max_tokens) : json::value(nullptr)}};
+  json::object o = chat::assistant_spec(a);
+  o["id"] = a.id;
+  o["object"] = "assistant";
+  o["source"] = a.from_config ? "config" : "api";
+  o["created_at"] = a.from_config ? json::value(nullptr) : json::value(a.created_at);
+  o["updated_at"] = a.from_config ? json::value(nullptr) : json::value(a.updated_at);
+  return o;
 }
 
 json::array sources_json(const chat::Reply& r) {
@@ -282,6 +268,17 @@ json::object conversation_json(const storage::ConversationRow& c) {
 
 using T = Type;
 const Schema kNone{};
+const Schema kAssistant{{},
+                        {{"name", T::string}, {"collections", T::array}, {"collections[]", T::string},
+                         {"model", T::string}, {"system_prompt", T::string}, {"retrieval", T::object},
+                         {"retrieval.mode", T::string}, {"retrieval.top_k", T::integer},
+                         {"retrieval.filters", T::object}, {"retrieval.filters.tags", T::array},
+                         {"retrieval.filters.tags[]", T::string}, {"retrieval.filters.document_ids", T::array},
+                         {"retrieval.filters.document_ids[]", T::string}, {"retrieval.filters.metadata", T::map},
+                         {"retrieval.score_threshold", T::number}, {"memory_turns", T::integer},
+                         {"max_context_tokens", T::integer}, {"rewrite_followups", T::boolean},
+                         {"temperature", T::number}, {"max_tokens", T::integer}, {"no_sources_reply", T::string},
+                         {"cache", T::boolean}}};
 const Schema kChat{{},
                    {{"question", T::string}, {"assistant", T::string}, {"collections", T::array},
                     {"collections[]", T::string}, {"model", T::string}, {"session_id", T::string},
@@ -346,11 +343,39 @@ void register_assistant_routes(http::Router& router, chat::Service& svc) {
     auto page = page_request(req);
     if (!page) co_return Response::error(page.error());
     json::array all;
-    const auto& list = svc.assistants();
+    const auto list = svc.assistants();
     for (auto it = list.rbegin(); it != list.rend(); ++it) all.push_back(assistant_json(**it));
     auto out = page_in_memory(std::move(all), *page);
     if (!out) co_return Response::error(out.error());
     co_return Response::json(200, core::to_json(*out));
+  });
+
+  add(router, "POST", "/api/v1/assistants", kAssistant, [&svc](Request& req) -> awaitable<Response> {
+    auto body = parse_json_object(req.body);
+    if (!body) co_return Response::error(body.error());
+    auto a = co_await svc.create_assistant(std::move(*body));
+    if (!a) co_return Response::error(a.error());
+    Response res = Response::json(201, core::to_json(assistant_json(**a)));
+    res.header("Location", "/api/v1/assistants/" + (*a)->id);
+    co_return res;
+  });
+
+  add(router, "PATCH", "/api/v1/assistants/{name}", kAssistant, [&svc](Request& req) -> awaitable<Response> {
+    auto body = parse_json_object(req.body);
+    if (!body) co_return Response::error(body.error());
+    auto a = co_await svc.update_assistant(std::string(req.param("name")), std::move(*body));
+    if (!a) co_return Response::error(a.error());
+    co_return Response::json(200, core::to_json(assistant_json(**a)));
+  });
+
+  add(router, "DELETE", "/api/v1/assistants/{name}", kNone, [&svc](Request& req) -> awaitable<Response> {
+    auto a = co_await svc.delete_assistant(std::string(req.param("name")));
+    if (!a) co_return Response::error(a.error());
+    json::object out;
+    out["id"] = (*a)->id;
+    out["object"] = "assistant.deleted";
+    out["deleted"] = true;
+    co_return Response::json(200, core::to_json(out));
   });
 
   add(router, "GET", "/api/v1/assistants/{name}", kNone, [&svc](Request& req) -> awaitable<Response> {

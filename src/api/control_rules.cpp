@@ -212,7 +212,12 @@ RouteRule route_rule(std::string_view method, std::string_view p) {
     return {kAdmin, false, ""};
   }
   if (p == "/api/v1/chat") return {kChat, true, ""};
-  if (starts_with(p, "/api/v1/assistants")) return {get ? kChat : kAdmin, false, ""};
+  if (starts_with(p, "/api/v1/assistants")) {
+    if (get) return {kChat, false, ""};
+    if (method == "POST") return {kAdmin, false, "assistant.created"};
+    if (method == "PATCH") return {kAdmin, false, "assistant.updated"};
+    return {kAdmin, false, "assistant.deleted"};
+  }
   if (starts_with(p, "/api/v1/conversations")) {
     if (method == "DELETE") return {kChat, false, "conversation.deleted"};
     if (p.ends_with("/restore")) return {kChat, false, "conversation.restored"};

@@ -212,6 +212,12 @@ int serve(const core::Config& config, std::function<core::Config()> reload) {
   }
   chat::Service chat_service(database, knowledge_store, gateway, clock, config.chat, std::move(assistants), registry,
                              response_cache.get(), std::chrono::seconds(config.cache.ttl_s));
+  if (auto st = chat_service.load(); !st) {
+    log::error("assistants unreadable", {{"error", st.error().message}});
+    log::shutdown();
+    std::fprintf(stderr, "switchboard: %s\n", st.error().message.c_str());
+    return 1;
+  }
   deps.chat = &chat_service;
   if (auto n = knowledge_store.recover(); n && *n > 0) {
     log::warn("unfinished uploads marked failed", {{"documents", static_cast<long long>(*n)}});

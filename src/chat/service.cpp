@@ -207,10 +207,98 @@ Service::Service(storage::Database& db, knowledge::Store& store, gateway::Gatewa
 Service::~Service() = default;
 
 std::shared_ptr<const Assistant> Service::assistant(std::string_view name) const {
+  std::shared_lock lock(mu_);
   for (const auto& a : assistants_) {
-    if (a->name == name) return a;
+    if (a->name == name || a->id == name) return a;
   }
   return nullptr;
+}
+
+std::vector<std::shared_ptr<const Assistant>> Service::assistants() const {
+  std::shared_lock lock(mu_);
+  return assistants_;
+}
+
+core::Status Service::load() {
+  auto rows = db_.run_sync([](storage::Connection& c) { return storage::ChatRepository::assistants(c); });
+  if (!rows) return std::move(rows).error();
+  for (const auto& row : *rows) {
+    boost::system::error_code ec;
+    json::value spec = json::parse(row.spec, ec);
+    auto a = ec || !spec.is_object() ? core::Result<Assistant>(Error(ErrorKind::internal, "its spec is not JSON"))
+                                     : assistant_from_spec(spec.as_object());
+    if (!a || assistant(row.name)) {
+      core::log::warn("stored assistant skipped", {{"assistant", row.name},
+                                                   {"reason", a ? "a config assistant has its name" : a.error().message}});
+      continue;
+    }
+    a->id = row.id;
+    a->from_config = false;
+    a->created_at = row.created_at;
+    a->updated_at = row.updated_at;
+    std::unique_lock lock(mu_);
+    assistants_.push_back(std::make_shared<const Assistant>(std::move(*a)));
+  }
+  return {};
+}
+
+Task<std::shared_ptr<const Assistant>> Service::create_assistant(json::object spec) {
+  auto a = assistant_from_spec(spec);
+  if (!a) co_return std::move(a).error();
+  if (auto t = gateway_.resolve(a->model); !t) co_return std::move(t).error();
+  if (assistant(a->name)) {
+    co_return Error(ErrorKind::conflict, "an assistant named '" + a->name + "' already exists", "name");
+  }
+  a->id = "asst_" + core::new_request_id().substr(0, 24);
+  a->from_config = false;
+  a->created_at = a->updated_at = clock_.now_ms() / 1000;
+  storage::AssistantRow row{a->id, a->name, core::to_json(assistant_spec(*a)), a->created_at, a->updated_at};
+  auto insert = [row](storage::Connection& c) { return storage::ChatRepository::insert_assistant(c, row); };
+  if (auto st = co_await db_.write(std::move(insert)); !st) co_return std::move(st).error();
+  auto made = std::make_shared<const Assistant>(std::move(*a));
+  std::unique_lock lock(mu_);
+  assistants_.push_back(made);
+  co_return made;
+}
+
+Task<std::shared_ptr<const Assistant>> Service::update_assistant(std::string id_or_name, json::object patch) {
+  auto old = assistant(id_or_name);
+  if (!old) co_return Error(ErrorKind::not_found, "no assistant '" + id_or_name + "'");
+  if (old->from_config) {
+    co_return Error(ErrorKind::conflict, "the assistant '" + old->name + "' is declared in the config file: change it there");
+  }
+  auto a = assistant_from_spec(merge_spec(assistant_spec(*old), patch));
+  if (!a) co_return std::move(a).error();
+  if (auto t = gateway_.resolve(a->model); !t) co_return std::move(t).error();
+  if (auto other = assistant(a->name); other && other->id != old->id) {
+    co_return Error(ErrorKind::conflict, "an assistant named '" + a->name + "' already exists", "name");
+  }
+  a->id = old->id;
+  a->from_config = false;
+  a->created_at = old->created_at;
+  a->updated_at = clock_.now_ms() / 1000;
+  storage::AssistantRow row{a->id, a->name, core::to_json(assistant_spec(*a)), a->created_at, a->updated_at};
+  auto update = [row](storage::Connection& c) { return storage::ChatRepository::update_assistant(c, row); };
+  if (auto st = co_await db_.write(std::move(update)); !st) co_return std::move(st).error();
+  auto made = std::make_shared<const Assistant>(std::move(*a));
+  std::unique_lock lock(mu_);
+  for (auto& x : assistants_) {
+    if (x->id == made->id) x = made;
+  }
+  co_return made;
+}
+
+Task<std::shared_ptr<const Assistant>> Service::delete_assistant(std::string id_or_name) {
+  auto old = assistant(id_or_name);
+  if (!old) co_return Error(ErrorKind::not_found, "no assistant '" + id_or_name + "'");
+  if (old->from_config) {
+    co_return Error(ErrorKind::conflict, "the assistant '" + old->name + "' is declared in the config file: remove it there");
+  }
+  auto remove = [id = old->id](storage::Connection& c) { return storage::ChatRepository::delete_assistant(c, id); };
+  if (auto st = co_await db_.write(std::move(remove)); !st) co_return std::move(st).error();
+  std::unique_lock lock(mu_);
+  std::erase_if(assistants_, [&](const auto& x) { return x->id == old->id; });
+  co_return old;
 }
 
 Task<storage::ConversationRow> Service::find(const std::string& id, const std::optional<std::string>& key, bool live) {

@@ -11,6 +11,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <shared_mutex>
 #include <string>
 #include <vector>
 
@@ -100,8 +101,20 @@ class Service {
           Cache* cache = nullptr, std::chrono::seconds ttl = std::chrono::seconds(600));
   ~Service();
 
+  // By name (or, for one made through the API, its id).
   std::shared_ptr<const Assistant> assistant(std::string_view name) const;
-  const std::vector<std::shared_ptr<const Assistant>>& assistants() const { return assistants_; }
+  // The config's, then those made through the API, oldest first.
+  std::vector<std::shared_ptr<const Assistant>> assistants() const;
+
+  // Assistants made through the API (stored; the config's cannot be changed here). At start,
+  // before serving: reads the stored ones (one with a config assistant's name is skipped, logged).
+  core::Status load();
+  // Errors: invalid_field, conflict (name taken), model_not_found.
+  Task<std::shared_ptr<const Assistant>> create_assistant(boost::json::object spec);
+  // `patch` over the assistant's spec. Errors: not_found, conflict (a config assistant, or the
+  // new name taken), invalid_field, model_not_found.
+  Task<std::shared_ptr<const Assistant>> update_assistant(std::string id_or_name, boost::json::object patch);
+  Task<std::shared_ptr<const Assistant>> delete_assistant(std::string id_or_name);
   const core::ChatConfig& config() const { return config_; }
 
   // One turn, whole (events null) or streamed. Errors: not_found (conversation), invalid_field,
@@ -134,6 +147,7 @@ class Service {
   gateway::Gateway& gateway_;
   const core::Clock& clock_;
   core::ChatConfig config_;
+  mutable std::shared_mutex mu_;  // guards assistants_ (each one is immutable; replaced whole)
   std::vector<std::shared_ptr<const Assistant>> assistants_;
   std::unique_ptr<Metrics> metrics_;
   Cache* cache_;

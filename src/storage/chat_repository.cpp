@@ -168,4 +168,54 @@ Result<std::int64_t> ChatRepository::purge(Connection& c, std::int64_t before) {
   return st->changes();
 }
 
+Result<std::vector<AssistantRow>> ChatRepository::assistants(Connection& c) {
+  auto st = c.prepare("SELECT id, name, spec, created_at, updated_at FROM assistants ORDER BY seq");
+  if (!st) return std::move(st).error();
+  return st->all([](const Statement& s) {
+    return AssistantRow{s.column_text(0), s.column_text(1), s.column_text(2), s.column_int64(3), s.column_int64(4)};
+  });
+}
+
+namespace {
+
+Result<bool> name_taken(Connection& c, const AssistantRow& r) {
+  auto q = c.prepare("SELECT 1 FROM assistants WHERE name = ?1 AND id != ?2");
+  if (!q) return std::move(q).error();
+  q->bind(1, r.name).bind(2, r.id);
+  return q->step();
+}
+
+Error assistant_taken(const std::string& name) {
+  return Error(core::ErrorKind::conflict, "an assistant named '" + name + "' already exists", "name", "storage");
+}
+
+}  // namespace
+
+Status ChatRepository::insert_assistant(Connection& c, const AssistantRow& r) {
+  auto taken = name_taken(c, r);
+  if (!taken) return std::move(taken).error();
+  if (*taken) return assistant_taken(r.name);
+  auto st = c.prepare("INSERT INTO assistants (id, name, spec, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)");
+  if (!st) return std::move(st).error();
+  st->bind(1, r.id).bind(2, r.name).bind(3, r.spec).bind(4, r.created_at).bind(5, r.updated_at);
+  return st->run();
+}
+
+Status ChatRepository::update_assistant(Connection& c, const AssistantRow& r) {
+  auto taken = name_taken(c, r);
+  if (!taken) return std::move(taken).error();
+  if (*taken) return assistant_taken(r.name);
+  auto st = c.prepare("UPDATE assistants SET name = ?2, spec = ?3, updated_at = ?4 WHERE id = ?1");
+  if (!st) return std::move(st).error();
+  st->bind(1, r.id).bind(2, r.name).bind(3, r.spec).bind(4, r.updated_at);
+  return st->run();
+}
+
+Status ChatRepository::delete_assistant(Connection& c, std::string_view id) {
+  auto st = c.prepare("DELETE FROM assistants WHERE id = ?1");
+  if (!st) return std::move(st).error();
+  st->bind(1, id);
+  return st->run();
+}
+
 }  // namespace sb::storage

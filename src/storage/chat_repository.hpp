@@ -40,6 +40,13 @@ struct TurnRow {
   std::int64_t created_at = 0;
 };
 
+struct AssistantRow {
+  std::string id;  // asst_<hex>
+  std::string name;
+  std::string spec;  // JSON
+  std::int64_t created_at = 0, updated_at = 0;
+};
+
 struct ConversationQuery {
   std::optional<std::string> key_id;  // nullopt: every key's (admin)
   std::optional<std::string> assistant, user;
@@ -66,6 +73,14 @@ class ChatRepository {
   static Result<std::int64_t> expire(Connection& c, std::int64_t before, std::int64_t now);
   // Removes conversations (and their turns) soft-deleted before `before`; returns how many.
   static Result<std::int64_t> purge(Connection& c, std::int64_t before);
+
+  // Assistants made through the API, oldest first.
+  static Result<std::vector<AssistantRow>> assistants(Connection& c);
+  // Errors: conflict when the name is taken.
+  static Status insert_assistant(Connection& c, const AssistantRow& row);
+  // By id: name, spec, updated_at. Errors: conflict when the new name is taken.
+  static Status update_assistant(Connection& c, const AssistantRow& row);
+  static Status delete_assistant(Connection& c, std::string_view id);
 };
 
 }  // namespace sb::storage

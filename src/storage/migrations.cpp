@@ -227,6 +227,17 @@ CREATE TABLE chat_turns (
 );
 CREATE INDEX chat_turns_conversation ON chat_turns(conversation_id, seq);
 )sql"},
+      {9, "chat: assistants made through the API",
+       R"sql(
+CREATE TABLE assistants (
+  seq        INTEGER PRIMARY KEY,
+  id         TEXT NOT NULL UNIQUE,
+  name       TEXT NOT NULL UNIQUE,
+  spec       TEXT NOT NULL,  -- JSON, as the API takes it
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+);
+)sql"},
   };
   return kMigrations;
 }

@@ -8,6 +8,7 @@
 #include <boost/json/serialize.hpp>
 #include <gtest/gtest.h>
 
+#include <csignal>
 #include <thread>
 
 #include "fake_upstream.hpp"
@@ -439,6 +440,63 @@ TEST_F(ChatTest, TheAskCommandPrintsTheAnswerItsSourcesAndTheConversation) {
   EXPECT_EQ(run_in(".", "ask --assistant nope x" + server).code, 1);
   EXPECT_EQ(run_in(".", "ask x" + server).code, 2) << "no assistant named";
   EXPECT_EQ(run_in(".", "ask --assistant docs x --server http://127.0.0.1:1").code, 2) << "unreachable";
+}
+
+TEST_F(ChatTest, AssistantsAreMadeChangedAndRemovedThroughTheApi) {
+  auto made = post("/api/v1/assistants", R"({"name":"helper","collections":["kb"],"model":"fake/gpt",)"
+                                         R"("retrieval":{"mode":"keyword","top_k":1}})");
+  ASSERT_EQ(made->status, 201) << made->body;
+  auto v = json::parse(made->body);
+  const std::string id(v.at("id").as_string());
+  EXPECT_TRUE(id.starts_with("asst_"));
+  EXPECT_EQ(made->header("location"), "/api/v1/assistants/" + id);
+  EXPECT_EQ(v.at("source"), "api");
+  EXPECT_EQ(v.at("retrieval").at("top_k"), 1);
+  EXPECT_EQ(v.at("memory_turns"), 20);
+  up_.push(completion("Owls [1]."));
+  auto a = ask(R"({"assistant":"helper","question":"owls at night"})");
+  EXPECT_EQ(a.at("sources").as_array().size(), 1u);
+  EXPECT_NE(http(server_->port(), "GET", "/v1/models")->body.find("assistant/helper"), std::string::npos);
+
+  auto changed = http(server_->port(), "PATCH", "/api/v1/assistants/helper", R"({"retrieval":{"top_k":2}})", kJson);
+  ASSERT_EQ(changed->status, 200) << changed->body;
+  EXPECT_EQ(json::parse(changed->body).at("retrieval").at("top_k"), 2);
+  EXPECT_EQ(json::parse(changed->body).at("retrieval").at("mode"), "keyword") << "the rest kept";
+  auto check = [&](const std::string& method, const std::string& path, const std::string& body, int status,
+                   const std::string& param) {
+    auto r = http(server_->port(), method, path, body, kJson);
+    EXPECT_EQ(r->status, status) << body << " -> " << r->body;
+    if (!param.empty()) EXPECT_EQ(std::string(json::parse(r->body).at("error").at("param").as_string()), param) << r->body;
+  };
+  check("POST", "/api/v1/assistants", R"({"name":"helper","collections":["kb"],"model":"fake/gpt"})", 409, "name");
+  check("POST", "/api/v1/assistants", R"({"name":"docs","collections":["kb"],"model":"fake/gpt"})", 409, "name");
+  check("POST", "/api/v1/assistants", R"({"name":"x","collections":[],"model":"fake/gpt"})", 400, "collections");
+  check("POST", "/api/v1/assistants", R"({"name":"x","collections":["kb"],"model":"nowhere/m"})", 404, "model");
+  check("POST", "/api/v1/assistants", R"({"name":"Bad Name","collections":["kb"],"model":"fake/gpt"})", 400, "name");
+  check("POST", "/api/v1/assistants", R"({"name":"x","collections":["kb"],"model":"fake/gpt","colour":1})", 400, "colour");
+  check("POST", "/api/v1/assistants", R"({"name":"x","collections":["kb"],"model":"fake/gpt","retrieval":{"top_k":0}})",
+        400, "retrieval.top_k");
+  check("POST", "/api/v1/assistants",
+        R"({"name":"x","collections":["kb"],"model":"fake/gpt","retrieval":{"filters":{"colour":"red"}}})", 400,
+        "retrieval.filters.colour");
+  check("PATCH", "/api/v1/assistants/docs", R"({"top_k":2})", 400, "top_k");
+  check("PATCH", "/api/v1/assistants/docs", R"({"memory_turns":2})", 409, "");
+  check("DELETE", "/api/v1/assistants/docs", "", 409, "");
+  check("PATCH", "/api/v1/assistants/nope", R"({"memory_turns":2})", 404, "");
+
+  // Stored: there after a restart, by name or id.
+  server_->stop(SIGTERM);
+  start("", dir_.path());
+  auto again = http(server_->port(), "GET", "/api/v1/assistants/" + id);
+  ASSERT_EQ(again->status, 200) << again->body;
+  EXPECT_EQ(json::parse(again->body).at("retrieval").at("top_k"), 2);
+  auto list = json::parse(http(server_->port(), "GET", "/api/v1/assistants")->body);
+  EXPECT_EQ(list.at("data").as_array().size(), 2u);
+  auto gone = http(server_->port(), "DELETE", "/api/v1/assistants/helper");
+  ASSERT_EQ(gone->status, 200) << gone->body;
+  EXPECT_EQ(json::parse(gone->body).at("deleted"), true);
+  EXPECT_EQ(http(server_->port(), "GET", "/api/v1/assistants/helper")->status, 404);
+  ask(R"({"assistant":"helper","question":"owls"})", 404);
 }
 
 }  // namespace
