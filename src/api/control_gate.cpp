@@ -55,7 +55,7 @@ class ControlGate::Admission final : public core::RequestContext {
     used.completion += u.completion;
     used.cached += u.cached;
     used.estimated = used.estimated || u.estimated;
-    cost += settings->prices.cost(provider, model, u.estimated ? core::TokenUsage{prompt_estimate, u.completion, 0}
+    cost_ += settings->prices.cost(provider, model, u.estimated ? core::TokenUsage{prompt_estimate, u.completion, 0}
                                                                  : u);
     this->provider = provider;
     target = model;
@@ -74,7 +74,7 @@ class ControlGate::Admission final : public core::RequestContext {
     {
       std::lock_guard lock(mu_);
       u = used;
-      c = cost;
+      c = cost_;
       got = reported;
     }
     // Unmetered routes (ingestion, search) count what their embedding calls reported, if any.
@@ -105,7 +105,14 @@ class ControlGate::Admission final : public core::RequestContext {
 
   double cost_now() {
     std::lock_guard lock(mu_);
-    return reported ? cost : -1;
+    return reported ? cost_ : -1;
+  }
+
+  core::Result<std::shared_ptr<core::RequestContext>> leg(std::string_view model, std::string_view body) override;
+  void finish(int status) override { settle(status); }
+  std::optional<double> cost() override {
+    const double c = cost_now();
+    return c >= 0 ? std::optional<double>(c) : std::nullopt;
   }
 
   ControlGate& gate_;
@@ -133,7 +140,7 @@ class ControlGate::Admission final : public core::RequestContext {
  private:
   std::mutex mu_;
   core::TokenUsage used;
-  double cost = 0;
+  double cost_ = 0;
   std::string provider, target;
   bool reported = false;
   bool settled_ = false;
@@ -225,7 +232,7 @@ std::optional<Response> ControlGate::admit(Request& req, const http::Match& matc
   const bool ip_limited = open && api && settings->limits.ip_rpm > 0 && match.pattern != "/api/v1/rate-limit/status";
   // Nothing to check or record: no allocation on this path (an open server's usual request).
   if ((open && !ip_limited) || !protected_path) {
-    if (rule.action.empty()) return std::nullopt;
+    if (rule.action.empty() && !rule.legs) return std::nullopt;  // (legs: their costs are reported)
   }
 
   auto a = std::make_shared<Admission>(*this, settings);
@@ -389,52 +396,76 @@ std::optional<Response> ControlGate::admit_key(Request& req, const http::Match& 
     }
     a->in_flight = true;
   }
+  // A route with legs: each leg is limited and charged when it starts, not the request.
+  if (rule.legs) return std::nullopt;
+  if (auto e = charge(*a, rule.metered, rule.scope == control::kChat, std::move(model), req.body)) {
+    a->refused = true;
+    return refusal(*e);
+  }
+  return std::nullopt;
+}
+
+Response ControlGate::refusal(const Error& e) {
+  Response r = Response::error(e);
+  if (e.kind == ErrorKind::rate_limited) r.header("retry-after-ms", std::to_string(e.retry_after_ms));
+  return r;
+}
+
+std::optional<Error> ControlGate::charge(Admission& admission, bool metered, bool chat, std::string model,
+                                         std::string_view body) {
+  auto* a = &admission;
+  const auto& key = a->key;
+  const auto& lim = a->settings->limits;
+  const std::int64_t now = clock_.now_ms();
+  auto limited = [](std::string message, std::int64_t retry_ms, bool never = false) {
+    Error e(ErrorKind::rate_limited, std::move(message));
+    e.retry_after_ms = static_cast<int>(std::min<std::int64_t>(retry_ms, 24LL * 3600 * 1000));
+    e.should_not_retry = never;
+    return e;
+  };
   if (a->rpm > 0) {
     auto t = limiter_.take(a->in("rpm"), a->rpm, 1, now);
     a->requests_window = t.window;
     if (!t.ok) {
-      a->refused = true;
-      return too_many("rate limit exceeded: rpm " + std::to_string(a->rpm) + " requests per minute for key " + key->id +
-                          "; retry in " + seconds_text(t.retry_after_ms) + ", full again in " +
-                          control::format_duration(t.window.reset_ms),
-                      t.retry_after_ms);
+      return limited("rate limit exceeded: rpm " + std::to_string(a->rpm) + " requests per minute for key " + key->id +
+                         "; retry in " + seconds_text(t.retry_after_ms) + ", full again in " +
+                         control::format_duration(t.window.reset_ms),
+                     t.retry_after_ms);
     }
   }
-  if (!rule.metered) return std::nullopt;
+  if (!metered) return std::nullopt;
   a->metered = true;
-  a->model_asked = model;
-  a->prompt_estimate = static_cast<long long>(req.body.size() / 4 + 1);
+  a->model_asked = std::move(model);
+  a->prompt_estimate = static_cast<long long>(body.size() / 4 + 1);
   long long completion = 0;
-  if (rule.scope == control::kChat) {
+  if (chat) {
     completion = lim.default_max_tokens;
-    if (auto v = scan_max_tokens(req.body)) completion = std::min<long long>(*v, 1'000'000'000'000LL);  // (no overflow below)
+    if (auto v = scan_max_tokens(body)) completion = std::min<long long>(*v, 1'000'000'000'000LL);  // (no overflow below)
   }
   if (a->tpm > 0) {
     const long long cost = a->prompt_estimate + completion;
     auto t = limiter_.take(a->in("tpm"), a->tpm, cost, now);
     a->tokens_window = t.window;
     if (!t.ok) {
-      a->refused = true;
       a->metered = false;
       if (a->rpm > 0) limiter_.adjust(a->in("rpm"), a->rpm, -1, now);  // the refused request costs no request
       if (t.never) {
-        return too_many("rate limit exceeded: this request needs about " + std::to_string(cost) +
-                            " tokens (prompt estimate + max_tokens), more than the key's tpm " + std::to_string(a->tpm) +
-                            "; lower max_tokens",
-                        60000, true);
+        return limited("rate limit exceeded: this request needs about " + std::to_string(cost) +
+                           " tokens (prompt estimate + max_tokens), more than the key's tpm " + std::to_string(a->tpm) +
+                           "; lower max_tokens",
+                       60000, true);
       }
-      return too_many("rate limit exceeded: tpm " + std::to_string(a->tpm) + " tokens per minute for key " + key->id +
-                          " (this request reserves " + std::to_string(cost) + "); retry in " +
-                          seconds_text(t.retry_after_ms) + ", full again in " + control::format_duration(t.window.reset_ms),
-                      t.retry_after_ms);
+      return limited("rate limit exceeded: tpm " + std::to_string(a->tpm) + " tokens per minute for key " + key->id +
+                         " (this request reserves " + std::to_string(cost) + "); retry in " +
+                         seconds_text(t.retry_after_ms) + ", full again in " + control::format_duration(t.window.reset_ms),
+                     t.retry_after_ms);
     }
     a->reserved_tokens = cost;
   }
   if (key->budget) {
-    const double worst = worst_cost(model, a->prompt_estimate, completion);
+    const double worst = worst_cost(a->model_asked, a->prompt_estimate, completion);
     control::BudgetStatus b;
     if (!budgets_.reserve(*key, worst, b)) {
-      a->refused = true;
       if (a->tpm > 0) limiter_.adjust(a->in("tpm"), a->tpm, -a->reserved_tokens, now);
       a->reserved_tokens = 0;
       a->metered = false;
@@ -446,11 +477,42 @@ std::optional<Response> ControlGate::admit_key(Request& req, const http::Match& 
                   (b.resets_at_ms ? "; resets in " + control::format_duration(b.resets_at_ms - now) : std::string()));
       e.retry_after_ms = b.resets_at_ms ? static_cast<int>(std::min<std::int64_t>(b.resets_at_ms - now, 24LL * 3600 * 1000)) : 0;
       e.should_not_retry = true;
-      return Response::error(e);
+      return e;
     }
     a->reserved_usd = worst;
   }
   return std::nullopt;
+}
+
+core::Result<std::shared_ptr<core::RequestContext>> ControlGate::Admission::leg(std::string_view model,
+                                                                                std::string_view body) {
+  auto l = std::make_shared<Admission>(gate_, settings);
+  l->key = key;
+  l->bucket = bucket;
+  l->key_id = key_id;
+  l->key_name = key_name;
+  l->admin = admin;
+  l->collections = collections;
+  l->actor = actor;
+  l->ip = ip;
+  l->route = route;
+  l->request_id = request_id;
+  l->model_asked = std::string(model);
+  l->prompt_estimate = static_cast<long long>(body.size() / 4 + 1);
+  if (!key) {
+    l->metered = !key_id.empty();  // an admin key from the config: recorded, not limited
+    return std::shared_ptr<core::RequestContext>(std::move(l));
+  }
+  if (!key->allows_model(model)) {
+    std::string allowed;
+    for (const auto& x : key->models) allowed += (allowed.empty() ? "" : ", ") + x;
+    return Error(ErrorKind::forbidden,
+                 "the model '" + std::string(model) + "' is not allowed for this key (allowed: " + allowed + ")");
+  }
+  l->rpm = rpm;
+  l->tpm = tpm;
+  if (auto e = gate_.charge(*l, true, true, std::string(model), body)) return std::move(*e);
+  return std::shared_ptr<core::RequestContext>(std::move(l));
 }
 
 void ControlGate::respond(Request& req, Response& res) {

@@ -59,6 +59,10 @@ class ControlGate final : public http::Gate {
  private:
   std::optional<http::Response> admit_key(http::Request& req, const http::Match& match, const RouteRule& rule,
                                           std::shared_ptr<const control::Key> key);
+  // rpm, then for a metered call tpm and the budget, of an admission holding a key; the refusal
+  // (nothing kept) or nothing.
+  std::optional<core::Error> charge(Admission& a, bool metered, bool chat, std::string model, std::string_view body);
+  static http::Response refusal(const core::Error& e);
 
   control::KeyStore& keys_;
   control::Limiter& limiter_;

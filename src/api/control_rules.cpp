@@ -113,6 +113,9 @@ std::vector<std::string> models_of(std::string_view body) {
   };
   const json::object& o = v.get_object();
   add(o.if_contains("model"));
+  if (const auto* ms = o.if_contains("models"); ms && ms->is_array()) {  // fan-out, comparison
+    for (const auto& m : ms->get_array()) add(&m);
+  }
   if (const auto* a = o.if_contains("assistant"); a && a->is_string()) {  // /api/v1/chat
     out.push_back("assistant/" + std::string(a->get_string()));
   }
@@ -212,6 +215,7 @@ RouteRule route_rule(std::string_view method, std::string_view p) {
     return {kAdmin, false, ""};
   }
   if (p == "/api/v1/chat") return {kChat, true, ""};
+  if (p == "/api/v1/fanout") return {kChat, false, "", true};
   if (starts_with(p, "/api/v1/assistants")) {
     if (get) return {kChat, false, ""};
     if (method == "POST") return {kAdmin, false, "assistant.created"};

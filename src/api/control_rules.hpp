@@ -15,11 +15,13 @@
 namespace sb::api {
 
 // What a route needs: the scope a key must hold (0 = any key), whether it is metered (its
-// tokens count against tpm and budgets), and its audit action ("" = none).
+// tokens count against tpm and budgets), and its audit action ("" = none). A route with legs
+// (fan-out) is not limited as one request: each of its model calls is (RequestContext::leg).
 struct RouteRule {
   unsigned scope = control::kAdmin;
   bool metered = false;
   std::string_view action;
+  bool legs = false;
 };
 RouteRule route_rule(std::string_view method, std::string_view pattern);
 
@@ -27,8 +29,8 @@ RouteRule route_rule(std::string_view method, std::string_view pattern);
 // depth), or the first integer value.
 std::optional<std::string_view> scan_string(std::string_view body, std::string_view key);
 std::optional<long long> scan_integer(std::string_view body, std::string_view key);
-// Exactly, by parsing: the models a body names (top-level "model", a job's "request.model", a
-// batch's "jobs[].request.model"); a top-level string field.
+// Exactly, by parsing: the models a body names (top-level "model" and "models[]", a job's
+// "request.model", a batch's "jobs[].request.model"); a top-level string field.
 std::vector<std::string> models_of(std::string_view body);
 std::optional<std::string> top_level_string(std::string_view body, std::string_view key);
 // The completion limit a chat body asks for: max_completion_tokens, else max_tokens, else

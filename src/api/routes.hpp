@@ -60,6 +60,8 @@ void register_assistant_routes(http::Router& router, chat::Service& chat);
 // (whole or streamed; citations on the message, or on the final chunk).
 boost::asio::awaitable<http::Response> assistant_completion(http::Request& req, chat::Service& chat,
                                                             boost::json::object body, std::string_view name);
+// POST /api/v1/fanout: one chat request to several models at once, each leg on its own.
+void register_fanout_routes(http::Router& router, gateway::Gateway& gateway);
 // POST /v1/messages: the Anthropic Messages API over every provider.
 void register_messages_routes(http::Router& router, gateway::Gateway& gateway);
 // The job API (/api/v1/jobs...).
@@ -78,6 +80,7 @@ inline void register_routes(http::Router& router, Deps deps) {
   if (deps.gateway) register_chat_routes(router, *deps.gateway, deps.jobs, deps.max_response_bytes, deps.chat);
   if (deps.chat) register_assistant_routes(router, *deps.chat);
   if (deps.gateway) register_messages_routes(router, *deps.gateway);
+  if (deps.gateway) register_fanout_routes(router, *deps.gateway);
   if (deps.gateway && deps.jobs) {
     register_job_routes(router, *deps.jobs, *deps.gateway, deps.allow_private_webhooks, deps.max_response_bytes);
   }

@@ -21,6 +21,11 @@ TEST(RouteRule, ScopesFollowTheIssue) {
   EXPECT_EQ(route_rule("POST", "/api/v1/search").scope, control::kKnowledgeRead);
   EXPECT_EQ(route_rule("POST", "/api/v1/chat").scope, control::kChat);
   EXPECT_TRUE(route_rule("POST", "/api/v1/chat").metered);
+  // A fan-out is limited leg by leg, not as one request.
+  EXPECT_EQ(route_rule("POST", "/api/v1/fanout").scope, control::kChat);
+  EXPECT_TRUE(route_rule("POST", "/api/v1/fanout").legs);
+  EXPECT_FALSE(route_rule("POST", "/api/v1/fanout").metered);
+  EXPECT_FALSE(route_rule("POST", "/api/v1/chat").legs);
   EXPECT_EQ(route_rule("GET", "/api/v1/assistants").scope, control::kChat);
   EXPECT_EQ(route_rule("GET", "/api/v1/conversations/{id}").scope, control::kChat);
   EXPECT_EQ(route_rule("DELETE", "/api/v1/conversations/{id}").action, "conversation.deleted");
@@ -78,6 +83,7 @@ namespace {
 
 TEST(ControlRules, AnAssistantNamedInTheBodyIsCheckedAsItsModel) {
   EXPECT_EQ(models_of(R"({"assistant":"docs","question":"x"})"), (std::vector<std::string>{"assistant/docs"}));
+  EXPECT_EQ(models_of(R"({"models":["a/x","b/y",3],"request":{}})"), (std::vector<std::string>{"a/x", "b/y"}));
   EXPECT_EQ(models_of(R"({"model":"assistant/docs","messages":[]})"), (std::vector<std::string>{"assistant/docs"}));
 }
 
