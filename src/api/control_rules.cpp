@@ -215,7 +215,7 @@ RouteRule route_rule(std::string_view method, std::string_view p) {
     return {kAdmin, false, ""};
   }
   if (p == "/api/v1/chat") return {kChat, true, ""};
-  if (p == "/api/v1/fanout") return {kChat, false, "", true};
+  if (p == "/api/v1/fanout" || p == "/api/v1/comparison") return {kChat, false, "", true};
   if (starts_with(p, "/api/v1/assistants")) {
     if (get) return {kChat, false, ""};
     if (method == "POST") return {kAdmin, false, "assistant.created"};

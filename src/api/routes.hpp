@@ -62,6 +62,8 @@ boost::asio::awaitable<http::Response> assistant_completion(http::Request& req, 
                                                             boost::json::object body, std::string_view name);
 // POST /api/v1/fanout: one chat request to several models at once, each leg on its own.
 void register_fanout_routes(http::Router& router, gateway::Gateway& gateway);
+// POST /api/v1/comparison: which of two texts is better, by one or several models.
+void register_comparison_routes(http::Router& router, gateway::Gateway& gateway);
 // POST /v1/messages: the Anthropic Messages API over every provider.
 void register_messages_routes(http::Router& router, gateway::Gateway& gateway);
 // The job API (/api/v1/jobs...).
@@ -81,6 +83,7 @@ inline void register_routes(http::Router& router, Deps deps) {
   if (deps.chat) register_assistant_routes(router, *deps.chat);
   if (deps.gateway) register_messages_routes(router, *deps.gateway);
   if (deps.gateway) register_fanout_routes(router, *deps.gateway);
+  if (deps.gateway) register_comparison_routes(router, *deps.gateway);
   if (deps.gateway && deps.jobs) {
     register_job_routes(router, *deps.jobs, *deps.gateway, deps.allow_private_webhooks, deps.max_response_bytes);
   }

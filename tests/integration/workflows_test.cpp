@@ -241,5 +241,164 @@ TEST_F(WorkflowsTest, FanoutLimitsAndRecordsEachLegOnItsOwn) {
   }
 }
 
+
+// --- comparison --------------------------------------------------------------------------
+
+const std::string kWhy = "Essay A argues with evidence and a clear structure; Essay B wanders off topic.";
+
+std::string judgment(const std::string& winner, const std::string& why, const std::string& confidence) {
+  return R"({"winner":)" + json::serialize(json::string(winner)) + R"(,"justification":)" +
+         json::serialize(json::string(why)) + R"(,"confidence":)" + confidence + "}";
+}
+
+// A chat.completion whose content is `content`, escaped.
+Behavior answer(const std::string& content) {
+  Behavior b;
+  b.body = R"({"id":"c","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,"message":{"role":"assistant","content":)" +
+           json::serialize(json::string(content)) +
+           R"(},"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":4,"total_tokens":7}})";
+  return b;
+}
+
+const std::string kPair = R"("a":"Cats are good because they purr.","b":"Dogs.")";
+
+class ComparisonTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string config =
+        "[gateway]\nmax_retries = 0\n"
+        "[[providers]]\nname = \"oa\"\ntype = \"openai\"\nbase_url = \"" + up_.url() + "/v1\"\n"
+        "[[providers]]\nname = \"claude\"\ntype = \"anthropic\"\nbase_url = \"" + claude_.url() + "/v1\"\napi_key_env = \"SB_K\"\n"
+        "[[providers]]\nname = \"gem\"\ntype = \"gemini\"\nbase_url = \"" + gem_.url() + "/v1beta\"\napi_key_env = \"SB_K\"\n";
+    server_ = std::make_unique<Server>(ServerOptions{.env = {{"SB_K", "k-123"}}, .config_toml = config});
+  }
+  std::optional<HttpResponse> compare(const std::string& body) {
+    return http(server_->port(), "POST", "/api/v1/comparison", body, kJson);
+  }
+  FakeUpstream up_, claude_, gem_;
+  std::unique_ptr<Server> server_;
+};
+
+TEST_F(ComparisonTest, OpenAiIsAskedForTheSchemaAndTheAnswerIsNormalised) {
+  // Label case, a numeric string: normalised.
+  up_.push(answer(judgment("essay a", kWhy, "\"4.5\"")));
+  auto r = compare("{" + kPair + R"(,"model":"oa/gpt"})");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  auto v = json::parse(r->body);
+  EXPECT_EQ(v.at("object"), "comparison");
+  EXPECT_EQ(v.at("winner"), "Essay A");
+  EXPECT_EQ(v.at("justification"), json::value(kWhy));
+  EXPECT_DOUBLE_EQ(v.at("confidence").to_number<double>(), 4.5);
+  EXPECT_DOUBLE_EQ(v.at("confidence_normalized").to_number<double>(), 0.875);
+  EXPECT_EQ(v.at("attempts"), 1);
+  EXPECT_EQ(v.at("provider"), "oa/gpt");
+  auto sent = json::parse(up_.received().at(0).body);
+  const auto& rf = sent.at("response_format");
+  EXPECT_EQ(rf.at("type"), "json_schema");
+  EXPECT_EQ(rf.at("json_schema").at("strict"), true);
+  EXPECT_EQ(rf.at("json_schema").at("schema").at("properties").at("winner").at("enum"),
+            json::parse(R"(["Essay A","Essay B"])"));
+  // Never cached: the same request asks again.
+  up_.push(answer(judgment("Essay B", kWhy, "2")));
+  auto again = compare("{" + kPair + R"(,"model":"oa/gpt"})");
+  ASSERT_EQ(again->status, 200);
+  EXPECT_EQ(json::parse(again->body).at("winner"), "Essay B");
+  EXPECT_EQ(up_.received().size(), 2u);
+}
+
+TEST_F(ComparisonTest, AnInvalidAnswerIsRetriedOnceThenA502WithTheRawOutput) {
+  up_.push(answer(judgment("Essay A", kWhy, "9")));  // out of range
+  up_.push(answer(judgment("Essay A", kWhy, "3")));
+  auto r = compare("{" + kPair + R"(,"model":"oa/gpt","labels":["Left","Right"]})");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 502) << r->body;  // out of range, then "Essay A" is not a label here
+  EXPECT_EQ(up_.received().size(), 2u);
+  up_.push(answer("not json at all"));
+  up_.push(answer(judgment("Left", "too short", "3")));
+  auto bad = compare("{" + kPair + R"(,"model":"oa/gpt","labels":["Left","Right"]})");
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(bad->status, 502) << bad->body;
+  auto e = json::parse(bad->body).at("error");
+  EXPECT_NE(std::string(e.at("message").as_string()).find("justification"), std::string::npos) << e;
+  EXPECT_NE(std::string(e.at("raw").as_string()).find("too short"), std::string::npos);
+  up_.push(answer(judgment("Essay A", kWhy, "0.9")));
+  up_.push(answer(judgment("B", kWhy, "1")));  // a letter names the label
+  auto ok = compare("{" + kPair + R"(,"model":"oa/gpt"})");
+  ASSERT_EQ(ok->status, 200) << ok->body;
+  auto v = json::parse(ok->body);
+  EXPECT_EQ(v.at("winner"), "Essay B");
+  EXPECT_EQ(v.at("attempts"), 2);
+}
+
+TEST_F(ComparisonTest, AnthropicAnswersThroughAForcedToolAndGeminiThroughASchema) {
+  claude_.push(Behavior{.body = R"({"id":"msg_1","type":"message","role":"assistant","model":"c","content":[)"
+                                R"({"type":"tool_use","id":"t1","name":"comparison","input":)" +
+                                judgment("Essay B", kWhy, "3.5") +
+                                R"(}],"stop_reason":"tool_use","usage":{"input_tokens":50,"output_tokens":20}})"});
+  auto r = compare("{" + kPair + R"(,"model":"claude/c"})");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(json::parse(r->body).at("winner"), "Essay B");
+  EXPECT_EQ(json::parse(r->body).at("usage").at("prompt_tokens"), 50);
+  auto sent = json::parse(claude_.received().at(0).body);
+  EXPECT_EQ(sent.at("tool_choice").at("type"), "tool");
+  EXPECT_EQ(sent.at("tool_choice").at("name"), "comparison");
+  EXPECT_EQ(sent.at("tools").at(0).at("input_schema").at("required").as_array().size(), 3u);
+
+  gem_.push(Behavior{.body = R"({"candidates":[{"content":{"role":"model","parts":[{"text":)" +
+                             json::serialize(json::string(judgment("Essay A", kWhy, "5"))) +
+                             R"(}]},"finishReason":"STOP","index":0}]})"});
+  auto g = compare("{" + kPair + R"(,"model":"gem/flash"})");
+  ASSERT_TRUE(g);
+  ASSERT_EQ(g->status, 200) << g->body;
+  EXPECT_EQ(json::parse(g->body).at("winner"), "Essay A");
+  auto gsent = json::parse(gem_.received().at(0).body);
+  EXPECT_EQ(gsent.at("generationConfig").at("responseMimeType"), "application/json");
+  EXPECT_TRUE(gsent.at("generationConfig").as_object().contains("responseSchema"));
+}
+
+TEST_F(ComparisonTest, SeveralModelsJudgeInParallelWithTheirAgreement) {
+  up_.push(answer(judgment("Essay A", kWhy, "4")));
+  claude_.push(failing(529, "overloaded"));
+  gem_.push(Behavior{.body = R"({"candidates":[{"content":{"role":"model","parts":[{"text":)" +
+                             json::serialize(json::string(judgment("Essay A", kWhy, "2"))) +
+                             R"(}]},"finishReason":"STOP","index":0}]})"});
+  auto r = compare("{" + kPair + R"(,"models":["oa/gpt","claude/c","gem/flash"]})");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  auto v = json::parse(r->body);
+  EXPECT_EQ(v.at("object"), "comparison.list");
+  const auto& results = v.at("results").as_array();
+  ASSERT_EQ(results.size(), 3u);
+  EXPECT_EQ(results[0].at("winner"), "Essay A");
+  EXPECT_TRUE(results[1].as_object().contains("error"));
+  EXPECT_EQ(results[2].at("winner"), "Essay A");
+  EXPECT_EQ(v.at("agreement").at("judged"), 2);
+  EXPECT_EQ(v.at("agreement").at("winner"), "Essay A");
+  EXPECT_EQ(v.at("agreement").at("unanimous"), true);
+}
+
+TEST_F(ComparisonTest, BadRequestsAreRefusedBeforeAnyCall) {
+  auto check = [&](const std::string& body, const std::string& param) {
+    auto r = compare(body);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 400) << body << " -> " << r->body;
+    EXPECT_EQ(json::parse(r->body).at("error").at("param"), json::value(param)) << r->body;
+  };
+  check(R"({"b":"x","model":"oa/gpt"})", "a");
+  check(R"({"a":"","b":"x","model":"oa/gpt"})", "a");
+  check("{" + kPair + "}", "model");
+  check("{" + kPair + R"(,"model":"oa/gpt","models":["oa/gpt"]})", "model");
+  check("{" + kPair + R"(,"models":[]})", "models");
+  check("{" + kPair + R"(,"model":"oa/gpt","labels":["A"]})", "labels");
+  check("{" + kPair + R"(,"model":"oa/gpt","labels":["A","A"]})", "labels");
+  check("{" + kPair + R"(,"model":"oa/gpt","temperature":3})", "temperature");
+  check("{" + kPair + R"(,"model":"oa/gpt","processing_mode":"later"})", "processing_mode");
+  check("{" + kPair + R"(,"model":"oa/gpt","rubric":"x"})", "rubric");
+  check(R"({"a":")" + std::string(100001, 'x') + R"(","b":"x","model":"oa/gpt"})", "a");
+  EXPECT_TRUE(up_.received().empty());
+}
+
 }  // namespace
 }  // namespace sbtest
