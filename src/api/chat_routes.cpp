@@ -17,6 +17,7 @@
 #include "gateway/json_splice.hpp"
 #include "http/message.hpp"
 #include "core/json_text.hpp"
+#include "workflows/intent_router.hpp"
 
 namespace sb::api {
 
@@ -84,19 +85,54 @@ struct Prepared {
   json::object body;
   gateway::Resolved targets;
   bool queue = false;
+  bool queue_asked = false;     // queue_if_unavailable was asked for
+  std::size_t intent_text = 0;  // an intent route: the bound on the text it classifies (targets unset)
 };
 
 core::Result<Prepared> prepare(const Request& req, gateway::Gateway& gw, jobs::Service* jobs,
-                               const std::function<core::Status(const json::object&)>& validate) {
+                               const std::function<core::Status(const json::object&)>& validate,
+                               const workflows::IntentRouter* intents = nullptr) {
   auto body = parse_json_object(req.body);
   if (!body) return std::move(body).error();
   if (auto st = validate(*body); !st) return std::move(st).error();
   auto queue = queue_if_unavailable(req);
   if (!queue) return std::move(queue).error();
+  if (intents) {
+    if (std::size_t bound = intents->max_text(body->at("model").get_string()); bound > 0) {
+      Prepared p{std::move(*body), {}, false, *queue && jobs};
+      p.intent_text = bound;
+      return p;
+    }
+  }
   auto targets = gw.resolve(std::string(body->at("model").get_string()));
   if (!targets) return std::move(targets).error();
   const bool as_job = *queue && jobs && gw.all_open(*targets);
-  return Prepared{std::move(*body), std::move(*targets), as_job};
+  return Prepared{std::move(*body), std::move(*targets), as_job, *queue && jobs};
+}
+
+// An intent route's request classified: its targets are the intent's target's, and a job made
+// of it (queue_if_unavailable) asks for that target by name.
+awaitable<core::Result<workflows::IntentDecision>> classify(Prepared& p, Request& req, gateway::Gateway& gw,
+                                                            workflows::IntentRouter& intents) {
+  std::string route(p.body.at("model").get_string());
+  std::string text = workflows::classification_text(p.body, p.intent_text);
+  auto d = co_await intents.classify(std::move(route), std::move(text), req.request_id, req.context, req.cancel);
+  if (!d) co_return d;
+  auto targets = gw.resolve(d->target);
+  if (!targets) co_return std::move(targets).error();
+  p.targets = std::move(*targets);
+  if (p.queue_asked && gw.all_open(p.targets)) {
+    p.queue = true;
+    json::object job = p.body;
+    job["model"] = d->target;
+    req.body = core::to_json(job);
+  }
+  co_return d;
+}
+
+void add_intent_headers(Response& r, const workflows::IntentDecision& d) {
+  r.header("x-switchboard-intent", d.intent);
+  r.header("x-switchboard-intent-classifier", d.classifier);
 }
 
 // An answer names the model the client asked for (a route, "provider/model"), which it can send
@@ -121,9 +157,15 @@ awaitable<Response> enqueue_request(jobs::Service& jobs, const char* type, Reque
 // `job_type`: what queue_if_unavailable turns it into (nullptr: no job type; answered at once).
 awaitable<Response> proxy(Request& req, gateway::Gateway& gw, jobs::Service* jobs,
                           core::Status (*validate)(const json::object&), const char* job_type,
-                          gateway::Kind kind) {
-    auto p = prepare(req, gw, job_type ? jobs : nullptr, validate);
+                          gateway::Kind kind, workflows::IntentRouter* intents = nullptr) {
+    auto p = prepare(req, gw, job_type ? jobs : nullptr, validate, intents);
     if (!p) co_return Response::error(p.error());
+    std::optional<workflows::IntentDecision> decision;
+    if (p->intent_text > 0) {
+      auto d = co_await classify(*p, req, gw, *intents);
+      if (!d) co_return Response::error(d.error());
+      decision = std::move(*d);
+    }
     if (p->queue) co_return co_await enqueue_request(*jobs, job_type, req);
     const json::value* stream = p->body.if_contains("stream");
     const bool streaming = stream && stream->is_bool() && stream->get_bool();
@@ -146,14 +188,19 @@ awaitable<Response> proxy(Request& req, gateway::Gateway& gw, jobs::Service* job
       Response res = r ? Response::json(200, with_model(std::move(r->body), asked)) : Response::error(r.error());
       add_outcome_headers(res, outcome);
       res.header("Server-Timing", server_timing(gw, outcome, Clock::now() - start, outcome.upstream));
+      if (decision) {
+        add_intent_headers(res, *decision);
+        res.header("Server-Timing", "intent;dur=" + fixed(decision->took));
+      }
       co_return res;
     }
 
     Response res;
     res.content_type = "text/event-stream";
     res.header("Cache-Control", "no-cache");
-    res.stream = [&gw, kind, call = std::move(call), targets = std::move(p->targets), start, asked = std::move(asked)](
-                     http::StreamWriter& w) mutable -> awaitable<void> {
+    if (decision) add_intent_headers(res, *decision);
+    res.stream = [&gw, kind, call = std::move(call), targets = std::move(p->targets), start, asked = std::move(asked),
+                  decision](http::StreamWriter& w) mutable -> awaitable<void> {
       gateway::Outcome outcome;
       std::string pending;  // events held back while more follow from the same upstream read
       bool headed = false;
@@ -167,6 +214,7 @@ awaitable<Response> proxy(Request& req, gateway::Gateway& gw, jobs::Service* job
                 // Until the first chunk: upstream = earlier attempts + this one's time to it.
                 w.add_header("Server-Timing", server_timing(gw, outcome, Clock::now() - start,
                                                             outcome.upstream + outcome.first_chunk));
+                if (decision) w.add_header("Server-Timing", "intent;dur=" + fixed(decision->took));
               }
               pending += "data: ";
               gateway::append_renamed(pending, chunk, asked);
@@ -188,6 +236,7 @@ awaitable<Response> proxy(Request& req, gateway::Gateway& gw, jobs::Service* job
           // Nothing was sent: answer with the error's own status instead of a stream.
           Response e = Response::error(st.error());
           add_outcome_headers(e, outcome);
+          if (decision) add_intent_headers(e, *decision);
           w.replace(std::move(e));
           co_return;
         }
@@ -206,7 +255,7 @@ awaitable<Response> proxy(Request& req, gateway::Gateway& gw, jobs::Service* job
 }  // namespace
 
 void register_chat_routes(http::Router& router, gateway::Gateway& gw, jobs::Service* jobs,
-                          std::size_t max_response_bytes, chat::Service* chat) {
+                          std::size_t max_response_bytes, chat::Service* chat, workflows::IntentRouter* intents) {
   router.add("GET", "/v1/models", [&gw, chat](Request&) -> awaitable<Response> {
     json::array data;
     for (const auto& m : gw.models()) {
@@ -244,7 +293,7 @@ void register_chat_routes(http::Router& router, gateway::Gateway& gw, jobs::Serv
                                                              {"owned_by", r->targets.front().provider->config().name}}));
   });
 
-  router.add("POST", "/v1/chat/completions", [&gw, jobs, chat](Request& req) -> awaitable<Response> {
+  router.add("POST", "/v1/chat/completions", [&gw, jobs, chat, intents](Request& req) -> awaitable<Response> {
     // "assistant/<name>": answered by the assistant (the substring test keeps other bodies unparsed)
     if (chat && req.body.find("assistant/") != std::string::npos) {
       auto body = parse_json_object(req.body);
@@ -256,7 +305,7 @@ void register_chat_routes(http::Router& router, gateway::Gateway& gw, jobs::Serv
         co_return co_await assistant_completion(req, *chat, std::move(*body), name);
       }
     }
-    co_return co_await proxy(req, gw, jobs, &validate_chat_request, "chat.completion", gateway::Kind::chat);
+    co_return co_await proxy(req, gw, jobs, &validate_chat_request, "chat.completion", gateway::Kind::chat, intents);
   });
   // The legacy Completions API: passed through to OpenAI-compatible providers, answered by the
   // mock, refused (400) by providers without it.

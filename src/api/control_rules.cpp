@@ -116,6 +116,8 @@ std::vector<std::string> models_of(std::string_view body) {
   if (const auto* ms = o.if_contains("models"); ms && ms->is_array()) {  // fan-out, comparison
     for (const auto& m : ms->get_array()) add(&m);
   }
+  add(o.if_contains("route"));       // /api/v1/intent
+  add(o.if_contains("classifier"));  // (its inline intents' classifier)
   if (const auto* a = o.if_contains("assistant"); a && a->is_string()) {  // /api/v1/chat
     out.push_back("assistant/" + std::string(a->get_string()));
   }
@@ -214,7 +216,7 @@ RouteRule route_rule(std::string_view method, std::string_view p) {
     if (method == "DELETE") return {kAdmin, false, "key.revoked"};
     return {kAdmin, false, ""};
   }
-  if (p == "/api/v1/chat") return {kChat, true, ""};
+  if (p == "/api/v1/chat" || p == "/api/v1/intent" || p == "/api/v1/intent-router-resilient") return {kChat, true, ""};
   if (p == "/api/v1/fanout" || p == "/api/v1/comparison") return {kChat, false, "", true};
   if (starts_with(p, "/api/v1/assistants")) {
     if (get) return {kChat, false, ""};

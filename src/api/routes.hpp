@@ -15,6 +15,7 @@
 #include "jobs/service.hpp"
 #include "knowledge/store.hpp"
 #include "storage/system_repository.hpp"
+#include "workflows/intent_router.hpp"
 
 namespace sb::api {
 
@@ -38,6 +39,7 @@ struct Deps {
   jobs::Service* jobs = nullptr;  // null when jobs.enabled = false
   knowledge::Store* knowledge = nullptr;
   chat::Service* chat = nullptr;  // RAG chat (assistants, conversations)
+  workflows::IntentRouter* intents = nullptr;  // intent routes
   ControlDeps control;
   bool allow_private_webhooks = false;
   std::size_t max_response_bytes = 64 * 1024 * 1024;  // server.max_response_bytes
@@ -51,9 +53,14 @@ void register_echo_routes(http::Router& router);
 // a job service, X-Switchboard-Processing-Mode: queue_if_unavailable turns a request whose
 // targets are all open-circuited into a job (202).
 // With a chat service, `model: "assistant/<name>"` is answered by that assistant, and
-// /v1/models lists the assistants.
+// /v1/models lists the assistants. With an intent router, a chat completion naming an intent
+// route is classified and served by the intent's target.
 void register_chat_routes(http::Router& router, gateway::Gateway& gateway, jobs::Service* jobs,
-                          std::size_t max_response_bytes, chat::Service* chat = nullptr);
+                          std::size_t max_response_bytes, chat::Service* chat = nullptr,
+                          workflows::IntentRouter* intents = nullptr);
+// POST /api/v1/intent and its alias /api/v1/intent-router-resilient (a route's, or intents sent
+// with the request).
+void register_intent_routes(http::Router& router, workflows::IntentRouter& intents, gateway::Gateway& gateway);
 // /api/v1/assistants, /api/v1/chat, /api/v1/conversations.
 void register_assistant_routes(http::Router& router, chat::Service& chat);
 // A /v1/chat/completions body naming "assistant/<name>", answered by it in OpenAI's shape
@@ -79,7 +86,10 @@ void register_control_routes(http::Router& router, const ControlDeps& deps);
 boost::asio::awaitable<http::Response> enqueue_job(jobs::Service& jobs, jobs::Submit submit);
 
 inline void register_routes(http::Router& router, Deps deps) {
-  if (deps.gateway) register_chat_routes(router, *deps.gateway, deps.jobs, deps.max_response_bytes, deps.chat);
+  if (deps.gateway) {
+    register_chat_routes(router, *deps.gateway, deps.jobs, deps.max_response_bytes, deps.chat, deps.intents);
+  }
+  if (deps.intents && deps.gateway) register_intent_routes(router, *deps.intents, *deps.gateway);
   if (deps.chat) register_assistant_routes(router, *deps.chat);
   if (deps.gateway) register_messages_routes(router, *deps.gateway);
   if (deps.gateway) register_fanout_routes(router, *deps.gateway);

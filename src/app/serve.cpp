@@ -123,6 +123,7 @@ int serve(const core::Config& config, std::function<core::Config()> reload) {
   http::proxy_from_environment(client_options);
   http::Client client(client_options);
   gateway::Gateway gateway(gateway_config, client, registry);
+  workflows::IntentRouter intent_router(gateway_config, gateway, registry);
   control::Ledger ledger(database, keys, clock, registry, config.limits.usage_flush_ms, config.audit.retention_days,
                          config.limits.metrics_max_keys);
   api::ControlGate gate(config, keys, *limiter, budgets, ledger, &gateway, clock);
@@ -130,6 +131,7 @@ int serve(const core::Config& config, std::function<core::Config()> reload) {
   http::Router router;
   api::Deps deps;
   deps.gateway = &gateway;
+  deps.intents = &intent_router;
   deps.allow_private_webhooks = config.jobs.webhook_allow_private;
   deps.max_response_bytes = static_cast<std::size_t>(config.server.max_response_bytes);
   deps.storage_status = [&system] { return system.status(); };
@@ -233,6 +235,7 @@ int serve(const core::Config& config, std::function<core::Config()> reload) {
     try {
       core::Config next = reload();
       gateway.reload(with_default_provider(next));
+      intent_router.reload(next);
       gate.reload(next);
       cors.set(std::make_shared<const http::CorsPolicy>(next.cors));
       log::set_level(*log::parse_level(next.log.level));

@@ -544,8 +544,21 @@ std::string config_example() {
 #
 # [[routes]]
 # name = "smart"                         # the model name clients send
-# strategy = "priority"                  # priority (in order) | weighted (by weight) | least_latency
+# strategy = "priority"                  # priority (in order) | weighted (by weight) | least_latency | intent
 # targets = [{ provider = "openai", model = "gpt-4o-mini", weight = 1 }, { provider = "local", model = "llama3" }]
+#
+# [[routes]]                             # an intent route: classified, then served by the intent's target
+# name = "support"
+# strategy = "intent"
+# classifier = "openai/gpt-4o-mini"      # optional LLM classifier (route or provider/model); "" = local BM25 only
+# fallback_intent = "billing"            # when nothing matches; default the first intent
+# intents = [{ name = "billing", description = "Invoices and refunds", examples = ["I was charged twice"], target = "smart" }]
+# classifier_timeout_ms = 10000          # then the local classifier answers
+# classifier_failure_percent = 50        # the classifier's own breaker: failure share over
+# classifier_min_calls = 5               #   at least this many calls
+# classifier_window_ms = 60000           #   in this window
+# classifier_open_ms = 30000             #   opens it for this long
+# max_text_chars = 20000                 # POST /api/v1/intent refuses longer text
 #
 # [[prices]]                             # USD per million tokens; before the built-in table
 # model = "openai/gpt-4o-mini"           # "provider/model"; * matches anything ("local/*", "*/gpt-4o*")

@@ -196,11 +196,30 @@ struct RouteTarget {
   int weight = 1;
 };
 
-// [[routes]]: a model alias clients can name, served by targets in order.
+// One intent of an intent route: what it is (name, description, examples) and what serves it.
+struct IntentConfig {
+  std::string name;
+  std::string description;
+  std::vector<std::string> examples;
+  std::string target;  // a route (not an intent route) or provider/model
+};
+
+// [[routes]]: a model alias clients can name, served by targets in order; or, with strategy
+// "intent", by the target of the intent its classifier picks for the request.
 struct RouteConfig {
   std::string name;
-  std::string strategy = "priority";
+  std::string strategy = "priority";  // priority | weighted | least_latency | intent
   std::vector<RouteTarget> targets;
+  // strategy = "intent" only
+  std::vector<IntentConfig> intents;
+  std::string classifier;       // route or provider/model; "" = the local classifier only
+  std::string fallback_intent;  // when nothing matches; "" = the first intent
+  int classifier_timeout_ms = 10000;
+  int classifier_failure_percent = 50;  // the classifier's own breaker
+  int classifier_min_calls = 5;
+  int classifier_window_ms = 60000;
+  int classifier_open_ms = 30000;
+  int max_text_chars = 20000;  // POST /api/v1/intent refuses longer; chat classifies the start
 };
 
 struct Config {

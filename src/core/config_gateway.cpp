@@ -91,6 +91,51 @@ const toml::array* array_of_tables(const toml::table& file, const std::string& n
   return a;
 }
 
+
+constexpr std::size_t kMaxIntents = 200, kMaxExamples = 200, kMaxIntentText = 4000;
+
+// strategy = "intent": the intents, the classifier and its breaker; no targets of its own.
+void parse_intent_route(const Entry& e, RouteConfig& r) {
+  if (e.table().get("targets")) e.fail("targets", "an intent route has no targets: each intent names its target");
+  r.classifier = e.str("classifier", "");
+  r.fallback_intent = e.str("fallback_intent", "");
+  r.classifier_timeout_ms = static_cast<int>(e.integer("classifier_timeout_ms", 10000, 100, 600000));
+  r.classifier_failure_percent = static_cast<int>(e.integer("classifier_failure_percent", 50, 1, 100));
+  r.classifier_min_calls = static_cast<int>(e.integer("classifier_min_calls", 5, 1, 100000));
+  r.classifier_window_ms = static_cast<int>(e.integer("classifier_window_ms", 60000, 1000, 86400000));
+  r.classifier_open_ms = static_cast<int>(e.integer("classifier_open_ms", 30000, 100, 86400000));
+  r.max_text_chars = static_cast<int>(e.integer("max_text_chars", 20000, 1, 1000000));
+  const toml::node* in = e.table().get("intents");
+  const toml::array* ia = in ? in->as_array() : nullptr;
+  if (!ia || ia->empty()) e.fail("intents", "expected a non-empty array of {name, description, examples, target}");
+  if (ia->size() > kMaxIntents) e.fail("intents", "at most 200 intents");
+  std::set<std::string> names;
+  for (std::size_t j = 0; j < ia->size(); ++j) {
+    const std::string at = "intents[" + std::to_string(j) + "]";
+    const toml::table* it = ia->get(j)->as_table();
+    if (!it) e.fail(at, "expected {name, description, examples, target}");
+    Entry ie(*it, e.label() + "." + at);
+    ie.check_keys({"name", "description", "examples", "target"});
+    IntentConfig i;
+    i.name = ie.str("name", "", true);
+    if (i.name.empty() || i.name.size() > 64) ie.fail("name", "must be 1 to 64 characters");
+    if (!names.insert(i.name).second) ie.fail("name", "duplicate intent \"" + i.name + "\"");
+    i.description = ie.str("description", "");
+    i.examples = ie.strings("examples");
+    i.target = ie.str("target", "", true);
+    if (i.target.empty()) ie.fail("target", "must name a route or provider/model");
+    if (i.description.size() > kMaxIntentText) ie.fail("description", "at most 4000 characters");
+    if (i.examples.size() > kMaxExamples) ie.fail("examples", "at most 200 examples");
+    for (const auto& x : i.examples) {
+      if (x.size() > kMaxIntentText) ie.fail("examples", "each example at most 4000 characters");
+    }
+    r.intents.push_back(std::move(i));
+  }
+  if (!r.fallback_intent.empty() && !names.count(r.fallback_intent)) {
+    e.fail("fallback_intent", "is not one of the route's intents");
+  }
+}
+
 }  // namespace
 
 void load_gateway_tables(const toml::table& file, Config& c,
@@ -155,15 +200,26 @@ void load_gateway_tables(const toml::table& file, Config& c,
   if (const toml::array* routes = array_of_tables(file, "routes")) {
     for (std::size_t i = 0; i < routes->size(); ++i) {
       Entry e(*routes->get(i)->as_table(), "routes[" + std::to_string(i) + "]");
-      e.check_keys({"name", "strategy", "targets"});
+      e.check_keys({"name", "strategy", "targets", "intents", "classifier", "fallback_intent", "classifier_timeout_ms",
+                    "classifier_failure_percent", "classifier_min_calls", "classifier_window_ms",
+                    "classifier_open_ms", "max_text_chars"});
       RouteConfig r;
       r.name = e.str("name", "", true);
       if (r.name.empty() || r.name.find('/') != std::string::npos) {
         e.fail("name", "must be non-empty and contain no '/'");
       }
       r.strategy = e.str("strategy", "priority");
-      if (r.strategy != "priority" && r.strategy != "weighted" && r.strategy != "least_latency") {
-        e.fail("strategy", "must be one of priority, weighted, least_latency");
+      if (r.strategy != "priority" && r.strategy != "weighted" && r.strategy != "least_latency" &&
+          r.strategy != "intent") {
+        e.fail("strategy", "must be one of priority, weighted, least_latency, intent");
+      }
+      if (r.strategy == "intent") {
+        parse_intent_route(e, r);
+        c.routes.push_back(std::move(r));
+        continue;
+      }
+      for (const char* k : {"intents", "classifier", "fallback_intent"}) {
+        if (e.table().get(k)) e.fail(k, "is only for strategy = \"intent\"");
       }
       const toml::node* tn = e.table().get("targets");
       const toml::array* ta = tn ? tn->as_array() : nullptr;
@@ -264,6 +320,28 @@ void validate_gateway(const Config& c) {
     if (!routes.insert(r.name).second) {
       throw ConfigError(label + ".name: duplicate route \"" + r.name + "\"");
     }
+    // An intent's target and the classifier: a route that is not an intent route (no loops),
+    // or provider/model of a known provider.
+    auto check_model = [&](const std::string& field, const std::string& model) {
+      for (const auto& other : c.routes) {
+        if (other.name != model) continue;
+        if (other.strategy == "intent") {
+          throw ConfigError(label + "." + field + ": \"" + model + "\" is an intent route; name a plain route or provider/model");
+        }
+        return;
+      }
+      auto slash = model.find('/');
+      if (slash == std::string::npos || slash == 0 || slash + 1 == model.size()) {
+        throw ConfigError(label + "." + field + ": \"" + model + "\" is neither a route nor provider/model");
+      }
+      if (!providers.count(model.substr(0, slash))) {
+        throw ConfigError(label + "." + field + ": unknown provider \"" + model.substr(0, slash) + "\"");
+      }
+    };
+    for (std::size_t j = 0; j < r.intents.size(); ++j) {
+      check_model("intents[" + std::to_string(j) + "].target", r.intents[j].target);
+    }
+    if (!r.classifier.empty()) check_model("classifier", r.classifier);
     for (std::size_t j = 0; j < r.targets.size(); ++j) {
       if (!providers.count(r.targets[j].provider)) {
         throw ConfigError(label + ".targets[" + std::to_string(j) + "].provider: unknown provider \"" +

@@ -180,6 +180,13 @@ core::Result<Resolved> Gateway::resolve(std::string_view model) {
   const auto table = table_.get();
   for (const auto& r : table->routes) {
     if (r.name != model) continue;
+    if (r.strategy == "intent") {
+      return Error(ErrorKind::invalid_field,
+                   "`" + std::string(model) +
+                       "` is an intent route: it serves chat completions (/v1/chat/completions), each by the "
+                       "target of the intent it is classified as",
+                   "model");
+    }
     Resolved out;
     out.strategy = r.strategy;
     out.keep = table;

@@ -7,7 +7,7 @@ namespace sb::http {
 namespace {
 constexpr const char* kExposed =
     "X-Request-Id, Retry-After, Server-Timing, x-switchboard-provider, x-switchboard-model, "
-    "x-switchboard-attempts, x-should-retry";
+    "x-switchboard-attempts, x-switchboard-intent, x-switchboard-intent-classifier, x-should-retry";
 }
 
 CorsPolicy::CorsPolicy(const core::CorsConfig& config)

@@ -400,5 +400,227 @@ TEST_F(ComparisonTest, BadRequestsAreRefusedBeforeAnyCall) {
   EXPECT_TRUE(up_.received().empty());
 }
 
+// --- intent routes -----------------------------------------------------------------------
+
+std::string intent_answer(const std::string& intent, const std::string& confidence) {
+  return R"({"intent":)" + json::serialize(json::string(intent)) + R"(,"confidence":)" + confidence + "}";
+}
+
+class IntentTest : public ::testing::Test {
+ protected:
+  void start(const std::string& route_extra = "") {
+    std::string config =
+        "[gateway]\nmax_retries = 0\n"
+        "[[providers]]\nname = \"cls\"\ntype = \"openai\"\nbase_url = \"" + cls_.url() + "/v1\"\n"
+        "[[providers]]\nname = \"a\"\ntype = \"openai\"\nbase_url = \"" + a_.url() + "/v1\"\n"
+        "[[providers]]\nname = \"b\"\ntype = \"openai\"\nbase_url = \"" + b_.url() + "/v1\"\n"
+        "[[routes]]\nname = \"tech-route\"\ntargets = [{ provider = \"b\", model = \"gpt-b\" }]\n"
+        "[[routes]]\nname = \"support\"\nstrategy = \"intent\"\nclassifier = \"cls/small\"\n" + route_extra +
+        "intents = [\n"
+        "  { name = \"billing\", description = \"Invoices, payments and refunds\", examples = [\"I was charged twice\", "
+        "\"where is my invoice\"], target = \"a/gpt-a\" },\n"
+        "  { name = \"tech\", description = \"The product is broken\", examples = [\"the app crashes on start\"], "
+        "target = \"tech-route\" },\n"
+        "]\n"
+        "[[routes]]\nname = \"local-only\"\nstrategy = \"intent\"\nmax_text_chars = 20\n"
+        "intents = [{ name = \"billing\", examples = [\"refund my invoice\"], target = \"a/gpt-a\" },"
+        " { name = \"tech\", examples = [\"crash\"], target = \"b/gpt-b\" }]\n";
+    server_ = std::make_unique<Server>(ServerOptions{.config_toml = config});
+    a_.set_default(completion("billing answer"));
+    b_.set_default(completion("tech answer"));
+  }
+  std::optional<HttpResponse> chat(const std::string& text, bool stream = false) {
+    return http(server_->port(), "POST", "/v1/chat/completions",
+                R"({"model":"support","messages":[{"role":"user","content":)" + json::serialize(json::string(text)) +
+                    "}]" + (stream ? R"(,"stream":true)" : "") + "}",
+                kJson);
+  }
+  std::optional<HttpResponse> intent(const std::string& body, const std::string& path = "/api/v1/intent") {
+    return http(server_->port(), "POST", path, body, kJson);
+  }
+  FakeUpstream cls_, a_, b_;
+  std::unique_ptr<Server> server_;
+};
+
+TEST_F(IntentTest, TheLlmClassifierPicksTheIntentWhoseTargetAnswers) {
+  start();
+  cls_.push(answer(intent_answer("tech", "0.9")));
+  auto r = chat("The screen stays black after the update");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(r->header("x-switchboard-intent"), "tech");
+  EXPECT_EQ(r->header("x-switchboard-intent-classifier"), "llm");
+  EXPECT_EQ(r->header("x-switchboard-provider"), "b");
+  auto v = json::parse(r->body);
+  EXPECT_EQ(v.at("model"), "support");  // the name the client asked for
+  EXPECT_EQ(v.at("choices").at(0).at("message").at("content"), "tech answer");
+  ASSERT_EQ(b_.received().size(), 1u);
+  EXPECT_EQ(json::parse(b_.received()[0].body).at("model"), "gpt-b");
+  EXPECT_TRUE(a_.received().empty());
+  // The classifier was asked for the enum of intents through structured output, with the text.
+  ASSERT_EQ(cls_.received().size(), 1u);
+  auto asked = json::parse(cls_.received()[0].body);
+  EXPECT_EQ(asked.at("model"), "small");
+  EXPECT_EQ(asked.at("response_format").at("json_schema").at("schema").at("properties").at("intent").at("enum"),
+            json::parse(R"(["billing","tech"])"));
+  EXPECT_EQ(asked.at("messages").at(1).at("content"), "The screen stays black after the update");
+
+  // Streamed: the same headers, the target's chunks.
+  cls_.push(answer(intent_answer("billing", "0.8")));
+  a_.push(sse({delta("streamed billing")}));
+  auto s = chat("refund please", true);
+  ASSERT_TRUE(s);
+  ASSERT_EQ(s->status, 200) << s->body;
+  EXPECT_EQ(s->header("x-switchboard-intent"), "billing");
+  EXPECT_NE(s->body.find("streamed billing"), std::string::npos);
+  EXPECT_NE(s->body.find("\"model\":\"support\""), std::string::npos);
+  EXPECT_NE(s->body.find("data: [DONE]"), std::string::npos);
+
+  // POST /api/v1/intent and its alias answer the decision without serving it.
+  cls_.push(answer(intent_answer("billing", "0.6")));
+  auto d = intent(R"({"route":"support","text":"where is my invoice?"})");
+  ASSERT_TRUE(d);
+  ASSERT_EQ(d->status, 200) << d->body;
+  auto dv = json::parse(d->body);
+  EXPECT_EQ(dv.at("intent"), "billing");
+  EXPECT_DOUBLE_EQ(dv.at("confidence").to_number<double>(), 0.6);
+  EXPECT_EQ(dv.at("target"), "a/gpt-a");
+  EXPECT_EQ(dv.at("classifier"), "llm");
+  EXPECT_TRUE(dv.at("latency_ms").is_number());
+  cls_.push(answer(intent_answer("tech", "1")));
+  auto alias = intent(R"({"route":"support","text":"crash"})", "/api/v1/intent-router-resilient");
+  ASSERT_EQ(alias->status, 200) << alias->body;
+  EXPECT_EQ(json::parse(alias->body).at("target"), "tech-route");
+  EXPECT_EQ(a_.received().size(), 1u);  // (the stream only)
+  EXPECT_GE(metric(server_->port(), "switchboard_intent_classifications_total{route=\"support\",intent=\"billing\",classifier=\"llm\"}"), 2);
+}
+
+TEST_F(IntentTest, InvalidClassifierOutputIsRetriedOnceThenTheLocalClassifierAnswers) {
+  start();
+  cls_.push(answer("I think it is about billing"));
+  cls_.push(answer(intent_answer("billing", "0.7")));
+  auto retried = intent(R"({"route":"support","text":"I was charged twice"})");
+  ASSERT_EQ(retried->status, 200) << retried->body;
+  EXPECT_EQ(json::parse(retried->body).at("classifier"), "llm");
+  EXPECT_EQ(cls_.received().size(), 2u);
+
+  cls_.push(answer(intent_answer("sales", "0.7")));  // not an intent
+  cls_.push(answer(intent_answer("tech", "7")));     // out of range
+  auto r = chat("the app crashes on start every time");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(cls_.received().size(), 4u);
+  EXPECT_EQ(r->header("x-switchboard-intent"), "tech");
+  EXPECT_EQ(r->header("x-switchboard-intent-classifier"), "local");
+  EXPECT_EQ(json::parse(r->body).at("choices").at(0).at("message").at("content"), "tech answer");
+  EXPECT_EQ(metric(server_->port(), "switchboard_intent_fallbacks_total{route=\"support\",reason=\"invalid_output\"}"), 1);
+}
+
+TEST_F(IntentTest, TheClassifiersBreakerOpensAndTheLocalClassifierTakesOver) {
+  start("classifier_min_calls = 2\nclassifier_open_ms = 60000\n");
+  cls_.set_default(failing(500, "classifier down"));
+  for (int i = 0; i < 2; ++i) {
+    auto r = intent(R"({"route":"support","text":"where is my invoice"})");
+    ASSERT_EQ(r->status, 200) << r->body;
+    auto v = json::parse(r->body);
+    EXPECT_EQ(v.at("classifier"), "local");
+    EXPECT_EQ(v.at("fallback_reason"), "upstream_error");
+    EXPECT_EQ(v.at("intent"), "billing");
+  }
+  EXPECT_EQ(cls_.received().size(), 2u);
+  // Open now: no call, the local classifier at once; requests through the route still served.
+  auto open = intent(R"({"route":"support","text":"the app crashes"})");
+  ASSERT_EQ(open->status, 200) << open->body;
+  auto v = json::parse(open->body);
+  EXPECT_EQ(v.at("fallback_reason"), "breaker_open");
+  EXPECT_EQ(v.at("intent"), "tech");
+  auto served = chat("I was charged twice");
+  ASSERT_EQ(served->status, 200) << served->body;
+  EXPECT_EQ(served->header("x-switchboard-intent-classifier"), "local");
+  EXPECT_EQ(served->header("x-switchboard-intent"), "billing");
+  EXPECT_EQ(cls_.received().size(), 2u);
+  EXPECT_EQ(metric(server_->port(), "switchboard_intent_fallbacks_total{route=\"support\",reason=\"breaker_open\"}"), 2);
+}
+
+TEST_F(IntentTest, ARouteWithoutAClassifierIsLocalAndBadInputIsRefused) {
+  start();
+  auto local = intent(R"({"route":"local-only","text":"crash"})");
+  ASSERT_EQ(local->status, 200) << local->body;
+  auto v = json::parse(local->body);
+  EXPECT_EQ(v.at("classifier"), "local");
+  EXPECT_FALSE(v.as_object().contains("fallback_reason"));
+  EXPECT_EQ(v.at("target"), "b/gpt-b");
+  // Any characters are accepted (escaped NUL, emoji, right-to-left text).
+  auto odd = intent(R"({"route":"local-only","text":"\u0000 😀 שלום"})");
+  ASSERT_EQ(odd->status, 200) << odd->body;
+  EXPECT_EQ(json::parse(odd->body).at("intent"), "billing");  // nothing matched: the first intent
+
+  auto too_long = intent(R"({"route":"local-only","text":"this text is longer than twenty"})");
+  EXPECT_EQ(too_long->status, 400);
+  EXPECT_NE(too_long->body.find("max_text_chars"), std::string::npos);
+  EXPECT_EQ(json::parse(too_long->body).at("error").at("param"), "text");
+  auto unknown = intent(R"({"route":"tech-route","text":"x"})");
+  EXPECT_EQ(unknown->status, 404) << unknown->body;
+  EXPECT_EQ(json::parse(unknown->body).at("error").at("param"), "route");
+  EXPECT_EQ(intent(R"({"text":"x"})")->status, 400);
+  EXPECT_EQ(intent(R"({"route":"local-only"})")->status, 400);
+  EXPECT_EQ(intent(R"({"route":"local-only","text":""})")->status, 400);
+  EXPECT_EQ(intent(R"({"route":"local-only","text":5})")->status, 400);
+  EXPECT_EQ(intent(R"({"route":"local-only","text":"x","extra":1})")->status, 400);
+  EXPECT_EQ(intent("not json")->status, 400);
+  // An intent route serves chat completions only.
+  auto emb = http(server_->port(), "POST", "/v1/embeddings", R"({"model":"support","input":"x"})", kJson);
+  EXPECT_EQ(emb->status, 400) << emb->body;
+  EXPECT_NE(emb->body.find("intent route"), std::string::npos);
+  // A long chat message is classified by its start, not refused.
+  auto long_chat = http(server_->port(), "POST", "/v1/chat/completions",
+                        R"({"model":"local-only","messages":[{"role":"user","content":"crash crash crash crash crash and more words"}]})", kJson);
+  ASSERT_EQ(long_chat->status, 200) << long_chat->body;
+  EXPECT_EQ(long_chat->header("x-switchboard-intent"), "tech");
+  // Listed as a model.
+  auto models = http(server_->port(), "GET", "/v1/models");
+  EXPECT_NE(models->body.find("\"id\":\"support\""), std::string::npos);
+  EXPECT_EQ(cls_.received().size(), 0u);
+}
+
+TEST_F(IntentTest, IntentsSentWithTheRequestAreClassifiedToo) {
+  start();
+  const std::string intents =
+      R"("intents":[{"name":"refund","description":"money back","examples":["I want my money back"],"target":"a/gpt-a"},)"
+      R"({"name":"shipping","examples":["where is my parcel","delivery is late"]}])";
+  auto local = intent(R"({"text":"my parcel delivery is late",)" + intents + "}");
+  ASSERT_EQ(local->status, 200) << local->body;
+  auto v = json::parse(local->body);
+  EXPECT_EQ(v.at("intent"), "shipping");
+  EXPECT_EQ(v.at("classifier"), "local");
+  EXPECT_TRUE(v.at("route").is_null());
+  EXPECT_TRUE(v.at("target").is_null());
+  cls_.push(answer(intent_answer("refund", "0.95")));
+  auto llm = intent(R"({"text":"money back now","classifier":"cls/small",)" + intents + "}");
+  ASSERT_EQ(llm->status, 200) << llm->body;
+  EXPECT_EQ(json::parse(llm->body).at("classifier"), "llm");
+  EXPECT_EQ(json::parse(llm->body).at("target"), "a/gpt-a");
+  // Inline names never become metric labels.
+  EXPECT_EQ(metric(server_->port(), "switchboard_intent_classifications_total{route=\"(inline)\",intent=\"(inline)\",classifier=\"llm\"}"), 1);
+
+  auto bad = [&](const std::string& body, const std::string& param) {
+    auto r = intent(body);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 400) << body << " -> " << r->body;
+    EXPECT_EQ(json::parse(r->body).at("error").at("param"), json::value(param)) << r->body;
+  };
+  bad(R"({"text":"x","intents":[]})", "intents");
+  bad(R"({"text":"x","intents":[{"name":""}]})", "intents[0].name");
+  bad(R"({"text":"x","intents":[{"name":"a"},{"name":"a"}]})", "intents[1].name");
+  bad(R"({"text":"x","intents":[{"name":"a","colour":"red"}]})", "intents[0].colour");
+  bad(R"({"text":"x","intents":[{"name":"a","examples":[1]}]})", "intents[0].examples");
+  bad(R"({"text":"x","intents":[{"name":"a"}],"fallback_intent":"b"})", "fallback_intent");
+  bad(R"({"text":"x","route":"support","intents":[{"name":"a"}]})", "intents");
+  bad(R"({"text":"x","route":"support","classifier":"cls/small"})", "classifier");
+  auto unknown = intent(R"({"text":"x","intents":[{"name":"a"}],"classifier":"nope/m"})");
+  EXPECT_EQ(unknown->status, 404) << unknown->body;
+  EXPECT_EQ(cls_.received().size(), 1u);
+}
+
 }  // namespace
 }  // namespace sbtest

@@ -155,6 +155,7 @@ TEST(Config, ReadmeDocumentsEveryKey) {
   }
 }
 
+
 }  // namespace
 }  // namespace sb::core
 
@@ -242,9 +243,64 @@ TEST(GatewayConfig, ErrorsNameTheEntry) {
             std::string::npos);
   EXPECT_NE(err("[[providers]]\nname = \"a\"\ntype = \"mock\"\n[[routes]]\nname = \"r\"\nstrategy = \"random\"\n"
                 "targets = [{ provider = \"a\", model = \"m\" }]\n")
-                .find("routes[0].strategy: must be one of priority, weighted, least_latency"),
+                .find("routes[0].strategy: must be one of priority, weighted, least_latency, intent"),
             std::string::npos);
   EXPECT_NE(err("[providers]\nname = \"a\"\n").find("[[providers]]"), std::string::npos);
+}
+
+
+TEST(GatewayConfig, IntentRoutesNameTheirIntentsTargetsAndClassifier) {
+  auto load = [](const std::string& toml) {
+    ConfigSources src;
+    src.file = write_temp(toml);
+    return load_config(src);
+  };
+  auto err = [](const std::string& toml) {
+    ConfigSources src;
+    src.file = write_temp(toml);
+    return error_of(src);
+  };
+  const std::string p = "[[providers]]\nname = \"a\"\ntype = \"mock\"\n"
+                        "[[routes]]\nname = \"plain\"\ntargets = [{ provider = \"a\", model = \"m\" }]\n";
+  const std::string intents =
+      "intents = [{ name = \"billing\", description = \"invoices\", examples = [\"my bill\"], target = \"plain\" },"
+      " { name = \"tech\", target = \"a/m2\" }]\n";
+  Config c = load(p + "[[routes]]\nname = \"support\"\nstrategy = \"intent\"\nclassifier = \"a/cls\"\n"
+                      "fallback_intent = \"tech\"\nclassifier_open_ms = 5000\n" + intents);
+  ASSERT_EQ(c.routes.size(), 2u);
+  const auto& r = c.routes[1];
+  EXPECT_EQ(r.strategy, "intent");
+  EXPECT_TRUE(r.targets.empty());
+  ASSERT_EQ(r.intents.size(), 2u);
+  EXPECT_EQ(r.intents[0].examples, std::vector<std::string>{"my bill"});
+  EXPECT_EQ(r.intents[1].target, "a/m2");
+  EXPECT_EQ(r.classifier, "a/cls");
+  EXPECT_EQ(r.fallback_intent, "tech");
+  EXPECT_EQ(r.classifier_open_ms, 5000);
+  EXPECT_EQ(r.classifier_failure_percent, 50);  // the seed's 50 % and 30 s
+  EXPECT_EQ(load(p + "[[routes]]\nname = \"s\"\nstrategy = \"intent\"\n" + intents).routes[1].classifier_open_ms, 30000);
+
+  const std::string head = p + "[[routes]]\nname = \"s\"\nstrategy = \"intent\"\n";
+  EXPECT_NE(err(head).find("routes[1].intents: expected a non-empty array"), std::string::npos);
+  EXPECT_NE(err(head + "targets = [{ provider = \"a\", model = \"m\" }]\n" + intents).find("routes[1].targets: an intent route has no targets"),
+            std::string::npos);
+  EXPECT_NE(err(head + "fallback_intent = \"sales\"\n" + intents).find("routes[1].fallback_intent: is not one of"),
+            std::string::npos);
+  EXPECT_NE(err(head + "intents = [{ name = \"x\", target = \"nope/m\" }]\n").find("routes[1].intents[0].target: unknown provider \"nope\""),
+            std::string::npos);
+  EXPECT_NE(err(head + "intents = [{ name = \"x\", target = \"s\" }]\n").find("is an intent route"), std::string::npos);
+  EXPECT_NE(err(head + "intents = [{ name = \"x\", target = \"nowhere\" }]\n").find("neither a route nor provider/model"),
+            std::string::npos);
+  EXPECT_NE(err(head + "intents = [{ name = \"x\" }]\n").find("routes[1].intents[0].target: is required"), std::string::npos);
+  EXPECT_NE(err(head + "intents = [{ name = \"x\", target = \"a/m\" }, { name = \"x\", target = \"a/m\" }]\n")
+                .find("duplicate intent"),
+            std::string::npos);
+  EXPECT_NE(err(head + "classifier = \"zz/m\"\n" + intents).find("routes[1].classifier: unknown provider"), std::string::npos);
+  EXPECT_NE(err(head + "intents = [{ name = \"x\", target = \"a/m\", bogus = 1 }]\n").find("routes[1].intents[0].bogus: unknown key"),
+            std::string::npos);
+  EXPECT_NE(err(p + "[[routes]]\nname = \"q\"\nclassifier = \"a/m\"\ntargets = [{ provider = \"a\", model = \"m\" }]\n")
+                .find("routes[1].classifier: is only for strategy = \"intent\""),
+            std::string::npos);
 }
 
 }  // namespace
