@@ -17,6 +17,7 @@
 #include "api/schema.hpp"
 #include "http/message.hpp"
 #include "core/json_text.hpp"
+#include "workflows/pipeline.hpp"
 
 namespace sb::api {
 
@@ -87,34 +88,50 @@ awaitable<Response> get_result(jobs::Service& svc, Request& req) {
 // max_attempts?}) checked and turned into a Submit. `prefix` names the fields in errors.
 core::Result<jobs::Submit> parse_submission(const json::object& body, gateway::Gateway& gw,
                                             bool allow_private_webhooks, std::size_t max_response_bytes,
-                                            const std::string& prefix) {
+                                            const std::string& prefix, const PipelineDeps& pipeline) {
   auto named = [&](Error e) {
     if (!e.param.empty()) e.param = prefix + e.param;
     return e;
   };
   auto type = get_string(body, "type");
   if (!type) return named(type.error());
-  if (!*type || (**type != "chat.completion" && **type != "embeddings")) {
-    return named(Error(ErrorKind::invalid_field, "'type' must be \"chat.completion\" or \"embeddings\"", "type"));
+  const bool is_pipeline = *type && **type == "pipeline" && pipeline.intents;
+  if (!*type || (**type != "chat.completion" && **type != "embeddings" && !is_pipeline)) {
+    return named(Error(ErrorKind::invalid_field,
+                       pipeline.intents ? "'type' must be \"chat.completion\", \"embeddings\" or \"pipeline\""
+                                        : "'type' must be \"chat.completion\" or \"embeddings\"",
+                       "type"));
   }
   const json::value* request = body.if_contains("request");
   if (!request || !request->is_object()) {
     return named(Error(ErrorKind::invalid_field,
-                       "'request' must be an object: the body of the synchronous endpoint", "request"));
+                       is_pipeline ? "'request' must be an object: {message, route | model, steps, ...}"
+                                   : "'request' must be an object: the body of the synchronous endpoint",
+                       "request"));
   }
   const json::object& inner = request->get_object();
-  auto st = **type == "embeddings" ? validate_embeddings_request(inner, max_response_bytes) : validate_chat_request(inner);
-  if (!st) {
-    Error e = st.error();
-    if (!e.param.empty()) e.param = "request." + e.param;
-    return named(e);
-  }
-  if (auto targets = gw.resolve(std::string(inner.at("model").get_string())); !targets) {
-    return named(targets.error());
-  }
   jobs::Submit s;
+  if (is_pipeline) {
+    auto checked = workflows::check_pipeline(inner, gw, *pipeline.intents, pipeline.default_route());
+    if (!checked) {
+      Error e = checked.error();
+      if (!e.param.empty()) e.param = "request." + e.param;
+      return named(e);
+    }
+    s.request = core::to_json(*checked);
+  } else {
+    auto st = **type == "embeddings" ? validate_embeddings_request(inner, max_response_bytes) : validate_chat_request(inner);
+    if (!st) {
+      Error e = st.error();
+      if (!e.param.empty()) e.param = "request." + e.param;
+      return named(e);
+    }
+    if (auto targets = gw.resolve(std::string(inner.at("model").get_string())); !targets) {
+      return named(targets.error());
+    }
+    s.request = core::to_json(inner);
+  }
   s.type = **type;
-  s.request = core::to_json(inner);
   auto priority = get_int(body, "priority", -1000000, 1000000);
   if (!priority) return named(priority.error());
   s.priority = static_cast<int>(priority->value_or(0));
@@ -136,6 +153,33 @@ core::Result<jobs::Submit> parse_submission(const json::object& body, gateway::G
   auto attempts = get_int(body, "max_attempts", 1, 100);
   if (!attempts) return named(attempts.error());
   if (*attempts) s.max_attempts = static_cast<int>(**attempts);
+  return s;
+}
+
+// POST /api/v1/jobs/process-ai-job's body as a pipeline job.
+core::Result<jobs::Submit> process_ai_job(const json::object& body, gateway::Gateway& gw, const PipelineDeps& pipeline) {
+  json::object request;
+  for (auto [from, to] : {std::pair{"message", "message"}, std::pair{"sessionId", "session_id"}, std::pair{"userId", "user"}}) {
+    if (const auto* v = body.if_contains(from)) request[to] = *v;
+  }
+  auto checked = workflows::check_pipeline(request, gw, *pipeline.intents, pipeline.default_route());
+  if (!checked) {
+    Error e = checked.error();
+    if (e.param == "session_id") e.param = "sessionId";
+    if (e.param == "user") e.param = "userId";
+    return e;
+  }
+  jobs::Submit s;
+  s.type = "pipeline";
+  s.request = core::to_json(*checked);
+  auto id = get_string(body, "messageId");
+  if (!id) return std::move(id).error();
+  if (*id) {
+    if ((*id)->empty() || (*id)->size() > 200) {
+      return Error(ErrorKind::invalid_field, "'messageId' must be 1 to 200 characters", "messageId");
+    }
+    s.idempotency_key = "process-ai-job:" + **id;
+  }
   return s;
 }
 
@@ -170,18 +214,33 @@ awaitable<Response> enqueue_job(jobs::Service& svc, jobs::Submit submit) {
 }
 
 void register_job_routes(http::Router& router, jobs::Service& svc, gateway::Gateway& gw,
-                         bool allow_private_webhooks, std::size_t max_response_bytes) {
-  add(router, "POST", "/api/v1/jobs", kSubmit, [&svc, &gw, allow_private_webhooks, max_response_bytes](Request& req) -> awaitable<Response> {
+                         bool allow_private_webhooks, std::size_t max_response_bytes, PipelineDeps pipeline) {
+  add(router, "POST", "/api/v1/jobs", kSubmit, [&svc, &gw, allow_private_webhooks, max_response_bytes, pipeline](Request& req) -> awaitable<Response> {
     auto body = parse_json_object(req.body);
     if (!body) co_return Response::error(body.error());
-    auto s = parse_submission(*body, gw, allow_private_webhooks, max_response_bytes, "");
+    auto s = parse_submission(*body, gw, allow_private_webhooks, max_response_bytes, "", pipeline);
     if (!s) co_return Response::error(s.error());
     if (!s->idempotency_key) s->idempotency_key = header_value(req, "Idempotency-Key");
     if (req.context && !req.context->key_id.empty()) s->key_id = req.context->key_id;
     co_return co_await enqueue_job(svc, std::move(*s));
   });
 
-  add(router, "POST", "/api/v1/jobs/batch", kSubmitBatch, [&svc, &gw, allow_private_webhooks, max_response_bytes](Request& req) -> awaitable<Response> {
+  // The seed's webhook entry point: {message, messageId, sessionId, userId} -> a pipeline job
+  // (messageId is its idempotency key: a webhook delivered twice makes one job).
+  if (pipeline.intents) {
+    const Schema seed{{},
+                      {{"message", T::string}, {"messageId", T::string}, {"sessionId", T::string}, {"userId", T::string}}};
+    add(router, "POST", "/api/v1/jobs/process-ai-job", seed, [&svc, &gw, pipeline](Request& req) -> awaitable<Response> {
+      auto body = parse_json_object(req.body);
+      if (!body) co_return Response::error(body.error());
+      auto s = process_ai_job(*body, gw, pipeline);
+      if (!s) co_return Response::error(s.error());
+      if (req.context && !req.context->key_id.empty()) s->key_id = req.context->key_id;
+      co_return co_await enqueue_job(svc, std::move(*s));
+    });
+  }
+
+  add(router, "POST", "/api/v1/jobs/batch", kSubmitBatch, [&svc, &gw, allow_private_webhooks, max_response_bytes, pipeline](Request& req) -> awaitable<Response> {
     auto body = parse_json_object(req.body);
     if (!body) co_return Response::error(body.error());
     const json::value* list = body->if_contains("jobs");
@@ -199,7 +258,7 @@ void register_job_routes(http::Router& router, jobs::Service& svc, gateway::Gate
         co_return Response::error(Error(ErrorKind::invalid_field, "'" + prefix.substr(0, prefix.size() - 1) +
                                         "' must be an object", prefix.substr(0, prefix.size() - 1)));
       }
-      auto s = parse_submission(*one, gw, allow_private_webhooks, max_response_bytes, prefix);
+      auto s = parse_submission(*one, gw, allow_private_webhooks, max_response_bytes, prefix, pipeline);
       if (!s) co_return Response::error(s.error());
       if (req.context && !req.context->key_id.empty()) s->key_id = req.context->key_id;
       batch.push_back(std::move(*s));

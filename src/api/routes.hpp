@@ -31,6 +31,12 @@ struct ControlDeps {
   std::function<core::Result<std::string>()> reload;
 };
 
+// Pipeline jobs (type "pipeline"): accepted when intents is set.
+struct PipelineDeps {
+  workflows::IntentRouter* intents = nullptr;
+  std::function<std::string()> default_route;  // workflows::default_pipeline_route, read now
+};
+
 struct Deps {
   // Reads the store's status; a failure makes /ready answer 503 with the reason.
   std::function<boost::asio::awaitable<core::Result<storage::StorageStatus>>()> storage_status;
@@ -40,6 +46,7 @@ struct Deps {
   knowledge::Store* knowledge = nullptr;
   chat::Service* chat = nullptr;  // RAG chat (assistants, conversations)
   workflows::IntentRouter* intents = nullptr;  // intent routes
+  PipelineDeps pipeline;  // pipeline jobs (with jobs)
   ControlDeps control;
   bool allow_private_webhooks = false;
   std::size_t max_response_bytes = 64 * 1024 * 1024;  // server.max_response_bytes
@@ -73,9 +80,10 @@ void register_fanout_routes(http::Router& router, gateway::Gateway& gateway);
 void register_comparison_routes(http::Router& router, gateway::Gateway& gateway);
 // POST /v1/messages: the Anthropic Messages API over every provider.
 void register_messages_routes(http::Router& router, gateway::Gateway& gateway);
-// The job API (/api/v1/jobs...).
+// The job API (/api/v1/jobs...); with pipeline deps, pipeline jobs and their seed entry point
+// POST /api/v1/jobs/process-ai-job.
 void register_job_routes(http::Router& router, jobs::Service& jobs, gateway::Gateway& gateway,
-                         bool allow_private_webhooks, std::size_t max_response_bytes);
+                         bool allow_private_webhooks, std::size_t max_response_bytes, PipelineDeps pipeline = {});
 // The knowledge API: /api/v1/collections (CRUD, model change), /api/v1/documents and its alias
 // /api/v1/docs (JSON, uploads, URLs, versions, soft delete), /api/v1/index[/batch],
 // /api/v1/stats, /api/v1/search.
@@ -95,7 +103,8 @@ inline void register_routes(http::Router& router, Deps deps) {
   if (deps.gateway) register_fanout_routes(router, *deps.gateway);
   if (deps.gateway) register_comparison_routes(router, *deps.gateway);
   if (deps.gateway && deps.jobs) {
-    register_job_routes(router, *deps.jobs, *deps.gateway, deps.allow_private_webhooks, deps.max_response_bytes);
+    register_job_routes(router, *deps.jobs, *deps.gateway, deps.allow_private_webhooks, deps.max_response_bytes,
+                        deps.pipeline);
   }
   if (deps.knowledge) register_knowledge_routes(router, *deps.knowledge);
   if (deps.control.keys) register_control_routes(router, deps.control);

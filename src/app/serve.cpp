@@ -21,6 +21,7 @@
 
 #include "api/routes.hpp"
 #include "api/schema.hpp"
+#include "workflows/pipeline.hpp"
 #include "chat/assistant.hpp"
 #include "chat/service.hpp"
 #include "storage/data_dir_lock.hpp"
@@ -221,6 +222,20 @@ int serve(const core::Config& config, std::function<core::Config()> reload) {
     return 1;
   }
   deps.chat = &chat_service;
+  // Pipeline jobs: classify -> compress -> generate -> store (no compression model until local
+  // models exist: that step is skipped and says so).
+  workflows::Pipeline pipeline(gateway, intent_router, chat_service, nullptr, config.workflows.pipeline_memory_turns);
+  core::Swappable<core::Config> pipeline_config(std::make_shared<const core::Config>(gateway_config));
+  if (job_service) {
+    job_service->set_handler("pipeline", [&pipeline](const jobs::Job& job, std::shared_ptr<core::CancelSignal> cancel,
+                                                     std::shared_ptr<core::RequestContext> meter) {
+      return pipeline.run(job, std::move(cancel), std::move(meter));
+    });
+    deps.pipeline.intents = &intent_router;
+    deps.pipeline.default_route = [&pipeline_config, &gateway] {
+      return workflows::default_pipeline_route(*pipeline_config.get(), gateway);
+    };
+  }
   if (auto n = knowledge_store.recover(); n && *n > 0) {
     log::warn("unfinished uploads marked failed", {{"documents", static_cast<long long>(*n)}});
   }
@@ -236,6 +251,7 @@ int serve(const core::Config& config, std::function<core::Config()> reload) {
       core::Config next = reload();
       gateway.reload(with_default_provider(next));
       intent_router.reload(next);
+      pipeline_config.set(std::make_shared<const core::Config>(with_default_provider(next)));
       gate.reload(next);
       cors.set(std::make_shared<const http::CorsPolicy>(next.cors));
       log::set_level(*log::parse_level(next.log.level));

@@ -88,6 +88,23 @@ struct Reply {
 // chunk_id, page, heading, source, tags, score, snippet}.
 boost::json::object citation_json(const Source& s);
 
+// A turn written by something other than ask() (the pipeline job). The conversation: the one
+// named, else the key's live one with the session id, else a new one (session_id, else
+// "user:<user>", else its own id). turn_id makes it idempotent: a turn with that id already
+// stored is not stored again (a job that ran twice).
+struct ExternalTurn {
+  std::optional<std::string> conversation_id, session_id, user;
+  std::string key_id;  // the owner ("" without a key)
+  std::string turn_id;  // msg_...
+  std::string question, answer, model, finish_reason = "stop";
+  long long prompt_tokens = 0, completion_tokens = 0, latency_ms = 0;
+};
+
+struct StoredTurn {
+  std::string conversation_id, message_id;
+  bool existed = false;  // stored by an earlier run
+};
+
 struct ConversationView {
   storage::ConversationRow row;
   std::vector<storage::TurnRow> turns;
@@ -127,6 +144,16 @@ class Service {
   // Soft delete (deleted = true) or restore. Errors: not_found; conflict (already so, or the
   // session id is taken again).
   Task<storage::ConversationRow> set_deleted(std::string id, bool deleted, std::optional<std::string> key);
+
+  // The conversation an ExternalTurn with these fields goes to, and its last `last` exchanges
+  // (oldest first); nullopt conversation: it would be new. Errors: not_found for a named
+  // conversation that is not the key's or is deleted.
+  struct Memory {
+    std::optional<storage::ConversationRow> conversation;
+    std::vector<Exchange> exchanges;
+  };
+  Task<Memory> memory(const ExternalTurn& where, int last);
+  Task<StoredTurn> record_turn(ExternalTurn turn);
 
   // Retention (chat.retention_days, chat.purge_after_days): one pass. Returns (expired, purged).
   Task<std::pair<std::int64_t, std::int64_t>> sweep();

@@ -247,6 +247,11 @@ const std::vector<KeyDef>& schema() {
                  "The answer when retrieval finds nothing above the score threshold (the model is not called)."),
       int_key("chat", "max_question_chars", &Config::chat, &ChatConfig::max_question_chars, 1, 1 << 20,
               "Longest question a chat takes."),
+      string_key("workflows", "pipeline_route", &Config::workflows, &WorkflowsConfig::pipeline_route, {},
+                 "The route or model of pipeline jobs that name none (POST /api/v1/jobs/process-ai-job). "
+                 "Empty = the first intent route, else the first model GET /v1/models lists."),
+      int_key("workflows", "pipeline_memory_turns", &Config::workflows, &WorkflowsConfig::pipeline_memory_turns, 0,
+              100, "Earlier exchanges of the conversation a pipeline job sends with the message."),
       bool_key("cache", "enabled", &Config::cache, &CacheConfig::enabled,
                "The response cache for assistants' answers (off: every turn asks the model)."),
       int_key("cache", "max_bytes", &Config::cache, &CacheConfig::max_bytes, 0, 1LL << 40,

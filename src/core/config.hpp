@@ -76,6 +76,12 @@ struct ChatConfig {
   int max_question_chars = 16000;
 };
 
+// [workflows]: the pipeline job.
+struct WorkflowsConfig {
+  std::string pipeline_route;       // "" = the first intent route, else the first routable model
+  int pipeline_memory_turns = 10;   // stored exchanges of the conversation sent with the message
+};
+
 struct CacheConfig {
   bool enabled = true;                         // the response cache (assistants' answers)
   std::int64_t max_bytes = 64LL * 1024 * 1024;  // least recently used out first beyond this
@@ -234,6 +240,7 @@ struct Config {
   LimitsConfig limits;
   AuditConfig audit;
   ChatConfig chat;
+  WorkflowsConfig workflows;
   CacheConfig cache;
   std::vector<ProviderConfig> providers;
   std::vector<RouteConfig> routes;

@@ -560,8 +560,18 @@ awaitable<void> Service::run_job(Job job) {
   core::Result<gateway::ChatResult> r = Error(ErrorKind::internal, "not run", {}, "jobs");
   gateway::Outcome outcome;
   boost::system::error_code ec;
-  json::value body = json::parse(job.request, ec);
-  if (ec || !body.is_object() || !body.as_object().contains("model") ||
+  auto handler = handlers_.find(job.type);
+  json::value body = handler == handlers_.end() ? json::parse(job.request, ec) : json::value();
+  if (handler != handlers_.end()) {
+    auto handled = co_await handler->second(job, signal, meter_for_ ? meter_for_(job) : nullptr);
+    if (handled) {
+      r = gateway::ChatResult{std::move(handled->body)};
+      outcome.provider = std::move(handled->provider);
+      outcome.model = std::move(handled->model);
+    } else {
+      r = std::move(handled).error();
+    }
+  } else if (ec || !body.is_object() || !body.as_object().contains("model") ||
       !body.as_object()["model"].is_string()) {
     r = Error(ErrorKind::invalid_field, "the stored request is not a valid request object", "request");
   } else {

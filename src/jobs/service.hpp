@@ -80,6 +80,17 @@ class Service {
   using MeterFor = std::function<std::shared_ptr<core::RequestContext>(const Job& job)>;
   void set_meter(MeterFor f) { meter_for_ = std::move(f); }
 
+  // Before start(): what runs a job of `type` other than the built-in chat.completion and
+  // embeddings (which call the gateway). An error is retried or fails the job as a gateway
+  // error would; `cancel` fires when the job is cancelled while it runs.
+  struct Handled {
+    std::string body;  // the result, JSON
+    std::string provider, model;  // what answered, for the job row ("" = none)
+  };
+  using Handler = std::function<boost::asio::awaitable<core::Result<Handled>>(
+      const Job& job, std::shared_ptr<core::CancelSignal> cancel, std::shared_ptr<core::RequestContext> meter)>;
+  void set_handler(std::string type, Handler h) { handlers_[std::move(type)] = std::move(h); }
+
   // Reads the queue's state and starts the loops. Jobs left processing by an earlier run are
   // queued again at once.
   void start();
@@ -109,6 +120,7 @@ class Service {
 
  private:
   MeterFor meter_for_;
+  std::map<std::string, Handler> handlers_;
   struct Metrics;
   boost::asio::awaitable<void> dispatch_loop();
   boost::asio::awaitable<void> sweep_loop();

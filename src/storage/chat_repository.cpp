@@ -130,6 +130,16 @@ Status ChatRepository::add_turn(Connection& c, const TurnRow& t) {
   return up->run();
 }
 
+Result<std::optional<std::string>> ChatRepository::turn_conversation(Connection& c, std::string_view turn_id) {
+  auto st = c.cached("SELECT conversation_id FROM chat_turns WHERE id = ?1");
+  if (!st) return std::move(st).error();
+  st->bind(1, turn_id);
+  auto rows = st->all([](const Statement& s) { return s.column_text(0); });
+  if (!rows) return std::move(rows).error();
+  if (rows->empty()) return std::optional<std::string>();
+  return std::optional<std::string>(std::move(rows->front()));
+}
+
 Result<bool> ChatRepository::set_deleted(Connection& c, std::string_view id, std::optional<std::int64_t> at) {
   auto row = get(c, id);
   if (!row) return std::move(row).error();

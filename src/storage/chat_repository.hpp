@@ -66,6 +66,8 @@ class ChatRepository {
   static Result<std::vector<TurnRow>> turns(Connection& c, std::string_view conversation_id, int last);
   // Appends a turn and counts it on its conversation (updated_at = the turn's created_at).
   static Status add_turn(Connection& c, const TurnRow& turn);
+  // The conversation a turn with this id belongs to, when there is one.
+  static Result<std::optional<std::string>> turn_conversation(Connection& c, std::string_view turn_id);
   // Sets or clears deleted_at; false when there is no such conversation. Errors: conflict when
   // restoring would give the key two live conversations with one session id.
   static Result<bool> set_deleted(Connection& c, std::string_view id, std::optional<std::int64_t> at);

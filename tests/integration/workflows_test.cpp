@@ -408,7 +408,7 @@ std::string intent_answer(const std::string& intent, const std::string& confiden
 
 class IntentTest : public ::testing::Test {
  protected:
-  void start(const std::string& route_extra = "") {
+  void start(const std::string& route_extra = "", const std::string& data_dir = "") {
     std::string config =
         "[gateway]\nmax_retries = 0\n"
         "[[providers]]\nname = \"cls\"\ntype = \"openai\"\nbase_url = \"" + cls_.url() + "/v1\"\n"
@@ -425,9 +425,10 @@ class IntentTest : public ::testing::Test {
         "[[routes]]\nname = \"local-only\"\nstrategy = \"intent\"\nmax_text_chars = 20\n"
         "intents = [{ name = \"billing\", examples = [\"refund my invoice\"], target = \"a/gpt-a\" },"
         " { name = \"tech\", examples = [\"crash\"], target = \"b/gpt-b\" }]\n";
-    server_ = std::make_unique<Server>(ServerOptions{.config_toml = config});
     a_.set_default(completion("billing answer"));
     b_.set_default(completion("tech answer"));
+    server_.reset();
+    server_ = std::make_unique<Server>(ServerOptions{.config_toml = config, .data_dir = data_dir});
   }
   std::optional<HttpResponse> chat(const std::string& text, bool stream = false) {
     return http(server_->port(), "POST", "/v1/chat/completions",
@@ -620,6 +621,155 @@ TEST_F(IntentTest, IntentsSentWithTheRequestAreClassifiedToo) {
   auto unknown = intent(R"({"text":"x","intents":[{"name":"a"}],"classifier":"nope/m"})");
   EXPECT_EQ(unknown->status, 404) << unknown->body;
   EXPECT_EQ(cls_.received().size(), 1u);
+}
+
+// --- pipeline jobs -----------------------------------------------------------------------
+
+json::object wait_job(int port, const std::string& id, std::chrono::milliseconds limit = std::chrono::milliseconds(15000)) {
+  const auto until = std::chrono::steady_clock::now() + limit;
+  json::object st;
+  while (std::chrono::steady_clock::now() < until) {
+    auto r = http(port, "GET", "/api/v1/jobs/" + id);
+    if (r && r->status == 200) {
+      st = json::parse(r->body).as_object();
+      const auto& s = st.at("status").as_string();
+      if (s != "queued" && s != "processing") return st;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return st;
+}
+
+using PipelineTest = IntentTest;
+
+TEST_F(PipelineTest, ClassifiesGeneratesAndStoresTheAnswerInTheConversation) {
+  start();
+  cls_.push(answer(intent_answer("tech", "0.9")));
+  b_.push(completion("restart it"));
+  auto r = http(server_->port(), "POST", "/api/v1/jobs",
+                R"({"type":"pipeline","request":{"message":"the app crashes","route":"support","session_id":"s-1","user":"u-1"}})", kJson);
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 202) << r->body;
+  const std::string id(json::parse(r->body).at("id").as_string());
+  auto st = wait_job(server_->port(), id);
+  ASSERT_EQ(st.at("status"), "completed") << json::serialize(st);
+  auto res = http(server_->port(), "GET", "/api/v1/jobs/" + id + "/result");
+  ASSERT_EQ(res->status, 200) << res->body;
+  auto v = json::parse(res->body);
+  EXPECT_EQ(v.at("object"), "pipeline.result");
+  EXPECT_EQ(v.at("intent"), "tech");
+  EXPECT_EQ(v.at("target"), "tech-route");
+  EXPECT_EQ(v.at("answer"), "restart it");
+  const auto& steps = v.at("steps").as_array();
+  ASSERT_EQ(steps.size(), 4u);
+  EXPECT_EQ(steps[0].at("name"), "classify");
+  EXPECT_EQ(steps[0].at("status"), "ok");
+  EXPECT_EQ(steps[0].at("classifier"), "llm");
+  EXPECT_EQ(steps[1].at("status"), "skipped");
+  EXPECT_NE(std::string(steps[1].at("reason").as_string()).find("compress_over_chars"), std::string::npos);
+  EXPECT_EQ(steps[2].at("status"), "ok");
+  EXPECT_EQ(steps[3].at("status"), "ok");
+  for (const auto& s : steps) EXPECT_TRUE(s.at("latency_ms").is_number());
+  const std::string conv(v.at("conversation_id").as_string());
+  // The generation asked with the pipeline's defaults (temperature 0.7, max_tokens 1000).
+  auto sent = json::parse(b_.received().at(0).body);
+  EXPECT_DOUBLE_EQ(sent.at("temperature").to_number<double>(), 0.7);
+  EXPECT_EQ(sent.at("max_tokens"), 1000);
+  EXPECT_EQ(sent.at("model"), "gpt-b");
+
+  auto c = http(server_->port(), "GET", "/api/v1/conversations/" + conv);
+  ASSERT_EQ(c->status, 200) << c->body;
+  auto cv = json::parse(c->body);
+  EXPECT_EQ(cv.at("session_id"), "s-1");
+  EXPECT_EQ(cv.at("turns"), 1);
+  ASSERT_EQ(cv.at("messages").as_array().size(), 1u) << c->body;
+  EXPECT_EQ(cv.at("messages").at(0).at("answer"), "restart it");
+
+  // The next message of the session: the memory goes with it, a long one is not compressed
+  // (no compression model), and the turn joins the conversation.
+  cls_.push(answer(intent_answer("billing", "0.8")));
+  const std::string longer(600, 'x');
+  auto r2 = http(server_->port(), "POST", "/api/v1/jobs",
+                 R"({"type":"pipeline","request":{"message":")" + longer + R"(","route":"support","session_id":"s-1","generation":{"temperature":0.2,"max_tokens":50}}})", kJson);
+  ASSERT_EQ(r2->status, 202) << r2->body;
+  auto st2 = wait_job(server_->port(), std::string(json::parse(r2->body).at("id").as_string()));
+  ASSERT_EQ(st2.at("status"), "completed") << json::serialize(st2);
+  auto sent2 = json::parse(a_.received().at(0).body);
+  const auto& msgs = sent2.at("messages").as_array();
+  ASSERT_EQ(msgs.size(), 3u) << sent2;
+  EXPECT_EQ(msgs[0].at("content"), "the app crashes");
+  EXPECT_EQ(msgs[1].at("content"), "restart it");
+  EXPECT_EQ(sent2.at("max_tokens"), 50);
+  auto res2 = json::parse(http(server_->port(), "GET", "/api/v1/jobs/" + std::string(json::parse(r2->body).at("id").as_string()) + "/result")->body);
+  EXPECT_EQ(res2.at("steps").at(1).at("reason"), "no compression model");
+  EXPECT_EQ(res2.at("conversation_id"), json::value(conv));
+  auto c2 = json::parse(http(server_->port(), "GET", "/api/v1/conversations/" + conv)->body);
+  EXPECT_EQ(c2.at("turns"), 2);
+}
+
+TEST_F(PipelineTest, TheSeedEntryPointSubmitsOnePipelinePerMessageId) {
+  start();
+  cls_.set_default(answer(intent_answer("billing", "0.9")));
+  const std::string body = R"({"message":"refund please","messageId":"m-42","sessionId":"web-7","userId":"u-9"})";
+  auto r = http(server_->port(), "POST", "/api/v1/jobs/process-ai-job", body, kJson);
+  ASSERT_EQ(r->status, 202) << r->body;
+  auto again = http(server_->port(), "POST", "/api/v1/jobs/process-ai-job", body, kJson);
+  ASSERT_EQ(again->status, 202) << again->body;
+  EXPECT_EQ(json::parse(again->body).at("id"), json::parse(r->body).at("id"));
+  EXPECT_EQ(again->header("x-switchboard-idempotent-replay"), "true");
+  auto st = wait_job(server_->port(), std::string(json::parse(r->body).at("id").as_string()));
+  ASSERT_EQ(st.at("status"), "completed") << json::serialize(st);
+  EXPECT_EQ(st.at("type"), "pipeline");
+  // The default route is the first intent route.
+  EXPECT_EQ(a_.received().size(), 1u);
+  auto list = json::parse(http(server_->port(), "GET", "/api/v1/conversations")->body);
+  ASSERT_EQ(list.at("data").as_array().size(), 1u);
+  EXPECT_EQ(list.at("data").at(0).at("session_id"), "web-7");
+  EXPECT_EQ(list.at("data").at(0).at("user"), "u-9");
+
+  auto bad = [&](const std::string& path, const std::string& b, const std::string& param) {
+    auto res = http(server_->port(), "POST", path, b, kJson);
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, 400) << b << " -> " << res->body;
+    EXPECT_EQ(json::parse(res->body).at("error").at("param"), json::value(param)) << res->body;
+  };
+  bad("/api/v1/jobs/process-ai-job", R"({"messageId":"x"})", "message");
+  bad("/api/v1/jobs/process-ai-job", R"({"message":"x","extra":1})", "extra");
+  bad("/api/v1/jobs", R"({"type":"pipeline","request":{}})", "request.message");
+  bad("/api/v1/jobs", R"({"type":"pipeline","request":{"message":"x","steps":["generate","classify"]}})", "request.steps");
+  bad("/api/v1/jobs", R"({"type":"pipeline","request":{"message":"x","steps":["store"]}})", "request.steps");
+  bad("/api/v1/jobs", R"({"type":"pipeline","request":{"message":"x","steps":["dance"]}})", "request.steps[0]");
+  bad("/api/v1/jobs", R"({"type":"pipeline","request":{"message":"x","route":"support","model":"a/x"}})", "request.model");
+  bad("/api/v1/jobs", R"({"type":"pipeline","request":{"message":"x","generation":{"temperature":5}}})", "request.generation.temperature");
+  bad("/api/v1/jobs", R"({"type":"pipeline","request":{"message":"x","generation":{"top_k":5}}})", "request.generation.top_k");
+  bad("/api/v1/jobs", R"({"type":"pipeline","request":{"message":"x","colour":"red"}})", "request.colour");
+  auto unknown = http(server_->port(), "POST", "/api/v1/jobs", R"({"type":"pipeline","request":{"message":"x","model":"nope/m"}})", kJson);
+  EXPECT_EQ(unknown->status, 404) << unknown->body;
+}
+
+TEST_F(PipelineTest, AKilledServerFinishesThePipelineOnceAfterARestart) {
+  TempDir dir;
+  start("", dir.path());
+  cls_.set_default(answer(intent_answer("billing", "0.9")));
+  Behavior slow = completion("never seen");
+  slow.delay_before_headers = std::chrono::milliseconds(3000);
+  a_.push(slow);
+  auto r = http(server_->port(), "POST", "/api/v1/jobs",
+                R"({"type":"pipeline","request":{"message":"refund","route":"support","session_id":"k-1"}})", kJson);
+  ASSERT_EQ(r->status, 202) << r->body;
+  const std::string id(json::parse(r->body).at("id").as_string());
+  // Wait until the generation is in flight, then kill -9.
+  for (int i = 0; i < 200 && a_.received().empty(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ASSERT_EQ(a_.received().size(), 1u);
+  server_->kill9();
+  start("", dir.path());
+  auto st = wait_job(server_->port(), id, std::chrono::milliseconds(30000));
+  ASSERT_EQ(st.at("status"), "completed") << json::serialize(st);
+  auto res = json::parse(http(server_->port(), "GET", "/api/v1/jobs/" + id + "/result")->body);
+  EXPECT_EQ(res.at("answer"), "billing answer");  // the second run's
+  EXPECT_EQ(a_.received().size(), 2u);
+  auto conv = json::parse(http(server_->port(), "GET", "/api/v1/conversations/" + std::string(res.at("conversation_id").as_string()))->body);
+  EXPECT_EQ(conv.at("turns"), 1);
 }
 
 }  // namespace
