@@ -9,6 +9,7 @@
 #include "chat/service.hpp"
 #include "core/clock.hpp"
 #include "core/error.hpp"
+#include "core/event_bus.hpp"
 #include "core/metrics.hpp"
 #include "gateway/gateway.hpp"
 #include "http/router.hpp"
@@ -47,6 +48,8 @@ struct Deps {
   chat::Service* chat = nullptr;  // RAG chat (assistants, conversations)
   workflows::IntentRouter* intents = nullptr;  // intent routes
   PipelineDeps pipeline;  // pipeline jobs (with jobs)
+  core::EventBus* events = nullptr;  // live events (/api/v1/events, /api/v1/ws)
+  core::MailboxLimits event_limits;
   ControlDeps control;
   bool allow_private_webhooks = false;
   std::size_t max_response_bytes = 64 * 1024 * 1024;  // server.max_response_bytes
@@ -90,6 +93,11 @@ void register_job_routes(http::Router& router, jobs::Service& jobs, gateway::Gat
 void register_knowledge_routes(http::Router& router, knowledge::Store& store);
 // /api/v1/keys, /api/v1/usage, /api/v1/audit, /api/v1/rate-limit/status, /api/v1/config/reload.
 void register_control_routes(http::Router& router, const ControlDeps& deps);
+// GET /api/v1/events (SSE) and GET /api/v1/ws (WebSocket): live job and conversation events.
+void register_event_routes(http::Router& router, core::EventBus& bus, jobs::Service* jobs, core::MailboxLimits limits);
+// The bus event of a job's status (job.<status>, its status object) and of a stored message.
+core::BusEvent job_event(const jobs::Job& job);
+core::BusEvent message_event(const std::string& conversation_id, const std::string& owner, boost::json::object message);
 // Submits a job and answers 202 with its status (or the admission error).
 boost::asio::awaitable<http::Response> enqueue_job(jobs::Service& jobs, jobs::Submit submit);
 
@@ -108,6 +116,7 @@ inline void register_routes(http::Router& router, Deps deps) {
   }
   if (deps.knowledge) register_knowledge_routes(router, *deps.knowledge);
   if (deps.control.keys) register_control_routes(router, deps.control);
+  if (deps.events) register_event_routes(router, *deps.events, deps.jobs, deps.event_limits);
   register_system_routes(router, std::move(deps));
   register_echo_routes(router);
 }

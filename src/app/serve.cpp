@@ -22,6 +22,7 @@
 #include "api/routes.hpp"
 #include "api/schema.hpp"
 #include "workflows/pipeline.hpp"
+#include "core/event_bus.hpp"
 #include "chat/assistant.hpp"
 #include "chat/service.hpp"
 #include "storage/data_dir_lock.hpp"
@@ -48,6 +49,8 @@
 #include "storage/system_repository.hpp"
 
 namespace sb::app {
+
+namespace json = boost::json;
 
 core::Config with_default_provider(core::Config config) {
   if (config.providers.empty()) {
@@ -222,6 +225,27 @@ int serve(const core::Config& config, std::function<core::Config()> reload) {
     return 1;
   }
   deps.chat = &chat_service;
+  // Live events: job status changes and stored messages, for /api/v1/events and /api/v1/ws.
+  core::EventBus event_bus;
+  deps.events = &event_bus;
+  chat_service.on_message([&event_bus](const std::string& conversation, const std::string& owner, json::object m) {
+    event_bus.publish(api::message_event(conversation, owner, std::move(m)));
+  });
+  if (job_service) {
+    job_service->set_on_event([&event_bus](const jobs::Job& job) {
+      if (event_bus.subscribers() > 0) event_bus.publish(api::job_event(job));
+    });
+  }
+  auto& event_subscribers =
+      registry.gauge("switchboard_event_subscribers", "Live event subscribers (SSE and WebSocket) connected.").with({});
+  auto& events_dropped = registry
+                             .gauge("switchboard_event_subscribers_dropped",
+                                    "Subscribers dropped since start for falling behind (1024 events or 1 MiB waiting).")
+                             .with({});
+  registry.on_collect([&event_bus, &event_subscribers, &events_dropped] {
+    event_subscribers.set(static_cast<double>(event_bus.subscribers()));
+    events_dropped.set(static_cast<double>(event_bus.dropped_total()));
+  });
   // Pipeline jobs: classify -> compress -> generate -> store (no compression model until local
   // models exist: that step is skipped and says so).
   workflows::Pipeline pipeline(gateway, intent_router, chat_service, nullptr, config.workflows.pipeline_memory_turns);

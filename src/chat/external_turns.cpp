@@ -73,6 +73,7 @@ Task<StoredTurn> Service::record_turn(ExternalTurn t) {
     turn.conversation_id = row.id;
     fresh = std::move(row);
   }
+  const storage::TurnRow written = turn;
   auto write = [turn = std::move(turn), fresh = std::move(fresh)](storage::Connection& c) mutable
       -> core::Result<StoredTurn> {
     auto earlier = storage::ChatRepository::turn_conversation(c, turn.id);
@@ -91,7 +92,27 @@ Task<StoredTurn> Service::record_turn(ExternalTurn t) {
     if (auto st = storage::ChatRepository::add_turn(c, turn); !st) return std::move(st).error();
     return StoredTurn{turn.conversation_id, turn.id, false};
   };
-  co_return co_await db_.write(std::move(write));
+  auto stored = co_await db_.write(std::move(write));
+  if (stored && !stored->existed) {
+    storage::TurnRow row = written;
+    row.conversation_id = stored->conversation_id;
+    notify(row, t.key_id);
+  }
+  co_return stored;
+}
+
+void Service::notify(const storage::TurnRow& turn, const std::string& owner) {
+  if (!on_message_) return;
+  boost::json::object m;
+  m["id"] = turn.id;
+  m["conversation_id"] = turn.conversation_id;
+  m["role"] = "assistant";
+  m["question"] = turn.question;
+  m["content"] = turn.answer;
+  m["model"] = turn.model;
+  m["finish_reason"] = turn.finish_reason;
+  m["created_at"] = turn.created_at;
+  on_message_(turn.conversation_id, owner, std::move(m));
 }
 
 }  // namespace sb::chat

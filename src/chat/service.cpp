@@ -646,6 +646,7 @@ Task<Reply> Service::ask(Ask ask, const Events* events) {
     fresh = std::move(*conversation);
     fresh->created_at = fresh->updated_at = turn.created_at;
   }
+  const storage::TurnRow written = turn;
   auto store_turn = [turn = std::move(turn), fresh = std::move(fresh)](storage::Connection& c) mutable
       -> core::Result<std::pair<std::string, std::string>> {
     if (fresh) {
@@ -664,6 +665,11 @@ Task<Reply> Service::ask(Ask ask, const Events* events) {
   auto stored = co_await db_.write(std::move(store_turn));
   if (!stored) co_return std::move(stored).error();
   reply.conversation_id = stored->first;
+  {
+    storage::TurnRow row = written;
+    row.conversation_id = stored->first;
+    notify(row, owner);
+  }
   reply.total_ms = ms_since(t0);  // (with the turn's write: Server-Timing counts it)
   metrics_->turns.with({label, reply.sources.empty() ? "no_sources" : "answered"}).inc();
   metrics_->own.with({label}).observe(std::max(0.0, reply.total_ms - reply.upstream_ms) / 1000.0);

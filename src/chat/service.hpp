@@ -155,6 +155,12 @@ class Service {
   Task<Memory> memory(const ExternalTurn& where, int last);
   Task<StoredTurn> record_turn(ExternalTurn turn);
 
+  // Before serving: told each turn stored (by a chat or record_turn), for live events
+  // (message.created): the conversation, its owner key, and the message.
+  using OnMessage = std::function<void(const std::string& conversation_id, const std::string& owner,
+                                       boost::json::object message)>;
+  void on_message(OnMessage f) { on_message_ = std::move(f); }
+
   // Retention (chat.retention_days, chat.purge_after_days): one pass. Returns (expired, purged).
   Task<std::pair<std::int64_t, std::int64_t>> sweep();
 
@@ -169,6 +175,8 @@ class Service {
   // The answer's cache key, or "" when it may not be cached (no cache, no_store, temperature).
   std::string cache_key(const Ask& ask, const std::vector<Exchange>& memory) const;
 
+  void notify(const storage::TurnRow& turn, const std::string& owner);
+  OnMessage on_message_;
   storage::Database& db_;
   knowledge::Store& store_;
   gateway::Gateway& gateway_;

@@ -69,6 +69,24 @@ class StreamWriter {
 
 using StreamProducer = std::function<boost::asio::awaitable<void>(StreamWriter&)>;
 
+// A WebSocket connection (RFC 6455) after the upgrade; text messages. One read and one write
+// (or close) may be pending at a time. Pings are answered and sent by the server.
+class WebSocket {
+ public:
+  virtual ~WebSocket() = default;
+  // The next text message; nullopt when the peer closed, the connection failed or a message was
+  // over the size limit (then the connection is closed with 1009).
+  virtual boost::asio::awaitable<std::optional<std::string>> read() = 0;
+  // false: the connection is gone.
+  virtual boost::asio::awaitable<bool> write(std::string_view text) = 0;
+  // Sends a close frame (code, reason) and waits for the peer's, at most a few seconds.
+  virtual boost::asio::awaitable<void> close(int code, std::string_view reason) = 0;
+  // Ends the connection now, whatever is pending (call on the connection's executor).
+  virtual void abort() = 0;
+};
+
+using WebSocketHandler = std::function<boost::asio::awaitable<void>(WebSocket&)>;
+
 struct Response {
   int status = 200;
   std::string content_type = "application/json";
@@ -79,6 +97,9 @@ struct Response {
   StreamProducer stream;
   // Close the connection after this response.
   bool close = false;
+  // When set (with status 101): a WebSocket upgrade request is accepted and the handler runs on
+  // the connection; a request that is not an upgrade gets 426.
+  WebSocketHandler websocket;
 
   static Response json(int status, std::string body);
   static Response error(const core::Error& e);

@@ -14,9 +14,11 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
 
 #include <algorithm>
 #include <array>
@@ -55,6 +57,54 @@ constexpr milliseconds kWatchTick(200);
 constexpr std::size_t kReadSize = 8192;
 
 std::string_view sv(beast::string_view s) { return {s.data(), s.size()}; }
+
+constexpr std::size_t kMaxWebSocketMessage = 64 * 1024;
+
+// http::WebSocket over Beast, on the connection's socket.
+class BeastWebSocket final : public WebSocket {
+ public:
+  explicit BeastWebSocket(tcp::socket& socket) : ws_(socket) {
+    beast::websocket::stream_base::timeout t;
+    t.handshake_timeout = std::chrono::seconds(10);
+    t.idle_timeout = std::chrono::seconds(60);  // a ping after 30 s of silence; gone after 60
+    t.keep_alive_pings = true;
+    ws_.set_option(t);
+    ws_.set_option(beast::websocket::stream_base::decorator(
+        [](beast::websocket::response_type& r) { r.set(bhttp::field::server, "switchboard"); }));
+    ws_.read_message_max(kMaxWebSocketMessage);
+    ws_.text(true);
+  }
+  beast::websocket::stream<tcp::socket&>& stream() { return ws_; }
+
+  awaitable<std::optional<std::string>> read() override {
+    for (;;) {
+      buf_.clear();
+      auto [ec, n] = co_await ws_.async_read(buf_, kTuple);
+      if (ec) co_return std::nullopt;
+      if (ws_.got_text()) co_return beast::buffers_to_string(buf_.data());
+      // (binary messages are not part of the protocol: ignored)
+    }
+  }
+  awaitable<bool> write(std::string_view text) override {
+    auto [ec, n] = co_await ws_.async_write(asio::buffer(text.data(), text.size()), kTuple);
+    co_return !ec;
+  }
+  awaitable<void> close(int code, std::string_view reason) override {
+    beast::websocket::close_reason why(static_cast<beast::websocket::close_code>(code));
+    why.reason = std::string(reason.substr(0, 123));
+    auto [ec] = co_await ws_.async_close(why, kTuple);
+    (void)ec;
+  }
+  void abort() override {
+    boost::system::error_code ec;
+    ws_.next_layer().shutdown(tcp::socket::shutdown_both, ec);
+    ws_.next_layer().close(ec);
+  }
+
+ private:
+  beast::websocket::stream<tcp::socket&> ws_;
+  beast::flat_buffer buf_;
+};
 
 const std::string& http_date() {
   thread_local std::time_t last = 0;
@@ -600,6 +650,29 @@ awaitable<bool> Server::Impl::serve_one(Conn& c, beast::flat_buffer& buf) {
   if (buf.size() == 0) c.watch = req.cancel;
   Response res = co_await dispatch(req, route);
   c.watch.reset();
+  if (res.websocket && res.status == 101) {
+    if (!beast::websocket::is_upgrade(msg)) {
+      Error e(ErrorKind::bad_request, "this endpoint speaks WebSocket: send a GET with Upgrade: websocket");
+      e.http_status = 426;
+      res = Response::error(e);
+      res.header("Upgrade", "websocket");
+    } else {
+      // The connection is the WebSocket's from now on, and ends with it.
+      gate.finish(req, 101);
+      BeastWebSocket ws(c.socket);
+      auto [ec] = co_await ws.stream().async_accept(msg, kTuple);
+      if (!ec) {
+        try {
+          co_await res.websocket(ws);
+        } catch (const std::exception& e) {
+          log::error("websocket handler threw", {{"request_id", req.request_id}, {"error", std::string(e.what())}});
+        }
+      }
+      m.in_flight.add(-1);
+      m.record(method_label(msg.method()), route, 101, t0, bytes_in, 0, req.request_id, req.path);
+      co_return false;
+    }
+  }
   const bool keep = msg.keep_alive() && !res.close && !draining.load();
   // A whole answer is settled (usage, limits) before the client can see it; a stream after it ends.
   const bool streamed = res.stream && !head;

@@ -333,6 +333,7 @@ Task<std::vector<Queue::Enqueued>> Service::submit_many(std::vector<Submit> batc
     any = true;
     m_->enqueued.inc();
     log_state(e.job, "queued");
+    if (on_event_) on_event_(e.job);
   }
   if (any) wake_dispatcher();
   co_return r;
@@ -394,6 +395,7 @@ void Service::unwatch(const std::string& id, const std::shared_ptr<Watcher>& w) 
 }
 
 void Service::publish(const Job& job) {
+  if (on_event_) on_event_(job);
   std::vector<std::shared_ptr<Watcher>> ws;
   {
     std::lock_guard lock(watch_mu_);

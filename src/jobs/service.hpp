@@ -91,6 +91,10 @@ class Service {
       const Job& job, std::shared_ptr<core::CancelSignal> cancel, std::shared_ptr<core::RequestContext> meter)>;
   void set_handler(std::string type, Handler h) { handlers_[std::move(type)] = std::move(h); }
 
+  // Before start(): told every status a job reaches (queued on submission, processing, a retry
+  // or deferral queued again, the terminal one), from any thread (the live event bus).
+  void set_on_event(std::function<void(const Job&)> f) { on_event_ = std::move(f); }
+
   // Reads the queue's state and starts the loops. Jobs left processing by an earlier run are
   // queued again at once.
   void start();
@@ -121,6 +125,7 @@ class Service {
  private:
   MeterFor meter_for_;
   std::map<std::string, Handler> handlers_;
+  std::function<void(const Job&)> on_event_;
   struct Metrics;
   boost::asio::awaitable<void> dispatch_loop();
   boost::asio::awaitable<void> sweep_loop();

@@ -112,19 +112,6 @@ bool has_step(const json::object& req, std::string_view step) {
   return false;
 }
 
-json::object message_event(const chat::StoredTurn& stored, const std::string& job_id, const Answer& a,
-                           const std::string& target) {
-  json::object e;
-  e["type"] = "message.created";
-  e["conversation_id"] = stored.conversation_id;
-  e["message_id"] = stored.message_id;
-  e["job_id"] = job_id;
-  e["role"] = "assistant";
-  e["content"] = a.content;
-  e["model"] = target;
-  return e;
-}
-
 void put_optional(json::object& o, const char* key, const json::object& req) {
   if (const auto* v = req.if_contains(key)) o[key] = *v;
 }
@@ -381,7 +368,6 @@ awaitable<core::Result<jobs::Service::Handled>> Pipeline::run(const jobs::Job& j
     if (stored->existed) s["existed"] = true;
     result["conversation_id"] = stored->conversation_id;
     result["message_id"] = stored->message_id;
-    if (on_message_ && !stored->existed) on_message_(stored->conversation_id, message_event(*stored, job.id, answer, target));
   }
   put_optional(result, "session_id", req);
   put_optional(result, "user", req);

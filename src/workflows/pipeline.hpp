@@ -48,14 +48,9 @@ std::string default_pipeline_route(const core::Config& config, gateway::Gateway&
 
 class Pipeline {
  public:
-  // A stored message's event (message.created), for live subscribers.
-  using OnMessage = std::function<void(const std::string& conversation_id, const boost::json::object& event)>;
-
   // All must outlive the pipeline; compressor may be null.
   Pipeline(gateway::Gateway& gateway, IntentRouter& intents, chat::Service& chat, Compressor* compressor,
            int memory_turns);
-
-  void on_message(OnMessage f) { on_message_ = std::move(f); }
 
   // Runs the job (its request as check_pipeline left it).
   boost::asio::awaitable<core::Result<jobs::Service::Handled>> run(const jobs::Job& job,
@@ -68,7 +63,6 @@ class Pipeline {
   chat::Service& chat_;
   Compressor* compressor_;
   int memory_turns_;
-  OnMessage on_message_;
 };
 
 }  // namespace sb::workflows
