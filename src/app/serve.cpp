@@ -228,6 +228,8 @@ int serve(const core::Config& config, std::function<core::Config()> reload) {
   // Live events: job status changes and stored messages, for /api/v1/events and /api/v1/ws.
   core::EventBus event_bus;
   deps.events = &event_bus;
+  deps.event_limits.max_events = static_cast<std::size_t>(config.events.max_pending_events);
+  deps.event_limits.max_bytes = static_cast<std::size_t>(config.events.max_pending_bytes);
   chat_service.on_message([&event_bus](const std::string& conversation, const std::string& owner, json::object m) {
     event_bus.publish(api::message_event(conversation, owner, std::move(m)));
   });

@@ -252,6 +252,11 @@ const std::vector<KeyDef>& schema() {
                  "Empty = the first intent route, else the first model GET /v1/models lists."),
       int_key("workflows", "pipeline_memory_turns", &Config::workflows, &WorkflowsConfig::pipeline_memory_turns, 0,
               100, "Earlier exchanges of the conversation a pipeline job sends with the message."),
+      int_key("events", "max_pending_events", &Config::events, &EventsConfig::max_pending_events, 1, 1000000,
+              "Events waiting for one live subscriber (SSE or WebSocket); one that falls further behind is "
+              "dropped with the reason."),
+      int_key("events", "max_pending_bytes", &Config::events, &EventsConfig::max_pending_bytes, 1024, 1LL << 32,
+              "Bytes of events waiting for one live subscriber before it is dropped."),
       bool_key("cache", "enabled", &Config::cache, &CacheConfig::enabled,
                "The response cache for assistants' answers (off: every turn asks the model)."),
       int_key("cache", "max_bytes", &Config::cache, &CacheConfig::max_bytes, 0, 1LL << 40,

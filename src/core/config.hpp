@@ -82,6 +82,12 @@ struct WorkflowsConfig {
   int pipeline_memory_turns = 10;   // stored exchanges of the conversation sent with the message
 };
 
+// [events]: live event subscribers' mailboxes.
+struct EventsConfig {
+  int max_pending_events = 1024;           // waiting for one subscriber; more and it is dropped
+  std::int64_t max_pending_bytes = 1 << 20;
+};
+
 struct CacheConfig {
   bool enabled = true;                         // the response cache (assistants' answers)
   std::int64_t max_bytes = 64LL * 1024 * 1024;  // least recently used out first beyond this
@@ -241,6 +247,7 @@ struct Config {
   AuditConfig audit;
   ChatConfig chat;
   WorkflowsConfig workflows;
+  EventsConfig events;
   CacheConfig cache;
   std::vector<ProviderConfig> providers;
   std::vector<RouteConfig> routes;
