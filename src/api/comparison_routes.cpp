@@ -82,11 +82,8 @@ core::Result<workflows::Comparison> parse(const json::object& body, std::vector<
   }
   auto mode = get_string(body, "processing_mode");
   if (!mode) return std::move(mode).error();
-  if (*mode && **mode != "immediate") {
-    return Error(ErrorKind::invalid_field,
-                 **mode == "queue_if_unavailable"
-                     ? "'processing_mode': queue_if_unavailable is not available for comparisons yet; use immediate"
-                     : "'processing_mode' must be \"immediate\"",
+  if (*mode && **mode != "immediate" && **mode != "queue_if_unavailable") {
+    return Error(ErrorKind::invalid_field, "'processing_mode' must be \"immediate\" or \"queue_if_unavailable\"",
                  "processing_mode");
   }
   const auto* m = body.if_contains("model");
@@ -113,25 +110,36 @@ core::Result<workflows::Comparison> parse(const json::object& body, std::vector<
   return c;
 }
 
-awaitable<void> judge(std::shared_ptr<Judge> j, const workflows::Comparison& c, gateway::Gateway& gw, Request& req) {
+// Who asks: a request (its context makes each judge a leg) or a job (its meter is told the usage).
+struct Caller {
+  std::string request_id;
+  std::shared_ptr<core::RequestContext> context;
+  std::shared_ptr<core::CancelSignal> cancel;
+  bool job = false;
+};
+
+awaitable<void> judge(std::shared_ptr<Judge> j, const workflows::Comparison& c, gateway::Gateway& gw, const Caller& who) {
   const auto start = Clock::now();
   json::object body = workflows::comparison_request(c);
   body["model"] = j->model;
   const std::string raw_body = core::to_json(body);
   auto targets = gw.resolve(j->model);
+  std::shared_ptr<core::RequestContext> usage_to;  // a job's meter: told the usage, not settled here
   if (!targets) {
     j->error = std::move(targets).error();
-  } else if (req.context) {
-    auto m = req.context->leg(j->model, raw_body);
+  } else if (who.job) {
+    usage_to = who.context;
+  } else if (who.context) {
+    auto m = who.context->leg(j->model, raw_body);
     if (!m) j->error = std::move(m).error();
     else j->meter = std::move(*m);
   }
   while (!j->error && j->attempts < kAttempts) {
     ++j->attempts;
-    gateway::ChatCall call{body, "", req.request_id};
+    gateway::ChatCall call{body, "", who.request_id};
     call.raw = raw_body;
-    call.meter = j->meter;
-    call.cancel = req.cancel;
+    call.meter = j->meter ? j->meter : usage_to;
+    call.cancel = who.cancel;
     gateway::Outcome outcome;
     auto r = co_await gw.chat(std::move(call), *targets, outcome);
     j->outcome = outcome;
@@ -197,20 +205,17 @@ std::string error_answer(const Judge& j) {
   return core::to_json(e);
 }
 
-awaitable<Response> compare(Request& req, gateway::Gateway& gw) {
-  auto body = parse_json_object(req.body);
-  if (!body) co_return Response::error(body.error());
-  std::vector<std::string> models;
-  auto c = parse(*body, models);
-  if (!c) co_return Response::error(c.error());
-  const bool several = body->contains("models");
+// The comparison a body asks for, run: the answer's status and body.
+awaitable<Response> run_comparison(const json::object& body, const workflows::Comparison& c,
+                                   const std::vector<std::string>& models, gateway::Gateway& gw, const Caller& who) {
+  const bool several = body.contains("models");
   std::vector<std::shared_ptr<Judge>> judges;
   std::vector<workflows::Task> tasks;
   for (auto& m : models) {
     auto j = std::make_shared<Judge>();
     j->model = m;
     judges.push_back(j);
-    tasks.push_back([j, &c, &gw, &req]() -> awaitable<void> { co_await judge(j, *c, gw, req); });
+    tasks.push_back([j, &c, &gw, &who]() -> awaitable<void> { co_await judge(j, c, gw, who); });
   }
   co_await workflows::run_all(std::move(tasks));
 
@@ -239,13 +244,13 @@ awaitable<Response> compare(Request& req, gateway::Gateway& gw) {
   agreement["judged"] = judged;
   std::string top;
   int best = 0;
-  for (const auto& label : c->labels) {
+  for (const auto& label : c.labels) {
     if (votes[label] > best) {
       best = votes[label];
       top = label;
     }
   }
-  const bool tie = judged > 0 && votes[c->labels[0]] == votes[c->labels[1]];
+  const bool tie = judged > 0 && votes[c.labels[0]] == votes[c.labels[1]];
   agreement["winner"] = judged == 0 || tie ? json::value(nullptr) : json::value(top);
   agreement["share"] = judged ? static_cast<double>(best) / judged : 0.0;
   agreement["unanimous"] = judged > 0 && best == judged;
@@ -256,9 +261,114 @@ awaitable<Response> compare(Request& req, gateway::Gateway& gw) {
   co_return Response::json(200, core::to_json(out));
 }
 
+// A comparison as a job: the body without processing_mode.
+jobs::Submit comparison_job(json::object body, const Request& req) {
+  body.erase("processing_mode");
+  jobs::Submit s;
+  s.type = "comparison";
+  s.request = core::to_json(body);
+  if (req.context && !req.context->key_id.empty()) s.key_id = req.context->key_id;
+  return s;
+}
+
+bool all_open(gateway::Gateway& gw, const std::vector<std::string>& models) {
+  for (const auto& m : models) {
+    auto t = gw.resolve(m);
+    if (!t || !gw.all_open(*t)) return false;
+  }
+  return true;
+}
+
+awaitable<Response> compare(Request& req, gateway::Gateway& gw, jobs::Service* jobs) {
+  auto body = parse_json_object(req.body);
+  if (!body) co_return Response::error(body.error());
+  std::vector<std::string> models;
+  auto c = parse(*body, models);
+  if (!c) co_return Response::error(c.error());
+  const auto* mode = body->if_contains("processing_mode");
+  const bool queue = mode && mode->is_string() && mode->get_string() == "queue_if_unavailable";
+  if (queue && !jobs) {
+    co_return Response::error(Error(ErrorKind::invalid_field,
+                                    "'processing_mode': queue_if_unavailable needs the job queue (jobs.enabled)",
+                                    "processing_mode"));
+  }
+  // Every judge's targets are open-circuited: queued (202 + job), or 503 at once (immediate).
+  if (queue && all_open(gw, models)) co_return co_await enqueue_job(*jobs, comparison_job(std::move(*body), req));
+  Caller who{req.request_id, req.context, req.cancel, false};
+  co_return co_await run_comparison(*body, *c, models, gw, who);
+}
+
+constexpr std::size_t kMaxPairs = 1000;
+
+// POST /api/v1/comparison/batch {pairs: [{a, b, instructions?, labels?}], model | models,
+// instructions?, labels?, temperature?}: one job per pair.
+awaitable<Response> compare_batch(Request& req, gateway::Gateway& gw, jobs::Service& jobs) {
+  auto body = parse_json_object(req.body);
+  if (!body) co_return Response::error(body.error());
+  const auto* pairs = body->if_contains("pairs");
+  if (!pairs || !pairs->is_array() || pairs->get_array().empty() || pairs->get_array().size() > kMaxPairs) {
+    co_return Response::error(Error(ErrorKind::invalid_field, "'pairs' must be an array of 1 to 1000 {a, b}", "pairs"));
+  }
+  std::vector<jobs::Submit> batch;
+  for (std::size_t i = 0; i < pairs->get_array().size(); ++i) {
+    const std::string at = "pairs[" + std::to_string(i) + "]";
+    const auto* pair = pairs->get_array()[i].if_object();
+    if (!pair) co_return Response::error(Error(ErrorKind::invalid_field, "'" + at + "' must be {a, b}", at));
+    json::object one;
+    for (const char* k : {"model", "models", "instructions", "labels", "temperature"}) {
+      if (const auto* v = body->if_contains(k)) one[k] = *v;
+    }
+    for (const auto& [k, v] : *pair) one[k] = v;  // a pair's own instructions or labels win
+    std::vector<std::string> models;
+    auto c = parse(one, models);
+    if (!c) {
+      Error e = c.error();
+      if (!e.param.empty() && e.param != "model" && e.param != "models" && e.param != "temperature") e.param = at + "." + e.param;
+      co_return Response::error(e);
+    }
+    batch.push_back(comparison_job(std::move(one), req));
+  }
+  auto r = co_await jobs.submit_many(std::move(batch));
+  if (!r) co_return Response::error(r.error());
+  json::array data;
+  for (const auto& e : *r) data.push_back(jobs::status_object(e.job, false));
+  json::object out;
+  out["object"] = "list";
+  out["data"] = std::move(data);
+  co_return Response::json(202, core::to_json(out));
+}
+
 }  // namespace
 
-void register_comparison_routes(http::Router& router, gateway::Gateway& gw) {
+awaitable<core::Result<jobs::Service::Handled>> run_comparison_job(gateway::Gateway& gw, const jobs::Job& job,
+                                                                   std::shared_ptr<core::CancelSignal> cancel,
+                                                                   std::shared_ptr<core::RequestContext> meter) {
+  auto body = parse_json_object(job.request);
+  if (!body) co_return std::move(body).error();
+  std::vector<std::string> models;
+  auto c = parse(*body, models);
+  if (!c) co_return std::move(c).error();
+  Caller who{job.id, std::move(meter), std::move(cancel), true};
+  Response r = co_await run_comparison(*body, *c, models, gw, who);
+  if (r.status != 200) {
+    // The job fails (or is retried) with the answer's error, its raw output kept.
+    Error e(r.status == 502 ? ErrorKind::upstream_error : ErrorKind::unavailable, "the comparison failed", {}, "comparison");
+    boost::system::error_code ec;
+    json::value v = json::parse(r.body, ec);
+    if (!ec && v.is_object() && v.as_object().contains("error") && v.as_object()["error"].is_object()) {
+      if (const auto* m = v.as_object()["error"].as_object().if_contains("message"); m && m->is_string()) {
+        e.message = std::string(m->get_string());
+      }
+    }
+    e.http_status = r.status;
+    co_return e;
+  }
+  jobs::Service::Handled out;
+  out.body = std::move(r.body);
+  co_return out;
+}
+
+void register_comparison_routes(http::Router& router, gateway::Gateway& gw, jobs::Service* jobs) {
   Schema schema{{},
                 {{"a", Type::string},
                  {"b", Type::string},
@@ -270,9 +380,29 @@ void register_comparison_routes(http::Router& router, gateway::Gateway& gw) {
                  {"models[]", Type::any},
                  {"temperature", Type::number},
                  {"processing_mode", Type::string}}};
-  add(router, "POST", "/api/v1/comparison", schema, [&gw](Request& req) -> awaitable<Response> {
-    co_return co_await compare(req, gw);
+  add(router, "POST", "/api/v1/comparison", schema, [&gw, jobs](Request& req) -> awaitable<Response> {
+    co_return co_await compare(req, gw, jobs);
   });
+  if (jobs) {
+    Schema batch{{},
+                 {{"pairs", Type::array},
+                  {"pairs[]", Type::object},
+                  {"pairs[].a", Type::string},
+                  {"pairs[].b", Type::string},
+                  {"pairs[].instructions", Type::string},
+                  {"pairs[].labels", Type::array},
+                  {"pairs[].labels[]", Type::any},
+                  {"instructions", Type::string},
+                  {"labels", Type::array},
+                  {"labels[]", Type::any},
+                  {"model", Type::string},
+                  {"models", Type::array},
+                  {"models[]", Type::any},
+                  {"temperature", Type::number}}};
+    add(router, "POST", "/api/v1/comparison/batch", batch, [&gw, jobs](Request& req) -> awaitable<Response> {
+      co_return co_await compare_batch(req, gw, *jobs);
+    });
+  }
 }
 
 }  // namespace sb::api

@@ -218,6 +218,7 @@ RouteRule route_rule(std::string_view method, std::string_view p) {
   }
   if (p == "/api/v1/chat" || p == "/api/v1/intent" || p == "/api/v1/intent-router-resilient") return {kChat, true, ""};
   if (p == "/api/v1/fanout" || p == "/api/v1/comparison") return {kChat, false, "", true};
+  if (p == "/api/v1/comparison/batch") return {kJobs, false, ""};  // (jobs: the allow-list checks its models)
   if (starts_with(p, "/api/v1/assistants")) {
     if (get) return {kChat, false, ""};
     if (method == "POST") return {kAdmin, false, "assistant.created"};

@@ -79,8 +79,14 @@ boost::asio::awaitable<http::Response> assistant_completion(http::Request& req, 
                                                             boost::json::object body, std::string_view name);
 // POST /api/v1/fanout: one chat request to several models at once, each leg on its own.
 void register_fanout_routes(http::Router& router, gateway::Gateway& gateway);
-// POST /api/v1/comparison: which of two texts is better, by one or several models.
-void register_comparison_routes(http::Router& router, gateway::Gateway& gateway);
+// POST /api/v1/comparison: which of two texts is better, by one or several models; with jobs,
+// processing_mode queue_if_unavailable (202 when every provider is down) and
+// POST /api/v1/comparison/batch.
+void register_comparison_routes(http::Router& router, gateway::Gateway& gateway, jobs::Service* jobs = nullptr);
+// A job of type "comparison" (its request is a comparison body), run.
+boost::asio::awaitable<core::Result<jobs::Service::Handled>> run_comparison_job(
+    gateway::Gateway& gateway, const jobs::Job& job, std::shared_ptr<core::CancelSignal> cancel,
+    std::shared_ptr<core::RequestContext> meter);
 // POST /v1/messages: the Anthropic Messages API over every provider.
 void register_messages_routes(http::Router& router, gateway::Gateway& gateway);
 // The job API (/api/v1/jobs...); with pipeline deps, pipeline jobs and their seed entry point
@@ -109,7 +115,7 @@ inline void register_routes(http::Router& router, Deps deps) {
   if (deps.chat) register_assistant_routes(router, *deps.chat);
   if (deps.gateway) register_messages_routes(router, *deps.gateway);
   if (deps.gateway) register_fanout_routes(router, *deps.gateway);
-  if (deps.gateway) register_comparison_routes(router, *deps.gateway);
+  if (deps.gateway) register_comparison_routes(router, *deps.gateway, deps.jobs);
   if (deps.gateway && deps.jobs) {
     register_job_routes(router, *deps.jobs, *deps.gateway, deps.allow_private_webhooks, deps.max_response_bytes,
                         deps.pipeline);

@@ -253,6 +253,10 @@ int serve(const core::Config& config, std::function<core::Config()> reload) {
   workflows::Pipeline pipeline(gateway, intent_router, chat_service, nullptr, config.workflows.pipeline_memory_turns);
   core::Swappable<core::Config> pipeline_config(std::make_shared<const core::Config>(gateway_config));
   if (job_service) {
+    job_service->set_handler("comparison", [&gateway](const jobs::Job& job, std::shared_ptr<core::CancelSignal> cancel,
+                                                      std::shared_ptr<core::RequestContext> meter) {
+      return api::run_comparison_job(gateway, job, std::move(cancel), std::move(meter));
+    });
     job_service->set_handler("pipeline", [&pipeline](const jobs::Job& job, std::shared_ptr<core::CancelSignal> cancel,
                                                      std::shared_ptr<core::RequestContext> meter) {
       return pipeline.run(job, std::move(cancel), std::move(meter));

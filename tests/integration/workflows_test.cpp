@@ -772,5 +772,77 @@ TEST_F(PipelineTest, AKilledServerFinishesThePipelineOnceAfterARestart) {
   EXPECT_EQ(conv.at("turns"), 1);
 }
 
+TEST(ComparisonJobs, QueueIfUnavailableQueuesWhenEveryProviderIsDownAndImmediateFailsFast) {
+  FakeUpstream up;
+  Server server({.config_toml = "[gateway]\nmax_retries = 0\nbreaker_min_calls = 1\nbreaker_open_ms = 600\n"
+                                "[[providers]]\nname = \"oa\"\ntype = \"openai\"\nbase_url = \"" + up.url() + "/v1\"\n"});
+  auto compare = [&](const std::string& extra) {
+    return http(server.port(), "POST", "/api/v1/comparison", "{" + kPair + R"(,"model":"oa/gpt")" + extra + "}", kJson);
+  };
+  up.push(failing(500, "down"));
+  auto first = compare("");
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->status, 502) << first->body;  // the failure that opens the circuit
+  auto fast = compare(R"(,"processing_mode":"immediate")");
+  EXPECT_EQ(fast->status, 503) << fast->body;
+  EXPECT_EQ(up.received().size(), 1u);  // (nothing was called)
+  auto queued = compare(R"(,"processing_mode":"queue_if_unavailable")");
+  ASSERT_EQ(queued->status, 202) << queued->body;
+  auto job = json::parse(queued->body);
+  EXPECT_EQ(job.at("type"), "comparison");
+  const std::string id(job.at("id").as_string());
+  // When the circuit lets a call through again, the job judges.
+  up.set_default(answer(judgment("Essay B", kWhy, "3.5")));
+  auto st = wait_job(server.port(), id, std::chrono::milliseconds(20000));
+  ASSERT_EQ(st.at("status"), "completed") << json::serialize(st);
+  auto res = json::parse(http(server.port(), "GET", "/api/v1/results/" + id)->body);
+  EXPECT_EQ(res.at("object"), "comparison");
+  EXPECT_EQ(res.at("winner"), "Essay B");
+  EXPECT_DOUBLE_EQ(res.at("confidence_normalized").to_number<double>(), 0.625);
+  // Available: queue_if_unavailable answers at once.
+  auto now = compare(R"(,"processing_mode":"queue_if_unavailable")");
+  EXPECT_EQ(now->status, 200) << now->body;
+  EXPECT_EQ(compare(R"(,"processing_mode":"later")")->status, 400);
+}
+
+TEST(ComparisonJobs, ABatchIsOneJobPerPairEachJudgedFreshly) {
+  FakeUpstream up;
+  up.set_default(answer(judgment("Essay A", kWhy, "4")));
+  Server server({.config_toml = "[[providers]]\nname = \"oa\"\ntype = \"openai\"\nbase_url = \"" + up.url() + "/v1\"\n"});
+  const std::string pair = R"({"a":"Cats purr.","b":"Dogs."})";
+  auto r = http(server.port(), "POST", "/api/v1/comparison/batch",
+                R"({"model":"oa/gpt","instructions":"Which is kinder?","pairs":[)" + pair + "," + pair + "," +
+                    R"({"a":"x","b":"y","labels":["Essay A","Other"]}]})",
+                kJson);
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 202) << r->body;
+  const auto answer_json = json::parse(r->body);
+  const auto& data = answer_json.at("data").as_array();
+  ASSERT_EQ(data.size(), 3u);
+  std::vector<json::value> results;
+  for (const auto& j : data) {
+    auto st = wait_job(server.port(), std::string(j.at("id").as_string()));
+    EXPECT_EQ(st.at("type"), "comparison");
+    results.push_back(json::parse(http(server.port(), "GET", "/api/v1/results/" + std::string(j.at("id").as_string()))->body));
+  }
+  EXPECT_EQ(results[0].at("winner"), "Essay A");
+  EXPECT_EQ(results[1].at("winner"), "Essay A");
+  EXPECT_EQ(results[2].at("winner"), "Essay A");
+  EXPECT_EQ(up.received().size(), 3u);  // the same pair twice: asked twice (never cached)
+  auto sent = json::parse(up.received().at(0).body);
+  EXPECT_NE(json::serialize(sent).find("Which is kinder?"), std::string::npos);
+
+  auto bad = [&](const std::string& body, const std::string& param) {
+    auto res = http(server.port(), "POST", "/api/v1/comparison/batch", body, kJson);
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, 400) << body << " -> " << res->body;
+    EXPECT_EQ(json::parse(res->body).at("error").at("param"), json::value(param)) << res->body;
+  };
+  bad(R"({"model":"oa/gpt","pairs":[]})", "pairs");
+  bad(R"({"model":"oa/gpt","pairs":[{"a":"x"}]})", "pairs[0].b");
+  bad(R"({"pairs":[{"a":"x","b":"y"}]})", "model");
+  bad(R"({"model":"oa/gpt","pairs":[{"a":"x","b":"y","colour":1}]})", "pairs[0].colour");
+}
+
 }  // namespace
 }  // namespace sbtest
