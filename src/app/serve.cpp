@@ -33,6 +33,7 @@
 #include "core/process.hpp"
 #include "core/version.hpp"
 #include "gateway/gateway.hpp"
+#include "gateway/recorder.hpp"
 #include "api/control_gate.hpp"
 #include "control/keys.hpp"
 #include "control/ledger.hpp"
@@ -122,6 +123,14 @@ int serve(const core::Config& config, std::function<core::Config()> reload) {
   registry.on_collect([&] { pool_pending.set(static_cast<double>(database.pool().pending())); });
 
   const core::Config gateway_config = with_default_provider(config);
+  if (!config.gateway.record_dir.empty()) {
+    if (auto st = gateway::check_record_dir(config.gateway.record_dir); !st) {
+      log::error("refusing to start", {{"error", st.error().message}});
+      log::shutdown();
+      std::fprintf(stderr, "switchboard: %s\n", st.error().message.c_str());
+      return 1;
+    }
+  }
 
   http::ClientOptions client_options;
   http::proxy_from_environment(client_options);
@@ -343,6 +352,10 @@ int serve(const core::Config& config, std::function<core::Config()> reload) {
                           "served without a key. Create the first (admin) key with POST /api/v1/keys to close it"}});
   }
   server.start();
+  if (!config.gateway.record_dir.empty()) {  // (after "listening": the first line says where)
+    log::warn("recording every upstream exchange (gateway.record_dir): for development only",
+              {{"dir", config.gateway.record_dir}});
+  }
   asio::co_spawn(ioc, ledger.run(), asio::detached);
   if (job_service) job_service->start();
   asio::co_spawn(ioc, knowledge_store.start(), asio::detached);

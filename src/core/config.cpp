@@ -272,6 +272,9 @@ const std::vector<KeyDef>& schema() {
       int_key("cors", "max_age_s", &Config::cors, &CorsConfig::max_age_s, 0, 86400,
               "How long a browser may cache a preflight answer."),
 
+      string_key("gateway", "record_dir", &Config::gateway, &GatewayConfig::record_dir, {},
+                 "Development recorder: every upstream request and response (whole or streamed) is written "
+                 "there as one JSON file, keys removed. Empty = off. Refused at start when others may write it."),
       int_key("gateway", "request_timeout_ms", &Config::gateway, &GatewayConfig::request_timeout_ms,
               100, kMaxMs,
               "Deadline for one client request across all attempts, backoffs and fallbacks (for "

@@ -138,6 +138,7 @@ struct GatewayConfig {
   int breaker_min_calls = 5;
   int breaker_window_ms = 60000;
   int breaker_open_ms = 30000;
+  std::string record_dir;  // "" = off; else every upstream exchange is written there as JSON
 };
 
 // [jobs]: the durable asynchronous job queue.
@@ -190,6 +191,7 @@ struct ProviderConfig {
   std::string api_key_env;  // environment variable holding the key ("" = no key)
   std::string api_key;      // read from api_key_env at load; never printed
   int timeout_ms = 60000;   // connect + first byte
+  std::string record_dir;   // gateway.record_dir, copied here by the gateway (not a config key)
   std::vector<std::pair<std::string, std::string>> headers;  // extra headers on every call
   std::vector<std::string> models;  // allow-list; empty = any model
   int job_concurrency = 0;  // jobs whose first target is this provider running at once; 0 = any

@@ -117,7 +117,8 @@ Gateway::~Gateway() = default;
 std::shared_ptr<const Gateway::Table> Gateway::make_table(const core::Config& config) {
   auto t = std::make_shared<Table>();
   t->routes = config.routes;
-  for (const auto& p : config.providers) {
+  for (core::ProviderConfig p : config.providers) {
+    p.record_dir = config.gateway.record_dir;
     if (p.type == "mock") {
       t->providers.push_back(make_mock_provider(p));
     } else if (p.type == "anthropic") {

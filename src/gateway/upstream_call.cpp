@@ -6,6 +6,7 @@
 #include "core/text.hpp"
 #include "gateway/json_check.hpp"
 #include "gateway/provider.hpp"
+#include "gateway/recorder.hpp"
 #include "http/sse.hpp"
 
 namespace sb::gateway {
@@ -23,7 +24,17 @@ core::Error tag(const core::ProviderConfig& provider, core::Error e) {
 
 awaitable<core::Result<std::string>> fetch_json(http::Client& client, const core::ProviderConfig& provider,
                                                 http::ClientRequest request, Answer answer) {
+  Recording rec = start_recording(provider, request);
   auto res = co_await client.fetch(std::move(request));
+  if (rec.provider) {
+    if (res) {
+      record_response(rec, *res);
+      record_body(rec, res->body);
+    } else {
+      rec.error = res.error().message;
+    }
+    finish_recording(rec);
+  }
   if (!res) co_return tag(provider, std::move(res).error());
   if (res->status / 100 != 2) {
     co_return upstream_http_error(provider, res->status, res->body, res->header("retry-after"));
@@ -54,11 +65,13 @@ awaitable<core::Status> stream_events(http::Client& client, const core::Provider
   core::Status failure;
   std::vector<std::string> events;
   std::size_t chunks = 0;  // events other than [DONE]
+  Recording rec = start_recording(provider, request);
   auto res = co_await client.stream(
       std::move(request),
       [&](const http::ClientResponse& head) {
         status = head.status;
         retry_after = std::string(head.header("retry-after"));
+        record_response(rec, head);
       },
       [&](std::string_view data) -> awaitable<bool> {
         if (status / 100 != 2) {
@@ -66,7 +79,10 @@ awaitable<core::Status> stream_events(http::Client& client, const core::Provider
           co_return true;
         }
         events.clear();
-        auto st = parser.feed(data, [&](http::SseEvent&& e) { events.push_back(std::move(e.data)); });
+        auto st = parser.feed(data, [&](http::SseEvent&& e) {
+          add_event(rec, e.data);
+          events.push_back(std::move(e.data));
+        });
         if (!st) {
           failure = tag(provider, std::move(st).error());
           co_return false;
@@ -81,6 +97,12 @@ awaitable<core::Status> stream_events(http::Client& client, const core::Provider
         }
         co_return true;
       });
+  if (rec.provider) {
+    if (!res) rec.error = res.error().message;
+    if (!failure) rec.error = failure.error().message;
+    if (status / 100 != 2) record_body(rec, error_body);
+    finish_recording(rec);
+  }
   if (!failure) co_return failure;
   if (!res) co_return tag(provider, std::move(res).error());
   if (status / 100 != 2) co_return upstream_http_error(provider, status, error_body, retry_after);

@@ -5,7 +5,10 @@
 #include <boost/json/serialize.hpp>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <csignal>
+#include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include "fake_upstream.hpp"
@@ -842,6 +845,72 @@ TEST(ComparisonJobs, ABatchIsOneJobPerPairEachJudgedFreshly) {
   bad(R"({"model":"oa/gpt","pairs":[{"a":"x"}]})", "pairs[0].b");
   bad(R"({"pairs":[{"a":"x","b":"y"}]})", "model");
   bad(R"({"model":"oa/gpt","pairs":[{"a":"x","b":"y","colour":1}]})", "pairs[0].colour");
+}
+
+// --- the recorder ------------------------------------------------------------------------
+
+TEST(Recorder, WritesEachUpstreamExchangeAsOneJsonFileWithoutTheKey) {
+  FakeUpstream up;
+  TempDir dir;
+  const std::string rec = dir.path() + "/recordings";
+  Server server({.env = {{"SB_K", "sk-very-secret-123"}},
+                 .config_toml = "[gateway]\nrecord_dir = \"" + rec + "\"\n"
+                                "[[providers]]\nname = \"oa\"\ntype = \"openai\"\nbase_url = \"" + up.url() +
+                                "/v1\"\napi_key_env = \"SB_K\"\n"});
+  up.push(completion("whole answer"));
+  auto r = http(server.port(), "POST", "/v1/chat/completions",
+                R"({"model":"oa/gpt","messages":[{"role":"user","content":"hello recorder"}]})", kJson);
+  ASSERT_EQ(r->status, 200) << r->body;
+  up.push(sse({delta("streamed "), delta("answer")}));
+  auto s = http(server.port(), "POST", "/v1/chat/completions",
+                R"({"model":"oa/gpt","stream":true,"messages":[{"role":"user","content":"stream it"}]})", kJson);
+  ASSERT_EQ(s->status, 200) << s->body;
+  std::vector<std::string> files;
+  for (int i = 0; i < 50 && files.size() < 2; ++i) {
+    files.clear();
+    for (const auto& e : std::filesystem::directory_iterator(rec)) files.push_back(e.path().string());
+    if (files.size() < 2) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_EQ(files.size(), 2u);
+  std::sort(files.begin(), files.end());
+  auto read = [](const std::string& f) {
+    std::ifstream in(f);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  for (const auto& f : files) {
+    const std::string text = read(f);
+    EXPECT_EQ(text.find("sk-very-secret-123"), std::string::npos) << text;
+    EXPECT_NE(f.find("-oa.json"), std::string::npos);
+    EXPECT_EQ(std::filesystem::status(f).permissions() & std::filesystem::perms::others_read, std::filesystem::perms::none);
+  }
+  auto whole = json::parse(read(files[0]));
+  EXPECT_EQ(whole.at("provider"), "oa");
+  EXPECT_EQ(whole.at("request").at("method"), "POST");
+  EXPECT_EQ(whole.at("request").at("body").at("messages").at(0).at("content"), "hello recorder");
+  bool removed = false;
+  for (const auto& h : whole.at("request").at("headers").as_array()) {
+    if (h.at(0) == "Authorization") removed = h.at(1) == "[removed]";
+  }
+  EXPECT_TRUE(removed) << whole.at("request").at("headers");
+  EXPECT_EQ(whole.at("response").at("status"), 200);
+  EXPECT_EQ(whole.at("response").at("body").at("choices").at(0).at("message").at("content"), "whole answer");
+  auto streamed = json::parse(read(files[1]));
+  const auto& events = streamed.at("response").at("events").as_array();
+  ASSERT_EQ(events.size(), 3u) << streamed;
+  EXPECT_EQ(events[0].at("choices").at(0).at("delta").at("content"), "streamed ");
+  EXPECT_EQ(events[2], "[DONE]");
+}
+
+TEST(Recorder, ADirectoryOthersCanWriteIsRefusedAtStart) {
+  TempDir dir;
+  const std::string rec = dir.path() + "/open";
+  std::filesystem::create_directories(rec);
+  std::filesystem::permissions(rec, std::filesystem::perms::all);
+  Server server({.config_toml = "[gateway]\nrecord_dir = \"" + rec + "\"\n", .expect_start = false});
+  auto code = server.wait_exit(std::chrono::milliseconds(10000));
+  ASSERT_TRUE(code);
+  EXPECT_NE(*code, 0);
+  EXPECT_NE(server.stderr_text().find("can be written by others"), std::string::npos) << server.stderr_text();
 }
 
 }  // namespace
