@@ -176,6 +176,10 @@ awaitable<void> ws_session(http::WebSocket& ws, core::EventBus& bus, jobs::Servi
 
   bool ok = true;
   while (ok && !s->reader_done) {
+    if (s->sub->closed()) {
+      co_await ws.close(1001, "the server is shutting down");
+      break;
+    }
     if (s->sub->dropped()) {
       const std::string why = dropped_reason(limits);
       co_await ws.close(1008, why);
@@ -263,7 +267,7 @@ void register_event_routes(http::Router& router, core::EventBus& bus, jobs::Serv
     res.stream = [&bus, sub, first, limits](http::StreamWriter& out) -> awaitable<void> {
       const std::string hello = first ? sse(*first) : std::string(": subscribed\n\n");
       bool ok = co_await out.write(hello);
-      while (ok) {
+      while (ok && !sub->closed()) {
         if (sub->dropped()) {
           const std::string bye = "event: dropped\ndata: " + reply("dropped", "", "", dropped_reason(limits)) + "\n\n";
           co_await out.write(bye);

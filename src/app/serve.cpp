@@ -400,6 +400,7 @@ int serve(const core::Config& config, std::function<core::Config()> reload) {
     ledger.stop();
     chat_sweep.cancel();
     hangups.cancel();
+    event_bus.close_all();  // (live event streams end now, not at the end of the grace period)
     server.shutdown(grace, stop_all);
     // Documents still being parsed when the grace period ends are not waited for: their workers
     // are killed (a background upload stays kept and is processed again at start).

@@ -40,6 +40,16 @@ bool Subscription::dropped() const {
   return dropped_;
 }
 
+bool Subscription::closed() const {
+  std::lock_guard lock(mu_);
+  return closed_;
+}
+
+void Subscription::close() {
+  std::lock_guard lock(mu_);
+  closed_ = true;
+}
+
 std::size_t Subscription::pending() const {
   std::lock_guard lock(mu_);
   return queue_.size();
@@ -89,6 +99,18 @@ void EventBus::publish(BusEvent e) {
       std::lock_guard lock(mu_);
       ++dropped_;
     }
+    boost::asio::post(s->wake.get_executor(), [s] { s->wake.cancel(); });
+  }
+}
+
+void EventBus::close_all() {
+  std::vector<std::shared_ptr<Subscription>> subs;
+  {
+    std::lock_guard lock(mu_);
+    subs = subs_;
+  }
+  for (auto& s : subs) {
+    s->close();
     boost::asio::post(s->wake.get_executor(), [s] { s->wake.cancel(); });
   }
 }

@@ -56,6 +56,9 @@ class Subscription {
   std::vector<std::shared_ptr<const BusEvent>> take();
   // The subscriber fell behind (its mailbox overflowed); nothing more is delivered.
   bool dropped() const;
+  // The server is shutting down: the subscriber should end (EventBus::close_all).
+  bool closed() const;
+  void close();
   std::size_t pending() const;
 
   // (the bus) Offers an event: false when it does not match.
@@ -67,6 +70,7 @@ class Subscription {
   std::deque<std::shared_ptr<const BusEvent>> queue_;
   std::size_t bytes_ = 0;
   bool dropped_ = false;
+  bool closed_ = false;
   std::optional<std::string> owner_;  // nullopt: everyone's events
   MailboxLimits limits_;
 };
@@ -79,6 +83,9 @@ class EventBus {
 
   // From any thread.
   void publish(BusEvent e);
+  // Shutdown: every subscription is closed and woken, so streams end instead of holding the
+  // drain until its grace period.
+  void close_all();
 
   std::size_t subscribers() const;
   long long dropped_total() const;  // subscriptions dropped for falling behind
