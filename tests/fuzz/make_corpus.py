@@ -157,3 +157,23 @@ for i, s in enumerate([b'{"model":"openai/gpt-4o","messages":[{"role":"user","co
                        b'1.2.3.4, 10.0.0.2, ::ffff:10.0.0.3', b'"model":', b'"model"  :  "x',
                        b'\xff\xff\xff\xff\xff\xff\xff\x7f\x01\x00\x00\x00\x00\x00\x00\x80\x00\x00\x00\x00\x00\x00\x00\x80\xff']):
     put("control_scan", "seed%d" % i, s)
+
+
+# ---- workflows ------------------------------------------------------------------------------
+workflows = {
+    "intent": '{"intent":"billing","confidence":0.9}',
+    "intent_string_conf": '{"intent":"TECH","confidence":"0.5"}',
+    "intent_fenced": '```json\n{"intent":"tech","confidence":1}\n```',
+    "intent_out_of_range": '{"intent":"billing","confidence":1e308}',
+    "judgment": json.dumps({"winner": "Essay A", "justification": "x" * 60, "confidence": 4.5}),
+    "judgment_letter": json.dumps({"winner": "b", "justification": "y" * 499, "confidence": "1"}),
+    "completion": json.dumps({"choices": [{"message": {"content": '{"intent":"tech","confidence":0}'}}]}),
+    "chat": json.dumps({"model": "support", "messages": [{"role": "user", "content": [{"type": "text", "text": "h\u00e9llo"}]}]}),
+    "pipeline": json.dumps({"message": "hi", "route": "support", "steps": ["classify", "generate", "store"],
+                            "generation": {"temperature": 0.7, "max_tokens": 10}}),
+    "pipeline_bad": json.dumps({"message": "", "steps": ["store", "store"], "compress_rate": 0}),
+    "deep": "[" * 5000,
+    "nan": '{"intent":"billing","confidence":NaN}',
+}
+for name, text in workflows.items():
+    put("workflows", name, text)
