@@ -35,6 +35,7 @@ std::string decision_json(const workflows::IntentDecision& d) {
     out["target"] = d.target;
   }
   out["classifier"] = d.classifier;
+  if (!d.local_method.empty()) out["local_method"] = d.local_method;
   if (!d.fallback_reason.empty()) out["fallback_reason"] = d.fallback_reason;
   out["latency_ms"] = std::chrono::duration<double, std::milli>(d.took).count();
   return core::to_json(out);

@@ -565,6 +565,7 @@ std::string config_example() {
 # strategy = "intent"
 # classifier = "openai/gpt-4o-mini"      # optional LLM classifier (route or provider/model); "" = local BM25 only
 # fallback_intent = "billing"            # when nothing matches; default the first intent
+# embedding_model = ""                   # optional: the local classifier adds embeddings' similarity
 # intents = [{ name = "billing", description = "Invoices and refunds", examples = ["I was charged twice"], target = "smart" }]
 # classifier_timeout_ms = 10000          # then the local classifier answers
 # classifier_failure_percent = 50        # the classifier's own breaker: failure share over

@@ -228,6 +228,7 @@ struct RouteConfig {
   std::vector<IntentConfig> intents;
   std::string classifier;       // route or provider/model; "" = the local classifier only
   std::string fallback_intent;  // when nothing matches; "" = the first intent
+  std::string embedding_model;  // the local classifier adds embeddings' similarity; "" = BM25 only
   int classifier_timeout_ms = 10000;
   int classifier_failure_percent = 50;  // the classifier's own breaker
   int classifier_min_calls = 5;

@@ -99,6 +99,7 @@ void parse_intent_route(const Entry& e, RouteConfig& r) {
   if (e.table().get("targets")) e.fail("targets", "an intent route has no targets: each intent names its target");
   r.classifier = e.str("classifier", "");
   r.fallback_intent = e.str("fallback_intent", "");
+  r.embedding_model = e.str("embedding_model", "");
   r.classifier_timeout_ms = static_cast<int>(e.integer("classifier_timeout_ms", 10000, 100, 600000));
   r.classifier_failure_percent = static_cast<int>(e.integer("classifier_failure_percent", 50, 1, 100));
   r.classifier_min_calls = static_cast<int>(e.integer("classifier_min_calls", 5, 1, 100000));
@@ -202,7 +203,7 @@ void load_gateway_tables(const toml::table& file, Config& c,
       Entry e(*routes->get(i)->as_table(), "routes[" + std::to_string(i) + "]");
       e.check_keys({"name", "strategy", "targets", "intents", "classifier", "fallback_intent", "classifier_timeout_ms",
                     "classifier_failure_percent", "classifier_min_calls", "classifier_window_ms",
-                    "classifier_open_ms", "max_text_chars"});
+                    "classifier_open_ms", "max_text_chars", "embedding_model"});
       RouteConfig r;
       r.name = e.str("name", "", true);
       if (r.name.empty() || r.name.find('/') != std::string::npos) {
@@ -218,7 +219,7 @@ void load_gateway_tables(const toml::table& file, Config& c,
         c.routes.push_back(std::move(r));
         continue;
       }
-      for (const char* k : {"intents", "classifier", "fallback_intent"}) {
+      for (const char* k : {"intents", "classifier", "fallback_intent", "embedding_model"}) {
         if (e.table().get(k)) e.fail(k, "is only for strategy = \"intent\"");
       }
       const toml::node* tn = e.table().get("targets");
@@ -342,6 +343,7 @@ void validate_gateway(const Config& c) {
       check_model("intents[" + std::to_string(j) + "].target", r.intents[j].target);
     }
     if (!r.classifier.empty()) check_model("classifier", r.classifier);
+    if (!r.embedding_model.empty()) check_model("embedding_model", r.embedding_model);
     for (std::size_t j = 0; j < r.targets.size(); ++j) {
       if (!providers.count(r.targets[j].provider)) {
         throw ConfigError(label + ".targets[" + std::to_string(j) + "].provider: unknown provider \"" +

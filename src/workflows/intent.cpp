@@ -52,4 +52,13 @@ Classified LocalClassifier::classify(std::string_view text) const {
   return out;
 }
 
+std::vector<double> LocalClassifier::scores(std::string_view text) const {
+  std::vector<double> out(intents_, 0.0);
+  for (const auto& h : index_->search(text, kCandidates)) {
+    const auto i = static_cast<std::size_t>(h.id / kStride);
+    if (i < intents_) out[i] = std::max(out[i], static_cast<double>(h.score));
+  }
+  return out;
+}
+
 }  // namespace sb::workflows

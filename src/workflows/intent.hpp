@@ -40,6 +40,8 @@ class LocalClassifier {
 
   // Thread-safe (the index is only read).
   Classified classify(std::string_view text) const;
+  // Each intent's score: its best document's BM25 score (0 when none matched).
+  std::vector<double> scores(std::string_view text) const;
 
  private:
   std::unique_ptr<knowledge::Bm25Index> index_;

@@ -10,6 +10,7 @@
 #include "core/json_text.hpp"
 #include "core/log.hpp"
 #include "gateway/target_health.hpp"
+#include "knowledge/embedder.hpp"
 #include "workflows/intent.hpp"
 
 namespace sb::workflows {
@@ -71,8 +72,54 @@ void log_failure(const char* what, const std::string& route, const std::string& 
 
 }  // namespace
 
+// The intents' documents embedded (built on first use, rebuilt on a config reload).
+struct EmbeddedIntents {
+  std::mutex mu;
+  std::vector<std::vector<float>> vectors;  // one per document
+  std::vector<std::size_t> intent_of;       // the document's intent
+  bool ready = false;
+  std::chrono::steady_clock::time_point retry_at{};  // after a failed build
+};
+
+// Each intent's best cosine similarity (vectors are normalised) with q.
+std::vector<double> similarities(const EmbeddedIntents& e, const std::vector<float>& q, std::size_t intents) {
+  std::vector<double> out(intents, 0.0);
+  for (std::size_t d = 0; d < e.vectors.size(); ++d) {
+    const auto& v = e.vectors[d];
+    if (v.size() != q.size()) continue;
+    double dot = 0;
+    for (std::size_t k = 0; k < v.size(); ++k) dot += static_cast<double>(v[k]) * q[k];
+    out[e.intent_of[d]] = std::max(out[e.intent_of[d]], dot);
+  }
+  return out;
+}
+
+// Half BM25 (each intent's score over the best), half similarity (clamped at 0): the best
+// intent and its share of the two best combined scores.
+Classified combine(const std::vector<double>& bm25, const std::vector<double>& cos, std::size_t fallback) {
+  double top = 0;
+  for (double b : bm25) top = std::max(top, b);
+  Classified out;
+  out.intent = fallback;
+  double best = 0, second = 0;
+  for (std::size_t i = 0; i < bm25.size(); ++i) {
+    const double s = 0.5 * (top > 0 ? bm25[i] / top : 0.0) + 0.5 * std::max(0.0, cos[i]);
+    if (s > best) {
+      second = best;
+      best = s;
+      out.intent = i;
+    } else if (s > second) {
+      second = s;
+    }
+  }
+  out.matched = best > 0;
+  out.confidence = best > 0 ? best / (best + second) : 0;
+  return out;
+}
+
 struct IntentRouter::Route {
   core::RouteConfig config;
+  std::shared_ptr<EmbeddedIntents> embedded;  // null without an embedding model
   std::size_t fallback = 0;
   std::unique_ptr<LocalClassifier> local;
   std::shared_ptr<gateway::TargetHealth> breaker;  // null without an LLM classifier
@@ -101,7 +148,10 @@ struct IntentRouter::Metrics {
 };
 
 IntentRouter::IntentRouter(const core::Config& config, gateway::Gateway& gateway, metrics::Registry& registry)
-    : gateway_(gateway), table_(nullptr), metrics_(std::make_unique<Metrics>(registry)) {
+    : gateway_(gateway),
+      table_(nullptr),
+      metrics_(std::make_unique<Metrics>(registry)),
+      embedder_(knowledge::make_gateway_embedder(gateway, 256)) {
   table_.set(make_table(config, nullptr));
 }
 
@@ -122,6 +172,7 @@ std::shared_ptr<const IntentRouter::Table> IntentRouter::make_table(const core::
       if (rc.intents[i].name == rc.fallback_intent) r->fallback = i;
     }
     r->local = std::make_unique<LocalClassifier>(intents, r->fallback);
+    if (!rc.embedding_model.empty()) r->embedded = std::make_shared<EmbeddedIntents>();
     if (!rc.classifier.empty()) {
       const std::string key = breaker_key(rc);
       if (previous) {
@@ -247,6 +298,14 @@ awaitable<core::Result<IntentDecision>> IntentRouter::decide(std::shared_ptr<con
 
   if (!decided) {
     Classified c = r->local->classify(text);
+    out.local_method = "bm25";
+    if (r->embedded) {
+      auto sims = co_await similarity(*r, text, request_id, meter);
+      if (sims) {
+        c = combine(r->local->scores(text), *sims, r->fallback);
+        out.local_method = "bm25+embeddings";
+      }
+    }
     out.intent = intents[c.intent].name;
     out.confidence = c.confidence;
     out.target = intents[c.intent].target;
@@ -257,6 +316,49 @@ awaitable<core::Result<IntentDecision>> IntentRouter::decide(std::shared_ptr<con
   metrics_->classifications.with({label, r->is_inline ? label : out.intent, out.classifier}).inc();
   metrics_->latency.with({out.classifier}).observe(std::chrono::duration<double>(out.took).count());
   co_return out;
+}
+
+awaitable<std::optional<std::vector<double>>> IntentRouter::similarity(const Route& r, const std::string& text,
+                                                                       const std::string& request_id,
+                                                                       std::shared_ptr<core::RequestContext> meter) {
+  EmbeddedIntents& e = *r.embedded;
+  const std::string& model = r.config.embedding_model;
+  bool ready = false;
+  {
+    std::lock_guard lock(e.mu);
+    ready = e.ready;
+    if (!ready && Clock::now() < e.retry_at) co_return std::nullopt;
+  }
+  if (!ready) {
+    // The documents, embedded once (concurrent first requests may both build: same result).
+    std::vector<std::string> docs;
+    std::vector<std::size_t> intent_of;
+    for (std::size_t i = 0; i < r.config.intents.size(); ++i) {
+      const auto& x = r.config.intents[i];
+      docs.push_back(x.name + (x.description.empty() ? "" : ": " + x.description));
+      intent_of.push_back(i);
+      for (const auto& ex : x.examples) {
+        docs.push_back(ex);
+        intent_of.push_back(i);
+      }
+    }
+    auto vectors = co_await embedder_->embed(model, std::nullopt, std::move(docs), nullptr);
+    std::lock_guard lock(e.mu);
+    if (!vectors) {
+      e.retry_at = Clock::now() + std::chrono::seconds(30);
+      log_failure("intent embeddings unavailable", r.config.name, request_id, vectors.error().message);
+      co_return std::nullopt;
+    }
+    e.vectors = std::move(*vectors);
+    e.intent_of = std::move(intent_of);
+    e.ready = true;
+  }
+  std::vector<std::string> one;
+  one.push_back(text);
+  auto q = co_await embedder_->embed(model, std::nullopt, std::move(one), std::move(meter));
+  if (!q || q->size() != 1) co_return std::nullopt;
+  std::lock_guard lock(e.mu);
+  co_return similarities(e, q->front(), r.config.intents.size());
 }
 
 json::object intent_request(const std::vector<core::IntentConfig>& intents, std::string_view text) {

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -24,6 +25,10 @@
 #include "core/swappable.hpp"
 #include "gateway/gateway.hpp"
 
+namespace sb::knowledge {
+class Embedder;
+}
+
 namespace sb::workflows {
 
 struct IntentDecision {
@@ -32,6 +37,9 @@ struct IntentDecision {
   double confidence = 0;  // 0-1
   std::string target;     // the route or provider/model that serves the intent
   std::string classifier;  // "llm" or "local"
+  // The local classifier's method: "bm25", or "bm25+embeddings" when the route names an
+  // embedding model and it answered; "" when the LLM classifier answered.
+  std::string local_method;
   // Why the local classifier answered although the route names an LLM one: "breaker_open",
   // "upstream_error", "invalid_output"; "" otherwise.
   std::string fallback_reason;
@@ -74,6 +82,11 @@ class IntentRouter {
   struct Table;
   struct Metrics;
   std::shared_ptr<const Table> make_table(const core::Config& config, const Table* previous);
+  // Each intent's best similarity with the text (its embedding model's); nullopt when the
+  // model cannot answer.
+  boost::asio::awaitable<std::optional<std::vector<double>>> similarity(const Route& route, const std::string& text,
+                                                                        const std::string& request_id,
+                                                                        std::shared_ptr<core::RequestContext> meter);
   boost::asio::awaitable<core::Result<IntentDecision>> decide(std::shared_ptr<const Route> route, std::string text,
                                                               std::string request_id,
                                                               std::shared_ptr<core::RequestContext> meter,
@@ -82,6 +95,7 @@ class IntentRouter {
   gateway::Gateway& gateway_;
   core::Swappable<Table> table_;
   std::unique_ptr<Metrics> metrics_;
+  std::unique_ptr<knowledge::Embedder> embedder_;
   std::mutex inline_mu_;
   std::map<std::string, std::shared_ptr<gateway::TargetHealth>> inline_breakers_;
 };

@@ -425,6 +425,13 @@ class IntentTest : public ::testing::Test {
         "  { name = \"tech\", description = \"The product is broken\", examples = [\"the app crashes on start\"], "
         "target = \"tech-route\" },\n"
         "]\n"
+        "[[providers]]\nname = \"mock\"\ntype = \"mock\"\n"
+        "[[routes]]\nname = \"embedded\"\nstrategy = \"intent\"\nembedding_model = \"mock/embed\"\n"
+        "intents = [{ name = \"billing\", examples = [\"refund my invoice\"], target = \"a/gpt-a\" },"
+        " { name = \"tech\", examples = [\"crash\"], target = \"b/gpt-b\" }]\n"
+        "[[routes]]\nname = \"embedded-down\"\nstrategy = \"intent\"\nembedding_model = \"b/not-an-embedder\"\n"
+        "intents = [{ name = \"billing\", examples = [\"refund my invoice\"], target = \"a/gpt-a\" },"
+        " { name = \"tech\", examples = [\"crash\"], target = \"b/gpt-b\" }]\n"
         "[[routes]]\nname = \"local-only\"\nstrategy = \"intent\"\nmax_text_chars = 20\n"
         "intents = [{ name = \"billing\", examples = [\"refund my invoice\"], target = \"a/gpt-a\" },"
         " { name = \"tech\", examples = [\"crash\"], target = \"b/gpt-b\" }]\n";
@@ -624,6 +631,25 @@ TEST_F(IntentTest, IntentsSentWithTheRequestAreClassifiedToo) {
   auto unknown = intent(R"({"text":"x","intents":[{"name":"a"}],"classifier":"nope/m"})");
   EXPECT_EQ(unknown->status, 404) << unknown->body;
   EXPECT_EQ(cls_.received().size(), 1u);
+}
+
+TEST_F(IntentTest, ARouteWithAnEmbeddingModelAddsSimilarityAndFallsBackToBm25WithoutIt) {
+  start();
+  auto hybrid = intent(R"({"route":"embedded","text":"please refund the invoice"})");
+  ASSERT_EQ(hybrid->status, 200) << hybrid->body;
+  auto v = json::parse(hybrid->body);
+  EXPECT_EQ(v.at("local_method"), "bm25+embeddings");
+  EXPECT_EQ(v.at("intent"), "billing");
+  EXPECT_GT(v.at("confidence").to_number<double>(), 0.5);
+  auto again = json::parse(intent(R"({"route":"embedded","text":"it keeps on crashing: crash"})")->body);
+  EXPECT_EQ(again.at("intent"), "tech");
+  // An embedding model that does not answer with vectors: BM25 alone, the request still served.
+  auto down = intent(R"({"route":"embedded-down","text":"refund my invoice"})");
+  ASSERT_EQ(down->status, 200) << down->body;
+  EXPECT_EQ(json::parse(down->body).at("local_method"), "bm25");
+  EXPECT_EQ(json::parse(down->body).at("intent"), "billing");
+  EXPECT_FALSE(b_.received().empty());  // (it was asked)
+  EXPECT_NE(b_.received().at(0).target.find("/embeddings"), std::string::npos);
 }
 
 // --- pipeline jobs -----------------------------------------------------------------------

@@ -296,6 +296,12 @@ TEST(GatewayConfig, IntentRoutesNameTheirIntentsTargetsAndClassifier) {
                 .find("duplicate intent"),
             std::string::npos);
   EXPECT_NE(err(head + "classifier = \"zz/m\"\n" + intents).find("routes[1].classifier: unknown provider"), std::string::npos);
+  EXPECT_NE(err(head + "embedding_model = \"zz/e\"\n" + intents).find("routes[1].embedding_model: unknown provider"),
+            std::string::npos);
+  EXPECT_EQ(load(p + "[[routes]]\nname = \"s\"\nstrategy = \"intent\"\nembedding_model = \"a/e\"\n" + intents)
+                .routes[1]
+                .embedding_model,
+            "a/e");
   EXPECT_NE(err(head + "intents = [{ name = \"x\", target = \"a/m\", bogus = 1 }]\n").find("routes[1].intents[0].bogus: unknown key"),
             std::string::npos);
   EXPECT_NE(err(p + "[[routes]]\nname = \"q\"\nclassifier = \"a/m\"\ntargets = [{ provider = \"a\", model = \"m\" }]\n")
