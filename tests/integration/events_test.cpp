@@ -228,6 +228,19 @@ TEST(Events, ASubscriberOnlySeesItsOwnKeysEvents) {
   // Alice's first event is her own job's (bob's never reach her); the admin sees bob's first.
   EXPECT_EQ(as_alice.next().at("id"), json::value(alices));
   EXPECT_EQ(as_admin.next().at("id"), json::value(bobs));
+  // The seed's shared-secret callers: a key without the jobs scope is refused with the envelope.
+  auto k = http(server.port(), "POST", "/api/v1/keys", R"({"name":"carol","scopes":["chat"]})", admin);
+  const std::string carol(json::parse(k->body).at("secret").as_string());
+  auto refused = http(server.port(), "POST", "/api/v1/jobs/process-ai-job", R"({"message":"hi"})",
+                      {{"Authorization", "Bearer " + carol}, {"Content-Type", "application/json"}});
+  EXPECT_EQ(refused->status, 403) << refused->body;
+  EXPECT_EQ(json::parse(refused->body).at("error").at("type"), "permission_error");
+  EXPECT_NE(refused->body.find("'jobs'"), std::string::npos) << refused->body;
+  auto anonymous = http(server.port(), "POST", "/api/v1/jobs/process-ai-job", R"({"message":"hi"})", kJson);
+  EXPECT_EQ(anonymous->status, 401) << anonymous->body;
+  auto allowed = http(server.port(), "POST", "/api/v1/jobs/process-ai-job", R"({"message":"hi"})",
+                      {{"Authorization", "Bearer " + alice}, {"Content-Type", "application/json"}});
+  EXPECT_EQ(allowed->status, 202) << allowed->body;
 }
 
 TEST(Events, AWebSocketSubscriberThatStopsReadingIsDroppedAndMemoryStaysBounded) {
