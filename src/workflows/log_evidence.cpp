@@ -4,6 +4,7 @@
 #include <array>
 #include <cctype>
 #include <charconv>
+#include <cstdint>
 #include <unordered_set>
 
 namespace sb::workflows {
@@ -175,6 +176,42 @@ std::string failing_test(std::string_view line) {
   return "";
 }
 
+// A 256-bit set of the character pairs a text holds: a needle can only be in a line whose set
+// holds all of its pairs, which rules most of the ~150 phrases out of most lines at once.
+struct Pairs {
+  std::array<std::uint64_t, 4> bits{};
+  static unsigned hash(unsigned char a, unsigned char b) { return (a * 31u + b) & 255u; }
+  void add(unsigned char a, unsigned char b) {
+    const unsigned h = hash(a, b);
+    bits[h >> 6] |= 1ull << (h & 63);
+  }
+  bool covers(const Pairs& need) const {
+    for (int i = 0; i < 4; ++i) {
+      if ((bits[i] & need.bits[i]) != need.bits[i]) return false;
+    }
+    return true;
+  }
+  static Pairs of(std::string_view s) {
+    Pairs p;
+    for (std::size_t i = 0; i + 1 < s.size(); ++i) p.add(static_cast<unsigned char>(s[i]), static_cast<unsigned char>(s[i + 1]));
+    return p;
+  }
+};
+
+template <std::size_t N>
+std::array<Pairs, N> pairs_of(const Rule (&rules)[N]) {
+  std::array<Pairs, N> out;
+  for (std::size_t i = 0; i < N; ++i) out[i] = Pairs::of(rules[i].needle);
+  return out;
+}
+
+template <std::size_t N>
+std::array<Pairs, N> pairs_of(const std::string_view (&needles)[N]) {
+  std::array<Pairs, N> out;
+  for (std::size_t i = 0; i < N; ++i) out[i] = Pairs::of(needles[i]);
+  return out;
+}
+
 struct Signal {
   std::size_t index;  // 0-based line
   int weight;         // its strongest rule's weight; 0 = a generic signal
@@ -252,6 +289,8 @@ std::string clean_line(std::string_view line) {
 }
 
 LogEvidence extract_evidence(std::string_view log, std::string_view log_type, const EvidenceOptions& options) {
+  static const auto rule_pairs = pairs_of(kRules);
+  static const auto signal_pairs = pairs_of(kSignals);
   LogEvidence out;
   out.bytes = log.size();
   std::vector<std::size_t> starts;  // each line's offset
@@ -293,17 +332,19 @@ LogEvidence extract_evidence(std::string_view log, std::string_view log_type, co
     }
 
     to_lower(clean, lower);
+    const Pairs line_pairs = Pairs::of(lower);
     int weight = -1;
     Cat best = kNone;
-    for (const auto& r : kRules) {
-      if (lower.find(r.needle) != std::string::npos && r.weight > weight) {
+    for (std::size_t k = 0; k < std::size(kRules); ++k) {
+      const auto& r = kRules[k];
+      if (r.weight > weight && line_pairs.covers(rule_pairs[k]) && lower.find(r.needle) != std::string::npos) {
         weight = r.weight;
         best = r.cat;
       }
     }
     if (weight < 0) {
-      for (auto k : kSignals) {
-        if (lower.find(k) != std::string::npos) {
+      for (std::size_t k = 0; k < std::size(kSignals); ++k) {
+        if (line_pairs.covers(signal_pairs[k]) && lower.find(kSignals[k]) != std::string::npos) {
           weight = 0;
           break;
         }
