@@ -7,6 +7,7 @@
 
 #include "api/control_gate.hpp"
 #include "chat/service.hpp"
+#include "core/blocking_pool.hpp"
 #include "core/clock.hpp"
 #include "core/error.hpp"
 #include "core/event_bus.hpp"
@@ -14,6 +15,7 @@
 #include "gateway/gateway.hpp"
 #include "http/router.hpp"
 #include "jobs/service.hpp"
+#include "knowledge/fetch.hpp"
 #include "knowledge/store.hpp"
 #include "storage/system_repository.hpp"
 #include "workflows/intent_router.hpp"
@@ -30,6 +32,15 @@ struct ControlDeps {
   const core::Clock* clock = nullptr;
   // Reloads the config file (POST /api/v1/config/reload, as SIGHUP does): a summary, or why not.
   std::function<core::Result<std::string>()> reload;
+};
+
+// The log analyzer's parts (all set, or its route is not registered).
+struct LogDeps {
+  gateway::Gateway* gateway = nullptr;
+  knowledge::Store* store = nullptr;  // runbook passages (optional)
+  http::Client* client = nullptr;     // log_url
+  core::BlockingPool* pool = nullptr;  // the evidence extraction
+  knowledge::UrlOptions url_options;
 };
 
 // Pipeline jobs (type "pipeline"): accepted when intents is set.
@@ -49,6 +60,7 @@ struct Deps {
   workflows::IntentRouter* intents = nullptr;  // intent routes
   PipelineDeps pipeline;  // pipeline jobs (with jobs)
   core::EventBus* events = nullptr;  // live events (/api/v1/events, /api/v1/ws)
+  LogDeps log;  // POST /api/v1/workflows/analyze-log
   core::MailboxLimits event_limits;
   ControlDeps control;
   bool allow_private_webhooks = false;
@@ -101,6 +113,8 @@ void register_knowledge_routes(http::Router& router, knowledge::Store& store);
 void register_control_routes(http::Router& router, const ControlDeps& deps);
 // GET /api/v1/events (SSE) and GET /api/v1/ws (WebSocket): live job and conversation events.
 void register_event_routes(http::Router& router, core::EventBus& bus, jobs::Service* jobs, core::MailboxLimits limits);
+// POST /api/v1/workflows/analyze-log.
+void register_log_routes(http::Router& router, LogDeps deps);
 // The bus event of a job's status (job.<status>, its status object) and of a stored message.
 core::BusEvent job_event(const jobs::Job& job);
 core::BusEvent message_event(const std::string& conversation_id, const std::string& owner, boost::json::object message);
@@ -123,6 +137,7 @@ inline void register_routes(http::Router& router, Deps deps) {
   if (deps.knowledge) register_knowledge_routes(router, *deps.knowledge);
   if (deps.control.keys) register_control_routes(router, deps.control);
   if (deps.events) register_event_routes(router, *deps.events, deps.jobs, deps.event_limits);
+  if (deps.log.gateway && deps.log.client && deps.log.pool) register_log_routes(router, deps.log);
   register_system_routes(router, std::move(deps));
   register_echo_routes(router);
 }

@@ -208,6 +208,11 @@ int serve(const core::Config& config, std::function<core::Config()> reload) {
   store_options.extract_pool = &extract_pool;
   knowledge::Store knowledge_store(database, clock, vector_indexes, embedder.get(), store_options, &client);
   deps.knowledge = &knowledge_store;
+  deps.log.gateway = &gateway;
+  deps.log.store = &knowledge_store;
+  deps.log.client = &client;
+  deps.log.pool = &extract_pool;
+  deps.log.url_options = store_options.url;
   // RAG chat: the configured assistants over the knowledge store and the gateway.
   std::vector<chat::Assistant> assistants;
   for (std::size_t i = 0; i < config.assistants.size(); ++i) {

@@ -61,7 +61,7 @@ constexpr Rule kRules[] = {
     {"unrecognized option", kConfig, 2}, {"unknown option", kConfig, 2}, {"unknown flag", kConfig, 2},
     {"environment variable", kConfig, 1}, {"no such file or directory", kConfig, 1}, {"config file", kConfig, 1},
     {"invalid value", kConfig, 1}, {"undefined variable", kConfig, 2}, {"unexpected value", kConfig, 2},
-    {"the workflow is not valid", kConfig, 5}, {"permission denied", kConfig, 1}, {"secret", kConfig, 1},
+    {"the workflow is not valid", kConfig, 5}, {"permission denied", kConfig, 1},
     // timeout
     {"timed out", kTimeout, 3}, {"timeout", kTimeout, 2}, {"deadline exceeded", kTimeout, 3},
     {"exceeded the maximum execution time", kTimeout, 5}, {"execution took longer than", kTimeout, 5},
@@ -440,6 +440,13 @@ LogEvidence extract_evidence(std::string_view log, std::string_view log_type, co
     if (a.weight != b.weight) return a.weight > b.weight;
     return a.index > b.index;
   });
+  if (!order.empty()) {
+    const std::size_t i = order.front().index;
+    const std::size_t b = starts[i];
+    const std::size_t e = i + 1 < out.lines ? starts[i + 1] : log.size();
+    out.root_line = i + 1;
+    out.root_text = cut(clean_line(log.substr(b, std::min<std::size_t>(e - b, 64 * 1024))), options.max_line_chars);
+  }
   std::vector<char> keep(out.lines, 0);  // 0 no, 1 context, 2 signal
   std::size_t kept = 0;
   for (const auto& s : order) {

@@ -44,6 +44,9 @@ struct LogEvidence {
   std::string failing_step;
   std::vector<std::string> failing_tests;
   std::optional<int> exit_code;
+  // The strongest signal (the most specific rule; the latest among equals): the likely cause.
+  std::size_t root_line = 0;  // 0 = no signal
+  std::string root_text;
   std::size_t lines = 0, bytes = 0, signals = 0, duplicates = 0;
 };
 
