@@ -175,5 +175,12 @@ workflows = {
     "deep": "[" * 5000,
     "nan": '{"intent":"billing","confidence":NaN}',
 }
+workflows.update({
+    "log_gha": "2026-11-20T10:15:03.1234567Z ##[group]Build\n\x1b[31msrc/a.cpp:1:2: error: x\x1b[0m\n##[error]Process completed with exit code 1.\n##[endgroup]\n",
+    "log_gitlab": "section_start:1:build\r\x1b[0Kx\n[  FAILED  ] A.B (1 ms)\nsection_end:1:build\r\x1b[0K\nERROR: Job failed: exit code 1\n",
+    "log_cr": "10%\r50%\r100%\rerror: done\r\n\r\n\x1b]0;t\x07",
+    "analysis": json.dumps({"choices": [{"message": {"content": json.dumps({"summary": "s", "category": "Test", "failing_step": "t",
+        "root_cause": "r", "suggested_fix": "f", "confidence": 0.5, "references": [1, 3]})}}]}),
+})
 for name, text in workflows.items():
     put("workflows", name, text)

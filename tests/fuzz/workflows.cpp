@@ -18,6 +18,8 @@
 #include "workflows/comparison.hpp"
 #include "workflows/intent.hpp"
 #include "workflows/intent_router.hpp"
+#include "workflows/log_analyzer.hpp"
+#include "workflows/log_evidence.hpp"
 #include "workflows/pipeline.hpp"
 
 namespace {
@@ -73,6 +75,21 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     std::string text = sb::workflows::classification_text(v.as_object(), 64);
     if (text.size() > 64) __builtin_trap();
     (void)sb::workflows::check_pipeline(v.as_object(), *w.gateway, *w.router, "mock/echo");
+  }
+  // A CI log: any bytes.
+  auto e = sb::workflows::extract_evidence(in, size % 2 ? "test" : "build");
+  if (e.evidence.size() > 200) __builtin_trap();
+  for (const auto& l : e.evidence) {
+    if (l.line == 0 || l.line > e.lines) __builtin_trap();
+  }
+  (void)sb::workflows::analyze_by_rules(e);
+  for (const std::string& answer : {std::string(in), as_completion(in)}) {
+    if (auto a = sb::workflows::parse_analysis(answer, 3)) {
+      if (!(a->confidence >= 0 && a->confidence <= 1)) __builtin_trap();
+      for (int n : a->cited) {
+        if (n < 1 || n > 3) __builtin_trap();
+      }
+    }
   }
   auto c = w.local->classify(in.substr(0, 4096));
   if (c.intent > 1 || !(c.confidence >= 0 && c.confidence <= 1)) __builtin_trap();
