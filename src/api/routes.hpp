@@ -43,6 +43,12 @@ struct LogDeps {
   knowledge::UrlOptions url_options;
 };
 
+// POST /api/v1/generate and GET /api/v1/model/info.
+struct GenerateDeps {
+  gateway::Gateway* gateway = nullptr;
+  std::function<std::string()> default_model;  // workflows.generate_model (read now); "" = the first model
+};
+
 // Pipeline jobs (type "pipeline"): accepted when intents is set.
 struct PipelineDeps {
   workflows::IntentRouter* intents = nullptr;
@@ -61,6 +67,7 @@ struct Deps {
   PipelineDeps pipeline;  // pipeline jobs (with jobs)
   core::EventBus* events = nullptr;  // live events (/api/v1/events, /api/v1/ws)
   LogDeps log;  // POST /api/v1/workflows/analyze-log
+  GenerateDeps generate;
   core::MailboxLimits event_limits;
   ControlDeps control;
   bool allow_private_webhooks = false;
@@ -115,6 +122,8 @@ void register_control_routes(http::Router& router, const ControlDeps& deps);
 void register_event_routes(http::Router& router, core::EventBus& bus, jobs::Service* jobs, core::MailboxLimits limits);
 // POST /api/v1/workflows/analyze-log.
 void register_log_routes(http::Router& router, LogDeps deps);
+// POST /api/v1/generate, GET /api/v1/model/info.
+void register_generate_routes(http::Router& router, GenerateDeps deps);
 // The bus event of a job's status (job.<status>, its status object) and of a stored message.
 core::BusEvent job_event(const jobs::Job& job);
 core::BusEvent message_event(const std::string& conversation_id, const std::string& owner, boost::json::object message);
@@ -138,6 +147,7 @@ inline void register_routes(http::Router& router, Deps deps) {
   if (deps.control.keys) register_control_routes(router, deps.control);
   if (deps.events) register_event_routes(router, *deps.events, deps.jobs, deps.event_limits);
   if (deps.log.gateway && deps.log.client && deps.log.pool) register_log_routes(router, deps.log);
+  if (deps.generate.gateway) register_generate_routes(router, deps.generate);
   register_system_routes(router, std::move(deps));
   register_echo_routes(router);
 }

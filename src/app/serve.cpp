@@ -266,6 +266,8 @@ int serve(const core::Config& config, std::function<core::Config()> reload) {
   // models exist: that step is skipped and says so).
   workflows::Pipeline pipeline(gateway, intent_router, chat_service, nullptr, config.workflows.pipeline_memory_turns);
   core::Swappable<core::Config> pipeline_config(std::make_shared<const core::Config>(gateway_config));
+  deps.generate.gateway = &gateway;
+  deps.generate.default_model = [&pipeline_config] { return pipeline_config.get()->workflows.generate_model; };
   if (job_service) {
     job_service->set_handler("comparison", [&gateway](const jobs::Job& job, std::shared_ptr<core::CancelSignal> cancel,
                                                       std::shared_ptr<core::RequestContext> meter) {

@@ -250,6 +250,9 @@ const std::vector<KeyDef>& schema() {
       string_key("workflows", "pipeline_route", &Config::workflows, &WorkflowsConfig::pipeline_route, {},
                  "The route or model of pipeline jobs that name none (POST /api/v1/jobs/process-ai-job). "
                  "Empty = the first intent route, else the first model GET /v1/models lists."),
+      string_key("workflows", "generate_model", &Config::workflows, &WorkflowsConfig::generate_model, {},
+                 "The model of POST /api/v1/generate requests that name none (on /v1/completions). Empty = the "
+                 "first model GET /v1/models lists."),
       int_key("workflows", "pipeline_memory_turns", &Config::workflows, &WorkflowsConfig::pipeline_memory_turns, 0,
               100, "Earlier exchanges of the conversation a pipeline job sends with the message."),
       int_key("events", "max_pending_events", &Config::events, &EventsConfig::max_pending_events, 1, 1000000,

@@ -80,6 +80,7 @@ struct ChatConfig {
 struct WorkflowsConfig {
   std::string pipeline_route;       // "" = the first intent route, else the first routable model
   int pipeline_memory_turns = 10;   // stored exchanges of the conversation sent with the message
+  std::string generate_model;       // POST /api/v1/generate's default; "" = the first routable model
 };
 
 // [events]: live event subscribers' mailboxes.

@@ -351,13 +351,15 @@ void validate_gateway(const Config& c) {
       }
     }
   }
-  if (const std::string& pr = c.workflows.pipeline_route; !pr.empty()) {
-    bool known = routes.count(pr) > 0;
-    if (auto slash = pr.find('/'); !known && slash != std::string::npos && slash > 0 && slash + 1 < pr.size()) {
-      known = providers.count(pr.substr(0, slash)) > 0 || (c.providers.empty() && pr.substr(0, slash) == "mock");
+  for (auto [key, pr] : {std::pair{"workflows.pipeline_route", &c.workflows.pipeline_route},
+                         std::pair{"workflows.generate_model", &c.workflows.generate_model}}) {
+    if (pr->empty()) continue;
+    bool known = routes.count(*pr) > 0;
+    if (auto slash = pr->find('/'); !known && slash != std::string::npos && slash > 0 && slash + 1 < pr->size()) {
+      known = providers.count(pr->substr(0, slash)) > 0 || (c.providers.empty() && pr->substr(0, slash) == "mock");
     }
     if (!known) {
-      throw ConfigError("workflows.pipeline_route: \"" + pr + "\" is neither a route nor provider/model of a provider");
+      throw ConfigError(std::string(key) + ": \"" + *pr + "\" is neither a route nor provider/model of a provider");
     }
   }
 }

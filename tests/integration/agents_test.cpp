@@ -38,7 +38,7 @@ class AnalyzeLogTest : public ::testing::Test {
  protected:
   void SetUp() override {
     server_ = std::make_unique<Server>(ServerOptions{
-        .config_toml = "[gateway]\nmax_retries = 0\n[[providers]]\nname = \"mock\"\ntype = \"mock\"\n"
+        .config_toml = "[gateway]\nmax_retries = 0\n[[providers]]\nname = \"mock\"\ntype = \"mock\"\nmodels = [\"echo\", \"embed\"]\n"
                        "[[providers]]\nname = \"oa\"\ntype = \"openai\"\nbase_url = \"" + up_.url() + "/v1\"\n"});
   }
   std::optional<HttpResponse> analyze(const json::object& body) {
@@ -140,6 +140,56 @@ TEST_F(AnalyzeLogTest, BadInputIsRefused) {
   bad(R"({"log_url":"file:///etc/passwd"})", 400, "log_url");
   bad("not json", 400, "");
   EXPECT_EQ(http(server_->port(), "GET", "/health")->status, 200);
+}
+
+TEST_F(AnalyzeLogTest, GenerateCallsCompletionsWithTheModelServicesDefaults) {
+  Behavior b;
+  b.body = R"({"id":"cmpl-1","object":"text_completion","created":1,"model":"llama3","choices":[{"text":"Hello!","index":0,"logprobs":null,"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":2,"total_tokens":5}})";
+  up_.push(b);
+  auto r = http(server_->port(), "POST", "/api/v1/generate", R"({"prompt":"Say hello","model":"oa/llama3","stop":["\n"]})", kJson);
+  ASSERT_EQ(r->status, 200) << r->body;
+  auto v = json::parse(r->body);
+  EXPECT_EQ(v.at("text"), "Hello!");
+  EXPECT_EQ(v.at("finish_reason"), "stop");
+  EXPECT_EQ(v.at("usage").at("total_tokens"), 5);
+  EXPECT_EQ(v.at("model"), "oa/llama3");
+  ASSERT_EQ(up_.received().size(), 1u);
+  EXPECT_NE(up_.received()[0].target.find("/v1/completions"), std::string::npos);
+  auto sent = json::parse(up_.received()[0].body);
+  EXPECT_EQ(sent.at("model"), "llama3");
+  EXPECT_EQ(sent.at("prompt"), "Say hello");
+  EXPECT_EQ(sent.at("max_tokens"), 512);
+  EXPECT_DOUBLE_EQ(sent.at("temperature").to_number<double>(), 0.7);
+  EXPECT_DOUBLE_EQ(sent.at("top_p").to_number<double>(), 0.9);
+  EXPECT_EQ(sent.at("stop"), json::parse(R"(["\n"])"));
+
+  Behavior s;
+  s.headers = {{"Content-Type", "text/event-stream"}};
+  s.chunks = {"data: {\"id\":\"c\",\"object\":\"text_completion\",\"choices\":[{\"text\":\"Hel\",\"index\":0,\"finish_reason\":null}]}\n\n",
+              "data: {\"id\":\"c\",\"object\":\"text_completion\",\"choices\":[{\"text\":\"lo\",\"index\":0,\"finish_reason\":\"stop\"}]}\n\n",
+              "data: [DONE]\n\n"};
+  up_.push(s);
+  auto st = http(server_->port(), "POST", "/api/v1/generate", R"({"prompt":"Say hello","model":"oa/llama3","stream":true})", kJson);
+  ASSERT_EQ(st->status, 200) << st->body;
+  EXPECT_NE(st->body.find("event: token\ndata: {\"text\":\"Hel\"}"), std::string::npos) << st->body;
+  EXPECT_NE(st->body.find("event: done\ndata: {\"object\":\"generation\",\"model\":\"oa/llama3\",\"text\":\"Hello\",\"finish_reason\":\"stop\"}"),
+            std::string::npos) << st->body;
+  EXPECT_EQ(json::parse(up_.received()[1].body).at("stream"), true);
+
+  // The default model: the first /v1/models lists (mock/echo here); model/info says which.
+  auto info = json::parse(http(server_->port(), "GET", "/api/v1/model/info")->body);
+  EXPECT_EQ(info.at("model"), "mock/echo");
+  EXPECT_EQ(info.at("targets").at(0).at("provider"), "mock");
+  auto dflt = json::parse(http(server_->port(), "POST", "/api/v1/generate", R"({"prompt":"Hi"})", kJson)->body);
+  EXPECT_EQ(dflt.at("text"), "Mock reply to: Hi");
+
+  for (const char* bad : {R"({})", R"({"prompt":""})", R"({"prompt":"x","max_tokens":0})", R"({"prompt":"x","temperature":3})",
+                          R"({"prompt":"x","top_p":1.5})", R"({"prompt":"x","stop":[1]})", R"({"prompt":"x","stop":["a","b","c","d","e"]})",
+                          R"({"prompt":"x","stream":"yes"})", R"({"prompt":"x","seed":1})"}) {
+    auto res = http(server_->port(), "POST", "/api/v1/generate", bad, kJson);
+    EXPECT_EQ(res->status, 400) << bad << " -> " << res->body;
+  }
+  EXPECT_EQ(http(server_->port(), "POST", "/api/v1/generate", R"({"prompt":"x","model":"nope/m"})", kJson)->status, 404);
 }
 
 }  // namespace
