@@ -333,7 +333,7 @@ Task<std::vector<Queue::Enqueued>> Service::submit_many(std::vector<Submit> batc
     any = true;
     m_->enqueued.inc();
     log_state(e.job, "queued");
-    if (on_event_) on_event_(e.job);
+    announce(e.job);
   }
   if (any) wake_dispatcher();
   co_return r;
@@ -394,8 +394,27 @@ void Service::unwatch(const std::string& id, const std::shared_ptr<Watcher>& w) 
   }
 }
 
+void Service::announce(const Job& job) {
+  if (!on_event_) return;
+  std::lock_guard lock(announce_mu_);
+  if (announced_.insert(job.id).second) on_event_(job);
+}
+
 void Service::publish(const Job& job) {
-  if (on_event_) on_event_(job);
+  if (on_event_) {
+    // A job claimed before its submission was announced: "queued" first, so that a subscriber
+    // sees its states in order (the submitter's announce then sees it done and says nothing).
+    std::lock_guard lock(announce_mu_);
+    if (job.status == "processing" && job.attempts == 1 && announced_.insert(job.id).second) {
+      Job queued = job;
+      queued.status = "queued";
+      queued.attempts = 0;
+      queued.started_at.reset();
+      on_event_(queued);
+    }
+    if (job.terminal()) announced_.erase(job.id);
+    on_event_(job);
+  }
   std::vector<std::shared_ptr<Watcher>> ws;
   {
     std::lock_guard lock(watch_mu_);

@@ -126,6 +126,8 @@ class Service {
   MeterFor meter_for_;
   std::map<std::string, Handler> handlers_;
   std::function<void(const Job&)> on_event_;
+  std::mutex announce_mu_;  // orders a job's queued event before its processing one
+  std::set<std::string> announced_;  // unfinished jobs whose queued event went out
   struct Metrics;
   boost::asio::awaitable<void> dispatch_loop();
   boost::asio::awaitable<void> sweep_loop();
@@ -141,6 +143,7 @@ class Service {
   void job_done(const std::string& id);
   void finished(const Job& job);  // a job reached a terminal state: counters, events, webhooks
   void publish(const Job& job);
+  void announce(const Job& job);  // its "queued" event, once
   void log_state(const Job& job, std::string_view what);
   bool admit(std::int64_t jobs, std::int64_t bytes);
   JobInsert prepare(Submit s, std::int64_t now);
