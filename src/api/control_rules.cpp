@@ -232,7 +232,9 @@ RouteRule route_rule(std::string_view method, std::string_view p) {
   }
   if (p == "/api/v1/events" || p == "/api/v1/ws") return {0, false, ""};
   if (p == "/api/v1/workflows/analyze-log" || p == "/api/v1/generate") return {kChat, true, ""};
-  if (p == "/api/v1/model/info") return {kChat, false, ""};  // (filtered by the key's own)
+  if (p == "/api/v1/model/info") return {kChat, false, ""};
+  if (p == "/api/v1/workflows/execute") return {kChat, true, ""};
+  if (starts_with(p, "/api/v1/workflows/")) return {kChat, false, ""};  // runs, types  // (filtered by the key's own)
   if (p == "/api/v1/audit") return {kAdmin, false, ""};
   if (p == "/api/v1/config/reload") return {kAdmin, false, "config.reloaded"};
   if (p == "/api/v1/providers/{name}/test") return {kAdmin, false, "provider.tested"};

@@ -43,6 +43,15 @@ struct LogDeps {
   knowledge::UrlOptions url_options;
 };
 
+// Agent runs (all set, or the routes are not registered).
+struct AgentDeps {
+  gateway::Gateway* gateway = nullptr;
+  knowledge::Store* store = nullptr;  // the knowledge tools (optional)
+  storage::Database* db = nullptr;    // runs are stored
+  const core::Clock* clock = nullptr;
+  std::vector<core::AgentConfig> agents;  // [[agents]]
+};
+
 // POST /api/v1/generate and GET /api/v1/model/info.
 struct GenerateDeps {
   gateway::Gateway* gateway = nullptr;
@@ -68,6 +77,7 @@ struct Deps {
   core::EventBus* events = nullptr;  // live events (/api/v1/events, /api/v1/ws)
   LogDeps log;  // POST /api/v1/workflows/analyze-log
   GenerateDeps generate;
+  AgentDeps agents;
   core::MailboxLimits event_limits;
   ControlDeps control;
   bool allow_private_webhooks = false;
@@ -124,6 +134,8 @@ void register_event_routes(http::Router& router, core::EventBus& bus, jobs::Serv
 void register_log_routes(http::Router& router, LogDeps deps);
 // POST /api/v1/generate, GET /api/v1/model/info.
 void register_generate_routes(http::Router& router, GenerateDeps deps);
+// POST /api/v1/workflows/execute, GET /api/v1/workflows/runs[/{id}], GET /api/v1/workflows/types.
+void register_agent_routes(http::Router& router, AgentDeps deps);
 // The bus event of a job's status (job.<status>, its status object) and of a stored message.
 core::BusEvent job_event(const jobs::Job& job);
 core::BusEvent message_event(const std::string& conversation_id, const std::string& owner, boost::json::object message);
@@ -148,6 +160,7 @@ inline void register_routes(http::Router& router, Deps deps) {
   if (deps.events) register_event_routes(router, *deps.events, deps.jobs, deps.event_limits);
   if (deps.log.gateway && deps.log.client && deps.log.pool) register_log_routes(router, deps.log);
   if (deps.generate.gateway) register_generate_routes(router, deps.generate);
+  if (deps.agents.gateway && deps.agents.db && deps.agents.clock) register_agent_routes(router, deps.agents);
   register_system_routes(router, std::move(deps));
   register_echo_routes(router);
 }

@@ -213,6 +213,11 @@ int serve(const core::Config& config, std::function<core::Config()> reload) {
   deps.log.client = &client;
   deps.log.pool = &extract_pool;
   deps.log.url_options = store_options.url;
+  deps.agents.gateway = &gateway;
+  deps.agents.store = &knowledge_store;
+  deps.agents.db = &database;
+  deps.agents.clock = &clock;
+  deps.agents.agents = config.agents;
   // RAG chat: the configured assistants over the knowledge store and the gateway.
   std::vector<chat::Assistant> assistants;
   for (std::size_t i = 0; i < config.assistants.size(); ++i) {

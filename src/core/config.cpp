@@ -468,7 +468,10 @@ Config load_config(const ConfigSources& sources) {
     }
     for (const auto& [section_key, section_node] : tbl) {
       std::string section(section_key.str());
-      if (section == "providers" || section == "routes" || section == "prices" || section == "assistants") continue;  // config_gateway.cpp
+      if (section == "providers" || section == "routes" || section == "prices" || section == "assistants" ||
+          section == "agents") {
+        continue;  // config_gateway.cpp
+      }
       const toml::table* sec = section_node.as_table();
       bool known_section = std::any_of(schema().begin(), schema().end(),
                                        [&](const KeyDef& k) { return k.section == section; });

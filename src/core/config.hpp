@@ -114,6 +114,19 @@ struct AssistantConfig {
   bool cache = true;                 // answers go through the response cache
 };
 
+// An agent ([[agents]]): a model calling tools in a loop until it answers.
+struct AgentConfig {
+  std::string name;
+  std::string model;                    // a route or provider/model
+  std::string system_prompt;
+  std::vector<std::string> tools;       // knowledge_search, get_document
+  std::vector<std::string> collections;  // what knowledge_search may search ([] = every one)
+  int max_iterations = 10;
+  int timeout_s = 300;
+  std::int64_t max_tokens_total = 0;    // 0 = no budget
+  std::optional<double> temperature;
+};
+
 struct PriceConfig {
   std::string model;
   double input_per_mtok = 0;
@@ -257,6 +270,7 @@ struct Config {
   std::vector<RouteConfig> routes;
   std::vector<PriceConfig> prices;
   std::vector<AssistantConfig> assistants;
+  std::vector<AgentConfig> agents;
 };
 
 class ConfigError : public std::runtime_error {

@@ -252,6 +252,30 @@ void load_gateway_tables(const toml::table& file, Config& c,
       c.prices.push_back(std::move(p));
     }
   }
+  if (const toml::array* agents = array_of_tables(file, "agents")) {
+    for (std::size_t i = 0; i < agents->size(); ++i) {
+      Entry e(*agents->get(i)->as_table(), "agents[" + std::to_string(i) + "]");
+      e.check_keys({"name", "model", "system_prompt", "tools", "collections", "max_iterations", "timeout_s",
+                    "max_tokens_total", "temperature"});
+      AgentConfig a;
+      a.name = e.str("name", "", true);
+      if (!valid_name(a.name)) e.fail("name", "use 1-64 characters from a-z 0-9 _ . -");
+      a.model = e.str("model", "", true);
+      a.system_prompt = e.str("system_prompt", "");
+      a.tools = e.strings("tools");
+      for (const auto& t : a.tools) {
+        if (t != "knowledge_search" && t != "get_document") {
+          e.fail("tools", "unknown tool \"" + t + "\" (built in: knowledge_search, get_document)");
+        }
+      }
+      a.collections = e.strings("collections");
+      a.max_iterations = static_cast<int>(e.integer("max_iterations", 10, 1, 100));
+      a.timeout_s = static_cast<int>(e.integer("timeout_s", 300, 1, 3600));
+      a.max_tokens_total = e.integer("max_tokens_total", 0, 0, 1'000'000'000);
+      if (e.table().get("temperature")) a.temperature = e.number("temperature", 0, 0, 2);
+      c.agents.push_back(std::move(a));
+    }
+  }
   if (const toml::array* assistants = array_of_tables(file, "assistants")) {
     for (std::size_t i = 0; i < assistants->size(); ++i) {
       Entry e(*assistants->get(i)->as_table(), "assistants[" + std::to_string(i) + "]");
@@ -312,6 +336,12 @@ void validate_gateway(const Config& c) {
     if (!assistants.insert(c.assistants[i].name).second) {
       throw ConfigError("assistants[" + std::to_string(i) + "].name: duplicate assistant \"" + c.assistants[i].name +
                         "\"");
+    }
+  }
+  std::set<std::string> agents;
+  for (std::size_t i = 0; i < c.agents.size(); ++i) {
+    if (!agents.insert(c.agents[i].name).second) {
+      throw ConfigError("agents[" + std::to_string(i) + "].name: duplicate agent \"" + c.agents[i].name + "\"");
     }
   }
   std::set<std::string> routes;

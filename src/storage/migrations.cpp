@@ -238,6 +238,19 @@ CREATE TABLE assistants (
   updated_at INTEGER NOT NULL
 );
 )sql"},
+      {10, "workflows: agent runs",
+       R"sql(
+CREATE TABLE agent_runs (
+  seq           INTEGER PRIMARY KEY,
+  id            TEXT NOT NULL UNIQUE,
+  agent         TEXT NOT NULL,
+  key_id        TEXT NOT NULL DEFAULT '',
+  finish_reason TEXT NOT NULL,
+  created_at    INTEGER NOT NULL,
+  run           TEXT NOT NULL  -- JSON: the whole run as GET /api/v1/workflows/runs/{id} answers it
+);
+CREATE INDEX agent_runs_key ON agent_runs(key_id, seq);
+)sql"},
   };
   return kMigrations;
 }

@@ -192,5 +192,139 @@ TEST_F(AnalyzeLogTest, GenerateCallsCompletionsWithTheModelServicesDefaults) {
   EXPECT_EQ(http(server_->port(), "POST", "/api/v1/generate", R"({"prompt":"x","model":"nope/m"})", kJson)->status, 404);
 }
 
+// --- the agent runtime ---------------------------------------------------------------------
+
+Behavior tool_calls(const std::vector<std::pair<std::string, std::string>>& calls) {
+  json::array tc;
+  int n = 0;
+  for (const auto& [name, args] : calls) {
+    json::object fn;
+    fn["name"] = name;
+    fn["arguments"] = args;
+    json::object c;
+    c["id"] = "call_" + std::to_string(++n);
+    c["type"] = "function";
+    c["function"] = std::move(fn);
+    tc.push_back(std::move(c));
+  }
+  json::object msg;
+  msg["role"] = "assistant";
+  msg["content"] = nullptr;
+  msg["tool_calls"] = std::move(tc);
+  Behavior b;
+  b.body = R"({"id":"c","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,"message":)" +
+           json::serialize(msg) + R"(,"finish_reason":"tool_calls"}],"usage":{"prompt_tokens":5,"completion_tokens":2,"total_tokens":7}})";
+  return b;
+}
+
+class AgentTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    server_ = std::make_unique<Server>(ServerOptions{
+        .config_toml = "[gateway]\nmax_retries = 0\n[[providers]]\nname = \"mock\"\ntype = \"mock\"\nmodels = [\"echo\", \"embed\"]\n"
+                       "[[providers]]\nname = \"oa\"\ntype = \"openai\"\nbase_url = \"" + up_.url() + "/v1\"\n"
+                       "[[agents]]\nname = \"helper\"\nmodel = \"oa/gpt\"\nsystem_prompt = \"You fix CI.\"\n"
+                       "tools = [\"knowledge_search\", \"get_document\"]\ncollections = [\"runbooks\"]\n"});
+    ASSERT_EQ(http(server_->port(), "POST", "/api/v1/collections", R"({"name":"runbooks","embedding_model":"mock/embed"})", kJson)->status, 201);
+    auto d = http(server_->port(), "POST", "/api/v1/index",
+                  R"({"collection":"runbooks","external_id":"npm","title":"npm ERESOLVE","text":"Align the peer dependency versions."})", kJson);
+    ASSERT_EQ(d->status, 201) << d->body;
+    doc_ = std::string(json::parse(d->body).at("id").as_string());
+  }
+  json::value execute(const std::string& body, int status = 200) {
+    auto r = http(server_->port(), "POST", "/api/v1/workflows/execute", body, kJson);
+    EXPECT_TRUE(r);
+    if (!r) return nullptr;
+    EXPECT_EQ(r->status, status) << r->body;
+    return json::parse(r->body);
+  }
+  FakeUpstream up_;
+  std::unique_ptr<Server> server_;
+  std::string doc_;
+};
+
+TEST_F(AgentTest, TwoToolsInParallelThenAnAnswerStoredAsARun) {
+  up_.push(tool_calls({{"knowledge_search", R"({"query":"ERESOLVE peer dependency"})"}, {"get_document", R"({"id":")" + doc_ + R"("})"}}));
+  up_.push(answer("Align react with the peer range [npm ERESOLVE]."));
+  auto v = execute(R"({"agent":"helper","input":"npm ci fails with ERESOLVE"})");
+  EXPECT_EQ(v.at("object"), "workflow.run");
+  EXPECT_EQ(v.at("finish_reason"), "stop");
+  EXPECT_EQ(v.at("output"), "Align react with the peer range [npm ERESOLVE].");
+  EXPECT_EQ(v.at("iterations"), 2);
+  std::vector<std::string> types;
+  for (const auto& s : v.at("steps").as_array()) types.emplace_back(s.at("type").as_string());
+  EXPECT_EQ(types, (std::vector<std::string>{"model", "tool_call", "tool_result", "tool_call", "tool_result", "model"}));
+  EXPECT_EQ(v.at("steps").at(2).at("ok"), true);
+  EXPECT_EQ(v.at("usage").at("total_tokens"), 57);  // 7 + 50
+  EXPECT_TRUE(v.at("runtime_ms").is_number());
+  // The model got the tools, then the results as tool messages.
+  ASSERT_EQ(up_.received().size(), 2u);
+  auto first = json::parse(up_.received()[0].body);
+  EXPECT_EQ(first.at("tools").as_array().size(), 2u);
+  EXPECT_EQ(first.at("messages").at(0).at("content"), "You fix CI.");
+  auto second = json::parse(up_.received()[1].body);
+  const auto& msgs = second.at("messages").as_array();
+  ASSERT_EQ(msgs.size(), 5u);  // system, user, assistant (tool calls), 2 tool results
+  EXPECT_EQ(msgs[3].at("role"), "tool");
+  EXPECT_EQ(msgs[3].at("tool_call_id"), "call_1");
+  EXPECT_NE(std::string(msgs[3].at("content").as_string()).find("npm ERESOLVE"), std::string::npos);
+  EXPECT_NE(std::string(msgs[4].at("content").as_string()).find("Align the peer dependency versions."), std::string::npos);
+  // Stored.
+  const std::string id(v.at("id").as_string());
+  auto got = http(server_->port(), "GET", "/api/v1/workflows/runs/" + id);
+  ASSERT_EQ(got->status, 200);
+  EXPECT_EQ(json::parse(got->body).at("output"), v.at("output"));
+  auto list = json::parse(http(server_->port(), "GET", "/api/v1/workflows/runs")->body);
+  EXPECT_EQ(list.at("data").at(0).at("id"), json::value(id));
+  EXPECT_EQ(http(server_->port(), "GET", "/api/v1/workflows/runs/run_nope")->status, 404);
+}
+
+TEST_F(AgentTest, AFailingToolGoesBackToTheModelAsItsResult) {
+  up_.push(tool_calls({{"delete_everything", "{}"}, {"knowledge_search", "not json"}, {"get_document", R"({"id":"doc_missing"})"}}));
+  up_.push(answer("I could not look it up."));
+  auto v = execute(R"({"agent":"helper","input":"help"})");
+  EXPECT_EQ(v.at("finish_reason"), "stop");
+  const auto& steps = v.at("steps").as_array();
+  for (std::size_t i : {2u, 4u, 6u}) EXPECT_EQ(steps[i].at("ok"), false) << steps[i];
+  auto second = json::parse(up_.received()[1].body);
+  EXPECT_NE(std::string(second.at("messages").at(3).at("content").as_string()).find("no tool named"), std::string::npos);
+  EXPECT_NE(std::string(second.at("messages").at(4).at("content").as_string()).find("not a JSON object"), std::string::npos);
+}
+
+TEST_F(AgentTest, EachEndingSaysWhy) {
+  up_.set_default(tool_calls({{"knowledge_search", R"({"query":"x"})"}}));
+  auto loop = execute(R"({"agent":{"model":"oa/gpt","tools":["knowledge_search"],"collections":["runbooks"],"max_iterations":2},"input":"go"})");
+  EXPECT_EQ(loop.at("finish_reason"), "max_iterations");
+  EXPECT_EQ(loop.at("iterations"), 2);
+  auto budget = execute(R"({"agent":{"model":"oa/gpt","tools":["knowledge_search"],"collections":["runbooks"],"max_tokens_total":5},"input":"go"})");
+  EXPECT_EQ(budget.at("finish_reason"), "budget");
+  EXPECT_EQ(budget.at("iterations"), 1);
+  Behavior slow = answer("too late");
+  slow.delay_before_headers = std::chrono::milliseconds(2500);
+  up_.set_default(slow);
+  auto timeout = execute(R"({"agent":{"model":"oa/gpt","timeout_s":1},"input":"go"})");
+  EXPECT_EQ(timeout.at("finish_reason"), "timeout");
+  up_.set_default(answer("done"));
+  auto stop = execute(R"({"agent":{"model":"oa/gpt"},"input":"go"})");
+  EXPECT_EQ(stop.at("finish_reason"), "stop");
+  EXPECT_EQ(stop.at("agent"), "(inline)");
+}
+
+TEST_F(AgentTest, TypesListTheAgentsAndBadRunsAreRefused) {
+  auto types = json::parse(http(server_->port(), "GET", "/api/v1/workflows/types")->body);
+  bool helper = false;
+  for (const auto& t : types.at("data").as_array()) helper = helper || (t.at("type") == "agent" && t.at("name") == "helper");
+  EXPECT_TRUE(helper) << types;
+  execute(R"({"input":"x"})", 400);
+  execute(R"({"agent":"nobody","input":"x"})", 404);
+  execute(R"({"agent":"helper"})", 400);
+  execute(R"({"agent":"helper","input":"x","stream":true})", 400);
+  execute(R"({"agent":{"model":"oa/gpt","tools":["rm"]},"input":"x"})", 400);
+  execute(R"({"agent":{"model":"oa/gpt","max_iterations":0},"input":"x"})", 400);
+  execute(R"({"agent":{"model":"oa/gpt","colour":1},"input":"x"})", 400);
+  execute(R"({"agent":{"model":"nope/m"},"input":"x"})", 404);
+  EXPECT_TRUE(up_.received().empty());
+}
+
 }  // namespace
 }  // namespace sbtest

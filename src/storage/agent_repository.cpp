@@ -1,0 +1,53 @@
+#include "storage/agent_repository.hpp"
+
+#include "storage/page_sql.hpp"
+
+namespace sb::storage {
+
+namespace {
+
+AgentRunRow read_run(const Statement& s) {
+  AgentRunRow r;
+  r.id = s.column_text(0);
+  r.agent = s.column_text(1);
+  r.key_id = s.column_text(2);
+  r.finish_reason = s.column_text(3);
+  r.created_at = s.column_int64(4);
+  r.run = s.column_text(5);
+  return r;
+}
+
+constexpr const char* kColumns = "id, agent, key_id, finish_reason, created_at, run";
+
+}  // namespace
+
+Status AgentRepository::insert(Connection& c, const AgentRunRow& r) {
+  auto st = c.cached("INSERT INTO agent_runs (id, agent, key_id, finish_reason, created_at, run) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+  if (!st) return std::move(st).error();
+  st->bind(1, r.id).bind(2, r.agent).bind(3, r.key_id).bind(4, r.finish_reason).bind(5, r.created_at).bind(6, r.run);
+  return st->run();
+}
+
+Result<std::optional<AgentRunRow>> AgentRepository::get(Connection& c, std::string_view id) {
+  auto st = c.cached(std::string("SELECT ") + kColumns + " FROM agent_runs WHERE id = ?1");
+  if (!st) return std::move(st).error();
+  st->bind(1, id);
+  auto rows = st->all(read_run);
+  if (!rows) return std::move(rows).error();
+  if (rows->empty()) return std::optional<AgentRunRow>();
+  return std::optional<AgentRunRow>(std::move(rows->front()));
+}
+
+Result<Page<AgentRunRow>> AgentRepository::list(Connection& c, const std::optional<std::string>& key_id, const PageRequest& page) {
+  auto pivot = page_pivot(c, "agent_runs", page, "a run");
+  if (!pivot) return std::move(pivot).error();
+  auto st = c.prepare(std::string("SELECT ") + kColumns + " FROM agent_runs WHERE (?1 IS NULL OR key_id = ?1)" +
+                      seq_clause(page, 2) + " LIMIT ?3");
+  if (!st) return std::move(st).error();
+  st->bind_opt(1, key_id).bind(2, *pivot).bind(3, static_cast<std::int64_t>(page.limit) + 1);
+  auto rows = st->all(read_run);
+  if (!rows) return std::move(rows).error();
+  return make_page(std::move(*rows), page);
+}
+
+}  // namespace sb::storage

@@ -1,0 +1,31 @@
+#pragma once
+// Agent runs (workflows): one row per run, the whole run as JSON. Times are Unix seconds.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "storage/page.hpp"
+#include "storage/sqlite.hpp"
+
+namespace sb::storage {
+
+struct AgentRunRow {
+  std::string id;  // run_<hex>
+  std::string agent;
+  std::string key_id;  // "" without a key
+  std::string finish_reason;
+  std::int64_t created_at = 0;
+  std::string run;  // JSON
+};
+
+class AgentRepository {
+ public:
+  static Status insert(Connection& c, const AgentRunRow& row);
+  static Result<std::optional<AgentRunRow>> get(Connection& c, std::string_view id);
+  // key_id nullopt: everyone's (admin).
+  static Result<Page<AgentRunRow>> list(Connection& c, const std::optional<std::string>& key_id, const PageRequest& page);
+};
+
+}  // namespace sb::storage

@@ -1,0 +1,419 @@
+#include "workflows/agent.hpp"
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+#include <chrono>
+
+#include "core/json_text.hpp"
+#include "workflows/parallel.hpp"
+
+namespace sb::workflows {
+
+namespace json = boost::json;
+using boost::asio::awaitable;
+using core::Error;
+using core::ErrorKind;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+double ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
+
+std::string cut(std::string s, std::size_t max) {
+  if (s.size() <= max) return s;
+  std::size_t n = max;
+  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
+  s.resize(n);
+  s += "…(cut)";
+  return s;
+}
+
+json::object tool_spec(std::string_view name) {
+  json::object params;
+  params["type"] = "object";
+  json::object props;
+  json::array required;
+  std::string description;
+  auto prop = [&props](const char* key, const char* type, const char* what) {
+    json::object p;
+    p["type"] = type;
+    p["description"] = what;
+    props[key] = std::move(p);
+  };
+  if (name == "knowledge_search") {
+    description = "Search the knowledge base (runbooks, documentation). Returns the best passages with their ids.";
+    prop("query", "string", "what to look for");
+    prop("collection", "string", "the collection to search (optional: the agent's first)");
+    prop("top_k", "integer", "how many passages, 1 to 10 (default 5)");
+    required.push_back("query");
+  } else {
+    description = "Read a document of the knowledge base by its id (as knowledge_search returns it).";
+    prop("id", "string", "the document id (doc_...)");
+    required.push_back("id");
+  }
+  params["properties"] = std::move(props);
+  params["required"] = std::move(required);
+  json::object fn;
+  fn["name"] = name;
+  fn["description"] = description;
+  fn["parameters"] = std::move(params);
+  json::object t;
+  t["type"] = "function";
+  t["function"] = std::move(fn);
+  return t;
+}
+
+json::object message(const char* role, std::string content) {
+  json::object m;
+  m["role"] = role;
+  m["content"] = std::move(content);
+  return m;
+}
+
+json::object tool_message(const std::string& id, std::string content) {
+  json::object m;
+  m["role"] = "tool";
+  m["tool_call_id"] = id;
+  m["content"] = std::move(content);
+  return m;
+}
+
+json::object step(const char* type, int iteration) {
+  json::object s;
+  s["type"] = type;
+  s["iteration"] = iteration;
+  return s;
+}
+
+std::string error_text(const std::string& what) {
+  json::object o;
+  o["error"] = what;
+  return core::to_json(o);
+}
+
+// The first choice's message of a chat.completion, and its usage.
+struct Turn {
+  json::object message;
+  std::string content;
+  json::array tool_calls;
+  long long prompt = 0, completion = 0;
+};
+
+core::Result<Turn> read_turn(std::string_view body) {
+  boost::system::error_code ec;
+  json::value v = json::parse(body, ec);
+  if (ec || !v.is_object()) return Error(ErrorKind::upstream_error, "the model's answer is not JSON");
+  Turn t;
+  const auto& o = v.get_object();
+  const auto* ch = o.if_contains("choices");
+  if (!ch || !ch->is_array() || ch->get_array().empty() || !ch->get_array()[0].is_object()) {
+    return Error(ErrorKind::upstream_error, "the model's answer has no choices");
+  }
+  const auto* m = ch->get_array()[0].get_object().if_contains("message");
+  if (!m || !m->is_object()) return Error(ErrorKind::upstream_error, "the model's answer has no message");
+  t.message = m->get_object();
+  if (const auto* c = t.message.if_contains("content"); c && c->is_string()) t.content = std::string(c->get_string());
+  if (const auto* tc = t.message.if_contains("tool_calls"); tc && tc->is_array()) t.tool_calls = tc->get_array();
+  if (const auto* u = o.if_contains("usage"); u && u->is_object()) {
+    if (const auto* p = u->get_object().if_contains("prompt_tokens"); p && p->is_int64()) t.prompt = p->get_int64();
+    if (const auto* p = u->get_object().if_contains("completion_tokens"); p && p->is_int64()) t.completion = p->get_int64();
+  }
+  // The message as it goes back into the conversation: role, content, tool_calls only.
+  json::object keep;
+  keep["role"] = "assistant";
+  keep["content"] = t.content.empty() && !t.tool_calls.empty() ? json::value(nullptr) : json::value(t.content);
+  if (!t.tool_calls.empty()) keep["tool_calls"] = t.tool_calls;
+  t.message = std::move(keep);
+  return t;
+}
+
+json::object model_step(int iteration, const Turn& t, double took) {
+  json::object s = step("model", iteration);
+  s["content"] = t.content;
+  s["tool_calls"] = static_cast<std::int64_t>(t.tool_calls.size());
+  json::object u;
+  u["prompt_tokens"] = t.prompt;
+  u["completion_tokens"] = t.completion;
+  s["usage"] = std::move(u);
+  s["latency_ms"] = took;
+  return s;
+}
+
+std::string hits_json(const knowledge::SearchResult& r) {
+  json::array out;
+  for (const auto& h : r.hits) {
+    json::object o;
+    o["chunk_id"] = h.chunk.chunk_id;
+    o["document_id"] = h.chunk.document_id;
+    o["title"] = h.chunk.title;
+    o["score"] = h.score;
+    o["text"] = cut(h.chunk.text, 1200);
+    out.push_back(std::move(o));
+  }
+  json::object o;
+  o["collection"] = r.collection;
+  o["results"] = std::move(out);
+  return core::to_json(o);
+}
+
+}  // namespace
+
+const std::vector<std::string>& builtin_tools() {
+  static const std::vector<std::string> t = {"knowledge_search", "get_document"};
+  return t;
+}
+
+struct AgentRunner::Call {
+  std::string id, name, arguments;
+  std::string result;
+  bool failed = false;
+  double took = 0;
+};
+
+AgentRunner::AgentRunner(gateway::Gateway& gateway, knowledge::Store* store) : gateway_(gateway), store_(store) {}
+
+awaitable<void> AgentRunner::run_tool(const core::AgentConfig& agent, Call& call, std::shared_ptr<core::RequestContext> meter) {
+  const auto t0 = Clock::now();
+  boost::system::error_code ec;
+  json::value args = json::parse(call.arguments.empty() ? std::string("{}") : call.arguments, ec);
+  bool known = false;
+  for (const auto& t : agent.tools) known = known || t == call.name;
+  if (!known) {
+    call.failed = true;
+    call.result = error_text("no tool named '" + call.name + "' (this agent has: " +
+                             (agent.tools.empty() ? std::string("none") : agent.tools.front()) +
+                             (agent.tools.size() > 1 ? ", ..." : "") + ")");
+  } else if (ec || !args.is_object()) {
+    call.failed = true;
+    call.result = error_text("the arguments are not a JSON object");
+  } else if (!store_) {
+    call.failed = true;
+    call.result = error_text("the knowledge base is not available");
+  } else if (call.name == "knowledge_search") {
+    const auto& a = args.get_object();
+    const auto* q = a.if_contains("query");
+    const auto* col = a.if_contains("collection");
+    const auto* k = a.if_contains("top_k");
+    std::string collection = col && col->is_string() ? std::string(col->get_string())
+                                                     : (agent.collections.empty() ? "" : agent.collections.front());
+    bool allowed = agent.collections.empty();
+    for (const auto& c : agent.collections) allowed = allowed || c == collection;
+    if (!q || !q->is_string() || q->get_string().empty()) {
+      call.failed = true;
+      call.result = error_text("'query' is required: a non-empty string");
+    } else if (collection.empty()) {
+      call.failed = true;
+      call.result = error_text("'collection' is required: this agent has no collection of its own");
+    } else if (!allowed || (meter && !meter->allows_collection(collection))) {
+      call.failed = true;
+      call.result = error_text("the collection '" + collection + "' is not one this agent may search");
+    } else {
+      knowledge::SearchRequest s;
+      s.meter = meter;
+      s.collection = collection;
+      s.query = std::string(q->get_string()).substr(0, 2000);
+      s.top_k = k && k->is_int64() ? static_cast<int>(std::clamp<std::int64_t>(k->get_int64(), 1, 10)) : 5;
+      auto r = co_await store_->search(std::move(s));
+      if (!r) {
+        call.failed = true;
+        call.result = error_text(r.error().message);
+      } else {
+        call.result = hits_json(*r);
+      }
+    }
+  } else {  // get_document
+    const auto* id = args.get_object().if_contains("id");
+    if (!id || !id->is_string() || id->get_string().empty()) {
+      call.failed = true;
+      call.result = error_text("'id' is required: a document id");
+    } else {
+      std::string doc_id(id->get_string());
+      auto d = co_await store_->get_document(std::move(doc_id), true);
+      bool allowed = d && agent.collections.empty();
+      if (d) {
+        for (const auto& c : agent.collections) allowed = allowed || c == d->row.collection;
+        if (meter && !meter->allows_collection(d->row.collection)) allowed = false;
+      }
+      if (!d || !allowed) {
+        call.failed = true;
+        call.result = error_text("no document with that id in this agent's collections");
+      } else {
+        json::object o;
+        o["id"] = d->row.id;
+        o["title"] = d->row.title;
+        o["collection"] = d->row.collection;
+        o["text"] = cut(d->text.value_or(""), kMaxToolResult - 512);
+        call.result = core::to_json(o);
+      }
+    }
+  }
+  call.result = cut(std::move(call.result), kMaxToolResult);
+  call.took = ms(Clock::now() - t0);
+}
+
+awaitable<core::Result<AgentRun>> AgentRunner::run(const core::AgentConfig& agent, std::string input,
+                                                   std::string request_id, std::shared_ptr<core::RequestContext> meter,
+                                                   std::shared_ptr<core::CancelSignal> cancel) {
+  const auto t0 = Clock::now();
+  const auto deadline = t0 + std::chrono::seconds(agent.timeout_s);
+  AgentRun out;
+  json::array messages;
+  if (!agent.system_prompt.empty()) messages.push_back(message("system", agent.system_prompt));
+  messages.push_back(message("user", std::move(input)));
+  json::array tools;
+  for (const auto& t : agent.tools) tools.push_back(tool_spec(t));
+  for (int it = 1;; ++it) {
+    if (it > agent.max_iterations) {
+      out.finish_reason = "max_iterations";
+      break;
+    }
+    if (Clock::now() >= deadline) {
+      out.finish_reason = "timeout";
+      break;
+    }
+    if (agent.max_tokens_total > 0 && out.prompt_tokens + out.completion_tokens >= agent.max_tokens_total) {
+      out.finish_reason = "budget";
+      break;
+    }
+    out.iterations = it;
+    json::object body;
+    body["model"] = agent.model;
+    body["messages"] = messages;
+    if (!tools.empty()) body["tools"] = tools;
+    if (agent.temperature) body["temperature"] = *agent.temperature;
+    auto targets = gateway_.resolve(agent.model);
+    if (!targets) co_return std::move(targets).error();
+    gateway::ChatCall call;
+    call.body = std::move(body);
+    call.request_id = request_id;
+    call.deadline = deadline;
+    call.meter = meter;
+    call.cancel = cancel;
+    gateway::Outcome outcome;
+    const auto m0 = Clock::now();
+    auto r = co_await gateway_.chat(std::move(call), std::move(*targets), outcome);
+    const double took = ms(Clock::now() - m0);
+    out.model_ms += took;
+    if (!r) {
+      if (r.error().kind == ErrorKind::upstream_timeout || Clock::now() >= deadline) {
+        out.finish_reason = "timeout";
+        break;
+      }
+      co_return std::move(r).error();
+    }
+    auto turn = read_turn(r->body);
+    if (!turn) co_return std::move(turn).error();
+    out.prompt_tokens += turn->prompt;
+    out.completion_tokens += turn->completion;
+    out.steps.push_back(model_step(it, *turn, took));
+    messages.push_back(turn->message);
+    if (turn->tool_calls.empty()) {
+      out.output = turn->content;
+      out.finish_reason = "stop";
+      break;
+    }
+    // The calls it asked for, at most kMaxParallelTools at once.
+    std::vector<std::unique_ptr<Call>> calls;
+    for (const auto& tc : turn->tool_calls) {
+      auto c = std::make_unique<Call>();
+      if (tc.is_object()) {
+        const auto& o = tc.get_object();
+        if (const auto* id = o.if_contains("id"); id && id->is_string()) c->id = std::string(id->get_string());
+        if (const auto* fn = o.if_contains("function"); fn && fn->is_object()) {
+          if (const auto* n = fn->get_object().if_contains("name"); n && n->is_string()) c->name = std::string(n->get_string());
+          if (const auto* a = fn->get_object().if_contains("arguments"); a && a->is_string()) {
+            c->arguments = std::string(a->get_string());
+          }
+        }
+      }
+      calls.push_back(std::move(c));
+    }
+    for (std::size_t from = 0; from < calls.size(); from += kMaxParallelTools) {
+      std::vector<Task> tasks;
+      for (std::size_t i = from; i < calls.size() && i < from + kMaxParallelTools; ++i) {
+        Call* c = calls[i].get();
+        tasks.push_back([this, &agent, c, meter]() -> awaitable<void> { co_await run_tool(agent, *c, meter); });
+      }
+      co_await run_all(std::move(tasks));
+    }
+    for (const auto& c : calls) {
+      json::object call_step = step("tool_call", it);
+      call_step["id"] = c->id;
+      call_step["name"] = c->name;
+      call_step["arguments"] = cut(c->arguments, 4096);
+      out.steps.push_back(std::move(call_step));
+      json::object result_step = step("tool_result", it);
+      result_step["id"] = c->id;
+      result_step["name"] = c->name;
+      result_step["ok"] = !c->failed;
+      result_step["result"] = cut(c->result, 4096);
+      result_step["latency_ms"] = c->took;
+      out.steps.push_back(std::move(result_step));
+      out.tool_ms += c->took;
+      messages.push_back(tool_message(c->id, c->result));
+    }
+  }
+  out.latency_ms = ms(Clock::now() - t0);
+  co_return out;
+}
+
+core::Result<core::AgentConfig> agent_from_json(const json::object& o) {
+  core::AgentConfig a;
+  auto bad = [](const std::string& field, const std::string& what) {
+    return Error(ErrorKind::invalid_field, "'agent." + field + "' " + what, "agent." + field);
+  };
+  for (const auto& [k, v] : o) {
+    const std::string key(k);
+    if (key == "name" || key == "model" || key == "system_prompt") {
+      if (!v.is_string()) return bad(key, "must be a string");
+      (key == "name" ? a.name : key == "model" ? a.model : a.system_prompt) = std::string(v.get_string());
+    } else if (key == "tools" || key == "collections") {
+      if (!v.is_array()) return bad(key, "must be an array of strings");
+      for (const auto& x : v.get_array()) {
+        if (!x.is_string()) return bad(key, "must be an array of strings");
+        (key == "tools" ? a.tools : a.collections).emplace_back(x.get_string());
+      }
+    } else if (key == "max_iterations" || key == "timeout_s" || key == "max_tokens_total") {
+      const std::int64_t hi = key == "max_iterations" ? 100 : key == "timeout_s" ? 3600 : 1'000'000'000;
+      const std::int64_t lo = key == "max_tokens_total" ? 0 : 1;
+      if (!v.is_int64() || v.get_int64() < lo || v.get_int64() > hi) {
+        return bad(key, "must be an integer from " + std::to_string(lo) + " to " + std::to_string(hi));
+      }
+      if (key == "max_iterations") a.max_iterations = static_cast<int>(v.get_int64());
+      else if (key == "timeout_s") a.timeout_s = static_cast<int>(v.get_int64());
+      else a.max_tokens_total = v.get_int64();
+    } else if (key == "temperature") {
+      if (!v.is_number() || v.to_number<double>() < 0 || v.to_number<double>() > 2) return bad(key, "must be a number from 0 to 2");
+      a.temperature = v.to_number<double>();
+    } else {
+      return Error(ErrorKind::unknown_parameter, "Unrecognized request argument supplied: agent." + key, "agent." + key);
+    }
+  }
+  if (a.model.empty()) return bad("model", "is required: a route or provider/model");
+  if (a.name.empty()) a.name = "(inline)";
+  for (const auto& t : a.tools) {
+    if (t != "knowledge_search" && t != "get_document") return bad("tools", "names an unknown tool '" + t + "' (built in: knowledge_search, get_document)");
+  }
+  if (a.system_prompt.size() > 100000) return bad("system_prompt", "is longer than 100000 characters");
+  return a;
+}
+
+json::object agent_json(const core::AgentConfig& a) {
+  json::object o;
+  o["name"] = a.name;
+  o["model"] = a.model;
+  o["system_prompt"] = a.system_prompt;
+  json::array tools, collections;
+  for (const auto& t : a.tools) tools.push_back(json::string(t));
+  for (const auto& c : a.collections) collections.push_back(json::string(c));
+  o["tools"] = std::move(tools);
+  o["collections"] = std::move(collections);
+  o["max_iterations"] = a.max_iterations;
+  o["timeout_s"] = a.timeout_s;
+  o["max_tokens_total"] = a.max_tokens_total;
+  o["temperature"] = a.temperature ? json::value(*a.temperature) : json::value(nullptr);
+  return o;
+}
+
+}  // namespace sb::workflows

@@ -1,0 +1,63 @@
+#pragma once
+// The agent runtime: a model called with tools (OpenAI's tool format; Anthropic and Gemini through
+// the gateway's translation), the tool calls it asks for run (several at once in parallel), their
+// results fed back, until a final answer or one of the limits — each run ends saying why:
+// stop | max_iterations | timeout | budget. A tool's error goes back to the model as its result.
+// Built-in tools: knowledge_search (within the agent's collections) and get_document.
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/cancel.hpp"
+#include "core/config.hpp"
+#include "core/error.hpp"
+#include "core/request_context.hpp"
+#include "gateway/gateway.hpp"
+#include "knowledge/store.hpp"
+
+namespace sb::workflows {
+
+constexpr std::size_t kMaxToolResult = 16 * 1024;  // bytes of one tool result given to the model
+constexpr std::size_t kMaxParallelTools = 8;
+
+struct AgentRun {
+  std::string output;
+  std::string finish_reason;  // stop | max_iterations | timeout | budget
+  boost::json::array steps;   // {type: model | tool_call | tool_result, ...} in order
+  long long prompt_tokens = 0, completion_tokens = 0;
+  int iterations = 0;
+  double latency_ms = 0, model_ms = 0, tool_ms = 0;
+};
+
+// The built-in tools' names.
+const std::vector<std::string>& builtin_tools();
+
+class AgentRunner {
+ public:
+  // store may be null (then the knowledge tools answer with an error).
+  AgentRunner(gateway::Gateway& gateway, knowledge::Store* store);
+
+  // Errors: the model's when it fails outright (not a timeout: that ends the run).
+  boost::asio::awaitable<core::Result<AgentRun>> run(const core::AgentConfig& agent, std::string input,
+                                                     std::string request_id,
+                                                     std::shared_ptr<core::RequestContext> meter,
+                                                     std::shared_ptr<core::CancelSignal> cancel);
+
+ private:
+  struct Call;
+  boost::asio::awaitable<void> run_tool(const core::AgentConfig& agent, Call& call,
+                                        std::shared_ptr<core::RequestContext> meter);
+  gateway::Gateway& gateway_;
+  knowledge::Store* store_;
+};
+
+// An agent from a request body's "agent" object (inline), checked like [[agents]].
+core::Result<core::AgentConfig> agent_from_json(const boost::json::object& o);
+boost::json::object agent_json(const core::AgentConfig& a);
+
+}  // namespace sb::workflows
