@@ -326,5 +326,54 @@ TEST_F(AgentTest, TypesListTheAgentsAndBadRunsAreRefused) {
   EXPECT_TRUE(up_.received().empty());
 }
 
+TEST(AgentProviders, TheSameRunThroughAnthropicAndGeminiTypeFakes) {
+  FakeUpstream claude, gem;
+  Server server({.env = {{"SB_K", "k-1"}},
+                 .config_toml = "[gateway]\nmax_retries = 0\n[[providers]]\nname = \"mock\"\ntype = \"mock\"\nmodels = [\"echo\", \"embed\"]\n"
+                                "[[providers]]\nname = \"claude\"\ntype = \"anthropic\"\nbase_url = \"" + claude.url() + "/v1\"\napi_key_env = \"SB_K\"\n"
+                                "[[providers]]\nname = \"gem\"\ntype = \"gemini\"\nbase_url = \"" + gem.url() + "/v1beta\"\napi_key_env = \"SB_K\"\n"});
+  ASSERT_EQ(http(server.port(), "POST", "/api/v1/collections", R"({"name":"runbooks","embedding_model":"mock/embed"})", kJson)->status, 201);
+  ASSERT_EQ(http(server.port(), "POST", "/api/v1/index",
+                 R"({"collection":"runbooks","external_id":"npm","title":"npm ERESOLVE","text":"Align the peer dependency versions."})", kJson)->status, 201);
+  const std::string agent = R"("tools":["knowledge_search"],"collections":["runbooks"])";
+
+  claude.push(Behavior{.body = R"({"id":"msg_1","type":"message","role":"assistant","model":"c","content":[)"
+                               R"({"type":"tool_use","id":"toolu_1","name":"knowledge_search","input":{"query":"ERESOLVE"}}],)"
+                               R"("stop_reason":"tool_use","usage":{"input_tokens":20,"output_tokens":5}})"});
+  claude.push(Behavior{.body = R"({"id":"msg_2","type":"message","role":"assistant","model":"c","content":[{"type":"text","text":"Align the peers."}],)"
+                               R"("stop_reason":"end_turn","usage":{"input_tokens":40,"output_tokens":5}})"});
+  auto r = http(server.port(), "POST", "/api/v1/workflows/execute",
+                R"({"agent":{"model":"claude/claude-sonnet-4-5",)" + agent + R"(},"input":"npm ci fails"})", kJson);
+  ASSERT_EQ(r->status, 200) << r->body;
+  auto v = json::parse(r->body);
+  EXPECT_EQ(v.at("finish_reason"), "stop");
+  EXPECT_EQ(v.at("output"), "Align the peers.");
+  ASSERT_EQ(claude.received().size(), 2u);
+  auto first = json::parse(claude.received()[0].body);
+  EXPECT_EQ(first.at("tools").at(0).at("name"), "knowledge_search");
+  EXPECT_TRUE(first.at("tools").at(0).as_object().contains("input_schema"));
+  auto second = json::parse(claude.received()[1].body);
+  const auto& last = second.at("messages").as_array().back();
+  EXPECT_EQ(last.at("role"), "user");
+  EXPECT_EQ(last.at("content").at(0).at("type"), "tool_result");
+  EXPECT_EQ(last.at("content").at(0).at("tool_use_id"), "toolu_1");
+
+  gem.push(Behavior{.body = R"({"candidates":[{"content":{"role":"model","parts":[{"functionCall":{"name":"knowledge_search","args":{"query":"ERESOLVE"}}}]},)"
+                            R"("finishReason":"STOP","index":0}],"usageMetadata":{"promptTokenCount":20,"candidatesTokenCount":5,"totalTokenCount":25}})"});
+  gem.push(Behavior{.body = R"({"candidates":[{"content":{"role":"model","parts":[{"text":"Align the peers."}]},"finishReason":"STOP","index":0}],)"
+                            R"("usageMetadata":{"promptTokenCount":40,"candidatesTokenCount":5,"totalTokenCount":45}})"});
+  auto g = http(server.port(), "POST", "/api/v1/workflows/execute",
+                R"({"agent":{"model":"gem/gemini-2.0-flash",)" + agent + R"(},"input":"npm ci fails"})", kJson);
+  ASSERT_EQ(g->status, 200) << g->body;
+  auto gv = json::parse(g->body);
+  EXPECT_EQ(gv.at("finish_reason"), "stop");
+  EXPECT_EQ(gv.at("output"), "Align the peers.");
+  EXPECT_EQ(gv.at("steps").at(2).at("ok"), true) << gv;
+  ASSERT_EQ(gem.received().size(), 2u);
+  auto gsecond = json::parse(gem.received()[1].body);
+  const auto& parts = gsecond.at("contents").as_array().back().at("parts");
+  EXPECT_EQ(parts.at(0).at("functionResponse").at("name"), "knowledge_search");
+}
+
 }  // namespace
 }  // namespace sbtest
