@@ -28,16 +28,19 @@ constexpr std::size_t kMaxInput = 200000;
 struct Execute {
   core::AgentConfig agent;
   std::string input;
+  bool stream = false, async = false;
 };
 
 core::Result<Execute> parse(const json::object& body, const AgentDeps& d) {
   Execute e;
-  for (const char* unsupported : {"stream", "async"}) {
-    if (const auto* v = body.if_contains(unsupported); v && !(v->is_bool() && !v->get_bool())) {
-      return Error(ErrorKind::invalid_field,
-                   std::string("'") + unsupported + "' runs are not available yet: runs are answered whole", unsupported);
+  for (const char* flag : {"stream", "async"}) {
+    if (const auto* v = body.if_contains(flag); v && !v->is_null()) {
+      if (!v->is_bool()) return Error(ErrorKind::invalid_field, std::string("'") + flag + "' must be a boolean", flag);
+      (flag[0] == 's' ? e.stream : e.async) = v->get_bool();
     }
   }
+  if (e.stream && e.async) return Error(ErrorKind::invalid_field, "a run is streamed or a job ('async'), not both", "async");
+  if (e.async && !d.jobs) return Error(ErrorKind::invalid_field, "'async' runs need the job queue (jobs.enabled)", "async");
   const auto* agent = body.if_contains("agent");
   if (!agent) return Error(ErrorKind::invalid_field, "'agent' is required: an agent's name or an inline agent", "agent");
   if (agent->is_string()) {
@@ -102,25 +105,104 @@ std::optional<std::string> owner(const Request& req) {
   return req.context->key_id;
 }
 
+// The run stored; its JSON.
+awaitable<core::Result<std::string>> store_run(const AgentDeps& d, std::string id, const core::AgentConfig& agent,
+                                               const std::string& input, const workflows::AgentRun& r,
+                                               std::string key_id) {
+  const std::int64_t now = d.clock->now_ms() / 1000;
+  std::string text = core::to_json(run_json(id, agent, input, r, now));
+  storage::AgentRunRow row{std::move(id), agent.name, std::move(key_id), r.finish_reason, now, text};
+  auto store = [row = std::move(row)](storage::Connection& c) { return storage::AgentRepository::insert(c, row); };
+  auto st = co_await d.db->write(std::move(store));
+  if (!st) co_return std::move(st).error();
+  co_return text;
+}
+
+std::string new_run_id() { return "run_" + core::new_request_id().substr(0, 24); }
+
+json::object job_request(const Execute& e) {
+  json::object o;
+  o["agent"] = workflows::agent_json(e.agent);
+  o["input"] = e.input;
+  return o;
+}
+
 awaitable<Response> execute(Request& req, const AgentDeps& d) {
   auto body = parse_json_object(req.body);
   if (!body) co_return Response::error(body.error());
   auto e = parse(*body, d);
   if (!e) co_return Response::error(e.error());
+  const std::string key_id = req.context ? req.context->key_id : "";
+  if (e->async) {
+    jobs::Submit s;
+    s.type = "agent";
+    s.request = core::to_json(job_request(*e));
+    if (!key_id.empty()) s.key_id = key_id;
+    co_return co_await enqueue_job(*d.jobs, std::move(s));
+  }
+  if (e->stream) {
+    Response res;
+    res.content_type = "text/event-stream";
+    res.header("Cache-Control", "no-cache");
+    res.stream = [d, e = std::move(*e), key_id, request_id = req.request_id, meter = req.context](
+                     http::StreamWriter& w) mutable -> awaitable<void> {
+      workflows::RunEvents events = [&w](std::string_view event, std::string data) -> awaitable<bool> {
+        const std::string chunk = "event: " + std::string(event) + "\ndata: " + data + "\n\n";
+        co_return co_await w.write(chunk);
+      };
+      workflows::AgentRunner runner(*d.gateway, d.store);
+      auto r = co_await runner.run(e.agent, e.input, request_id, meter, nullptr, &events);
+      if (!r) {
+        if (!w.started()) {
+          w.replace(Response::error(r.error()));
+        } else {
+          const std::string error = "event: error\ndata: " + http::error_body(r.error()) + "\n\n";
+          co_await w.write(error);
+        }
+        co_return;
+      }
+      auto stored = co_await store_run(d, new_run_id(), e.agent, e.input, *r, key_id);
+      const std::string done =
+          stored ? "event: done\ndata: " + *stored + "\n\n" : "event: error\ndata: " + http::error_body(stored.error()) + "\n\n";
+      co_await w.write(done);
+    };
+    co_return res;
+  }
   workflows::AgentRunner runner(*d.gateway, d.store);
   auto r = co_await runner.run(e->agent, e->input, req.request_id, req.context, req.cancel);
   if (!r) co_return Response::error(r.error());
-  const std::string id = "run_" + core::new_request_id().substr(0, 24);
-  const std::int64_t now = d.clock->now_ms() / 1000;
-  json::object run = run_json(id, e->agent, e->input, *r, now);
-  storage::AgentRunRow row{id, e->agent.name, req.context ? req.context->key_id : "", r->finish_reason, now,
-                           core::to_json(run)};
-  auto store = [row = std::move(row)](storage::Connection& c) { return storage::AgentRepository::insert(c, row); };
-  if (auto st = co_await d.db->write(std::move(store)); !st) co_return Response::error(st.error());
-  co_return Response::json(200, core::to_json(run));
+  auto stored = co_await store_run(d, new_run_id(), e->agent, e->input, *r, key_id);
+  if (!stored) co_return Response::error(stored.error());
+  co_return Response::json(200, std::move(*stored));
 }
 
 }  // namespace
+
+awaitable<core::Result<jobs::Service::Handled>> run_agent_job(const AgentDeps& d, const jobs::Job& job,
+                                                              std::shared_ptr<core::CancelSignal> cancel,
+                                                              std::shared_ptr<core::RequestContext> meter) {
+  auto body = parse_json_object(job.request);
+  if (!body) co_return std::move(body).error();
+  const auto* agent = body->if_contains("agent");
+  const auto* input = body->if_contains("input");
+  if (!agent || !agent->is_object() || !input || !input->is_string()) {
+    co_return Error(ErrorKind::invalid_field, "the stored agent run is not valid", "request");
+  }
+  auto a = workflows::agent_from_json(agent->get_object());
+  if (!a) co_return std::move(a).error();
+  const std::string text(input->get_string());
+  workflows::AgentRunner runner(*d.gateway, d.store);
+  auto r = co_await runner.run(*a, text, job.id, meter, std::move(cancel));
+  if (!r) co_return std::move(r).error();
+  // One run per job, however often it runs: the id is the job's.
+  std::string id = "run_" + (job.id.size() > 4 ? job.id.substr(4) : job.id);
+  auto stored = co_await store_run(d, std::move(id), *a, text, *r, job.key_id.value_or(""));
+  if (!stored) co_return std::move(stored).error();
+  jobs::Service::Handled out;
+  out.body = std::move(*stored);
+  out.model = a->model;
+  co_return out;
+}
 
 void register_agent_routes(http::Router& router, AgentDeps deps) {
   Schema exec{{},

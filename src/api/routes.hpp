@@ -50,6 +50,7 @@ struct AgentDeps {
   storage::Database* db = nullptr;    // runs are stored
   const core::Clock* clock = nullptr;
   std::vector<core::AgentConfig> agents;  // [[agents]]
+  jobs::Service* jobs = nullptr;          // "async": true runs (null: refused)
 };
 
 // POST /api/v1/generate and GET /api/v1/model/info.
@@ -136,6 +137,10 @@ void register_log_routes(http::Router& router, LogDeps deps);
 void register_generate_routes(http::Router& router, GenerateDeps deps);
 // POST /api/v1/workflows/execute, GET /api/v1/workflows/runs[/{id}], GET /api/v1/workflows/types.
 void register_agent_routes(http::Router& router, AgentDeps deps);
+// A job of type "agent" ({agent, input}), run and stored as a run.
+boost::asio::awaitable<core::Result<jobs::Service::Handled>> run_agent_job(const AgentDeps& deps, const jobs::Job& job,
+                                                                           std::shared_ptr<core::CancelSignal> cancel,
+                                                                           std::shared_ptr<core::RequestContext> meter);
 // The bus event of a job's status (job.<status>, its status object) and of a stored message.
 core::BusEvent job_event(const jobs::Job& job);
 core::BusEvent message_event(const std::string& conversation_id, const std::string& owner, boost::json::object message);

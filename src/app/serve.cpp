@@ -218,6 +218,13 @@ int serve(const core::Config& config, std::function<core::Config()> reload) {
   deps.agents.db = &database;
   deps.agents.clock = &clock;
   deps.agents.agents = config.agents;
+  deps.agents.jobs = job_service.get();
+  if (job_service) {
+    job_service->set_handler("agent", [agents = deps.agents](const jobs::Job& job, std::shared_ptr<core::CancelSignal> cancel,
+                                                             std::shared_ptr<core::RequestContext> meter) {
+      return api::run_agent_job(agents, job, std::move(cancel), std::move(meter));
+    });
+  }
   // RAG chat: the configured assistants over the knowledge store and the gateway.
   std::vector<chat::Assistant> assistants;
   for (std::size_t i = 0; i < config.assistants.size(); ++i) {

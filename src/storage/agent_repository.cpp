@@ -22,7 +22,10 @@ constexpr const char* kColumns = "id, agent, key_id, finish_reason, created_at, 
 }  // namespace
 
 Status AgentRepository::insert(Connection& c, const AgentRunRow& r) {
-  auto st = c.cached("INSERT INTO agent_runs (id, agent, key_id, finish_reason, created_at, run) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+  // (a job's run that runs again after a crash replaces its row)
+  auto st = c.cached(
+      "INSERT INTO agent_runs (id, agent, key_id, finish_reason, created_at, run) VALUES (?1, ?2, ?3, ?4, ?5, ?6) "
+      "ON CONFLICT(id) DO UPDATE SET finish_reason = excluded.finish_reason, run = excluded.run");
   if (!st) return std::move(st).error();
   st->bind(1, r.id).bind(2, r.agent).bind(3, r.key_id).bind(4, r.finish_reason).bind(5, r.created_at).bind(6, r.run);
   return st->run();

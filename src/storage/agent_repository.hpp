@@ -22,6 +22,7 @@ struct AgentRunRow {
 
 class AgentRepository {
  public:
+  // A row with the same id is replaced (a job's run that ran again).
   static Status insert(Connection& c, const AgentRunRow& row);
   static Result<std::optional<AgentRunRow>> get(Connection& c, std::string_view id);
   // key_id nullopt: everyone's (admin).

@@ -157,6 +157,12 @@ std::string hits_json(const knowledge::SearchResult& r) {
   return core::to_json(o);
 }
 
+std::string answer_json(const std::string& output) {
+  json::object o;
+  o["output"] = output;
+  return core::to_json(o);
+}
+
 }  // namespace
 
 const std::vector<std::string>& builtin_tools() {
@@ -254,7 +260,7 @@ awaitable<void> AgentRunner::run_tool(const core::AgentConfig& agent, Call& call
 
 awaitable<core::Result<AgentRun>> AgentRunner::run(const core::AgentConfig& agent, std::string input,
                                                    std::string request_id, std::shared_ptr<core::RequestContext> meter,
-                                                   std::shared_ptr<core::CancelSignal> cancel) {
+                                                   std::shared_ptr<core::CancelSignal> cancel, const RunEvents* events) {
   const auto t0 = Clock::now();
   const auto deadline = t0 + std::chrono::seconds(agent.timeout_s);
   AgentRun out;
@@ -263,6 +269,7 @@ awaitable<core::Result<AgentRun>> AgentRunner::run(const core::AgentConfig& agen
   messages.push_back(message("user", std::move(input)));
   json::array tools;
   for (const auto& t : agent.tools) tools.push_back(tool_spec(t));
+  bool gone = false;  // the streaming client left
   for (int it = 1;; ++it) {
     if (it > agent.max_iterations) {
       out.finish_reason = "max_iterations";
@@ -308,9 +315,21 @@ awaitable<core::Result<AgentRun>> AgentRunner::run(const core::AgentConfig& agen
     out.completion_tokens += turn->completion;
     out.steps.push_back(model_step(it, *turn, took));
     messages.push_back(turn->message);
+    if (events) {
+      std::string data = core::to_json(out.steps.back().as_object());
+      if (!co_await (*events)("step", std::move(data))) {
+        out.finish_reason = "cancelled";
+        break;
+      }
+    }
     if (turn->tool_calls.empty()) {
       out.output = turn->content;
       out.finish_reason = "stop";
+      if (events) {
+        std::string data = answer_json(out.output);
+        const bool sent = co_await (*events)("answer", std::move(data));
+        (void)sent;
+      }
       break;
     }
     // The calls it asked for, at most kMaxParallelTools at once.
@@ -352,6 +371,17 @@ awaitable<core::Result<AgentRun>> AgentRunner::run(const core::AgentConfig& agen
       out.steps.push_back(std::move(result_step));
       out.tool_ms += c->took;
       messages.push_back(tool_message(c->id, c->result));
+      if (events) {
+        std::string call_data = core::to_json(out.steps[out.steps.size() - 2].as_object());
+        bool ok = co_await (*events)("tool_call", std::move(call_data));
+        std::string result_data = core::to_json(out.steps.back().as_object());
+        if (ok) ok = co_await (*events)("tool_result", std::move(result_data));
+        if (!ok) gone = true;
+      }
+    }
+    if (gone) {
+      out.finish_reason = "cancelled";
+      break;
     }
   }
   out.latency_ms = ms(Clock::now() - t0);
@@ -384,6 +414,7 @@ core::Result<core::AgentConfig> agent_from_json(const json::object& o) {
       else if (key == "timeout_s") a.timeout_s = static_cast<int>(v.get_int64());
       else a.max_tokens_total = v.get_int64();
     } else if (key == "temperature") {
+      if (v.is_null()) continue;
       if (!v.is_number() || v.to_number<double>() < 0 || v.to_number<double>() > 2) return bad(key, "must be a number from 0 to 2");
       a.temperature = v.to_number<double>();
     } else {

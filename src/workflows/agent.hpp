@@ -9,6 +9,7 @@
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -34,6 +35,10 @@ struct AgentRun {
   double latency_ms = 0, model_ms = 0, tool_ms = 0;
 };
 
+// A run's progress as it happens (SSE): `event` is step | tool_call | tool_result | answer, `data`
+// the step as JSON. false = the client is gone: the run stops (finish_reason "cancelled").
+using RunEvents = std::function<boost::asio::awaitable<bool>(std::string_view event, std::string data)>;
+
 // The built-in tools' names.
 const std::vector<std::string>& builtin_tools();
 
@@ -46,7 +51,8 @@ class AgentRunner {
   boost::asio::awaitable<core::Result<AgentRun>> run(const core::AgentConfig& agent, std::string input,
                                                      std::string request_id,
                                                      std::shared_ptr<core::RequestContext> meter,
-                                                     std::shared_ptr<core::CancelSignal> cancel);
+                                                     std::shared_ptr<core::CancelSignal> cancel,
+                                                     const RunEvents* events = nullptr);
 
  private:
   struct Call;

@@ -8,6 +8,7 @@
 
 #include <fstream>
 #include <iterator>
+#include <thread>
 
 #include "fake_upstream.hpp"
 #include "harness.hpp"
@@ -219,12 +220,17 @@ Behavior tool_calls(const std::vector<std::pair<std::string, std::string>>& call
 
 class AgentTest : public ::testing::Test {
  protected:
-  void SetUp() override {
+  void start() {
+    server_.reset();
     server_ = std::make_unique<Server>(ServerOptions{
         .config_toml = "[gateway]\nmax_retries = 0\n[[providers]]\nname = \"mock\"\ntype = \"mock\"\nmodels = [\"echo\", \"embed\"]\n"
                        "[[providers]]\nname = \"oa\"\ntype = \"openai\"\nbase_url = \"" + up_.url() + "/v1\"\n"
                        "[[agents]]\nname = \"helper\"\nmodel = \"oa/gpt\"\nsystem_prompt = \"You fix CI.\"\n"
-                       "tools = [\"knowledge_search\", \"get_document\"]\ncollections = [\"runbooks\"]\n"});
+                       "tools = [\"knowledge_search\", \"get_document\"]\ncollections = [\"runbooks\"]\n",
+        .data_dir = dir_.path()});
+  }
+  void SetUp() override {
+    start();
     ASSERT_EQ(http(server_->port(), "POST", "/api/v1/collections", R"({"name":"runbooks","embedding_model":"mock/embed"})", kJson)->status, 201);
     auto d = http(server_->port(), "POST", "/api/v1/index",
                   R"({"collection":"runbooks","external_id":"npm","title":"npm ERESOLVE","text":"Align the peer dependency versions."})", kJson);
@@ -238,6 +244,7 @@ class AgentTest : public ::testing::Test {
     EXPECT_EQ(r->status, status) << r->body;
     return json::parse(r->body);
   }
+  TempDir dir_;
   FakeUpstream up_;
   std::unique_ptr<Server> server_;
   std::string doc_;
@@ -318,12 +325,62 @@ TEST_F(AgentTest, TypesListTheAgentsAndBadRunsAreRefused) {
   execute(R"({"input":"x"})", 400);
   execute(R"({"agent":"nobody","input":"x"})", 404);
   execute(R"({"agent":"helper"})", 400);
-  execute(R"({"agent":"helper","input":"x","stream":true})", 400);
+  execute(R"({"agent":"helper","input":"x","stream":"yes"})", 400);
+  execute(R"({"agent":"helper","input":"x","stream":true,"async":true})", 400);
   execute(R"({"agent":{"model":"oa/gpt","tools":["rm"]},"input":"x"})", 400);
   execute(R"({"agent":{"model":"oa/gpt","max_iterations":0},"input":"x"})", 400);
   execute(R"({"agent":{"model":"oa/gpt","colour":1},"input":"x"})", 400);
   execute(R"({"agent":{"model":"nope/m"},"input":"x"})", 404);
   EXPECT_TRUE(up_.received().empty());
+}
+
+TEST_F(AgentTest, AStreamedRunSendsItsStepsAsTheyHappenAndIsStored) {
+  up_.push(tool_calls({{"knowledge_search", R"({"query":"ERESOLVE"})"}}));
+  up_.push(answer("Align the peers."));
+  auto r = http(server_->port(), "POST", "/api/v1/workflows/execute", R"({"agent":"helper","input":"npm ci fails","stream":true})", kJson);
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(r->header("content-type"), "text/event-stream");
+  std::vector<std::string> events;
+  std::size_t at = 0;
+  while ((at = r->body.find("event: ", at)) != std::string::npos) {
+    auto nl = r->body.find('\n', at);
+    events.push_back(r->body.substr(at + 7, nl - at - 7));
+    at = nl;
+  }
+  EXPECT_EQ(events, (std::vector<std::string>{"step", "tool_call", "tool_result", "step", "answer", "done"})) << r->body;
+  auto done = r->body.rfind("data: ");
+  auto run = json::parse(r->body.substr(done + 6, r->body.find('\n', done) - done - 6));
+  EXPECT_EQ(run.at("output"), "Align the peers.");
+  auto stored = http(server_->port(), "GET", "/api/v1/workflows/runs/" + std::string(run.at("id").as_string()));
+  EXPECT_EQ(stored->status, 200);
+}
+
+TEST_F(AgentTest, AnAsyncRunIsAJobThatSurvivesAKill) {
+  Behavior slow = tool_calls({{"knowledge_search", R"({"query":"ERESOLVE"})"}});
+  slow.delay_before_headers = std::chrono::milliseconds(3000);
+  up_.push(slow);
+  auto r = http(server_->port(), "POST", "/api/v1/workflows/execute", R"({"agent":"helper","input":"npm ci fails","async":true})", kJson);
+  ASSERT_EQ(r->status, 202) << r->body;
+  const std::string job(json::parse(r->body).at("id").as_string());
+  EXPECT_EQ(json::parse(r->body).at("type"), "agent");
+  for (int i = 0; i < 200 && up_.received().empty(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ASSERT_EQ(up_.received().size(), 1u);
+  server_->kill9();
+  up_.push(tool_calls({{"knowledge_search", R"({"query":"ERESOLVE"})"}}));
+  up_.push(answer("Align the peers."));
+  start();
+  json::object st;
+  for (int i = 0; i < 300; ++i) {
+    st = json::parse(http(server_->port(), "GET", "/api/v1/jobs/" + job)->body).as_object();
+    if (st.at("status") != "queued" && st.at("status") != "processing") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_EQ(st.at("status"), "completed") << json::serialize(st);
+  auto result = json::parse(http(server_->port(), "GET", "/api/v1/jobs/" + job + "/result")->body);
+  EXPECT_EQ(result.at("output"), "Align the peers.");
+  EXPECT_EQ(result.at("id"), json::value("run_" + job.substr(4)));
+  auto stored = http(server_->port(), "GET", "/api/v1/workflows/runs/run_" + job.substr(4));
+  EXPECT_EQ(stored->status, 200) << stored->body;
 }
 
 TEST(AgentProviders, TheSameRunThroughAnthropicAndGeminiTypeFakes) {
