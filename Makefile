@@ -16,10 +16,11 @@ deps:
 test-deps:
 	./scripts/install-deps.sh --test
 
-# The e2e tests' clients: the official openai and @anthropic-ai/sdk npm packages, pinned by
-# tests/e2e/package-lock.json.
+# The e2e tests' clients: the official openai, @anthropic-ai/sdk and @modelcontextprotocol/sdk npm
+# packages, pinned by tests/e2e/package-lock.json.
 e2e-deps: test-deps
-	@if [ ! -d tests/e2e/node_modules/openai ] || [ ! -d tests/e2e/node_modules/@anthropic-ai/sdk ]; then \
+	@if [ ! -d tests/e2e/node_modules/openai ] || [ ! -d tests/e2e/node_modules/@anthropic-ai/sdk ] || \
+	    [ ! -d tests/e2e/node_modules/@modelcontextprotocol/sdk ]; then \
 	  cd tests/e2e && npm ci --no-audit --no-fund; \
 	fi
 

@@ -222,7 +222,7 @@ double ControlGate::worst_cost(std::string_view model, long long prompt, long lo
 std::optional<Response> ControlGate::admit(Request& req, const http::Match& match) {
   const auto settings = settings_.get();
   const std::string_view path = req.path;
-  const bool api = starts_with(path, "/v1/") || path == "/v1" || starts_with(path, "/api/");
+  const bool api = starts_with(path, "/v1/") || path == "/v1" || starts_with(path, "/api/") || path == "/mcp";
   bool protected_path = api;
   if (path == "/metrics") protected_path = settings->protect_metrics;
   if (path == "/health" || path == "/ready" || path == "/live" || path == "/version") protected_path = settings->protect_health;

@@ -204,6 +204,7 @@ RouteRule route_rule(std::string_view method, std::string_view p) {
   }
   if (p == "/v1/embeddings") return {kEmbeddings, true, ""};
   if (starts_with(p, "/v1/models")) return {0, false, ""};
+  if (p == "/mcp") return {kChat, false, ""};  // (its tools search, read and run agents)
   if (!starts_with(p, "/api/") && !starts_with(p, "/v1")) return {0, false, ""};  // /health, /metrics...
   if (p == "/api/v1/jobs/{id}" && method == "DELETE") return {kJobs, false, "job.cancelled"};
   if (starts_with(p, "/api/v1/jobs") || starts_with(p, "/api/v1/status/") || starts_with(p, "/api/v1/results/")) {

@@ -137,6 +137,8 @@ void register_log_routes(http::Router& router, LogDeps deps);
 void register_generate_routes(http::Router& router, GenerateDeps deps);
 // POST /api/v1/workflows/execute, GET /api/v1/workflows/runs[/{id}], GET /api/v1/workflows/types.
 void register_agent_routes(http::Router& router, AgentDeps deps);
+// POST /mcp: Switchboard as an MCP server (knowledge_search, get_document, agent_<name>).
+void register_mcp_routes(http::Router& router, AgentDeps deps);
 // A job of type "agent" ({agent, input}), run and stored as a run.
 boost::asio::awaitable<core::Result<jobs::Service::Handled>> run_agent_job(const AgentDeps& deps, const jobs::Job& job,
                                                                            std::shared_ptr<core::CancelSignal> cancel,
@@ -165,7 +167,10 @@ inline void register_routes(http::Router& router, Deps deps) {
   if (deps.events) register_event_routes(router, *deps.events, deps.jobs, deps.event_limits);
   if (deps.log.gateway && deps.log.client && deps.log.pool) register_log_routes(router, deps.log);
   if (deps.generate.gateway) register_generate_routes(router, deps.generate);
-  if (deps.agents.gateway && deps.agents.db && deps.agents.clock) register_agent_routes(router, deps.agents);
+  if (deps.agents.gateway && deps.agents.db && deps.agents.clock) {
+    register_agent_routes(router, deps.agents);
+    register_mcp_routes(router, deps.agents);
+  }
   register_system_routes(router, std::move(deps));
   register_echo_routes(router);
 }
