@@ -55,7 +55,7 @@ core::Result<Execute> parse(const json::object& body, const AgentDeps& d) {
       return Error(ErrorKind::not_found, "no agent named '" + std::string(agent->get_string()) + "' ([[agents]])", "agent");
     }
   } else if (agent->is_object()) {
-    auto a = workflows::agent_from_json(agent->get_object());
+    auto a = workflows::agent_from_json(agent->get_object(), &d.tools);
     if (!a) return std::move(a).error();
     e.agent = std::move(*a);
   } else {
@@ -150,7 +150,7 @@ awaitable<Response> execute(Request& req, const AgentDeps& d) {
         const std::string chunk = "event: " + std::string(event) + "\ndata: " + data + "\n\n";
         co_return co_await w.write(chunk);
       };
-      workflows::AgentRunner runner(*d.gateway, d.store);
+      workflows::AgentRunner runner(*d.gateway, d.store, &d.tools, d.client);
       auto r = co_await runner.run(e.agent, e.input, request_id, meter, nullptr, &events);
       if (!r) {
         if (!w.started()) {
@@ -168,7 +168,7 @@ awaitable<Response> execute(Request& req, const AgentDeps& d) {
     };
     co_return res;
   }
-  workflows::AgentRunner runner(*d.gateway, d.store);
+  workflows::AgentRunner runner(*d.gateway, d.store, &d.tools, d.client);
   auto r = co_await runner.run(e->agent, e->input, req.request_id, req.context, req.cancel);
   if (!r) co_return Response::error(r.error());
   auto stored = co_await store_run(d, new_run_id(), e->agent, e->input, *r, key_id);
@@ -188,10 +188,10 @@ awaitable<core::Result<jobs::Service::Handled>> run_agent_job(const AgentDeps& d
   if (!agent || !agent->is_object() || !input || !input->is_string()) {
     co_return Error(ErrorKind::invalid_field, "the stored agent run is not valid", "request");
   }
-  auto a = workflows::agent_from_json(agent->get_object());
+  auto a = workflows::agent_from_json(agent->get_object(), &d.tools);
   if (!a) co_return std::move(a).error();
   const std::string text(input->get_string());
-  workflows::AgentRunner runner(*d.gateway, d.store);
+  workflows::AgentRunner runner(*d.gateway, d.store, &d.tools, d.client);
   auto r = co_await runner.run(*a, text, job.id, meter, std::move(cancel));
   if (!r) co_return std::move(r).error();
   // One run per job, however often it runs: the id is the job's.

@@ -206,7 +206,7 @@ awaitable<CallOutcome> call_tool(const AgentDeps& d, const std::string& name, co
         out.message = name + " needs an 'input' string";
         co_return out;
       }
-      workflows::AgentRunner runner(*d.gateway, d.store);
+      workflows::AgentRunner runner(*d.gateway, d.store, &d.tools, d.client);
       auto r = co_await runner.run(a, *input, req.request_id, req.context, req.cancel);
       if (!r) {
         out.result = text_result(r.error().message, true);

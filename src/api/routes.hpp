@@ -51,6 +51,8 @@ struct AgentDeps {
   const core::Clock* clock = nullptr;
   std::vector<core::AgentConfig> agents;  // [[agents]]
   jobs::Service* jobs = nullptr;          // "async": true runs (null: refused)
+  std::vector<core::ToolConfig> tools;    // [[tools]]: HTTP endpoints and MCP servers
+  http::Client* client = nullptr;         // what calls them
 };
 
 // POST /api/v1/generate and GET /api/v1/model/info.

@@ -218,6 +218,8 @@ int serve(const core::Config& config, std::function<core::Config()> reload) {
   deps.agents.db = &database;
   deps.agents.clock = &clock;
   deps.agents.agents = config.agents;
+  deps.agents.tools = config.tools;
+  deps.agents.client = &client;
   deps.agents.jobs = job_service.get();
   if (job_service) {
     job_service->set_handler("agent", [agents = deps.agents](const jobs::Job& job, std::shared_ptr<core::CancelSignal> cancel,

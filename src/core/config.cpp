@@ -469,7 +469,7 @@ Config load_config(const ConfigSources& sources) {
     for (const auto& [section_key, section_node] : tbl) {
       std::string section(section_key.str());
       if (section == "providers" || section == "routes" || section == "prices" || section == "assistants" ||
-          section == "agents") {
+          section == "agents" || section == "tools") {
         continue;  // config_gateway.cpp
       }
       const toml::table* sec = section_node.as_table();

@@ -114,12 +114,26 @@ struct AssistantConfig {
   bool cache = true;                 // answers go through the response cache
 };
 
+// A tool agents may call ([[tools]]): an HTTP endpoint, or an MCP server whose tools all come
+// with it (named "<name>__<tool>").
+struct ToolConfig {
+  std::string name;
+  std::string type = "http";  // http | mcp
+  std::string description;
+  std::string url;
+  std::string method = "POST";  // http: POST (arguments as the JSON body) | GET (as the query)
+  std::string parameters = R"({"type":"object"})";  // http: the JSON schema of the arguments
+  std::vector<std::pair<std::string, std::string>> headers;  // from headers_env; values never printed
+  int timeout_ms = 10000;
+  bool allow_private = false;  // loopback and private addresses (refused by default)
+};
+
 // An agent ([[agents]]): a model calling tools in a loop until it answers.
 struct AgentConfig {
   std::string name;
   std::string model;                    // a route or provider/model
   std::string system_prompt;
-  std::vector<std::string> tools;       // knowledge_search, get_document
+  std::vector<std::string> tools;       // knowledge_search, get_document, or [[tools]] names
   std::vector<std::string> collections;  // what knowledge_search may search ([] = every one)
   int max_iterations = 10;
   int timeout_s = 300;
@@ -271,6 +285,7 @@ struct Config {
   std::vector<PriceConfig> prices;
   std::vector<AssistantConfig> assistants;
   std::vector<AgentConfig> agents;
+  std::vector<ToolConfig> tools;
 };
 
 class ConfigError : public std::runtime_error {

@@ -1,5 +1,7 @@
 #include "core/config_gateway.hpp"
 
+#include <boost/json/parse.hpp>
+
 #include <cstdlib>
 #include <set>
 #include <sstream>
@@ -252,6 +254,55 @@ void load_gateway_tables(const toml::table& file, Config& c,
       c.prices.push_back(std::move(p));
     }
   }
+  if (const toml::array* tools = array_of_tables(file, "tools")) {
+    for (std::size_t i = 0; i < tools->size(); ++i) {
+      Entry e(*tools->get(i)->as_table(), "tools[" + std::to_string(i) + "]");
+      e.check_keys({"name", "type", "description", "url", "method", "parameters", "headers_env", "timeout_ms",
+                    "allow_private"});
+      ToolConfig t;
+      t.name = e.str("name", "", true);
+      if (!valid_name(t.name) || t.name.find("__") != std::string::npos) {
+        e.fail("name", "use 1-64 characters from a-z 0-9 _ . - (no \"__\")");
+      }
+      if (t.name == "knowledge_search" || t.name == "get_document") e.fail("name", "is a built-in tool's name");
+      t.type = e.str("type", "http");
+      if (t.type != "http" && t.type != "mcp") e.fail("type", "must be http or mcp");
+      t.description = e.str("description", "");
+      t.url = e.str("url", "", true);
+      if (t.url.rfind("http://", 0) != 0 && t.url.rfind("https://", 0) != 0) e.fail("url", "must be an http:// or https:// URL");
+      t.method = e.str("method", "POST");
+      if (t.method != "POST" && t.method != "GET") e.fail("method", "must be POST or GET");
+      t.parameters = e.str("parameters", R"({"type":"object"})");
+      {
+        boost::system::error_code ec;
+        auto v = boost::json::parse(t.parameters, ec);
+        if (ec || !v.is_object()) e.fail("parameters", "must be a JSON schema object (a JSON string)");
+      }
+      if (const toml::node* h = e.table().get("headers_env")) {
+        const toml::table* ht = h->as_table();
+        if (!ht) e.fail("headers_env", "expected a table of header = \"ENV_VAR\"");
+        for (const auto& [k, v] : *ht) {
+          const std::string key = "headers_env." + std::string(k.str());
+          auto var = v.value_exact<std::string>();
+          if (!var) e.fail(key, "expected the name of an environment variable");
+          if (!is_http_token(k.str())) e.fail(key, "is not a valid HTTP header name");
+          auto it = env.find(*var);
+          const char* from_process = std::getenv(var->c_str());
+          std::string value = it != env.end() ? it->second : from_process ? std::string(from_process) : std::string();
+          if (value.empty()) e.fail(key, "environment variable " + *var + " is not set");
+          if (breaks_header(value)) e.fail(key, "must not contain a line break or NUL");
+          t.headers.emplace_back(std::string(k.str()), value);
+        }
+      }
+      t.timeout_ms = static_cast<int>(e.integer("timeout_ms", 10000, 100, 600000));
+      if (const toml::node* ap = e.table().get("allow_private")) {
+        auto b = ap->value_exact<bool>();
+        if (!b) e.fail("allow_private", "expected true or false");
+        t.allow_private = *b;
+      }
+      c.tools.push_back(std::move(t));
+    }
+  }
   if (const toml::array* agents = array_of_tables(file, "agents")) {
     for (std::size_t i = 0; i < agents->size(); ++i) {
       Entry e(*agents->get(i)->as_table(), "agents[" + std::to_string(i) + "]");
@@ -264,9 +315,9 @@ void load_gateway_tables(const toml::table& file, Config& c,
       a.system_prompt = e.str("system_prompt", "");
       a.tools = e.strings("tools");
       for (const auto& t : a.tools) {
-        if (t != "knowledge_search" && t != "get_document") {
-          e.fail("tools", "unknown tool \"" + t + "\" (built in: knowledge_search, get_document)");
-        }
+        bool known = t == "knowledge_search" || t == "get_document";
+        for (const auto& x : c.tools) known = known || x.name == t || t.rfind(x.name + "__", 0) == 0;
+        if (!known) e.fail("tools", "unknown tool \"" + t + "\" (built in: knowledge_search, get_document; or a [[tools]] name)");
       }
       a.collections = e.strings("collections");
       a.max_iterations = static_cast<int>(e.integer("max_iterations", 10, 1, 100));
@@ -336,6 +387,12 @@ void validate_gateway(const Config& c) {
     if (!assistants.insert(c.assistants[i].name).second) {
       throw ConfigError("assistants[" + std::to_string(i) + "].name: duplicate assistant \"" + c.assistants[i].name +
                         "\"");
+    }
+  }
+  std::set<std::string> tools;
+  for (std::size_t i = 0; i < c.tools.size(); ++i) {
+    if (!tools.insert(c.tools[i].name).second) {
+      throw ConfigError("tools[" + std::to_string(i) + "].name: duplicate tool \"" + c.tools[i].name + "\"");
     }
   }
   std::set<std::string> agents;

@@ -3,9 +3,12 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include <cctype>
 #include <chrono>
+#include <map>
 
 #include "core/json_text.hpp"
+#include "workflows/mcp_client.hpp"
 #include "workflows/parallel.hpp"
 
 namespace sb::workflows {
@@ -27,6 +30,21 @@ std::string cut(std::string s, std::size_t max) {
   s.resize(n);
   s += "…(cut)";
   return s;
+}
+
+std::string percent_encode(std::string_view s) {
+  static const char* hex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out.push_back('%');
+      out.push_back(hex[c >> 4]);
+      out.push_back(hex[c & 15]);
+    }
+  }
+  return out;
 }
 
 json::object tool_spec(std::string_view name) {
@@ -177,14 +195,162 @@ struct AgentRunner::Call {
   double took = 0;
 };
 
-AgentRunner::AgentRunner(gateway::Gateway& gateway, knowledge::Store* store) : gateway_(gateway), store_(store) {}
+struct AgentRunner::Sessions {
+  std::map<std::string, std::unique_ptr<McpSession>> by_server;  // [[tools]] name of type mcp
+};
+
+AgentRunner::AgentRunner(gateway::Gateway& gateway, knowledge::Store* store, const std::vector<core::ToolConfig>* tools,
+                         http::Client* client)
+    : gateway_(gateway), store_(store), tools_(tools), client_(client), sessions_(std::make_unique<Sessions>()) {}
+
+AgentRunner::~AgentRunner() = default;
+
+const core::ToolConfig* AgentRunner::config_of(std::string_view name) const {
+  if (!tools_) return nullptr;
+  for (const auto& t : *tools_) {
+    if (t.name == name) return &t;
+  }
+  return nullptr;
+}
+
+awaitable<json::array> AgentRunner::offer(const core::AgentConfig& agent, std::vector<std::string>& problems) {
+  json::array out;
+  offered_.clear();
+  for (const auto& name : agent.tools) {
+    if (name == "knowledge_search" || name == "get_document") {
+      out.push_back(tool_spec(name));
+      offered_.insert(name);
+      continue;
+    }
+    const auto sep = name.find("__");
+    const std::string server = sep == std::string::npos ? name : name.substr(0, sep);
+    const core::ToolConfig* t = config_of(server);
+    if (!t) {
+      problems.push_back("no tool named '" + name + "'");
+      continue;
+    }
+    if (t->type == "http") {
+      boost::system::error_code ec;
+      json::value params = json::parse(t->parameters, ec);
+      json::object fn;
+      fn["name"] = t->name;
+      fn["description"] = t->description;
+      fn["parameters"] = ec ? json::value(json::object()) : params;
+      json::object spec;
+      spec["type"] = "function";
+      spec["function"] = std::move(fn);
+      out.push_back(std::move(spec));
+      offered_.insert(t->name);
+      continue;
+    }
+    if (!client_) {
+      problems.push_back("MCP server '" + server + "': no client");
+      continue;
+    }
+    auto& session = sessions_->by_server[server];
+    if (!session) session = std::make_unique<McpSession>(*client_, *t);
+    auto listed = co_await session->list_tools();
+    if (!listed) {
+      problems.push_back(listed.error().message);
+      continue;
+    }
+    for (const auto& x : *listed) {
+      const auto& o = x.get_object();
+      const std::string tool_name(o.at("name").get_string());
+      const std::string full = server + "__" + tool_name;
+      if (sep != std::string::npos && full != name) continue;
+      if (offered_.count(full)) continue;
+      json::object fn;
+      fn["name"] = full;
+      if (const auto* d = o.if_contains("description"); d && d->is_string()) fn["description"] = *d;
+      const auto* schema = o.if_contains("inputSchema");
+      fn["parameters"] = schema && schema->is_object() ? *schema : json::value(json::object());
+      json::object spec;
+      spec["type"] = "function";
+      spec["function"] = std::move(fn);
+      out.push_back(std::move(spec));
+      offered_.insert(full);
+    }
+  }
+  co_return out;
+}
+
+awaitable<void> AgentRunner::run_external(Call& call) {
+  boost::system::error_code ec;
+  json::value args = json::parse(call.arguments.empty() ? std::string("{}") : call.arguments, ec);
+  if (ec || !args.is_object()) {
+    call.failed = true;
+    call.result = error_text("the arguments are not a JSON object");
+    co_return;
+  }
+  const auto sep = call.name.find("__");
+  const std::string server = sep == std::string::npos ? call.name : call.name.substr(0, sep);
+  const core::ToolConfig* t = config_of(server);
+  if (!t || !client_) {
+    call.failed = true;
+    call.result = error_text("no tool named '" + call.name + "'");
+    co_return;
+  }
+  if (t->type == "mcp") {
+    auto& session = sessions_->by_server[server];
+    if (!session) session = std::make_unique<McpSession>(*client_, *t);
+    std::string tool_name = call.name.substr(sep + 2);
+    auto r = co_await session->call(std::move(tool_name), args.get_object());
+    if (!r) {
+      call.failed = true;
+      call.result = error_text(r.error().message);
+    } else {
+      call.failed = r->error;
+      call.result = r->text;
+    }
+    co_return;
+  }
+  // An HTTP tool: the arguments as the JSON body (POST) or the query (GET).
+  http::ClientRequest req;
+  req.method = t->method;
+  req.url = t->url;
+  if (t->method == "GET") {
+    std::string q;
+    for (const auto& [k, v] : args.get_object()) {
+      std::string value = v.is_string() ? std::string(v.get_string()) : json::serialize(v);
+      q += (q.empty() ? "" : "&") + percent_encode(k) + "=" + percent_encode(value);
+    }
+    if (!q.empty()) req.url += (req.url.find('?') == std::string::npos ? "?" : "&") + q;
+  } else {
+    req.body = json::serialize(args);
+    req.headers.emplace_back("Content-Type", "application/json");
+  }
+  for (const auto& h : t->headers) req.headers.push_back(h);
+  req.timeouts.connect = std::chrono::milliseconds(std::min(t->timeout_ms, 10000));
+  req.timeouts.first_byte = std::chrono::milliseconds(t->timeout_ms);
+  req.timeouts.idle = std::chrono::milliseconds(t->timeout_ms);
+  req.timeouts.deadline = Clock::now() + std::chrono::milliseconds(t->timeout_ms);
+  req.public_only = !t->allow_private;
+  auto res = co_await client_->fetch(std::move(req));
+  if (!res) {
+    call.failed = true;
+    call.result = error_text("the tool's endpoint failed: " + res.error().message);
+    co_return;
+  }
+  if (res->status / 100 != 2) {
+    call.failed = true;
+    call.result = error_text("the tool's endpoint answered " + std::to_string(res->status) + ": " + cut(res->body, 2000));
+    co_return;
+  }
+  call.result = std::move(res->body);
+}
 
 awaitable<void> AgentRunner::run_tool(const core::AgentConfig& agent, Call& call, std::shared_ptr<core::RequestContext> meter) {
   const auto t0 = Clock::now();
   boost::system::error_code ec;
   json::value args = json::parse(call.arguments.empty() ? std::string("{}") : call.arguments, ec);
-  bool known = false;
-  for (const auto& t : agent.tools) known = known || t == call.name;
+  const bool known = offered_.count(call.name) > 0;
+  if (known && call.name != "knowledge_search" && call.name != "get_document") {
+    co_await run_external(call);
+    call.result = cut(std::move(call.result), kMaxToolResult);
+    call.took = ms(Clock::now() - t0);
+    co_return;
+  }
   if (!known) {
     call.failed = true;
     call.result = error_text("no tool named '" + call.name + "' (this agent has: " +
@@ -267,8 +433,13 @@ awaitable<core::Result<AgentRun>> AgentRunner::run(const core::AgentConfig& agen
   json::array messages;
   if (!agent.system_prompt.empty()) messages.push_back(message("system", agent.system_prompt));
   messages.push_back(message("user", std::move(input)));
-  json::array tools;
-  for (const auto& t : agent.tools) tools.push_back(tool_spec(t));
+  std::vector<std::string> problems;
+  json::array tools = co_await offer(agent, problems);
+  for (const auto& p : problems) {
+    json::object s = step("tools", 0);
+    s["error"] = p;
+    out.steps.push_back(std::move(s));
+  }
   bool gone = false;  // the streaming client left
   for (int it = 1;; ++it) {
     if (it > agent.max_iterations) {
@@ -388,7 +559,7 @@ awaitable<core::Result<AgentRun>> AgentRunner::run(const core::AgentConfig& agen
   co_return out;
 }
 
-core::Result<core::AgentConfig> agent_from_json(const json::object& o) {
+core::Result<core::AgentConfig> agent_from_json(const json::object& o, const std::vector<core::ToolConfig>* tools) {
   core::AgentConfig a;
   auto bad = [](const std::string& field, const std::string& what) {
     return Error(ErrorKind::invalid_field, "'agent." + field + "' " + what, "agent." + field);
@@ -424,7 +595,11 @@ core::Result<core::AgentConfig> agent_from_json(const json::object& o) {
   if (a.model.empty()) return bad("model", "is required: a route or provider/model");
   if (a.name.empty()) a.name = "(inline)";
   for (const auto& t : a.tools) {
-    if (t != "knowledge_search" && t != "get_document") return bad("tools", "names an unknown tool '" + t + "' (built in: knowledge_search, get_document)");
+    bool known = t == "knowledge_search" || t == "get_document";
+    if (tools) {
+      for (const auto& x : *tools) known = known || x.name == t || t.rfind(x.name + "__", 0) == 0;
+    }
+    if (!known) return bad("tools", "names an unknown tool '" + t + "' (built in: knowledge_search, get_document; or a [[tools]] name)");
   }
   if (a.system_prompt.size() > 100000) return bad("system_prompt", "is longer than 100000 characters");
   return a;

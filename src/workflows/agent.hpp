@@ -11,6 +11,7 @@
 
 #include <functional>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,7 @@
 #include "core/error.hpp"
 #include "core/request_context.hpp"
 #include "gateway/gateway.hpp"
+#include "http/client.hpp"
 #include "knowledge/store.hpp"
 
 namespace sb::workflows {
@@ -44,8 +46,11 @@ const std::vector<std::string>& builtin_tools();
 
 class AgentRunner {
  public:
-  // store may be null (then the knowledge tools answer with an error).
-  AgentRunner(gateway::Gateway& gateway, knowledge::Store* store);
+  // store may be null (then the knowledge tools answer with an error); tools and client: the
+  // [[tools]] (HTTP endpoints, MCP servers) agents may name, and the client that calls them.
+  AgentRunner(gateway::Gateway& gateway, knowledge::Store* store, const std::vector<core::ToolConfig>* tools = nullptr,
+              http::Client* client = nullptr);
+  ~AgentRunner();
 
   // Errors: the model's when it fails outright (not a timeout: that ends the run).
   boost::asio::awaitable<core::Result<AgentRun>> run(const core::AgentConfig& agent, std::string input,
@@ -56,14 +61,26 @@ class AgentRunner {
 
  private:
   struct Call;
+  struct Sessions;
+  // The tools the model is offered (OpenAI format), discovering MCP servers' tools; a server that
+  // cannot be reached is left out and said so in `problems`.
+  boost::asio::awaitable<boost::json::array> offer(const core::AgentConfig& agent, std::vector<std::string>& problems);
   boost::asio::awaitable<void> run_tool(const core::AgentConfig& agent, Call& call,
                                         std::shared_ptr<core::RequestContext> meter);
+  boost::asio::awaitable<void> run_external(Call& call);
+  const core::ToolConfig* config_of(std::string_view name) const;
   gateway::Gateway& gateway_;
   knowledge::Store* store_;
+  const std::vector<core::ToolConfig>* tools_;
+  http::Client* client_;
+  std::unique_ptr<Sessions> sessions_;
+  std::set<std::string> offered_;  // the names the model was given
 };
 
-// An agent from a request body's "agent" object (inline), checked like [[agents]].
-core::Result<core::AgentConfig> agent_from_json(const boost::json::object& o);
+// An agent from a request body's "agent" object (inline), checked like [[agents]]; `tools`: the
+// [[tools]] it may name besides the built-in ones.
+core::Result<core::AgentConfig> agent_from_json(const boost::json::object& o,
+                                                const std::vector<core::ToolConfig>* tools = nullptr);
 boost::json::object agent_json(const core::AgentConfig& a);
 
 }  // namespace sb::workflows

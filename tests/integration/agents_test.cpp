@@ -432,5 +432,96 @@ TEST(AgentProviders, TheSameRunThroughAnthropicAndGeminiTypeFakes) {
   EXPECT_EQ(parts.at(0).at("functionResponse").at("name"), "knowledge_search");
 }
 
+TEST(AgentTools, HttpToolsAndAnMcpServersToolsAreCalledForTheModel) {
+  FakeUpstream model, tickets, mcp;
+  Server server({.env = {{"SB_TICKET", "Bearer t-secret"}},
+                 .config_toml = "[gateway]\nmax_retries = 0\n"
+                                "[[providers]]\nname = \"oa\"\ntype = \"openai\"\nbase_url = \"" + model.url() + "/v1\"\n"
+                                "[[tools]]\nname = \"ticket\"\ntype = \"http\"\ndescription = \"Open a ticket\"\nurl = \"" + tickets.url() + "/tickets\"\n"
+                                "parameters = '{\"type\":\"object\",\"properties\":{\"title\":{\"type\":\"string\"}},\"required\":[\"title\"]}'\n"
+                                "headers_env = { Authorization = \"SB_TICKET\" }\nallow_private = true\n"
+                                "[[tools]]\nname = \"guarded\"\ntype = \"http\"\nurl = \"" + tickets.url() + "/x\"\n"
+                                "[[tools]]\nname = \"deploys\"\ntype = \"mcp\"\nurl = \"" + mcp.url() + "/mcp\"\nallow_private = true\n"
+                                "[[agents]]\nname = \"ops\"\nmodel = \"oa/gpt\"\ntools = [\"ticket\", \"guarded\", \"deploys\"]\n"});
+  // The MCP server: initialize (with a session), the initialized notification, tools/list, then a
+  // tools/call answered as server-sent events.
+  Behavior init;
+  init.headers = {{"Content-Type", "application/json"}, {"Mcp-Session-Id", "sess-1"}};
+  init.body = R"({"jsonrpc":"2.0","id":1,"result":{"protocolVersion":"2025-06-18","capabilities":{"tools":{}},"serverInfo":{"name":"deploys","version":"1"}}})";
+  mcp.push(init);
+  Behavior accepted;
+  accepted.status = 202;
+  accepted.body = "";
+  mcp.push(accepted);
+  Behavior list;
+  list.body = R"({"jsonrpc":"2.0","id":3,"result":{"tools":[{"name":"deploy_status","description":"The last deploy",)"
+              R"("inputSchema":{"type":"object","properties":{"service":{"type":"string"}}}}]}})";
+  mcp.push(list);
+  Behavior called;
+  called.headers = {{"Content-Type", "text/event-stream"}};
+  called.chunks = {"event: message\ndata: {\"jsonrpc\":\"2.0\",\"id\":4,\"result\":{\"content\":[{\"type\":\"text\",\"text\":\"api deployed v42\"}],\"isError\":false}}\n\n"};
+  mcp.push(called);
+  Behavior created;
+  created.status = 201;
+  created.body = R"({"id":"T-1"})";
+  tickets.push(created);
+
+  model.push(tool_calls({{"deploys__deploy_status", R"({"service":"api"})"}, {"ticket", R"({"title":"api is down"})"}, {"guarded", "{}"}}));
+  model.push(answer("api is on v42; ticket T-1 opened."));
+  auto r = http(server.port(), "POST", "/api/v1/workflows/execute", R"({"agent":"ops","input":"is the api deployed?"})", kJson);
+  ASSERT_EQ(r->status, 200) << r->body;
+  auto v = json::parse(r->body);
+  EXPECT_EQ(v.at("finish_reason"), "stop");
+  // The model was offered the HTTP tools and the MCP server's tool under "<server>__<tool>".
+  auto first = json::parse(model.received().at(0).body);
+  std::vector<std::string> names;
+  for (const auto& t : first.at("tools").as_array()) names.emplace_back(t.at("function").at("name").as_string());
+  EXPECT_EQ(names, (std::vector<std::string>{"ticket", "guarded", "deploys__deploy_status"}));
+  EXPECT_EQ(first.at("tools").at(2).at("function").at("parameters").at("properties").at("service").at("type"), "string");
+  // Results: the MCP call's text, the ticket's answer, the guarded tool refused (a private address).
+  std::map<std::string, json::value> results;
+  for (const auto& s : v.at("steps").as_array()) {
+    if (s.at("type") == "tool_result") results[std::string(s.at("name").as_string())] = s;
+  }
+  EXPECT_EQ(results["deploys__deploy_status"].at("result"), "api deployed v42");
+  EXPECT_EQ(results["deploys__deploy_status"].at("ok"), true);
+  EXPECT_EQ(results["ticket"].at("result"), R"({"id":"T-1"})");
+  EXPECT_EQ(results["guarded"].at("ok"), false);
+  // What the tools' servers got.
+  ASSERT_EQ(tickets.received().size(), 1u);
+  EXPECT_EQ(json::parse(tickets.received()[0].body).at("title"), "api is down");
+  EXPECT_EQ(tickets.received()[0].headers.at("authorization"), "Bearer t-secret");
+  auto got = mcp.received();
+  ASSERT_EQ(got.size(), 4u);
+  EXPECT_EQ(json::parse(got[0].body).at("method"), "initialize");
+  EXPECT_EQ(got[0].headers.count("mcp-session-id"), 0u);
+  EXPECT_EQ(json::parse(got[1].body).at("method"), "notifications/initialized");
+  EXPECT_FALSE(json::parse(got[1].body).as_object().contains("id"));
+  EXPECT_EQ(got[1].headers.at("mcp-session-id"), "sess-1");
+  EXPECT_EQ(got[1].headers.at("mcp-protocol-version"), "2025-06-18");
+  EXPECT_NE(got[3].headers.at("accept").find("text/event-stream"), std::string::npos);
+  auto call = json::parse(got[3].body);
+  EXPECT_EQ(call.at("method"), "tools/call");
+  EXPECT_EQ(call.at("params").at("name"), "deploy_status");
+  EXPECT_EQ(call.at("params").at("arguments").at("service"), "api");
+  // The secret header never shows in the run.
+  EXPECT_EQ(r->body.find("t-secret"), std::string::npos);
+}
+
+TEST(AgentTools, AnUnreachableMcpServerIsLeftOutAndSaidSo) {
+  FakeUpstream model;
+  Server server({.config_toml = "[gateway]\nmax_retries = 0\n"
+                                "[[providers]]\nname = \"oa\"\ntype = \"openai\"\nbase_url = \"" + model.url() + "/v1\"\n"
+                                "[[tools]]\nname = \"gone\"\ntype = \"mcp\"\nurl = \"http://127.0.0.1:1/mcp\"\nallow_private = true\ntimeout_ms = 2000\n"
+                                "[[agents]]\nname = \"ops\"\nmodel = \"oa/gpt\"\ntools = [\"gone\"]\n"});
+  model.push(answer("no tools today"));
+  auto r = http(server.port(), "POST", "/api/v1/workflows/execute", R"({"agent":"ops","input":"x"})", kJson);
+  ASSERT_EQ(r->status, 200) << r->body;
+  auto v = json::parse(r->body);
+  EXPECT_EQ(v.at("steps").at(0).at("type"), "tools");
+  EXPECT_NE(std::string(v.at("steps").at(0).at("error").as_string()).find("MCP server 'gone'"), std::string::npos);
+  EXPECT_FALSE(json::parse(model.received().at(0).body).as_object().contains("tools"));
+}
+
 }  // namespace
 }  // namespace sbtest
