@@ -44,18 +44,13 @@ core::Result<Execute> parse(const json::object& body, const AgentDeps& d) {
   const auto* agent = body.if_contains("agent");
   if (!agent) return Error(ErrorKind::invalid_field, "'agent' is required: an agent's name or an inline agent", "agent");
   if (agent->is_string()) {
-    bool found = false;
-    for (const auto& a : d.agents) {
-      if (a.name == agent->get_string()) {
-        e.agent = a;
-        found = true;
-      }
-    }
+    auto found = d.registry->find(agent->get_string());
+    if (found) e.agent = found->agent;
     if (!found) {
       return Error(ErrorKind::not_found, "no agent named '" + std::string(agent->get_string()) + "' ([[agents]])", "agent");
     }
   } else if (agent->is_object()) {
-    auto a = workflows::agent_from_json(agent->get_object(), &d.tools);
+    auto a = workflows::agent_from_json(agent->get_object(), &d.registry->tools());
     if (!a) return std::move(a).error();
     e.agent = std::move(*a);
   } else {
@@ -150,7 +145,7 @@ awaitable<Response> execute(Request& req, const AgentDeps& d) {
         const std::string chunk = "event: " + std::string(event) + "\ndata: " + data + "\n\n";
         co_return co_await w.write(chunk);
       };
-      workflows::AgentRunner runner(*d.gateway, d.store, &d.tools, d.client);
+      workflows::AgentRunner runner(*d.gateway, d.store, &d.registry->tools(), d.client);
       auto r = co_await runner.run(e.agent, e.input, request_id, meter, nullptr, &events);
       if (!r) {
         if (!w.started()) {
@@ -168,7 +163,7 @@ awaitable<Response> execute(Request& req, const AgentDeps& d) {
     };
     co_return res;
   }
-  workflows::AgentRunner runner(*d.gateway, d.store, &d.tools, d.client);
+  workflows::AgentRunner runner(*d.gateway, d.store, &d.registry->tools(), d.client);
   auto r = co_await runner.run(e->agent, e->input, req.request_id, req.context, req.cancel);
   if (!r) co_return Response::error(r.error());
   auto stored = co_await store_run(d, new_run_id(), e->agent, e->input, *r, key_id);
@@ -188,10 +183,10 @@ awaitable<core::Result<jobs::Service::Handled>> run_agent_job(const AgentDeps& d
   if (!agent || !agent->is_object() || !input || !input->is_string()) {
     co_return Error(ErrorKind::invalid_field, "the stored agent run is not valid", "request");
   }
-  auto a = workflows::agent_from_json(agent->get_object(), &d.tools);
+  auto a = workflows::agent_from_json(agent->get_object(), &d.registry->tools());
   if (!a) co_return std::move(a).error();
   const std::string text(input->get_string());
-  workflows::AgentRunner runner(*d.gateway, d.store, &d.tools, d.client);
+  workflows::AgentRunner runner(*d.gateway, d.store, &d.registry->tools(), d.client);
   auto r = co_await runner.run(*a, text, job.id, meter, std::move(cancel));
   if (!r) co_return std::move(r).error();
   // One run per job, however often it runs: the id is the job's.
@@ -240,6 +235,46 @@ void register_agent_routes(http::Router& router, AgentDeps deps) {
     }
     co_return Response::json(200, core::to_json(list_object(std::move(data), rows->has_more)));
   });
+  // Agents through the API (the config's are listed too, and read-only).
+  const Schema spec{{},
+                    {{"name", Type::string}, {"model", Type::string}, {"system_prompt", Type::string},
+                     {"tools", Type::array}, {"tools[]", Type::any}, {"collections", Type::array},
+                     {"collections[]", Type::any}, {"max_iterations", Type::integer}, {"timeout_s", Type::integer},
+                     {"max_tokens_total", Type::integer}, {"temperature", Type::any}}};
+  add(router, "POST", "/api/v1/agents", spec, [deps](Request& req) -> awaitable<Response> {
+    auto body = parse_json_object(req.body);
+    if (!body) co_return Response::error(body.error());
+    auto made = co_await deps.registry->create(std::move(*body));
+    if (!made) co_return Response::error(made.error());
+    co_return Response::json(201, core::to_json(workflows::agent_entry_json(**made)));
+  });
+  add(router, "GET", "/api/v1/agents", Schema{list_query(), {}}, [deps](Request& req) -> awaitable<Response> {
+    auto page = page_request(req);
+    if (!page) co_return Response::error(page.error());
+    json::array data;
+    for (const auto& a : deps.registry->list()) data.push_back(workflows::agent_entry_json(*a));
+    co_return Response::json(200, core::to_json(list_object(std::move(data), false)));
+  });
+  add(router, "GET", "/api/v1/agents/{id}", Schema{}, [deps](Request& req) -> awaitable<Response> {
+    auto a = deps.registry->find(req.param("id"));
+    if (!a) co_return Response::error(Error(ErrorKind::not_found, "no agent '" + std::string(req.param("id")) + "'"));
+    co_return Response::json(200, core::to_json(workflows::agent_entry_json(*a)));
+  });
+  add(router, "PATCH", "/api/v1/agents/{id}", spec, [deps](Request& req) -> awaitable<Response> {
+    auto body = parse_json_object(req.body);
+    if (!body) co_return Response::error(body.error());
+    auto made = co_await deps.registry->update(std::string(req.param("id")), std::move(*body));
+    if (!made) co_return Response::error(made.error());
+    co_return Response::json(200, core::to_json(workflows::agent_entry_json(**made)));
+  });
+  add(router, "DELETE", "/api/v1/agents/{id}", Schema{}, [deps](Request& req) -> awaitable<Response> {
+    auto gone = co_await deps.registry->remove(std::string(req.param("id")));
+    if (!gone) co_return Response::error(gone.error());
+    json::object o = workflows::agent_entry_json(**gone);
+    o["deleted"] = true;
+    co_return Response::json(200, core::to_json(o));
+  });
+
   add(router, "GET", "/api/v1/workflows/types", Schema{}, [deps](Request&) -> awaitable<Response> {
     json::array data;
     auto builtin = [&data](const char* type, const char* path, const char* what) {
@@ -252,8 +287,8 @@ void register_agent_routes(http::Router& router, AgentDeps deps) {
     };
     builtin("analyze-log", "/api/v1/workflows/analyze-log", "A CI/CD log explained: evidence, category, failing step, fix.");
     builtin("generate", "/api/v1/generate", "Text generation on /v1/completions of the default or named model.");
-    for (const auto& a : deps.agents) {
-      json::object o = workflows::agent_json(a);
+    for (const auto& entry : deps.registry->list()) {
+      json::object o = workflows::agent_json(entry->agent);
       o["type"] = "agent";
       o["builtin"] = false;
       o["endpoint"] = "/api/v1/workflows/execute";

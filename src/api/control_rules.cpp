@@ -235,6 +235,12 @@ RouteRule route_rule(std::string_view method, std::string_view p) {
   if (p == "/api/v1/workflows/analyze-log" || p == "/api/v1/generate") return {kChat, true, ""};
   if (p == "/api/v1/model/info") return {kChat, false, ""};
   if (p == "/api/v1/workflows/execute") return {kChat, true, ""};
+  if (starts_with(p, "/api/v1/agents")) {
+    if (get) return {kChat, false, ""};
+    if (method == "POST") return {kAdmin, false, "agent.created"};
+    if (method == "PATCH") return {kAdmin, false, "agent.updated"};
+    return {kAdmin, false, "agent.deleted"};
+  }
   if (starts_with(p, "/api/v1/workflows/")) return {kChat, false, ""};  // runs, types  // (filtered by the key's own)
   if (p == "/api/v1/audit") return {kAdmin, false, ""};
   if (p == "/api/v1/config/reload") return {kAdmin, false, "config.reloaded"};

@@ -88,7 +88,8 @@ json::array tools_of(const AgentDeps& d) {
     tools.push_back(tool("get_document", "Read a document of the knowledge base by id (doc_...), with its text.",
                          schema_of({{"id", "string", "the document id", true}})));
   }
-  for (const auto& a : d.agents) {
+  for (const auto& entry : d.registry->list()) {
+    const auto& a = entry->agent;
     tools.push_back(tool("agent_" + a.name,
                          "Run the Switchboard agent '" + a.name + "' (model " + a.model + ") on a task; returns its answer.",
                          schema_of({{"input", "string", "the task", true}})));
@@ -198,7 +199,8 @@ awaitable<CallOutcome> call_tool(const AgentDeps& d, const std::string& name, co
     co_return out;
   }
   if (name.rfind("agent_", 0) == 0) {
-    for (const auto& a : d.agents) {
+    for (const auto& entry : d.registry->list()) {
+      const auto& a = entry->agent;
       if ("agent_" + a.name != name) continue;
       auto input = str("input");
       if (!input) {
@@ -206,7 +208,7 @@ awaitable<CallOutcome> call_tool(const AgentDeps& d, const std::string& name, co
         out.message = name + " needs an 'input' string";
         co_return out;
       }
-      workflows::AgentRunner runner(*d.gateway, d.store, &d.tools, d.client);
+      workflows::AgentRunner runner(*d.gateway, d.store, &d.registry->tools(), d.client);
       auto r = co_await runner.run(a, *input, req.request_id, req.context, req.cancel);
       if (!r) {
         out.result = text_result(r.error().message, true);

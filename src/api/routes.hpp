@@ -18,6 +18,7 @@
 #include "knowledge/fetch.hpp"
 #include "knowledge/store.hpp"
 #include "storage/system_repository.hpp"
+#include "workflows/agent_registry.hpp"
 #include "workflows/intent_router.hpp"
 
 namespace sb::api {
@@ -49,10 +50,9 @@ struct AgentDeps {
   knowledge::Store* store = nullptr;  // the knowledge tools (optional)
   storage::Database* db = nullptr;    // runs are stored
   const core::Clock* clock = nullptr;
-  std::vector<core::AgentConfig> agents;  // [[agents]]
+  workflows::AgentRegistry* registry = nullptr;  // [[agents]] and /api/v1/agents; its [[tools]]
   jobs::Service* jobs = nullptr;          // "async": true runs (null: refused)
-  std::vector<core::ToolConfig> tools;    // [[tools]]: HTTP endpoints and MCP servers
-  http::Client* client = nullptr;         // what calls them
+  http::Client* client = nullptr;         // what calls the tools
 };
 
 // POST /api/v1/generate and GET /api/v1/model/info.
@@ -137,7 +137,8 @@ void register_event_routes(http::Router& router, core::EventBus& bus, jobs::Serv
 void register_log_routes(http::Router& router, LogDeps deps);
 // POST /api/v1/generate, GET /api/v1/model/info.
 void register_generate_routes(http::Router& router, GenerateDeps deps);
-// POST /api/v1/workflows/execute, GET /api/v1/workflows/runs[/{id}], GET /api/v1/workflows/types.
+// POST /api/v1/workflows/execute, GET /api/v1/workflows/runs[/{id}], GET /api/v1/workflows/types,
+// /api/v1/agents (CRUD).
 void register_agent_routes(http::Router& router, AgentDeps deps);
 // POST /mcp: Switchboard as an MCP server (knowledge_search, get_document, agent_<name>).
 void register_mcp_routes(http::Router& router, AgentDeps deps);
@@ -169,7 +170,7 @@ inline void register_routes(http::Router& router, Deps deps) {
   if (deps.events) register_event_routes(router, *deps.events, deps.jobs, deps.event_limits);
   if (deps.log.gateway && deps.log.client && deps.log.pool) register_log_routes(router, deps.log);
   if (deps.generate.gateway) register_generate_routes(router, deps.generate);
-  if (deps.agents.gateway && deps.agents.db && deps.agents.clock) {
+  if (deps.agents.gateway && deps.agents.db && deps.agents.clock && deps.agents.registry) {
     register_agent_routes(router, deps.agents);
     register_mcp_routes(router, deps.agents);
   }

@@ -22,6 +22,7 @@
 #include "api/routes.hpp"
 #include "api/schema.hpp"
 #include "workflows/pipeline.hpp"
+#include "workflows/agent_registry.hpp"
 #include "core/event_bus.hpp"
 #include "chat/assistant.hpp"
 #include "chat/service.hpp"
@@ -217,8 +218,14 @@ int serve(const core::Config& config, std::function<core::Config()> reload) {
   deps.agents.store = &knowledge_store;
   deps.agents.db = &database;
   deps.agents.clock = &clock;
-  deps.agents.agents = config.agents;
-  deps.agents.tools = config.tools;
+  workflows::AgentRegistry agent_registry(database, clock, gateway, config.agents, config.tools);
+  if (auto st = agent_registry.load(); !st) {
+    log::error("agents unreadable", {{"error", st.error().message}});
+    log::shutdown();
+    std::fprintf(stderr, "switchboard: %s\n", st.error().message.c_str());
+    return 1;
+  }
+  deps.agents.registry = &agent_registry;
   deps.agents.client = &client;
   deps.agents.jobs = job_service.get();
   if (job_service) {

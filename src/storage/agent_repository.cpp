@@ -53,4 +53,41 @@ Result<Page<AgentRunRow>> AgentRepository::list(Connection& c, const std::option
   return make_page(std::move(*rows), page);
 }
 
+Result<std::vector<AgentRow>> AgentRepository::agents(Connection& c) {
+  auto st = c.cached("SELECT id, name, spec, created_at, updated_at FROM agents ORDER BY seq");
+  if (!st) return std::move(st).error();
+  return st->all([](const Statement& s) {
+    return AgentRow{s.column_text(0), s.column_text(1), s.column_text(2), s.column_int64(3), s.column_int64(4)};
+  });
+}
+
+Status AgentRepository::insert_agent(Connection& c, const AgentRow& r) {
+  auto st = c.cached("INSERT INTO agents (id, name, spec, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)");
+  if (!st) return std::move(st).error();
+  st->bind(1, r.id).bind(2, r.name).bind(3, r.spec).bind(4, r.created_at).bind(5, r.updated_at);
+  auto done = st->run();
+  if (!done && done.error().kind == core::ErrorKind::conflict) {
+    return core::Error(core::ErrorKind::conflict, "an agent named '" + r.name + "' already exists", "name");
+  }
+  return done;
+}
+
+Status AgentRepository::update_agent(Connection& c, const AgentRow& r) {
+  auto st = c.cached("UPDATE agents SET name = ?2, spec = ?3, updated_at = ?4 WHERE id = ?1");
+  if (!st) return std::move(st).error();
+  st->bind(1, r.id).bind(2, r.name).bind(3, r.spec).bind(4, r.updated_at);
+  auto done = st->run();
+  if (!done && done.error().kind == core::ErrorKind::conflict) {
+    return core::Error(core::ErrorKind::conflict, "an agent named '" + r.name + "' already exists", "name");
+  }
+  return done;
+}
+
+Status AgentRepository::delete_agent(Connection& c, std::string_view id) {
+  auto st = c.cached("DELETE FROM agents WHERE id = ?1");
+  if (!st) return std::move(st).error();
+  st->bind(1, id);
+  return st->run();
+}
+
 }  // namespace sb::storage

@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "storage/page.hpp"
 #include "storage/sqlite.hpp"
@@ -20,8 +21,21 @@ struct AgentRunRow {
   std::string run;  // JSON
 };
 
+struct AgentRow {
+  std::string id;  // agent_<hex>
+  std::string name;
+  std::string spec;  // JSON
+  std::int64_t created_at = 0, updated_at = 0;
+};
+
 class AgentRepository {
  public:
+  // Agents made through the API, oldest first.
+  static Result<std::vector<AgentRow>> agents(Connection& c);
+  static Status insert_agent(Connection& c, const AgentRow& row);   // conflict: the name is taken
+  static Status update_agent(Connection& c, const AgentRow& row);   // by id
+  static Status delete_agent(Connection& c, std::string_view id);
+
   // A row with the same id is replaced (a job's run that ran again).
   static Status insert(Connection& c, const AgentRunRow& row);
   static Result<std::optional<AgentRunRow>> get(Connection& c, std::string_view id);

@@ -251,6 +251,17 @@ CREATE TABLE agent_runs (
 );
 CREATE INDEX agent_runs_key ON agent_runs(key_id, seq);
 )sql"},
+      {11, "workflows: agents made through the API",
+       R"sql(
+CREATE TABLE agents (
+  seq        INTEGER PRIMARY KEY,
+  id         TEXT NOT NULL UNIQUE,
+  name       TEXT NOT NULL UNIQUE,
+  spec       TEXT NOT NULL,  -- JSON, as the API takes it
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+);
+)sql"},
   };
   return kMigrations;
 }

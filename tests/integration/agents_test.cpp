@@ -383,6 +383,41 @@ TEST_F(AgentTest, AnAsyncRunIsAJobThatSurvivesAKill) {
   EXPECT_EQ(stored->status, 200) << stored->body;
 }
 
+TEST_F(AgentTest, AgentsAreMadeChangedAndDeletedThroughTheApiAndSurviveARestart) {
+  auto made = http(server_->port(), "POST", "/api/v1/agents",
+                   R"({"name":"triage","model":"oa/gpt","system_prompt":"Triage.","tools":["knowledge_search"],"collections":["runbooks"]})", kJson);
+  ASSERT_EQ(made->status, 201) << made->body;
+  auto v = json::parse(made->body);
+  EXPECT_EQ(v.at("object"), "agent");
+  EXPECT_EQ(v.at("from_config"), false);
+  const std::string id(v.at("id").as_string());
+  EXPECT_EQ(http(server_->port(), "POST", "/api/v1/agents", R"({"name":"triage","model":"oa/gpt"})", kJson)->status, 409);
+  EXPECT_EQ(http(server_->port(), "POST", "/api/v1/agents", R"({"name":"Bad Name","model":"oa/gpt"})", kJson)->status, 400);
+  EXPECT_EQ(http(server_->port(), "POST", "/api/v1/agents", R"({"name":"x","model":"nope/m"})", kJson)->status, 404);
+  EXPECT_EQ(http(server_->port(), "POST", "/api/v1/agents", R"({"name":"x","model":"oa/gpt","tools":["rm"]})", kJson)->status, 400);
+  auto patched = http(server_->port(), "PATCH", "/api/v1/agents/triage", R"({"max_iterations":3})", kJson);
+  ASSERT_EQ(patched->status, 200) << patched->body;
+  EXPECT_EQ(json::parse(patched->body).at("max_iterations"), 3);
+  EXPECT_EQ(http(server_->port(), "PATCH", "/api/v1/agents/helper", R"({"max_iterations":3})", kJson)->status, 409);  // the config's
+  auto list = json::parse(http(server_->port(), "GET", "/api/v1/agents")->body);
+  EXPECT_EQ(list.at("data").as_array().size(), 2u);
+  // It runs, by name, and is an MCP tool too.
+  up_.push(answer("triaged"));
+  auto run = execute(R"({"agent":"triage","input":"look"})");
+  EXPECT_EQ(run.at("output"), "triaged");
+  EXPECT_EQ(json::parse(up_.received().back().body).at("messages").at(0).at("content"), "Triage.");
+  auto tools = http(server_->port(), "POST", "/mcp", R"({"jsonrpc":"2.0","id":1,"method":"tools/list"})", kJson);
+  EXPECT_NE(tools->body.find("agent_triage"), std::string::npos);
+  // Stored: after a restart it is still there; deleted, it is gone.
+  start();
+  auto again = http(server_->port(), "GET", "/api/v1/agents/" + id);
+  ASSERT_EQ(again->status, 200) << again->body;
+  EXPECT_EQ(json::parse(again->body).at("max_iterations"), 3);
+  EXPECT_EQ(http(server_->port(), "DELETE", "/api/v1/agents/triage")->status, 200);
+  EXPECT_EQ(http(server_->port(), "GET", "/api/v1/agents/triage")->status, 404);
+  EXPECT_EQ(http(server_->port(), "DELETE", "/api/v1/agents/helper")->status, 409);
+}
+
 TEST(AgentProviders, TheSameRunThroughAnthropicAndGeminiTypeFakes) {
   FakeUpstream claude, gem;
   Server server({.env = {{"SB_K", "k-1"}},

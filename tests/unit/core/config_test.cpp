@@ -156,35 +156,6 @@ TEST(Config, ReadmeDocumentsEveryKey) {
 }
 
 
-TEST(GatewayConfig, ToolsAndAgentsNameWhatTheyUse) {
-  auto err = [](const std::string& toml, std::map<std::string, std::string> env = {}) {
-    ConfigSources src;
-    src.env = std::move(env);
-    src.file = write_temp(toml);
-    return error_of(src);
-  };
-  const std::string tool = "[[tools]]\nname = \"ticket\"\nurl = \"https://t.example/x\"\n";
-  ConfigSources ok;
-  ok.env = {{"SB_T", "Bearer x"}};
-  ok.file = write_temp(tool + "headers_env = { Authorization = \"SB_T\" }\n[[agents]]\nname = \"a\"\nmodel = \"m/x\"\ntools = [\"ticket\", \"knowledge_search\"]\n");
-  Config c = load_config(ok);
-  ASSERT_EQ(c.tools.size(), 1u);
-  EXPECT_EQ(c.tools[0].headers.at(0).second, "Bearer x");
-  EXPECT_EQ(c.agents.at(0).tools.size(), 2u);
-  EXPECT_EQ(c.agents.at(0).max_iterations, 10);
-  EXPECT_NE(err(tool + "headers_env = { Authorization = \"SB_NOT_SET_X\" }\n").find("SB_NOT_SET_X is not set"), std::string::npos);
-  EXPECT_NE(err("[[tools]]\nname = \"t\"\nurl = \"ftp://x\"\n").find("tools[0].url"), std::string::npos);
-  EXPECT_NE(err("[[tools]]\nname = \"t\"\nurl = \"http://x\"\ntype = \"grpc\"\n").find("tools[0].type"), std::string::npos);
-  EXPECT_NE(err("[[tools]]\nname = \"t\"\nurl = \"http://x\"\nparameters = \"[1]\"\n").find("tools[0].parameters"), std::string::npos);
-  EXPECT_NE(err("[[tools]]\nname = \"get_document\"\nurl = \"http://x\"\n").find("built-in"), std::string::npos);
-  EXPECT_NE(err(tool + tool).find("duplicate tool"), std::string::npos);
-  EXPECT_NE(err("[[agents]]\nname = \"a\"\nmodel = \"m/x\"\ntools = [\"rm\"]\n").find("agents[0].tools: unknown tool \"rm\""),
-            std::string::npos);
-  EXPECT_NE(err("[[agents]]\nname = \"a\"\nmodel = \"m/x\"\nmax_iterations = 0\n").find("agents[0].max_iterations"), std::string::npos);
-  EXPECT_NE(err("[[agents]]\nname = \"a\"\nmodel = \"m/x\"\n[[agents]]\nname = \"a\"\nmodel = \"m/x\"\n").find("duplicate agent"),
-            std::string::npos);
-}
-
 }  // namespace
 }  // namespace sb::core
 
