@@ -264,7 +264,9 @@ void load_gateway_tables(const toml::table& file, Config& c,
       if (!valid_name(t.name) || t.name.find("__") != std::string::npos) {
         e.fail("name", "use 1-64 characters from a-z 0-9 _ . - (no \"__\")");
       }
-      if (t.name == "knowledge_search" || t.name == "get_document") e.fail("name", "is a built-in tool's name");
+      if (t.name == "knowledge_search" || t.name == "get_document" || t.name == "http_get") {
+        e.fail("name", "is a built-in tool's name");
+      }
       t.type = e.str("type", "http");
       if (t.type != "http" && t.type != "mcp") e.fail("type", "must be http or mcp");
       t.description = e.str("description", "");
@@ -315,9 +317,9 @@ void load_gateway_tables(const toml::table& file, Config& c,
       a.system_prompt = e.str("system_prompt", "");
       a.tools = e.strings("tools");
       for (const auto& t : a.tools) {
-        bool known = t == "knowledge_search" || t == "get_document";
+        bool known = t == "knowledge_search" || t == "get_document" || t == "http_get";
         for (const auto& x : c.tools) known = known || x.name == t || t.rfind(x.name + "__", 0) == 0;
-        if (!known) e.fail("tools", "unknown tool \"" + t + "\" (built in: knowledge_search, get_document; or a [[tools]] name)");
+        if (!known) e.fail("tools", "unknown tool \"" + t + "\" (built in: knowledge_search, get_document, http_get; or a [[tools]] name)");
       }
       a.collections = e.strings("collections");
       a.max_iterations = static_cast<int>(e.integer("max_iterations", 10, 1, 100));

@@ -8,6 +8,7 @@
 #include <map>
 
 #include "core/json_text.hpp"
+#include "knowledge/fetch.hpp"
 #include "workflows/mcp_client.hpp"
 #include "workflows/parallel.hpp"
 
@@ -59,7 +60,11 @@ json::object tool_spec(std::string_view name) {
     p["description"] = what;
     props[key] = std::move(p);
   };
-  if (name == "knowledge_search") {
+  if (name == "http_get") {
+    description = "Fetch a public web page or file by URL (GET; private addresses refused; at most 1 MiB, the first 16 KiB returned).";
+    prop("url", "string", "an http:// or https:// URL");
+    required.push_back("url");
+  } else if (name == "knowledge_search") {
     description = "Search the knowledge base (runbooks, documentation). Returns the best passages with their ids.";
     prop("query", "string", "what to look for");
     prop("collection", "string", "the collection to search (optional: the agent's first)");
@@ -184,7 +189,7 @@ std::string answer_json(const std::string& output) {
 }  // namespace
 
 const std::vector<std::string>& builtin_tools() {
-  static const std::vector<std::string> t = {"knowledge_search", "get_document"};
+  static const std::vector<std::string> t = {"knowledge_search", "get_document", "http_get"};
   return t;
 }
 
@@ -217,7 +222,7 @@ awaitable<json::array> AgentRunner::offer(const core::AgentConfig& agent, std::v
   json::array out;
   offered_.clear();
   for (const auto& name : agent.tools) {
-    if (name == "knowledge_search" || name == "get_document") {
+    if (name == "knowledge_search" || name == "get_document" || name == "http_get") {
       out.push_back(tool_spec(name));
       offered_.insert(name);
       continue;
@@ -273,6 +278,37 @@ awaitable<json::array> AgentRunner::offer(const core::AgentConfig& agent, std::v
     }
   }
   co_return out;
+}
+
+awaitable<void> AgentRunner::run_http_get(Call& call) {
+  boost::system::error_code ec;
+  json::value args = json::parse(call.arguments.empty() ? std::string("{}") : call.arguments, ec);
+  const json::value* url = !ec && args.is_object() ? args.get_object().if_contains("url") : nullptr;
+  if (!url || !url->is_string() || url->get_string().empty()) {
+    call.failed = true;
+    call.result = error_text("'url' is required: an http:// or https:// URL");
+    co_return;
+  }
+  if (!client_) {
+    call.failed = true;
+    call.result = error_text("no outbound client");
+    co_return;
+  }
+  knowledge::UrlOptions options;  // URL ingestion's guard: public addresses only, bounded
+  options.max_bytes = 1024 * 1024;
+  options.timeout = std::chrono::milliseconds(15000);
+  std::string target(url->get_string());
+  auto r = co_await knowledge::fetch_url(*client_, std::move(target), options);
+  if (!r) {
+    call.failed = true;
+    call.result = error_text(r.error().message);
+    co_return;
+  }
+  json::object o;
+  o["url"] = *url;
+  o["content_type"] = r->content_type;
+  o["body"] = cut(std::move(r->body), kMaxToolResult - 512);
+  call.result = core::to_json(o);
 }
 
 awaitable<void> AgentRunner::run_external(Call& call) {
@@ -345,6 +381,12 @@ awaitable<void> AgentRunner::run_tool(const core::AgentConfig& agent, Call& call
   boost::system::error_code ec;
   json::value args = json::parse(call.arguments.empty() ? std::string("{}") : call.arguments, ec);
   const bool known = offered_.count(call.name) > 0;
+  if (known && call.name == "http_get") {
+    co_await run_http_get(call);
+    call.result = cut(std::move(call.result), kMaxToolResult);
+    call.took = ms(Clock::now() - t0);
+    co_return;
+  }
   if (known && call.name != "knowledge_search" && call.name != "get_document") {
     co_await run_external(call);
     call.result = cut(std::move(call.result), kMaxToolResult);
@@ -595,11 +637,11 @@ core::Result<core::AgentConfig> agent_from_json(const json::object& o, const std
   if (a.model.empty()) return bad("model", "is required: a route or provider/model");
   if (a.name.empty()) a.name = "(inline)";
   for (const auto& t : a.tools) {
-    bool known = t == "knowledge_search" || t == "get_document";
+    bool known = t == "knowledge_search" || t == "get_document" || t == "http_get";
     if (tools) {
       for (const auto& x : *tools) known = known || x.name == t || t.rfind(x.name + "__", 0) == 0;
     }
-    if (!known) return bad("tools", "names an unknown tool '" + t + "' (built in: knowledge_search, get_document; or a [[tools]] name)");
+    if (!known) return bad("tools", "names an unknown tool '" + t + "' (built in: knowledge_search, get_document, http_get; or a [[tools]] name)");
   }
   if (a.system_prompt.size() > 100000) return bad("system_prompt", "is longer than 100000 characters");
   return a;

@@ -68,6 +68,7 @@ class AgentRunner {
   boost::asio::awaitable<void> run_tool(const core::AgentConfig& agent, Call& call,
                                         std::shared_ptr<core::RequestContext> meter);
   boost::asio::awaitable<void> run_external(Call& call);
+  boost::asio::awaitable<void> run_http_get(Call& call);
   const core::ToolConfig* config_of(std::string_view name) const;
   gateway::Gateway& gateway_;
   knowledge::Store* store_;

@@ -418,6 +418,28 @@ TEST_F(AgentTest, AgentsAreMadeChangedAndDeletedThroughTheApiAndSurviveARestart)
   EXPECT_EQ(http(server_->port(), "DELETE", "/api/v1/agents/helper")->status, 409);
 }
 
+TEST_F(AgentTest, HttpGetIsOptInAndRefusesPrivateAddresses) {
+  up_.push(tool_calls({{"http_get", R"({"url":")" + up_.url() + R"(/secret"})"}, {"http_get", R"({"url":"http://[::1]/x"})"}, {"http_get", "{}"}}));
+  up_.push(answer("could not fetch"));
+  auto v = execute(R"({"agent":{"model":"oa/gpt","tools":["http_get"]},"input":"read it"})");
+  EXPECT_EQ(v.at("finish_reason"), "stop");
+  int refused = 0;
+  for (const auto& s : v.at("steps").as_array()) {
+    if (s.at("type") == "tool_result") {
+      EXPECT_EQ(s.at("ok"), false) << s;
+      refused += std::string(s.at("result").as_string()).find("private") != std::string::npos;
+    }
+  }
+  EXPECT_EQ(refused, 2);
+  EXPECT_EQ(up_.received().size(), 2u);  // only the model: nothing fetched from the loopback fake
+  // Not offered unless named.
+  auto first = json::parse(up_.received()[0].body);
+  EXPECT_EQ(first.at("tools").at(0).at("function").at("name"), "http_get");
+  up_.push(answer("plain"));
+  execute(R"({"agent":{"model":"oa/gpt"},"input":"x"})");
+  EXPECT_FALSE(json::parse(up_.received().back().body).as_object().contains("tools"));
+}
+
 TEST(AgentProviders, TheSameRunThroughAnthropicAndGeminiTypeFakes) {
   FakeUpstream claude, gem;
   Server server({.env = {{"SB_K", "k-1"}},
