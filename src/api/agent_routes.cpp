@@ -87,6 +87,7 @@ json::object run_json(const std::string& id, const core::AgentConfig& agent, con
   usage["completion_tokens"] = r.completion_tokens;
   usage["total_tokens"] = r.prompt_tokens + r.completion_tokens;
   o["usage"] = std::move(usage);
+  o["cost_usd"] = r.cost_usd ? json::value(*r.cost_usd) : json::value(nullptr);
   o["latency_ms"] = r.latency_ms;
   o["model_ms"] = r.model_ms;
   o["tool_ms"] = r.tool_ms;

@@ -598,6 +598,7 @@ awaitable<core::Result<AgentRun>> AgentRunner::run(const core::AgentConfig& agen
     }
   }
   out.latency_ms = ms(Clock::now() - t0);
+  if (meter) out.cost_usd = meter->cost();
   co_return out;
 }
 

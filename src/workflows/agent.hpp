@@ -11,6 +11,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -35,6 +36,7 @@ struct AgentRun {
   long long prompt_tokens = 0, completion_tokens = 0;
   int iterations = 0;
   double latency_ms = 0, model_ms = 0, tool_ms = 0;
+  std::optional<double> cost_usd;  // at [[prices]], when the caller's meter knows it
 };
 
 // A run's progress as it happens (SSE): `event` is step | tool_call | tool_result | answer, `data`

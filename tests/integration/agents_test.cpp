@@ -440,6 +440,29 @@ TEST_F(AgentTest, HttpGetIsOptInAndRefusesPrivateAddresses) {
   EXPECT_FALSE(json::parse(up_.received().back().body).as_object().contains("tools"));
 }
 
+TEST(AgentCost, ARunWithAKeyCarriesItsCost) {
+  FakeUpstream model;
+  Server server({.env = {{"SWITCHBOARD_API_KEY", "sb-admin-agents-cost"}},
+                 .config_toml = "[[providers]]\nname = \"oa\"\ntype = \"openai\"\nbase_url = \"" + model.url() + "/v1\"\n"
+                                "[[prices]]\nmodel = \"oa/*\"\ninput_per_mtok = 1000000\noutput_per_mtok = 1000000\n"});
+  const std::map<std::string, std::string> admin = {{"Authorization", "Bearer sb-admin-agents-cost"}, {"Content-Type", "application/json"}};
+  auto k = http(server.port(), "POST", "/api/v1/keys", R"({"name":"runner","scopes":["chat"]})", admin);
+  ASSERT_EQ(k->status, 201) << k->body;
+  const std::string key(json::parse(k->body).at("secret").as_string());
+  model.push(answer("done"));  // usage: 30 prompt + 20 completion tokens at $1 each
+  auto r = http(server.port(), "POST", "/api/v1/workflows/execute", R"({"agent":{"model":"oa/gpt"},"input":"x"})",
+                {{"Authorization", "Bearer " + key}, {"Content-Type", "application/json"}});
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_DOUBLE_EQ(json::parse(r->body).at("cost_usd").to_number<double>(), 50.0) << r->body;
+  // A key sees its own runs only.
+  auto mine = json::parse(http(server.port(), "GET", "/api/v1/workflows/runs", "", {{"Authorization", "Bearer " + key}})->body);
+  EXPECT_EQ(mine.at("data").as_array().size(), 1u);
+  auto other = http(server.port(), "POST", "/api/v1/keys", R"({"name":"other","scopes":["chat"]})", admin);
+  const std::string key2(json::parse(other->body).at("secret").as_string());
+  auto theirs = json::parse(http(server.port(), "GET", "/api/v1/workflows/runs", "", {{"Authorization", "Bearer " + key2}})->body);
+  EXPECT_TRUE(theirs.at("data").as_array().empty());
+}
+
 TEST(AgentProviders, TheSameRunThroughAnthropicAndGeminiTypeFakes) {
   FakeUpstream claude, gem;
   Server server({.env = {{"SB_K", "k-1"}},
