@@ -1,9 +1,10 @@
 #include "workflows/comparison.hpp"
 
+#include "workflows/structured.hpp"
+
 #include <boost/json/parse.hpp>
 
 #include <cctype>
-#include <charconv>
 #include <cmath>
 
 namespace sb::workflows {
@@ -77,20 +78,7 @@ json::object comparison_request(const Comparison& c) {
   props["winner"] = std::move(winner);
   props["justification"] = std::move(justification);
   props["confidence"] = std::move(confidence);
-  json::array required;
-  for (const char* k : {"winner", "justification", "confidence"}) required.push_back(json::string(k));
-  json::object schema;
-  schema["type"] = "object";
-  schema["properties"] = std::move(props);
-  schema["required"] = std::move(required);
-  schema["additionalProperties"] = false;
-  json::object js;
-  js["name"] = "comparison";
-  js["strict"] = true;
-  js["schema"] = std::move(schema);
-  json::object format;
-  format["type"] = "json_schema";
-  format["json_schema"] = std::move(js);
+  json::object format = strict_object_format("comparison", std::move(props), {"winner", "justification", "confidence"});
 
   json::object body;
   body["messages"] = std::move(messages);
@@ -101,27 +89,9 @@ json::object comparison_request(const Comparison& c) {
 
 core::Result<Judgment> parse_judgment(std::string_view completion, const std::vector<std::string>& labels,
                                       std::string& raw) {
-  boost::system::error_code ec;
-  json::value v = json::parse(completion, ec);
-  const json::value* content = nullptr;
-  if (!ec && v.is_object()) {
-    const auto* choices = v.get_object().if_contains("choices");
-    if (choices && choices->is_array() && !choices->get_array().empty() && choices->get_array()[0].is_object()) {
-      const auto* msg = choices->get_array()[0].get_object().if_contains("message");
-      if (msg && msg->is_object()) content = msg->get_object().if_contains("content");
-    }
-  }
-  if (!content || !content->is_string()) return bad("is missing: the answer has no message content");
-  raw = std::string(content->get_string());
-  std::string_view text = trim(raw);
-  if (text.starts_with("```")) {  // a fenced block
-    auto nl = text.find('\n');
-    auto end = text.rfind("```");
-    if (nl != std::string_view::npos && end > nl) text = trim(text.substr(nl + 1, end - nl - 1));
-  }
-  json::value j = json::parse(text, ec);
-  if (ec || !j.is_object()) return bad("is not a JSON object");
-  const json::object& o = j.get_object();
+  auto parsed = structured_content(completion, "the model's judgment", &raw);
+  if (!parsed) return std::move(parsed).error();
+  const json::object& o = *parsed;
 
   Judgment out;
   const auto* w = o.if_contains("winner");
@@ -145,14 +115,7 @@ core::Result<Judgment> parse_judgment(std::string_view completion, const std::ve
   }
 
   const auto* c = o.if_contains("confidence");
-  double conf = NAN;
-  if (c && c->is_number()) {
-    conf = c->to_number<double>();
-  } else if (c && c->is_string()) {
-    std::string_view s = trim(c->get_string());
-    auto [p, e] = std::from_chars(s.data(), s.data() + s.size(), conf);
-    if (e != std::errc() || p != s.data() + s.size()) conf = NAN;
-  }
+  const double conf = model_number(c);
   if (!std::isfinite(conf)) return bad("has no numeric \"confidence\"");
   if (conf < kMinConfidence || conf > kMaxConfidence) {
     return bad("has a confidence of " + std::to_string(conf) + ", outside 1.0 to 5.0");

@@ -3,7 +3,6 @@
 #include <boost/json/parse.hpp>
 
 #include <cctype>
-#include <charconv>
 #include <cmath>
 #include <map>
 
@@ -12,6 +11,7 @@
 #include "gateway/target_health.hpp"
 #include "knowledge/embedder.hpp"
 #include "workflows/intent.hpp"
+#include "workflows/structured.hpp"
 
 namespace sb::workflows {
 
@@ -393,21 +393,7 @@ json::object intent_request(const std::vector<core::IntentConfig>& intents, std:
   json::object props;
   props["intent"] = std::move(intent);
   props["confidence"] = std::move(confidence);
-  json::array required;
-  required.push_back("intent");
-  required.push_back("confidence");
-  json::object schema;
-  schema["type"] = "object";
-  schema["properties"] = std::move(props);
-  schema["required"] = std::move(required);
-  schema["additionalProperties"] = false;
-  json::object js;
-  js["name"] = "intent";
-  js["strict"] = true;
-  js["schema"] = std::move(schema);
-  json::object format;
-  format["type"] = "json_schema";
-  format["json_schema"] = std::move(js);
+  json::object format = strict_object_format("intent", std::move(props), {"intent", "confidence"});
 
   json::object body;
   body["messages"] = std::move(messages);
@@ -418,26 +404,9 @@ json::object intent_request(const std::vector<core::IntentConfig>& intents, std:
 }
 
 core::Result<LlmIntent> parse_intent(std::string_view completion, const std::vector<core::IntentConfig>& intents) {
-  boost::system::error_code ec;
-  json::value v = json::parse(completion, ec);
-  const json::value* content = nullptr;
-  if (!ec && v.is_object()) {
-    const auto* choices = v.get_object().if_contains("choices");
-    if (choices && choices->is_array() && !choices->get_array().empty() && choices->get_array()[0].is_object()) {
-      const auto* msg = choices->get_array()[0].get_object().if_contains("message");
-      if (msg && msg->is_object()) content = msg->get_object().if_contains("content");
-    }
-  }
-  if (!content || !content->is_string()) return bad("has no message content");
-  std::string_view text = trim(content->get_string());
-  if (text.starts_with("```")) {
-    auto nl = text.find('\n');
-    auto end = text.rfind("```");
-    if (nl != std::string_view::npos && end > nl) text = trim(text.substr(nl + 1, end - nl - 1));
-  }
-  json::value j = json::parse(text, ec);
-  if (ec || !j.is_object()) return bad("is not a JSON object");
-  const json::object& o = j.get_object();
+  auto parsed = structured_content(completion, "the classifier's answer");
+  if (!parsed) return std::move(parsed).error();
+  const json::object& o = *parsed;
   const auto* name = o.if_contains("intent");
   if (!name || !name->is_string()) return bad("has no \"intent\" string");
   LlmIntent out;
@@ -451,14 +420,7 @@ core::Result<LlmIntent> parse_intent(std::string_view completion, const std::vec
   }
   if (!found) return bad("names \"" + std::string(utf8_prefix(name->get_string(), 100)) + "\", not one of the intents");
   const auto* c = o.if_contains("confidence");
-  double conf = NAN;
-  if (c && c->is_number()) {
-    conf = c->to_number<double>();
-  } else if (c && c->is_string()) {
-    std::string_view s = trim(c->get_string());
-    auto [p, e] = std::from_chars(s.data(), s.data() + s.size(), conf);
-    if (e != std::errc() || p != s.data() + s.size()) conf = NAN;
-  }
+  const double conf = model_number(c);
   if (!std::isfinite(conf)) return bad("has no numeric \"confidence\"");
   if (conf < 0 || conf > 1) return bad("has a confidence of " + std::to_string(conf) + ", outside 0 to 1");
   out.confidence = conf;

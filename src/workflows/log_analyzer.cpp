@@ -1,9 +1,10 @@
 #include "workflows/log_analyzer.hpp"
 
+#include "workflows/structured.hpp"
+
 #include <boost/json/parse.hpp>
 
 #include <cctype>
-#include <charconv>
 #include <cmath>
 
 namespace sb::workflows {
@@ -129,22 +130,9 @@ json::object analysis_request(const LogEvidence& e, std::string_view log_type, c
   item["type"] = "integer";
   refs["items"] = std::move(item);
   props["references"] = std::move(refs);
-  json::array required;
-  for (const char* k : {"summary", "category", "failing_step", "root_cause", "suggested_fix", "confidence", "references"}) {
-    required.push_back(json::string(k));
-  }
-  json::object schema;
-  schema["type"] = "object";
-  schema["properties"] = std::move(props);
-  schema["required"] = std::move(required);
-  schema["additionalProperties"] = false;
-  json::object js;
-  js["name"] = "log_analysis";
-  js["strict"] = true;
-  js["schema"] = std::move(schema);
-  json::object format;
-  format["type"] = "json_schema";
-  format["json_schema"] = std::move(js);
+  json::object format = strict_object_format(
+      "log_analysis", std::move(props),
+      {"summary", "category", "failing_step", "root_cause", "suggested_fix", "confidence", "references"});
   json::object body;
   body["messages"] = std::move(messages);
   body["response_format"] = std::move(format);
@@ -153,28 +141,9 @@ json::object analysis_request(const LogEvidence& e, std::string_view log_type, c
 }
 
 core::Result<LogAnalysis> parse_analysis(std::string_view completion, std::size_t passages) {
-  boost::system::error_code ec;
-  json::value v = json::parse(completion, ec);
-  const json::value* content = nullptr;
-  if (!ec && v.is_object()) {
-    const auto* choices = v.get_object().if_contains("choices");
-    if (choices && choices->is_array() && !choices->get_array().empty() && choices->get_array()[0].is_object()) {
-      const auto* msg = choices->get_array()[0].get_object().if_contains("message");
-      if (msg && msg->is_object()) content = msg->get_object().if_contains("content");
-    }
-  }
-  if (!content || !content->is_string()) return bad("is missing: the answer has no message content");
-  std::string_view text = content->get_string();
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) text.remove_prefix(1);
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.remove_suffix(1);
-  if (text.starts_with("```")) {
-    auto nl = text.find('\n');
-    auto end = text.rfind("```");
-    if (nl != std::string_view::npos && end > nl) text = text.substr(nl + 1, end - nl - 1);
-  }
-  json::value j = json::parse(text, ec);
-  if (ec || !j.is_object()) return bad("is not a JSON object");
-  const auto& o = j.get_object();
+  auto parsed = structured_content(completion, "the model's analysis");
+  if (!parsed) return std::move(parsed).error();
+  const json::object& o = *parsed;
   LogAnalysis a;
   for (auto [key, into] : {std::pair{"summary", &a.summary}, std::pair{"failing_step", &a.failing_step},
                            std::pair{"root_cause", &a.root_cause}, std::pair{"suggested_fix", &a.suggested_fix}}) {
@@ -193,14 +162,7 @@ core::Result<LogAnalysis> parse_analysis(std::string_view completion, std::size_
   }
   if (a.category.empty()) return bad("names the category \"" + std::string(c->get_string()).substr(0, 60) + "\", not one of the seven");
   const auto* conf = o.if_contains("confidence");
-  double x = NAN;
-  if (conf && conf->is_number()) {
-    x = conf->to_number<double>();
-  } else if (conf && conf->is_string()) {
-    std::string_view s = conf->get_string();
-    auto [p, e] = std::from_chars(s.data(), s.data() + s.size(), x);
-    if (e != std::errc() || p != s.data() + s.size()) x = NAN;
-  }
+  const double x = model_number(conf);
   if (!std::isfinite(x) || x < 0 || x > 1) return bad("has no confidence from 0 to 1");
   a.confidence = x;
   if (const auto* r = o.if_contains("references"); r && r->is_array()) {
