@@ -19,6 +19,13 @@ std::size_t repair_utf8(std::string& s);
 // s cut to at most max bytes, never inside a UTF-8 sequence.
 std::string_view utf8_prefix(std::string_view s, std::size_t max);
 
+// ASCII letters lowered (other bytes as they are).
+std::string ascii_lower(std::string_view s);
+// s without leading and trailing ASCII white space.
+std::string_view trim_space(std::string_view s);
+// The number of UTF-8 code points in s (continuation bytes not counted).
+std::size_t utf8_chars(std::string_view s);
+
 // Whether s holds a control character (C0, DEL or C1), which no name, id or model may.
 bool has_control_chars(std::string_view s);
 

@@ -1,5 +1,6 @@
 #include "gateway/recorder.hpp"
 
+
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
@@ -13,6 +14,7 @@
 #include <fstream>
 
 #include "core/log.hpp"
+#include "core/text.hpp"
 #include "gateway/provider.hpp"
 
 namespace sb::gateway {
@@ -25,14 +27,8 @@ namespace {
 constexpr std::size_t kMaxRecorded = 4 * 1024 * 1024;
 std::atomic<unsigned long long> g_seq{0};
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 bool credential_header(std::string_view name) {
-  const std::string n = lower(name);
+  const std::string n = core::ascii_lower(name);
   return n == "authorization" || n == "x-api-key" || n == "x-goog-api-key" || n == "api-key" ||
          n == "proxy-authorization" || n == "cookie" || n == "set-cookie";
 }

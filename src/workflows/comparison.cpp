@@ -1,11 +1,12 @@
 #include "workflows/comparison.hpp"
 
-#include "workflows/structured.hpp"
-
 #include <boost/json/parse.hpp>
 
 #include <cctype>
 #include <cmath>
+
+#include "core/text.hpp"
+#include "workflows/structured.hpp"
 
 namespace sb::workflows {
 
@@ -19,26 +20,7 @@ constexpr std::string_view kRubric =
     "Judge which text is better written: clarity, structure, argument and use of evidence, and correctness of "
     "language.";
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return s;
-}
-
 Error bad(std::string what) { return Error(ErrorKind::invalid_field, "the model's judgment " + what); }
-
-// Characters (UTF-8 code points), not bytes.
-std::size_t chars(std::string_view s) {
-  std::size_t n = 0;
-  for (unsigned char c : s) n += (c & 0xC0) != 0x80;
-  return n;
-}
 
 }  // namespace
 
@@ -96,10 +78,10 @@ core::Result<Judgment> parse_judgment(std::string_view completion, const std::ve
   Judgment out;
   const auto* w = o.if_contains("winner");
   if (!w || !w->is_string()) return bad("has no \"winner\" string");
-  const std::string given = lower(trim(w->get_string()));
+  const std::string given = core::ascii_lower(core::trim_space(w->get_string()));
   for (std::size_t i = 0; i < labels.size(); ++i) {
     const std::string letter(1, static_cast<char>('a' + i));
-    if (given == lower(labels[i]) || given == letter) out.winner = labels[i];
+    if (given == core::ascii_lower(labels[i]) || given == letter) out.winner = labels[i];
   }
   if (out.winner.empty()) {
     return bad("names \"" + std::string(w->get_string()) + "\" as the winner, not \"" + labels[0] + "\" or \"" +
@@ -108,8 +90,8 @@ core::Result<Judgment> parse_judgment(std::string_view completion, const std::ve
 
   const auto* js = o.if_contains("justification");
   if (!js || !js->is_string()) return bad("has no \"justification\" string");
-  out.justification = std::string(trim(js->get_string()));
-  const std::size_t n = chars(out.justification);
+  out.justification = std::string(core::trim_space(js->get_string()));
+  const std::size_t n = core::utf8_chars(out.justification);
   if (n < kMinJustification || n > kMaxJustification) {
     return bad("has a justification of " + std::to_string(n) + " characters, not 50 to 500");
   }

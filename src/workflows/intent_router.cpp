@@ -8,6 +8,7 @@
 
 #include "core/json_text.hpp"
 #include "core/log.hpp"
+#include "core/text.hpp"
 #include "gateway/target_health.hpp"
 #include "knowledge/embedder.hpp"
 #include "workflows/intent.hpp"
@@ -26,26 +27,7 @@ namespace {
 
 constexpr int kAttempts = 2;  // the first answer, and one retry when it is invalid
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return s;
-}
-
 Error bad(std::string what) { return Error(ErrorKind::invalid_field, "the classifier's answer " + what); }
-
-// At most n bytes of s, not cutting a UTF-8 sequence.
-std::string_view utf8_prefix(std::string_view s, std::size_t n) {
-  if (s.size() <= n) return s;
-  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
-  return s.substr(0, n);
-}
 
 gateway::BreakerConfig breaker_config(const core::RouteConfig& r) {
   return {r.classifier_failure_percent, r.classifier_min_calls, r.classifier_window_ms, r.classifier_open_ms};
@@ -370,7 +352,7 @@ json::object intent_request(const std::vector<core::IntentConfig>& intents, std:
     std::size_t shown = 0;
     for (const auto& x : i.examples) {
       if (shown == 5) break;
-      system += (shown++ ? "; " : " (for example: ") + std::string(utf8_prefix(x, 200));
+      system += (shown++ ? "; " : " (for example: ") + std::string(core::utf8_prefix(x, 200));
     }
     if (shown) system += ")";
     system += "\n";
@@ -410,15 +392,15 @@ core::Result<LlmIntent> parse_intent(std::string_view completion, const std::vec
   const auto* name = o.if_contains("intent");
   if (!name || !name->is_string()) return bad("has no \"intent\" string");
   LlmIntent out;
-  const std::string given = lower(trim(name->get_string()));
+  const std::string given = core::ascii_lower(core::trim_space(name->get_string()));
   bool found = false;
   for (std::size_t i = 0; i < intents.size() && !found; ++i) {
-    if (lower(intents[i].name) == given) {
+    if (core::ascii_lower(intents[i].name) == given) {
       out.intent = i;
       found = true;
     }
   }
-  if (!found) return bad("names \"" + std::string(utf8_prefix(name->get_string(), 100)) + "\", not one of the intents");
+  if (!found) return bad("names \"" + std::string(core::utf8_prefix(name->get_string(), 100)) + "\", not one of the intents");
   const auto* c = o.if_contains("confidence");
   const double conf = model_number(c);
   if (!std::isfinite(conf)) return bad("has no numeric \"confidence\"");
@@ -450,7 +432,7 @@ std::string classification_text(const json::object& chat_request, std::size_t ma
         if (text.size() >= max_chars) break;
       }
     }
-    return std::string(utf8_prefix(text, max_chars));
+    return std::string(core::utf8_prefix(text, max_chars));
   }
   return "";
 }

@@ -1,11 +1,12 @@
 #include "workflows/log_analyzer.hpp"
 
-#include "workflows/structured.hpp"
-
 #include <boost/json/parse.hpp>
 
 #include <cctype>
 #include <cmath>
+
+#include "core/text.hpp"
+#include "workflows/structured.hpp"
 
 namespace sb::workflows {
 
@@ -32,12 +33,6 @@ std::string title(std::string_view category) {
 }
 
 Error bad(std::string what) { return Error(ErrorKind::invalid_field, "the model's analysis " + what); }
-
-std::size_t chars(std::string_view s) {
-  std::size_t n = 0;
-  for (unsigned char c : s) n += (c & 0xC0) != 0x80;
-  return n;
-}
 
 }  // namespace
 
@@ -149,7 +144,7 @@ core::Result<LogAnalysis> parse_analysis(std::string_view completion, std::size_
                            std::pair{"root_cause", &a.root_cause}, std::pair{"suggested_fix", &a.suggested_fix}}) {
     const auto* f = o.if_contains(key);
     if (!f || !f->is_string()) return bad(std::string("has no \"") + key + "\" string");
-    if (chars(f->get_string()) > 4000) return bad(std::string("has a \"") + key + "\" over 4000 characters");
+    if (core::utf8_chars(f->get_string()) > 4000) return bad(std::string("has a \"") + key + "\" over 4000 characters");
     *into = std::string(f->get_string());
   }
   if (a.summary.empty() || a.root_cause.empty()) return bad("has an empty summary or root_cause");

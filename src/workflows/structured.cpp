@@ -1,24 +1,17 @@
 #include "workflows/structured.hpp"
 
+
 #include <boost/json/parse.hpp>
 
 #include <cctype>
 #include <charconv>
 #include <cmath>
 
+#include "core/text.hpp"
+
 namespace sb::workflows {
 
 namespace json = boost::json;
-
-namespace {
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return s;
-}
-
-}  // namespace
 
 json::object strict_object_format(std::string_view name, json::object properties, const std::vector<std::string>& required) {
   json::array req;
@@ -53,11 +46,11 @@ core::Result<json::object> structured_content(std::string_view completion, std::
     return core::Error(core::ErrorKind::invalid_field, std::string(what) + " is missing: the answer has no message content");
   }
   if (raw) *raw = std::string(content->get_string());
-  std::string_view text = trim(content->get_string());
+  std::string_view text = core::trim_space(content->get_string());
   if (text.starts_with("```")) {  // a fenced block
     auto nl = text.find('\n');
     auto end = text.rfind("```");
-    if (nl != std::string_view::npos && end > nl) text = trim(text.substr(nl + 1, end - nl - 1));
+    if (nl != std::string_view::npos && end > nl) text = core::trim_space(text.substr(nl + 1, end - nl - 1));
   }
   json::value j = json::parse(text, ec);
   if (ec || !j.is_object()) return core::Error(core::ErrorKind::invalid_field, std::string(what) + " is not a JSON object");
@@ -69,7 +62,7 @@ double model_number(const json::value* v) {
   if (v && v->is_number()) {
     x = v->to_number<double>();
   } else if (v && v->is_string()) {
-    std::string_view s = trim(v->get_string());
+    std::string_view s = core::trim_space(v->get_string());
     auto [p, e] = std::from_chars(s.data(), s.data() + s.size(), x);
     if (e != std::errc() || p != s.data() + s.size()) x = NAN;
   }

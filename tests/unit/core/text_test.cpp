@@ -59,5 +59,13 @@ TEST(Names, ControlCharactersAreFound) {
   EXPECT_TRUE(has_control_chars("a\xc2\x85"));  // U+0085 NEL
 }
 
+TEST(Text, AsciiLowerTrimAndCodePoints) {
+  EXPECT_EQ(ascii_lower("Essay A \xC3\x89"), "essay a \xC3\x89");  // only ASCII letters
+  EXPECT_EQ(trim_space(" \t x y \r\n"), "x y");
+  EXPECT_EQ(trim_space("   "), "");
+  EXPECT_EQ(utf8_chars("h\xC3\xA9llo"), 5u);
+  EXPECT_EQ(utf8_chars(""), 0u);
+}
+
 }  // namespace
 }  // namespace sb::core
